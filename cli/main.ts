@@ -1,0 +1,92 @@
+/**
+ * `seamless`: the command table. Each command module is loaded only when it runs, to keep
+ * start-up lean. Errors are caught once, here, and printed as one line.
+ * @module
+ */
+import { InterruptedError, SeamlessError, UsageError } from "../lib/errors.ts";
+import { VERSION } from "../lib/version.ts";
+
+/** A command's entry point: returns the exit code. */
+export type CommandMain = (argv: string[]) => Promise<number>;
+
+const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMain> }> = {
+  run: { summary: "run a bash command as a cached transformation", load: async () => (await import("./run.ts")).main },
+  "run-transformation": { summary: "run (or answer from cache) a stored transformation", load: async () => (await import("./run-transformation.ts")).main },
+  checksum: { summary: "print checksums of files and directories (and write sidecars)", load: async () => (await import("./checksum.ts")).main },
+  upload: { summary: "store files and directories as buffers, write .CHECKSUM/.INDEX", load: async () => (await import("./upload.ts")).main },
+  download: { summary: "fetch buffers named by sidecars or checksums into files", load: async () => (await import("./download.ts")).main },
+  resolve: { summary: "print or save the buffer of a checksum", load: async () => (await import("./resolve.ts")).main },
+  hashserver: { summary: "serve a buffer directory over HTTP (hashserver protocol)", load: async () => (await import("./hashserver.ts")).main },
+};
+
+function usage(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((name) => name.length)) + 2;
+  const rows = Object.entries(COMMANDS).map(([name, { summary }]) => `  ${name.padEnd(width)}${summary}`);
+  return `Usage: seamless <command> [options] [arguments]
+
+Seamless on the command line: bash commands become content-addressed, cached transformations.
+
+Commands:
+${rows.join("\n")}
+
+Options:
+  -h, --help     show this help (also: seamless <command> --help)
+  --version      print the version
+  --debug        print stack traces on errors
+
+Buffers and the result cache live in $SEAMLESS_CACHE (default: $XDG_CACHE_HOME/seamless or
+~/.cache/seamless); --hashserver URL or $SEAMLESS_HASHSERVER selects a remote buffer server.
+`;
+}
+
+function reportError(command: string | undefined, error: unknown, debug: boolean): number {
+  const prefix = command ? `seamless ${command}` : "seamless";
+  if (error instanceof SeamlessError) {
+    process.stderr.write(`${prefix}: ${error.message}\n`);
+    if (error.hint) process.stderr.write(`${prefix}: hint: ${error.hint}\n`);
+    if (error instanceof UsageError) process.stderr.write(`Try 'seamless ${command ? `${command} ` : ""}--help'.\n`);
+    if (debug) process.stderr.write(`${error.stack}\n`);
+    return error.exitCode;
+  }
+  const err = error as NodeJS.ErrnoException;
+  if (err?.code && err.path) {
+    const what: Record<string, string> = { ENOENT: "no such file or directory", EACCES: "permission denied", EISDIR: "is a directory", ENOTDIR: "not a directory", EEXIST: "already exists" };
+    process.stderr.write(`${prefix}: "${err.path}": ${what[err.code] ?? err.message}\n`);
+  } else {
+    process.stderr.write(`${prefix}: ${err?.message ?? String(error)}\n`);
+  }
+  if (debug) process.stderr.write(`${err?.stack}\n`);
+  return 1;
+}
+
+/** Runs the CLI and returns the exit code. */
+export async function runCli(argv: string[]): Promise<number> {
+  const debug = argv.includes("--debug");
+  const args = argv.filter((arg, i) => !(arg === "--debug" && argv.indexOf(arg) === i && i === 0));
+  const [command, ...rest] = args[0] === "--debug" ? args.slice(1) : args;
+  if (command === undefined || command === "-h" || command === "--help" || command === "help") {
+    process.stdout.write(usage());
+    return command === undefined ? 2 : 0;
+  }
+  if (command === "--version" || command === "-V" || command === "version") {
+    process.stdout.write(`seamless ${VERSION}\n`);
+    return 0;
+  }
+  const entry = COMMANDS[command];
+  if (!entry) return reportError(undefined, new UsageError(`Unknown command "${command}"`), debug);
+  try {
+    const main = await entry.load();
+    return await main(rest.filter((arg) => arg !== "--debug"));
+  } catch (error) {
+    if (error instanceof InterruptedError) {
+      process.stderr.write(`${error.message}\n`);
+      return 130;
+    }
+    return reportError(command, error, debug);
+  }
+}
+
+if (import.meta.main) {
+  const code = await runCli(process.argv.slice(2));
+  process.exitCode = code;
+}

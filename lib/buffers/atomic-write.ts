@@ -1,0 +1,53 @@
+import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync, chmodSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
+
+let counter = 0;
+
+/** A temp-file name in the same directory as `path`, so that rename stays atomic. */
+export function tempPathFor(path: string): string {
+  const random = Math.random().toString(36).slice(2, 10);
+  return join(dirname(path), `.${basename(path)}.${process.pid}.${++counter}.${random}.tmp`);
+}
+
+/**
+ * Writes a file atomically: temp file in the same directory, then rename. A crash leaves
+ * either the old file or the new one, never half of it.
+ *
+ * @param path the final path
+ * @param data the bytes or text to write
+ * @param mode optional file mode for the new file
+ */
+export function writeFileAtomic(path: string, data: Uint8Array | string, mode?: number): void {
+  const temp = tempPathFor(path);
+  const fd = openSync(temp, "w", mode ?? 0o666);
+  try {
+    writeSync(fd, typeof data === "string" ? Buffer.from(data) : data);
+    closeSync(fd);
+    if (mode !== undefined) chmodSync(temp, mode);
+    renameSync(temp, path);
+  } catch (error) {
+    try {
+      closeSync(fd);
+    } catch {}
+    rmSync(temp, { force: true });
+    throw error;
+  }
+}
+
+/** Same as {@link writeFileAtomic}, but fsyncs before the rename; for data that must survive a crash. */
+export function writeFileAtomicDurable(path: string, data: Uint8Array | string): void {
+  const temp = tempPathFor(path);
+  const fd = openSync(temp, "w");
+  try {
+    writeSync(fd, typeof data === "string" ? Buffer.from(data) : data);
+    fsyncSync(fd);
+    closeSync(fd);
+    renameSync(temp, path);
+  } catch (error) {
+    try {
+      closeSync(fd);
+    } catch {}
+    rmSync(temp, { force: true });
+    throw error;
+  }
+}

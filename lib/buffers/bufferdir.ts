@@ -1,0 +1,246 @@
+/**
+ * A local buffer directory in the hashserver layout (cli-spec §6, services-spec §2.5):
+ * flat `DIR/<hex>` or prefix `DIR/<hex[:2]>/<hex>` when `DIR/.HASHSERVER_PREFIX` exists;
+ * compressed entries `<hex>.zst`/`<hex>.gz`; extra read-only directories.
+ * @module
+ */
+import { closeSync, existsSync, linkSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, writeSync, chmodSync } from "node:fs";
+import { join } from "node:path";
+import type { Checksum } from "../checksum/checksum.ts";
+import { StreamingHasher, computeChecksum } from "../checksum/sha256.ts";
+import { compressionSuffixOf, decompress, type CompressionSuffix } from "../checksum/compression.ts";
+import { ChecksumMismatchError } from "../errors.ts";
+import { tempPathFor } from "./atomic-write.ts";
+import type { BufferStore } from "./store.ts";
+
+export type Layout = "flat" | "prefix";
+export const PREFIX_MARKER = ".HASHSERVER_PREFIX";
+const CHUNK_BYTES = 4 * 1024 * 1024;
+
+/** Options for {@link BufferDir}. */
+export interface BufferDirOptions {
+  /** Layout; default: prefix if the marker exists, else flat. */
+  layout?: Layout;
+  /** Read-only directories searched after the main one. */
+  extraDirs?: string[];
+  /** Mode of stored files: 0600 like the hashserver (default), 0444 for upload --destination. */
+  fileMode?: number;
+}
+
+/** Detects a directory's layout from its marker file. */
+export function detectLayout(dir: string): Layout {
+  return existsSync(join(dir, PREFIX_MARKER)) ? "prefix" : "flat";
+}
+
+/** A buffer found on disk, possibly stored compressed. */
+export interface LocatedBuffer {
+  path: string;
+  suffix: CompressionSuffix | null;
+}
+
+/** A buffer directory used as a {@link BufferStore}. */
+export class BufferDir implements BufferStore {
+  readonly location: string;
+  readonly layout: Layout;
+  readonly #extra: { dir: string; layout: Layout }[];
+  readonly #fileMode: number;
+
+  constructor(readonly directory: string, options: BufferDirOptions = {}) {
+    this.location = directory;
+    this.layout = options.layout ?? detectLayout(directory);
+    this.#extra = (options.extraDirs ?? []).map((dir) => ({ dir, layout: detectLayout(dir) }));
+    this.#fileMode = options.fileMode ?? 0o600;
+  }
+
+  /** Creates the directory (and the prefix marker for the prefix layout) if missing. */
+  ensureExists(): void {
+    mkdirSync(this.directory, { recursive: true });
+    if (this.layout === "prefix" && !existsSync(join(this.directory, PREFIX_MARKER))) {
+      writeFileSafe(join(this.directory, PREFIX_MARKER), "1\n");
+    }
+  }
+
+  /** The path of an uncompressed buffer in the main directory. */
+  pathFor(checksum: Checksum): string {
+    return pathIn(this.directory, this.layout, checksum);
+  }
+
+  /** Finds a buffer: main directory, then extra ones; uncompressed, then `.zst`, then `.gz`. */
+  locate(checksum: Checksum, preferredSuffix: CompressionSuffix | null = null): LocatedBuffer | null {
+    const places = [{ dir: this.directory, layout: this.layout }, ...this.#extra];
+    const order: (CompressionSuffix | null)[] = [preferredSuffix, null, ".zst", ".gz"];
+    for (const place of places) {
+      const base = pathIn(place.dir, place.layout, checksum);
+      for (const suffix of order) {
+        const path = suffix ? base + suffix : base;
+        if (existsSync(path)) return { path, suffix };
+      }
+    }
+    return null;
+  }
+
+  async has(checksums: Checksum[]): Promise<boolean[]> {
+    return checksums.map((checksum) => this.locate(checksum) !== null);
+  }
+
+  /** Length of the decompressed buffer, or null when absent. */
+  lengthOf(checksum: Checksum): number | null {
+    const found = this.locate(checksum);
+    if (!found) return null;
+    if (!found.suffix) return statSync(found.path).size;
+    const sidecar = `${found.path.slice(0, -found.suffix.length)}.BUFFERLENGTH`;
+    if (existsSync(sidecar)) return Number(readFileSync(sidecar, "utf8").trim());
+    return decompress(readFileSync(found.path), found.suffix).byteLength;
+  }
+
+  async get(checksum: Checksum): Promise<Uint8Array | null> {
+    return this.getSync(checksum);
+  }
+
+  /** Synchronous {@link get}. */
+  getSync(checksum: Checksum): Uint8Array | null {
+    const found = this.locate(checksum);
+    if (!found) return null;
+    let bytes: Uint8Array = readFileSync(found.path);
+    if (found.suffix) bytes = decompress(bytes, found.suffix);
+    const actual = computeChecksum(bytes);
+    if (actual !== checksum) throw corruption(found.path, checksum, actual);
+    return bytes;
+  }
+
+  async getToFile(checksum: Checksum, destination: string, onProgress?: (bytes: number) => void): Promise<boolean> {
+    const found = this.locate(checksum);
+    if (!found) return false;
+    if (found.suffix) {
+      const bytes = this.getSync(checksum)!;
+      writeVerified(destination, [bytes], checksum, found.path);
+      onProgress?.(bytes.byteLength);
+      return true;
+    }
+    copyVerified(found.path, destination, checksum, undefined, onProgress);
+    return true;
+  }
+
+  async put(checksum: Checksum, bytes: Uint8Array): Promise<void> {
+    this.putSync(checksum, bytes);
+  }
+
+  /** Synchronous {@link put}; a no-op when the buffer is already stored. */
+  putSync(checksum: Checksum, bytes: Uint8Array): void {
+    const target = this.pathFor(checksum);
+    if (existsSync(target)) return;
+    this.#ensurePrefixDir(checksum);
+    writeVerified(target, [bytes], checksum, "upload", this.#fileMode, true);
+  }
+
+  async putFile(checksum: Checksum, path: string, onProgress?: (bytes: number) => void): Promise<void> {
+    this.putFileSync(checksum, path, onProgress);
+  }
+
+  /** Copies a file in, verifying what is written; compressed files are stored decompressed. */
+  putFileSync(checksum: Checksum, path: string, onProgress?: (bytes: number) => void): void {
+    const target = this.pathFor(checksum);
+    if (existsSync(target)) return;
+    this.#ensurePrefixDir(checksum);
+    const suffix = compressionSuffixOf(path);
+    if (suffix) {
+      writeVerified(target, [decompress(readFileSync(path), suffix)], checksum, path, this.#fileMode, true);
+    } else {
+      copyVerified(path, target, checksum, this.#fileMode, onProgress, true);
+    }
+  }
+
+  #ensurePrefixDir(checksum: Checksum): void {
+    if (this.layout === "prefix") mkdirSync(join(this.directory, checksum.slice(0, 2)), { recursive: true });
+  }
+
+  close(): void {}
+}
+
+function pathIn(dir: string, layout: Layout, checksum: Checksum): string {
+  return layout === "prefix" ? join(dir, checksum.slice(0, 2), checksum) : join(dir, checksum);
+}
+
+function corruption(path: string, expected: Checksum, actual: Checksum): ChecksumMismatchError {
+  return new ChecksumMismatchError(`Buffer "${expected}" is corrupt: "${path}" has checksum ${actual}`);
+}
+
+function writeFileSafe(path: string, text: string): void {
+  const temp = tempPathFor(path);
+  const fd = openSync(temp, "w");
+  writeSync(fd, text);
+  closeSync(fd);
+  renameSync(temp, path);
+}
+
+/**
+ * Commits a verified temp file to `target`. With `noReplace`, an existing target wins (a hard
+ * link cannot overwrite), the way the hashserver commits, so a concurrent writer is never
+ * clobbered.
+ */
+function commit(temp: string, target: string, noReplace: boolean): void {
+  if (!noReplace) {
+    renameSync(temp, target);
+    return;
+  }
+  try {
+    linkSync(temp, target);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+  } finally {
+    rmSync(temp, { force: true });
+  }
+}
+
+/** Writes chunks to a temp file next to `target`, checks their SHA-256, then commits. */
+export function writeVerified(target: string, chunks: Uint8Array[], checksum: Checksum, source: string, mode?: number, noReplace = false): void {
+  const temp = tempPathFor(target);
+  const fd = openSync(temp, "w", 0o600);
+  const hasher = new StreamingHasher();
+  try {
+    for (const chunk of chunks) {
+      hasher.update(chunk);
+      writeSync(fd, chunk);
+    }
+    closeSync(fd);
+    const actual = hasher.digest();
+    if (actual !== checksum) throw corruption(source, checksum, actual);
+    if (mode !== undefined) chmodSync(temp, mode);
+    commit(temp, target, noReplace);
+  } catch (error) {
+    try { closeSync(fd); } catch {}
+    rmSync(temp, { force: true });
+    throw error;
+  }
+}
+
+/** Streams `source` to `target` through a hasher; nothing lands under `target` unless it verifies. */
+export function copyVerified(source: string, target: string, checksum: Checksum, mode?: number, onProgress?: (bytes: number) => void, noReplace = false): void {
+  const temp = tempPathFor(target);
+  const input = openSync(source, "r");
+  const output = openSync(temp, "w", 0o600);
+  const hasher = new StreamingHasher();
+  try {
+    const chunk = Buffer.allocUnsafe(CHUNK_BYTES);
+    for (;;) {
+      const n = readSync(input, chunk, 0, CHUNK_BYTES, null);
+      if (n <= 0) break;
+      const view = n === CHUNK_BYTES ? chunk : chunk.subarray(0, n);
+      hasher.update(view);
+      writeSync(output, view);
+      onProgress?.(n);
+    }
+    closeSync(input);
+    closeSync(output);
+    const actual = hasher.digest();
+    if (actual !== checksum) throw corruption(source, checksum, actual);
+    if (mode !== undefined) chmodSync(temp, mode);
+    commit(temp, target, noReplace);
+  } catch (error) {
+    try { closeSync(input); } catch {}
+    try { closeSync(output); } catch {}
+    rmSync(temp, { force: true });
+    throw error;
+  }
+}
+

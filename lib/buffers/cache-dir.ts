@@ -1,0 +1,26 @@
+/**
+ * The embedded default store: the cache directory laid out exactly as Python Seamless lays
+ * out a `SEAMLESS_CACHE` directory (services-spec §7.3): buffers in `<dir>/__TOPLEVEL__/`
+ * (prefix layout), the result cache in `<dir>/__TOPLEVEL__/seamless.db`.
+ * @module
+ */
+import { homedir } from "node:os";
+import { join } from "node:path";
+
+/** The cache directory: `$SEAMLESS_CACHE`, else `$XDG_CACHE_HOME/seamless`, else `~/.cache/seamless`. */
+export function resolveCacheDir(env: Record<string, string | undefined> = process.env): string {
+  const explicit = env.SEAMLESS_CACHE?.trim();
+  if (explicit) return explicit;
+  const xdg = env.XDG_CACHE_HOME?.trim();
+  return join(xdg || join(env.HOME || homedir(), ".cache"), "seamless");
+}
+
+/** Where the buffers and `seamless.db` of the default project live inside a cache directory. */
+export function projectDirOf(cacheDir: string): string {
+  return join(cacheDir, "__TOPLEVEL__");
+}
+
+/** Path of our private stat cache inside a cache directory. */
+export function statCachePathOf(cacheDir: string): string {
+  return join(cacheDir, "stat-cache.sqlite");
+}

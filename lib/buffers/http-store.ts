@@ -1,0 +1,148 @@
+/**
+ * A hashserver client used as a {@link BufferStore} (services-spec §2, §6.2).
+ * @module
+ */
+import { createReadStream, closeSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
+import type { Checksum } from "../checksum/checksum.ts";
+import { StreamingHasher, computeChecksum } from "../checksum/sha256.ts";
+import { compressionSuffixOf, decompress } from "../checksum/compression.ts";
+import { ChecksumMismatchError, RemoteError } from "../errors.ts";
+import {
+  HAS_BATCH_SIZE, HashserverPath, HashserverStatus, decodeHasAnswer, encodeChecksumList, isPutSuccess,
+} from "../wire/hashserver.ts";
+import { describeNetworkError, httpRequest, normalizeBaseUrl, openHttpRequest, readAnswer, withRetries } from "../wire/http-client.ts";
+import { tempPathFor } from "./atomic-write.ts";
+import type { BufferStore } from "./store.ts";
+import { readFileSync } from "node:fs";
+
+const JSON_HEADERS = { "content-type": "application/json" };
+
+/** A remote hashserver. */
+export class HttpBufferStore implements BufferStore {
+  readonly location: string;
+  readonly #base: URL;
+  #healthy = false;
+
+  constructor(url: string) {
+    this.#base = normalizeBaseUrl(url);
+    this.location = url.replace(/\/+$/, "");
+  }
+
+  /** `GET /healthcheck`, once per client, before the first real request (services-spec §6.1). */
+  async #ensureHealthy(): Promise<void> {
+    if (this.#healthy) return;
+    try {
+      const answer = await httpRequest(this.#base, HashserverPath.healthcheck, { method: "GET", timeoutMs: 10_000 });
+      if (answer.status !== HashserverStatus.ok) throw new RemoteError(`status ${answer.status}`, this.location, answer.status);
+    } catch (error) {
+      throw new RemoteError(`Cannot reach buffer server ${this.location}: ${describeNetworkError(error)}`, this.location, undefined, {
+        cause: error,
+        hint: "check --hashserver / SEAMLESS_HASHSERVER, or start one with 'seamless hashserver DIR --writable'",
+      });
+    }
+    this.#healthy = true;
+  }
+
+  #httpError(what: string, status: number, body: Buffer): RemoteError {
+    const detail = body.toString("utf8").slice(0, 200);
+    return new RemoteError(`${what}: server ${this.location} answered ${status}${detail ? ` (${detail})` : ""}`, this.location, status);
+  }
+
+  async has(checksums: Checksum[]): Promise<boolean[]> {
+    await this.#ensureHealthy();
+    const result: boolean[] = [];
+    for (let start = 0; start < checksums.length; start += HAS_BATCH_SIZE) {
+      const batch = checksums.slice(start, start + HAS_BATCH_SIZE);
+      const answer = await withRetries(async () => {
+        const a = await httpRequest(this.#base, HashserverPath.has, { method: "GET", body: encodeChecksumList(batch), headers: JSON_HEADERS, timeoutMs: 60_000 });
+        if (a.status !== HashserverStatus.ok) throw this.#httpError("Cannot check buffers", a.status, a.body);
+        return a;
+      });
+      result.push(...decodeHasAnswer(answer.body.toString("utf8"), batch.length));
+    }
+    return result;
+  }
+
+  async get(checksum: Checksum): Promise<Uint8Array | null> {
+    await this.#ensureHealthy();
+    // A wrong digest is downloaded once more before it counts as corruption (services-spec §6.2).
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const answer = await withRetries(async () => {
+        const a = await httpRequest(this.#base, HashserverPath.buffer(checksum), { method: "GET", timeoutMs: 600_000 });
+        if (a.status !== HashserverStatus.ok && a.status !== HashserverStatus.notFound) {
+          throw this.#httpError(`Cannot fetch buffer "${checksum}"`, a.status, a.body);
+        }
+        return a;
+      });
+      if (answer.status === HashserverStatus.notFound) return null;
+      if (computeChecksum(answer.body) === checksum) return new Uint8Array(answer.body);
+    }
+    throw new ChecksumMismatchError(`Buffer "${checksum}" from ${this.location} does not match its checksum`);
+  }
+
+  async getToFile(checksum: Checksum, destination: string, onProgress?: (bytes: number) => void): Promise<boolean> {
+    await this.#ensureHealthy();
+    return withRetries(async () => {
+      const response = await openHttpRequest(this.#base, HashserverPath.buffer(checksum), { method: "GET", timeoutMs: 600_000 });
+      if (response.statusCode === HashserverStatus.notFound) {
+        response.resume();
+        return false;
+      }
+      if (response.statusCode !== HashserverStatus.ok) {
+        const answer = await readAnswer(response);
+        throw this.#httpError(`Cannot fetch buffer "${checksum}"`, answer.status, answer.body);
+      }
+      const temp = tempPathFor(destination);
+      const fd = openSync(temp, "w");
+      const hasher = new StreamingHasher();
+      try {
+        for await (const chunk of response) {
+          hasher.update(chunk as Buffer);
+          writeSync(fd, chunk as Buffer);
+          onProgress?.((chunk as Buffer).byteLength);
+        }
+        closeSync(fd);
+        const actual = hasher.digest();
+        if (actual !== checksum) {
+          throw new ChecksumMismatchError(`Buffer "${checksum}" from ${this.location} does not match its checksum (got ${actual})`);
+        }
+        renameSync(temp, destination);
+        return true;
+      } catch (error) {
+        try { closeSync(fd); } catch {}
+        rmSync(temp, { force: true });
+        throw error;
+      }
+    });
+  }
+
+  async put(checksum: Checksum, bytes: Uint8Array): Promise<void> {
+    const actual = computeChecksum(bytes);
+    if (actual !== checksum) throw new ChecksumMismatchError(`Refusing to upload buffer "${checksum}": its bytes have checksum ${actual}`);
+    await this.#ensureHealthy();
+    await withRetries(async () => {
+      const a = await httpRequest(this.#base, HashserverPath.buffer(checksum), { method: "PUT", body: bytes, timeoutMs: 600_000 });
+      if (!isPutSuccess(a.status)) throw this.#httpError(`Cannot upload buffer "${checksum}"`, a.status, a.body);
+    });
+  }
+
+  async putFile(checksum: Checksum, path: string, onProgress?: (bytes: number) => void): Promise<void> {
+    const suffix = compressionSuffixOf(path);
+    if (suffix) return this.put(checksum, decompress(readFileSync(path), suffix));
+    await this.#ensureHealthy();
+    await withRetries(async () => {
+      const stream = createReadStream(path, { highWaterMark: 1024 * 1024 });
+      const counted = (async function* () {
+        for await (const chunk of stream) {
+          onProgress?.((chunk as Buffer).byteLength);
+          yield chunk as Buffer;
+        }
+      })();
+      const response = await openHttpRequest(this.#base, HashserverPath.buffer(checksum), { method: "PUT", timeoutMs: 600_000 }, counted);
+      const a = await readAnswer(response);
+      if (!isPutSuccess(a.status)) throw this.#httpError(`Cannot upload buffer "${checksum}"`, a.status, a.body);
+    });
+  }
+
+  close(): void {}
+}

@@ -1,0 +1,27 @@
+import { gunzipSync, gzipSync } from "node:zlib";
+
+/** The compression suffixes Seamless recognises, checked in this order (cli-spec §1.5). */
+export const COMPRESSION_SUFFIXES = [".zst", ".gz"] as const;
+export type CompressionSuffix = (typeof COMPRESSION_SUFFIXES)[number];
+
+/** The compression suffix of a file name, or null. */
+export function compressionSuffixOf(name: string): CompressionSuffix | null {
+  for (const suffix of COMPRESSION_SUFFIXES) if (name.endsWith(suffix)) return suffix;
+  return null;
+}
+
+/** The name with its compression suffix (if any) removed: the "semantic" name. */
+export function stripCompressionSuffix(name: string): string {
+  const suffix = compressionSuffixOf(name);
+  return suffix ? name.slice(0, -suffix.length) : name;
+}
+
+/** Decompresses bytes stored under a `.zst`/`.gz` name. */
+export function decompress(bytes: Uint8Array, suffix: CompressionSuffix): Uint8Array {
+  return suffix === ".gz" ? gunzipSync(bytes) : Bun.zstdDecompressSync(bytes);
+}
+
+/** Compresses bytes for a `.zst`/`.gz` name, at the libraries' default levels. */
+export function compress(bytes: Uint8Array, suffix: CompressionSuffix): Uint8Array {
+  return suffix === ".gz" ? gzipSync(bytes) : Bun.zstdCompressSync(bytes);
+}

@@ -1,0 +1,110 @@
+/**
+ * Checksums of files and directories as the Seamless CLI computes them (cli-spec §3.12):
+ * raw bytes, decompressed for `.zst`/`.gz` names; directories as deep indexes.
+ * @module
+ */
+import { lstatSync, readdirSync, readFileSync, statSync, type BigIntStats } from "node:fs";
+import { join } from "node:path";
+import type { Checksum } from "./checksum.ts";
+import { hashFileRaw, computeChecksum } from "./sha256.ts";
+import { compressionSuffixOf, decompress, stripCompressionSuffix } from "./compression.ts";
+import type { StatCache } from "./stat-cache.ts";
+import { serializeDeepIndex, type DeepIndex } from "./sidecar.ts";
+
+/** A hashed file: its checksum (of the decompressed bytes) and that buffer's length, if known. */
+export interface FileChecksum {
+  checksum: Checksum;
+  /** Length of the (decompressed) buffer; -1 when it came from the stat cache of a compressed file. */
+  length: number;
+}
+
+function stampOf(stats: BigIntStats) {
+  return { dev: stats.dev, ino: stats.ino, size: stats.size, mtimeNs: stats.mtimeNs, ctimeNs: stats.ctimeNs };
+}
+
+/**
+ * Computes a file's checksum, using the stat cache when the file has not changed.
+ *
+ * @param path the file
+ * @param statCache optional stat cache
+ * @returns checksum and buffer length
+ */
+export function checksumFile(path: string, statCache?: StatCache | null): FileChecksum {
+  const suffix = compressionSuffixOf(path);
+  const stats = statCache ? statSync(path, { bigint: true }) : null;
+  if (statCache && stats) {
+    const cached = statCache.lookup(stampOf(stats), suffix !== null);
+    if (cached) return { checksum: cached, length: suffix ? -1 : Number(stats.size) };
+  }
+  // Taken before reading: a change during hashing then falls inside the racy margin.
+  const recordedNs = BigInt(Date.now()) * 1_000_000n;
+  let result: FileChecksum;
+  if (suffix) {
+    const bytes = decompress(readFileSync(path), suffix);
+    result = { checksum: computeChecksum(bytes), length: bytes.byteLength };
+  } else {
+    result = hashFileRaw(path);
+  }
+  if (statCache && stats) statCache.record(stampOf(stats), suffix !== null, result.checksum, recordedNs);
+  return result;
+}
+
+/** One file found while indexing a directory. */
+export interface IndexedFile {
+  /** Index key: relative POSIX path with the compression suffix removed. */
+  key: string;
+  /** Path on disk. */
+  path: string;
+  checksum: Checksum;
+  length: number;
+}
+
+/**
+ * Walks a directory like Python `os.walk(followlinks=False)`: hidden files included,
+ * symlinked files read through the link, symlinked directories not descended.
+ *
+ * @param dir the directory
+ * @param statCache optional stat cache
+ * @returns the files with their keys and checksums, in walk order
+ */
+export function walkDirectory(dir: string, statCache?: StatCache | null): IndexedFile[] {
+  const files: IndexedFile[] = [];
+  const visit = (absolute: string, relative: string) => {
+    for (const entry of readdirSync(absolute, { withFileTypes: true })) {
+      const path = join(absolute, entry.name);
+      const rel = relative ? `${relative}/${entry.name}` : entry.name;
+      let isDirectory = entry.isDirectory();
+      if (entry.isSymbolicLink()) {
+        let target;
+        try {
+          target = statSync(path);
+        } catch {
+          target = lstatSync(path);
+        }
+        if (target.isDirectory()) continue; // os.walk lists it but does not descend
+        isDirectory = false;
+      }
+      if (isDirectory) visit(path, rel);
+      else {
+        const { checksum, length } = checksumFile(path, statCache);
+        files.push({ key: stripCompressionSuffix(rel), path, checksum, length });
+      }
+    }
+  };
+  visit(dir, "");
+  return files;
+}
+
+/** The deep index of a directory, its index buffer and the buffer's checksum. */
+export function indexDirectory(dir: string, statCache?: StatCache | null): {
+  files: IndexedFile[];
+  index: DeepIndex;
+  indexBuffer: Uint8Array;
+  checksum: Checksum;
+} {
+  const files = walkDirectory(dir, statCache);
+  const index: DeepIndex = Object.create(null);
+  for (const file of files) index[file.key] = file.checksum;
+  const indexBuffer = serializeDeepIndex(index);
+  return { files, index, indexBuffer, checksum: computeChecksum(indexBuffer) };
+}

@@ -1,0 +1,106 @@
+/**
+ * `.CHECKSUM` and `.INDEX` sidecar files, byte-compatible with Python Seamless (cli-spec §1.5).
+ * @module
+ */
+import { readFileSync } from "node:fs";
+import { writeFileAtomic } from "../buffers/atomic-write.ts";
+import { SeamlessError } from "../errors.ts";
+import { parseChecksum, type Checksum } from "./checksum.ts";
+import { parsePlain, serializePlain } from "../serialize/plain-json.ts";
+import { validateIndexKey } from "../serialize/deep-index.ts";
+
+/** A sidecar that exists but cannot be used. */
+export class InvalidSidecarError extends SeamlessError {}
+
+/** Python `strip_textdata`: strip whitespace, drop `#` comment lines (cli-spec §1.5). */
+export function stripTextData(text: string): string {
+  let previous: string;
+  do {
+    previous = text;
+    text = text.trim();
+  } while (text !== previous);
+  return text
+    .split("\n")
+    .filter((line) => !line.trimStart().startsWith("#"))
+    .join("\n");
+}
+
+/**
+ * Parses the text of a `.CHECKSUM` file.
+ *
+ * @param text the file's text
+ * @param path the file's path, for the error message
+ * @returns the checksum
+ * @throws {InvalidSidecarError} when the text is not a checksum
+ */
+export function parseChecksumSidecar(text: string, path: string): Checksum {
+  try {
+    return parseChecksum(stripTextData(text));
+  } catch {
+    throw new InvalidSidecarError(`Invalid checksum file "${path}": does not contain a valid checksum`);
+  }
+}
+
+/** Reads a `.CHECKSUM` file. @throws {InvalidSidecarError} */
+export function readChecksumSidecar(path: string): Checksum {
+  return parseChecksumSidecar(readFileSync(path, "utf8"), path);
+}
+
+/** The bytes of a `.CHECKSUM` file: 64 lower-case hex + `\n`. */
+export function formatChecksumSidecar(checksum: Checksum): string {
+  return `${checksum}\n`;
+}
+
+/** Writes `<path>` (already ending in `.CHECKSUM`) atomically. */
+export function writeChecksumSidecar(path: string, checksum: Checksum): void {
+  writeFileAtomic(path, formatChecksumSidecar(checksum));
+}
+
+/** A deep index: relative POSIX path → checksum. */
+export type DeepIndex = Record<string, Checksum>;
+
+/**
+ * Validates a parsed JSON value as a deep index: a flat object of safe relative paths to
+ * checksums. Keys are checked so that nothing can be written outside the target directory.
+ *
+ * @throws {InvalidSidecarError} for anything else
+ */
+export function validateDeepIndex(value: unknown, source: string): DeepIndex {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    throw new InvalidSidecarError(`Invalid index "${source}": not a JSON object`);
+  }
+  const index: DeepIndex = Object.create(null);
+  for (const [key, checksum] of Object.entries(value)) {
+    validateIndexKey(key, source);
+    if (typeof checksum !== "string") {
+      throw new InvalidSidecarError(`Invalid index "${source}": entry "${key}" is not a checksum`);
+    }
+    try {
+      index[key] = parseChecksum(checksum);
+    } catch {
+      throw new InvalidSidecarError(`Invalid index "${source}": entry "${key}" is not a checksum`);
+    }
+  }
+  return index;
+}
+
+/** Parses index text (an `.INDEX` file or an index buffer). @throws {InvalidSidecarError} */
+export function parseIndexText(text: string, source: string): DeepIndex {
+  let value: unknown;
+  try {
+    value = parsePlain(stripTextData(text));
+  } catch {
+    throw new InvalidSidecarError(`Invalid index "${source}": not valid JSON`);
+  }
+  return validateDeepIndex(value, source);
+}
+
+/** Reads an `.INDEX` file. @throws {InvalidSidecarError} */
+export function readIndexSidecar(path: string): DeepIndex {
+  return parseIndexText(readFileSync(path, "utf8"), path);
+}
+
+/** The index buffer (plain serialization) of a deep index. */
+export function serializeDeepIndex(index: DeepIndex): Uint8Array {
+  return serializePlain(index);
+}

@@ -1,0 +1,86 @@
+/**
+ * A persistent cache of file checksums keyed by (device, inode, decompress) and validated by
+ * size, mtime_ns and ctime_ns, so unchanged files are not hashed again. Lives in the cache
+ * directory as `stat-cache.sqlite`; it is ours alone and not part of the Python layout.
+ * @module
+ */
+import { Database } from "bun:sqlite";
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import type { Checksum } from "./checksum.ts";
+
+/** The stat fields that identify one version of a file. */
+export interface FileStamp {
+  dev: bigint;
+  ino: bigint;
+  size: bigint;
+  mtimeNs: bigint;
+  ctimeNs: bigint;
+}
+
+/**
+ * Timestamps are coarse (kernel ticks). An entry recorded less than this long after the
+ * file's last change may have missed a later change within the same tick, so it is not
+ * trusted: the "racy git" rule.
+ */
+const RACY_MARGIN_NS = 50_000_000n;
+
+/** A stat-keyed checksum cache backed by SQLite. */
+export class StatCache {
+  #db: Database;
+  #select;
+  #upsert;
+  #pending = 0;
+
+  constructor(path: string) {
+    mkdirSync(dirname(path), { recursive: true });
+    this.#db = new Database(path, { create: true });
+    this.#db.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=OFF; PRAGMA busy_timeout=5000;");
+    this.#db.exec(
+      `CREATE TABLE IF NOT EXISTS stat_cache (dev TEXT NOT NULL, ino TEXT NOT NULL, decompress INTEGER NOT NULL,
+       size TEXT NOT NULL, mtime_ns TEXT NOT NULL, ctime_ns TEXT NOT NULL, recorded_ns TEXT NOT NULL,
+       checksum CHAR(64) NOT NULL, PRIMARY KEY (dev, ino, decompress))`,
+    );
+    this.#select = this.#db.prepare(
+      "SELECT size, mtime_ns, ctime_ns, recorded_ns, checksum FROM stat_cache WHERE dev=? AND ino=? AND decompress=?",
+    );
+    this.#upsert = this.#db.prepare(
+      "INSERT OR REPLACE INTO stat_cache (dev, ino, decompress, size, mtime_ns, ctime_ns, recorded_ns, checksum) VALUES (?,?,?,?,?,?,?,?)",
+    );
+  }
+
+  /** The cached checksum for this exact file version, or null. */
+  lookup(stamp: FileStamp, decompress: boolean): Checksum | null {
+    const row = this.#select.get(String(stamp.dev), String(stamp.ino), decompress ? 1 : 0) as
+      | { size: string; mtime_ns: string; ctime_ns: string; recorded_ns: string; checksum: string }
+      | null;
+    if (!row) return null;
+    if (row.size !== String(stamp.size) || row.mtime_ns !== String(stamp.mtimeNs) || row.ctime_ns !== String(stamp.ctimeNs)) {
+      return null;
+    }
+    const changed = stamp.mtimeNs > stamp.ctimeNs ? stamp.mtimeNs : stamp.ctimeNs;
+    if (BigInt(row.recorded_ns) - changed < RACY_MARGIN_NS) return null;
+    return row.checksum;
+  }
+
+  /** Records the checksum of a file version that was just hashed. */
+  record(stamp: FileStamp, decompress: boolean, checksum: Checksum, recordedNs: bigint): void {
+    if (this.#pending === 0) this.#db.exec("BEGIN");
+    this.#upsert.run(String(stamp.dev), String(stamp.ino), decompress ? 1 : 0, String(stamp.size),
+      String(stamp.mtimeNs), String(stamp.ctimeNs), String(recordedNs), checksum);
+    if (++this.#pending >= 2000) this.flush();
+  }
+
+  /** Commits pending records. */
+  flush(): void {
+    if (this.#pending > 0) {
+      this.#db.exec("COMMIT");
+      this.#pending = 0;
+    }
+  }
+
+  close(): void {
+    this.flush();
+    this.#db.close();
+  }
+}

@@ -1,0 +1,50 @@
+/**
+ * Error classes shared by the library and the CLI. Each carries its exit code, so the CLI
+ * never matches message text (STYLE.md, "Errors and exit codes").
+ * @module
+ */
+
+/** Base class: a failure the user should see as one line, with an exit code. */
+export class SeamlessError extends Error {
+  /** Process exit code the CLI uses for this error. */
+  exitCode: number;
+  /** Optional second line telling the user what to do. */
+  hint?: string;
+  constructor(message: string, options: { exitCode?: number; hint?: string; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.exitCode = options.exitCode ?? 1;
+    this.hint = options.hint;
+  }
+}
+
+/** Bad flags or arguments (exit 2). */
+export class UsageError extends SeamlessError {
+  constructor(message: string, options: { hint?: string } = {}) {
+    super(message, { exitCode: 2, ...options });
+  }
+}
+
+/** A buffer, file or key that does not exist (exit 1). */
+export class NotFoundError extends SeamlessError {}
+
+/** Bytes whose SHA-256 does not match the checksum they were stored or sent under (exit 1). */
+export class ChecksumMismatchError extends SeamlessError {}
+
+/** A remote server answered with an error or could not be reached (exit 1). */
+export class RemoteError extends SeamlessError {
+  url: string;
+  status?: number;
+  constructor(message: string, url: string, status?: number, options: { cause?: unknown; hint?: string } = {}) {
+    super(message, options);
+    this.url = url;
+    this.status = status;
+  }
+}
+
+/** The user interrupted the operation (exit 130). */
+export class InterruptedError extends SeamlessError {
+  constructor(message: string) {
+    super(message, { exitCode: 130 });
+  }
+}

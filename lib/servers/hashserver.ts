@@ -1,0 +1,288 @@
+/**
+ * The hashserver service (services-spec §2) as a plain handler: verified GETs, streamed and
+ * verified PUTs, promises, batched `/has` and `/buffer-length`.
+ * @module
+ */
+import { closeSync, existsSync, linkSync, mkdirSync, openSync, readSync, rmSync, statSync, writeSync } from "node:fs";
+import { join } from "node:path";
+import type { Checksum } from "../checksum/checksum.ts";
+import { StreamingHasher } from "../checksum/sha256.ts";
+import { BufferDir, type Layout } from "../buffers/bufferdir.ts";
+import {
+  HashserverBody, HashserverPath, HashserverStatus, PROMISE_TTL_SECONDS, corruptionMessage, invalidDataBody,
+  parseWireChecksum, runtimeErrorBody,
+} from "../wire/hashserver.ts";
+import { HttpError, readBody, type ServiceHandler, type ServiceRequest, type ServiceResponse } from "./http.ts";
+
+/** Options of {@link createHashserverHandler}. */
+export interface HashserverOptions {
+  directory: string;
+  writable: boolean;
+  layout: Layout;
+  extraDirs?: string[];
+}
+
+const JSON_TYPE = { "content-type": "application/json" };
+const TEXT_TYPE = { "content-type": "text/plain; charset=utf-8" };
+const CHUNK_BYTES = 640 * 1024;
+const LOCK_STALE_MS = 120_000;
+
+/** Checksum → promise expiry (ms since epoch) and waiters. */
+class PromiseRegistry {
+  #expiry = new Map<Checksum, number>();
+  #waiters = new Map<Checksum, (() => void)[]>();
+  promise(checksum: Checksum): void {
+    this.#expiry.set(checksum, Date.now() + PROMISE_TTL_SECONDS * 1000);
+  }
+  isActive(checksum: Checksum): boolean {
+    const expiry = this.#expiry.get(checksum);
+    if (expiry === undefined) return false;
+    if (expiry > Date.now()) return true;
+    this.resolve(checksum);
+    return false;
+  }
+  resolve(checksum: Checksum): void {
+    this.#expiry.delete(checksum);
+    for (const wake of this.#waiters.get(checksum) ?? []) wake();
+    this.#waiters.delete(checksum);
+  }
+  /** Waits until the promise is resolved or expires. */
+  async wait(checksum: Checksum): Promise<void> {
+    while (this.isActive(checksum)) {
+      const remaining = this.#expiry.get(checksum)! - Date.now();
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, Math.max(remaining, 0) + 10);
+        const list = this.#waiters.get(checksum) ?? [];
+        list.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+        this.#waiters.set(checksum, list);
+      });
+    }
+  }
+}
+
+/** Checksums being PUT right now, with a way to wait for them. */
+class InFlight {
+  #entries = new Map<Checksum, Promise<void>>();
+  #done = new Map<Checksum, () => void>();
+  has(checksum: Checksum): boolean {
+    return this.#entries.has(checksum);
+  }
+  start(checksum: Checksum): void {
+    this.#entries.set(checksum, new Promise((resolve) => this.#done.set(checksum, resolve)));
+  }
+  finish(checksum: Checksum): void {
+    this.#done.get(checksum)?.();
+    this.#entries.delete(checksum);
+    this.#done.delete(checksum);
+  }
+  async wait(checksum: Checksum): Promise<void> {
+    await this.#entries.get(checksum);
+  }
+}
+
+function checksumFromPath(text: string): Checksum {
+  const parsed = parseWireChecksum(text);
+  if (!parsed.ok) throw new HttpError(HashserverStatus.badRequest, invalidDataBody("value_error", ["path", "checksum"], parsed.message, text), "application/json");
+  return parsed.checksum;
+}
+
+async function checksumListFromBody(request: ServiceRequest): Promise<Checksum[]> {
+  const text = Buffer.from(await readBody(request)).toString("utf8");
+  const isJson = (request.headers["content-type"] ?? "").includes("json");
+  if (text.trim() === "") {
+    throw new HttpError(HashserverStatus.badRequest, invalidDataBody("missing", ["body"], "Field required", null), "application/json");
+  }
+  let value: unknown;
+  try {
+    value = isJson ? JSON.parse(text) : text;
+  } catch {
+    throw new HttpError(HashserverStatus.badRequest, invalidDataBody("json_invalid", ["body", 0], "JSON decode error", text), "application/json");
+  }
+  if (!Array.isArray(value)) {
+    throw new HttpError(HashserverStatus.badRequest, invalidDataBody("list_type", ["body"], "Input should be a valid list", value), "application/json");
+  }
+  return value.map((item, index) => {
+    if (typeof item !== "string") throw new Error(`non-string item in checksum list: ${JSON.stringify(item)}`);
+    const parsed = parseWireChecksum(item);
+    if (!parsed.ok) throw new HttpError(HashserverStatus.badRequest, invalidDataBody("value_error", ["body", index], parsed.message, item), "application/json");
+    return parsed.checksum;
+  });
+}
+
+function lockFilesOf(store: BufferDir, checksum: Checksum, path: string): string[] {
+  const dirLock = store.layout === "prefix" ? join(store.directory, checksum.slice(0, 2), ".LOCK") : join(store.directory, ".LOCK");
+  return [dirLock, `${path}.LOCK`];
+}
+
+async function waitForLocks(locks: string[]): Promise<void> {
+  for (;;) {
+    const live = locks.some((lock) => {
+      try {
+        return Date.now() - statSync(lock).mtimeMs < LOCK_STALE_MS;
+      } catch {
+        return false;
+      }
+    });
+    if (!live) return;
+    await Bun.sleep(1000);
+  }
+}
+
+function hashFileAt(path: string): Checksum {
+  const hasher = new StreamingHasher();
+  const fd = openSync(path, "r");
+  try {
+    const chunk = Buffer.allocUnsafe(4 * 1024 * 1024);
+    for (;;) {
+      const n = readSync(fd, chunk, 0, chunk.byteLength, null);
+      if (n <= 0) break;
+      hasher.update(chunk.subarray(0, n));
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return hasher.digest();
+}
+
+/**
+ * Creates the hashserver request handler.
+ *
+ * @param options directory, writability, layout and extra read-only directories
+ * @returns a handler; errors it throws are {@link HttpError}s
+ * @example
+ * ```ts
+ * const handle = createHashserverHandler({ directory: dir, writable: true, layout: "prefix" });
+ * const response = await handle(makeServiceRequest("GET", "/healthcheck")); // 200 "OK"
+ * ```
+ */
+export function createHashserverHandler(options: HashserverOptions): ServiceHandler {
+  const store = new BufferDir(options.directory, { layout: options.layout, extraDirs: options.extraDirs });
+  // QUIRK: the Python server rewrites the prefix marker on every GET, which breaks on a
+  // read-only filesystem; we write it once, here.
+  if (options.layout === "prefix" && !existsSync(join(options.directory, ".HASHSERVER_PREFIX"))) {
+    try {
+      store.ensureExists();
+    } catch {}
+  }
+  const promises = new PromiseRegistry();
+  const inFlight = new InFlight();
+  const encodingName = "sha-256";
+
+  const getBuffer = async (checksum: Checksum): Promise<ServiceResponse> => {
+    await inFlight.wait(checksum);
+    for (;;) {
+      let found = store.locate(checksum);
+      if (!found) {
+        await waitForLocks(lockFilesOf(store, checksum, store.pathFor(checksum)));
+        found = store.locate(checksum);
+      }
+      if (!found && promises.isActive(checksum)) {
+        await promises.wait(checksum);
+        continue;
+      }
+      if (!found) return { status: HashserverStatus.notFound, body: HashserverBody.notFound };
+      const stats = statSync(found.path);
+      if (!stats.isFile()) throw new HttpError(400, runtimeErrorBody(`File at path ${found.path} is not a file.`), "application/json");
+      if (found.suffix) {
+        let bytes: Uint8Array | null;
+        try {
+          bytes = store.getSync(checksum);
+        } catch {
+          throw new HttpError(400, runtimeErrorBody(corruptionMessage(found.path, encodingName)), "application/json");
+        }
+        return { status: 200, headers: { "content-type": "application/octet-stream" }, body: bytes! };
+      }
+      if (hashFileAt(found.path) !== checksum) {
+        await waitForLocks(lockFilesOf(store, checksum, found.path));
+        if (hashFileAt(found.path) !== checksum) {
+          throw new HttpError(400, runtimeErrorBody(corruptionMessage(found.path, encodingName)), "application/json");
+        }
+      }
+      return {
+        status: 200,
+        headers: { "content-type": "application/octet-stream", "content-disposition": `attachment; filename="${checksum}"` },
+        body: { filePath: found.path, size: statSync(found.path).size },
+      };
+    }
+  };
+
+  const putBuffer = async (checksum: Checksum, request: ServiceRequest): Promise<ServiceResponse> => {
+    const target = store.pathFor(checksum);
+    if (existsSync(target)) {
+      promises.resolve(checksum);
+      return { status: HashserverStatus.alreadyPresent, body: "" };
+    }
+    if (store.layout === "prefix") mkdirSync(join(store.directory, checksum.slice(0, 2)), { recursive: true });
+    if (inFlight.has(checksum)) return { status: HashserverStatus.inFlight, body: "" };
+    inFlight.start(checksum);
+    const temp = `${target}-${Math.random().toString(36).slice(2, 10).padEnd(8, "0")}`;
+    const fd = openSync(temp, "w", 0o600);
+    try {
+      const hasher = new StreamingHasher();
+      try {
+        for await (const chunk of request.body) {
+          hasher.update(chunk);
+          writeSync(fd, chunk);
+        }
+      } catch {
+        return { status: HashserverStatus.badRequest, body: "" }; // client went away
+      } finally {
+        closeSync(fd);
+      }
+      if (hasher.digest() !== checksum) {
+        return { status: HashserverStatus.badRequest, headers: TEXT_TYPE, body: HashserverBody.incorrectChecksum };
+      }
+      try {
+        linkSync(temp, target);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+      }
+      promises.resolve(checksum);
+      return { status: HashserverStatus.ok, headers: TEXT_TYPE, body: HashserverBody.stored };
+    } finally {
+      // Unlike the Python server we never unlink the final path on failure (services-spec §2.4.3 QUIRK).
+      rmSync(temp, { force: true });
+      inFlight.finish(checksum);
+    }
+  };
+
+  return async (request) => {
+    const { method, path } = request;
+    if (method === "GET") {
+      if (path === HashserverPath.healthcheck) return { status: 200, headers: TEXT_TYPE, body: HashserverBody.healthy };
+      if (path === HashserverPath.has) {
+        const checksums = await checksumListFromBody(request);
+        const present = checksums.map((checksum) => inFlight.has(checksum) || store.locate(checksum) !== null || promises.isActive(checksum));
+        return { status: 200, headers: JSON_TYPE, body: JSON.stringify(present) };
+      }
+      if (path === HashserverPath.bufferLength) {
+        const checksums = await checksumListFromBody(request);
+        await Promise.all(checksums.map((checksum) => inFlight.wait(checksum)));
+        const lengths = checksums.map((checksum) => (promises.isActive(checksum) ? true : store.lengthOf(checksum) ?? 0));
+        return { status: 200, headers: JSON_TYPE, body: JSON.stringify(lengths) };
+      }
+      const segments = path.split("/").filter(Boolean);
+      if (segments.length === 1) return getBuffer(checksumFromPath(segments[0]!));
+      return { status: 404, headers: JSON_TYPE, body: JSON.stringify({ detail: "Not Found" }) };
+    }
+    if (method === "PUT") {
+      const segments = path.split("/").filter(Boolean);
+      if (segments.length === 2 && segments[0] === "promise") {
+        if (!options.writable) return { status: 404, headers: JSON_TYPE, body: JSON.stringify({ detail: "Not Found" }) };
+        const checksum = checksumFromPath(segments[1]!);
+        promises.promise(checksum);
+        return { status: HashserverStatus.inFlight, headers: JSON_TYPE, body: `{"checksum":"${checksum}","expires_in":${PROMISE_TTL_SECONDS}.0}` };
+      }
+      if (segments.length === 1 && !["has", "buffer-length", "healthcheck"].includes(segments[0]!)) {
+        if (!options.writable) {
+          return { status: 405, headers: { ...JSON_TYPE, allow: "GET" }, body: JSON.stringify({ detail: "Method Not Allowed" }) };
+        }
+        return putBuffer(checksumFromPath(segments[0]!), request);
+      }
+    }
+    return { status: 405, headers: JSON_TYPE, body: JSON.stringify({ detail: "Method Not Allowed" }) };
+  };
+}

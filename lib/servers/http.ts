@@ -1,0 +1,74 @@
+/**
+ * The service handler contract. WHATWG `Request` cannot carry a body on GET, and Seamless
+ * protocols need exactly that (services-spec §0.4), so services take this small request type
+ * instead; tests build one with {@link makeServiceRequest}, no socket needed.
+ * @module
+ */
+import { SeamlessError } from "../errors.ts";
+
+/** An incoming request. */
+export interface ServiceRequest {
+  method: string;
+  /** Path without the query string, e.g. `/has`. */
+  path: string;
+  headers: Record<string, string | undefined>;
+  /** The body as a stream of chunks; read it at most once. */
+  body: AsyncIterable<Uint8Array>;
+}
+
+/** A file to send, already verified. */
+export interface FileBody {
+  filePath: string;
+  size: number;
+}
+
+/** An answer. */
+export interface ServiceResponse {
+  status: number;
+  headers?: Record<string, string>;
+  body?: string | Uint8Array | FileBody;
+}
+
+export type ServiceHandler = (request: ServiceRequest) => Promise<ServiceResponse>;
+
+/** An error that is an HTTP answer (hono's HTTPException). */
+export class HttpError extends SeamlessError {
+  constructor(readonly status: number, readonly responseBody: string, readonly contentType = "text/plain; charset=utf-8") {
+    super(`HTTP ${status}: ${responseBody}`);
+  }
+}
+
+/** Reads a request body whole. */
+export async function readBody(request: ServiceRequest): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of request.body) chunks.push(chunk);
+  return Buffer.concat(chunks);
+}
+
+/** Builds a request for tests and in-process calls. */
+export function makeServiceRequest(method: string, path: string, body?: string | Uint8Array, headers: Record<string, string> = {}): ServiceRequest {
+  const bytes = body === undefined ? undefined : typeof body === "string" ? Buffer.from(body) : body;
+  return {
+    method,
+    path,
+    headers,
+    body: (async function* () {
+      if (bytes && bytes.byteLength > 0) yield bytes;
+    })(),
+  };
+}
+
+/** Wraps a handler so that thrown {@link HttpError}s become answers and anything else a logged 500. */
+export function withErrorHandling(handler: ServiceHandler, log: (line: string) => void): ServiceHandler {
+  return async (request) => {
+    try {
+      return await handler(request);
+    } catch (error) {
+      if (error instanceof HttpError) {
+        return { status: error.status, headers: { "content-type": error.contentType }, body: error.responseBody };
+      }
+      log(`Internal error on ${request.method} ${request.path}: ${(error as Error)?.stack ?? error}`);
+      return { status: 500, headers: { "content-type": "text/plain; charset=utf-8" }, body: "Internal Server Error" };
+    }
+  };
+}

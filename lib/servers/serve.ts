@@ -1,0 +1,185 @@
+/**
+ * Runs a {@link ServiceHandler} on `node:http` (the one place that opens sockets), with the
+ * shared server conventions of services-spec §1: port or port range, status file, inactivity
+ * timeout, clean SIGINT/SIGTERM stop.
+ * @module
+ */
+import http from "node:http";
+import net from "node:net";
+import { existsSync, openSync, readFileSync, readSync, closeSync } from "node:fs";
+import { SeamlessError, UsageError } from "../errors.ts";
+import { writeFileAtomic } from "../buffers/atomic-write.ts";
+import type { ServiceHandler } from "./http.ts";
+
+/** Port choice: a fixed port, or a random free port in an inclusive range. */
+export type PortChoice = { port: number } | { range: [number, number] };
+
+/** Options of {@link serveService}. */
+export interface ServeOptions {
+  host: string;
+  port: PortChoice;
+  statusFile?: string;
+  /** Stop after this many seconds without a request. */
+  timeoutSeconds?: number;
+  log: (line: string) => void;
+}
+
+/** A running server. */
+export interface RunningServer {
+  port: number;
+  /** Resolves when the server has stopped (idle timeout or signal). */
+  stopped: Promise<void>;
+  stop(): Promise<void>;
+}
+
+const STATUS_FILE_WAIT_MS = 20_000;
+
+/** Validates `--port-range A B` as the Python servers do. */
+export function validatePortRange(start: number, end: number): void {
+  if (![start, end].every((n) => Number.isInteger(n) && n >= 0 && n <= 65535)) {
+    throw new UsageError("--port-range values must be between 0 and 65535");
+  }
+  if (start > end) throw new UsageError("--port-range START must be less than or equal to END");
+}
+
+async function canBind(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = net.createServer();
+    probe.once("error", () => resolve(false));
+    probe.listen(port, host, () => probe.close(() => resolve(true)));
+  });
+}
+
+async function pickPort(host: string, [start, end]: [number, number]): Promise<number> {
+  const candidates = Array.from({ length: end - start + 1 }, (_, i) => start + i);
+  for (let i = candidates.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [candidates[i], candidates[j]] = [candidates[j]!, candidates[i]!];
+  }
+  for (const port of candidates) if (await canBind(host, port)) return port;
+  throw new SeamlessError(`No free port available in range ${start}-${end}`);
+}
+
+/** Waits up to 20 s for the status file to exist and hold a JSON object (services-spec §1.1). */
+export async function readStatusFileBase(path: string): Promise<Record<string, unknown>> {
+  const deadline = Date.now() + STATUS_FILE_WAIT_MS;
+  for (;;) {
+    if (existsSync(path)) {
+      try {
+        const value = JSON.parse(readFileSync(path, "utf8"));
+        if (value && typeof value === "object" && !Array.isArray(value)) return value;
+      } catch {}
+    }
+    if (Date.now() > deadline) {
+      throw new SeamlessError(`Status file "${path}" did not appear as a JSON object within 20 s`);
+    }
+    await Bun.sleep(100);
+  }
+}
+
+/** Python `json.dump` layout: `", "` and `": "` separators. */
+export function pythonJsonDumps(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(pythonJsonDumps).join(", ")}]`;
+  if (value && typeof value === "object") {
+    return `{${Object.entries(value).map(([k, v]) => `${JSON.stringify(k)}: ${pythonJsonDumps(v)}`).join(", ")}}`;
+  }
+  return JSON.stringify(value) ?? "null";
+}
+
+function writeStatus(path: string, payload: Record<string, unknown>): void {
+  writeFileAtomic(path, `${pythonJsonDumps(payload)}\n`);
+}
+
+/**
+ * Starts the service and writes the status file.
+ *
+ * @throws {SeamlessError} when no port can be bound; the status file then says `failed`
+ */
+export async function serveService(handler: ServiceHandler, options: ServeOptions): Promise<RunningServer> {
+  const base = options.statusFile ? await readStatusFileBase(options.statusFile) : null;
+  let lastRequestMs = Date.now();
+  const server = http.createServer((req, res) => {
+    lastRequestMs = Date.now();
+    const request = {
+      method: req.method ?? "GET",
+      path: (req.url ?? "/").split("?")[0]!,
+      headers: req.headers as Record<string, string | undefined>,
+      body: req as AsyncIterable<Uint8Array>,
+    };
+    handler(request).then(
+      (response) => sendResponse(res, response).finally(() => (lastRequestMs = Date.now())),
+      (error) => {
+        options.log(`Internal error: ${error}`);
+        res.statusCode = 500;
+        res.end("Internal Server Error");
+      },
+    );
+  });
+  server.keepAliveTimeout = 30_000;
+  let port: number;
+  try {
+    port = "port" in options.port ? options.port.port : await pickPort(options.host, options.port.range);
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(port, options.host, () => resolve());
+    });
+    port = (server.address() as net.AddressInfo).port;
+  } catch (error) {
+    if (base && options.statusFile) writeStatus(options.statusFile, { ...base, status: "failed" });
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "EADDRINUSE") throw new SeamlessError(`Cannot listen on ${options.host}:${port!}: port already in use`);
+    throw error;
+  }
+  if (base && options.statusFile) writeStatus(options.statusFile, { ...base, port, status: "running" });
+
+  let resolveStopped!: () => void;
+  const stopped = new Promise<void>((resolve) => (resolveStopped = resolve));
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return stopped;
+    stopping = true;
+    clearInterval(idleTimer);
+    server.close(() => resolveStopped());
+    server.closeAllConnections?.();
+    return stopped;
+  };
+  const idleTimer = setInterval(() => {
+    if (options.timeoutSeconds && Date.now() - lastRequestMs >= options.timeoutSeconds * 1000) {
+      options.log(`No request for ${options.timeoutSeconds} s, stopping`);
+      void stop();
+    }
+  }, 1000);
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.once(signal, () => void stop());
+  return { port, stopped, stop };
+}
+
+const SEND_CHUNK_BYTES = 4 * 1024 * 1024;
+
+async function sendResponse(res: http.ServerResponse, response: import("./http.ts").ServiceResponse): Promise<void> {
+  res.statusCode = response.status;
+  for (const [name, value] of Object.entries(response.headers ?? {})) res.setHeader(name, value);
+  const body = response.body;
+  if (body === undefined || typeof body === "string" || body instanceof Uint8Array) {
+    res.end(body ?? "");
+    return;
+  }
+  res.setHeader("content-length", String(body.size));
+  const fd = openSync(body.filePath, "r");
+  try {
+    for (;;) {
+      const chunk = Buffer.allocUnsafe(SEND_CHUNK_BYTES);
+      const n = readSync(fd, chunk, 0, SEND_CHUNK_BYTES, null);
+      if (n <= 0) break;
+      if (!res.write(n === SEND_CHUNK_BYTES ? chunk : chunk.subarray(0, n))) {
+        await new Promise((resolve) => {
+          res.once("drain", resolve);
+          res.once("close", resolve);
+        });
+        if (res.destroyed) break;
+      }
+    }
+  } finally {
+    closeSync(fd);
+  }
+  res.end();
+}

@@ -1,0 +1,96 @@
+/**
+ * The hashserver wire protocol (services-spec §2), shared by the client
+ * (`buffers/http-store.ts`) and the server (`servers/hashserver.ts`): routes, status meanings,
+ * checksum validation and error bodies. Nobody else spells these.
+ * @module
+ */
+import type { Checksum } from "../checksum/checksum.ts";
+
+/** Request paths. `/has` and `/buffer-length` are GETs that carry a JSON list body. */
+export const HashserverPath = {
+  healthcheck: "/healthcheck",
+  has: "/has",
+  bufferLength: "/buffer-length",
+  buffer: (checksum: Checksum) => `/${checksum}`,
+  promise: (checksum: Checksum) => `/promise/${checksum}`,
+} as const;
+
+/** Status codes and what they mean on this protocol. */
+export const HashserverStatus = {
+  ok: 200,
+  /** PUT: the buffer was already stored. */
+  alreadyPresent: 201,
+  /** PUT: an upload of the same checksum is in flight; PUT /promise success. */
+  inFlight: 202,
+  badRequest: 400,
+  notFound: 404,
+  methodNotAllowed: 405,
+} as const;
+
+/** Any 2xx answer to a PUT means the buffer is (or will be) stored (services-spec §6.2). */
+export function isPutSuccess(status: number): boolean {
+  return status >= 200 && status < 300;
+}
+
+/** How many checksums one `/has` request carries (services-spec §6.2). */
+export const HAS_BATCH_SIZE = 10_000;
+
+/** Body texts fixed by the protocol. */
+export const HashserverBody = {
+  healthy: "OK",
+  stored: "OK",
+  notFound: "Not found",
+  incorrectChecksum: "Incorrect checksum",
+} as const;
+
+/** The promise lifetime, seconds. */
+export const PROMISE_TTL_SECONDS = 600;
+
+/** A parsed checksum, or the pydantic-style validation message the real server gives. */
+export type ChecksumParse = { ok: true; checksum: Checksum } | { ok: false; message: string };
+
+/** Validates a checksum path parameter or list item as the hashserver does (services-spec §2.3). */
+export function parseWireChecksum(text: string): ChecksumParse {
+  if (text.length !== 64) return { ok: false, message: "Value error, Wrong length" };
+  const bad = text.search(/[^0-9a-fA-F]/);
+  if (bad >= 0) return { ok: false, message: `Value error, non-hexadecimal number found in fromhex() arg at position ${bad}` };
+  return { ok: true, checksum: text.toLowerCase() };
+}
+
+/** The 400 JSON body for a validation failure (FastAPI's compact JSON). */
+export function invalidDataBody(type: string, loc: (string | number)[], msg: string, input: unknown): string {
+  return JSON.stringify({ message: "Invalid data", exception: { type, loc, msg, input } });
+}
+
+/** The 400 JSON body for a server-side RuntimeError such as file corruption. */
+export function runtimeErrorBody(message: string): string {
+  return JSON.stringify({ message });
+}
+
+/** The message for a stored file that fails verification. */
+export function corruptionMessage(path: string, encoding: string): string {
+  return `File corruption: file at path ${path} does not have the correct ${encoding} checksum.`;
+}
+
+/** Encodes a `/has` or `/buffer-length` request body. */
+export function encodeChecksumList(checksums: Checksum[]): string {
+  return JSON.stringify(checksums);
+}
+
+/** Decodes a `/has` answer: booleans (current servers) or lengths (older ones, where 0 = absent). */
+export function decodeHasAnswer(text: string, expected: number): boolean[] {
+  const value = JSON.parse(text) as unknown;
+  if (!Array.isArray(value) || value.length !== expected) {
+    throw new Error(`Malformed /has answer: expected a list of ${expected} items`);
+  }
+  return value.map((item) => item === true || (typeof item === "number" && item > 0));
+}
+
+/** Decodes a `/buffer-length` answer: an int per checksum (0 = absent or empty), `true` when promised. */
+export function decodeBufferLengthAnswer(text: string, expected: number): (number | true)[] {
+  const value = JSON.parse(text) as unknown;
+  if (!Array.isArray(value) || value.length !== expected) {
+    throw new Error(`Malformed /buffer-length answer: expected a list of ${expected} items`);
+  }
+  return value as (number | true)[];
+}

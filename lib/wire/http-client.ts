@@ -1,0 +1,107 @@
+/**
+ * A minimal HTTP client on `node:http`, because Seamless protocols send GET requests with
+ * bodies, which WHATWG `fetch` refuses (services-spec §0.4). Retries follow services-spec
+ * §6.1: up to 5 attempts, no delay, on connection errors, timeouts and non-404 HTTP errors.
+ * @module
+ */
+import http, { type IncomingMessage } from "node:http";
+import { RemoteError } from "../errors.ts";
+
+const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
+
+/** One HTTP exchange's answer, body read whole. */
+export interface HttpAnswer {
+  status: number;
+  body: Buffer;
+}
+
+/** Options of {@link httpRequest}. */
+export interface HttpRequestOptions {
+  method: "GET" | "PUT" | "POST";
+  body?: Uint8Array | string;
+  headers?: Record<string, string>;
+  timeoutMs?: number;
+}
+
+/** Turns `localhost` into `127.0.0.1` (services-spec §10 item 9). */
+export function normalizeBaseUrl(url: string): URL {
+  const parsed = new URL(url.replace(/\/+$/, ""));
+  if (parsed.hostname === "localhost") parsed.hostname = "127.0.0.1";
+  return parsed;
+}
+
+/** Starts a request and resolves with the response stream (for streaming downloads). */
+export function openHttpRequest(base: URL, path: string, options: HttpRequestOptions, bodyStream?: AsyncIterable<Uint8Array>): Promise<IncomingMessage> {
+  return new Promise((resolve, reject) => {
+    const headers: Record<string, string> = { ...options.headers };
+    if (options.body !== undefined) headers["content-length"] = String(Buffer.byteLength(options.body));
+    const request = http.request(
+      { host: base.hostname, port: base.port || 80, path: base.pathname.replace(/\/$/, "") + path, method: options.method, headers, agent },
+      resolve,
+    );
+    request.on("error", reject);
+    if (options.timeoutMs) {
+      request.setTimeout(options.timeoutMs, () => request.destroy(new Error(`timed out after ${options.timeoutMs} ms`)));
+    }
+    if (bodyStream) {
+      (async () => {
+        try {
+          for await (const chunk of bodyStream) {
+            if (!request.write(chunk)) await new Promise((r) => request.once("drain", r));
+          }
+          request.end();
+        } catch (error) {
+          request.destroy(error as Error);
+        }
+      })();
+    } else {
+      request.end(options.body);
+    }
+  });
+}
+
+/** Reads a response body whole. */
+export async function readAnswer(response: IncomingMessage): Promise<HttpAnswer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of response) chunks.push(chunk as Buffer);
+  return { status: response.statusCode ?? 0, body: Buffer.concat(chunks) };
+}
+
+/** One request, body read whole, no retry. */
+export async function httpRequest(base: URL, path: string, options: HttpRequestOptions): Promise<HttpAnswer> {
+  return readAnswer(await openHttpRequest(base, path, options));
+}
+
+/** True for errors worth another attempt: network failures, timeouts, 5xx. */
+export function isRetryable(error: unknown): boolean {
+  if (error instanceof RemoteError) return error.status === undefined || error.status >= 500;
+  return true;
+}
+
+/**
+ * Runs `operation` up to `attempts` times while it fails with a retryable error.
+ *
+ * @param operation the work; throw RemoteError with a status for HTTP errors
+ * @param attempts maximum attempts (services-spec §6.1: 5)
+ */
+export async function withRetries<T>(operation: () => Promise<T>, attempts = 5): Promise<T> {
+  let lastError: unknown;
+  for (let attempt = 1; attempt <= attempts; attempt++) {
+    try {
+      return await operation();
+    } catch (error) {
+      lastError = error;
+      if (!isRetryable(error)) break;
+    }
+  }
+  throw lastError;
+}
+
+/** Describes a low-level network error in a few words. */
+export function describeNetworkError(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException)?.code;
+  if (code === "ECONNREFUSED") return "connection refused";
+  if (code === "ENOTFOUND") return "host not found";
+  if (code === "ECONNRESET") return "connection reset";
+  return (error as Error)?.message ?? String(error);
+}
