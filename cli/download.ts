@@ -1,1 +1,125 @@
-export async function main(_argv: string[]): Promise<number> { throw new Error("not yet"); }
+import { existsSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { SeamlessError, UsageError } from "../lib/errors.ts";
+import { writeChecksumSidecar } from "../lib/checksum/sidecar.ts";
+import type { CompressionSuffix } from "../lib/checksum/compression.ts";
+import { openBufferStore } from "../lib/buffers/open-store.ts";
+import { BufferDir } from "../lib/buffers/bufferdir.ts";
+import {
+  copyIndexFile, fetchFile, findUnlisted, loadDirectoryIndex, removeUnlisted, resolveDownloadItems, writeMemberSidecars,
+  type DirectTransfer, type DownloadPolicy, type FileTarget,
+} from "../lib/buffers/download.ts";
+import { formatHelp, parseCommandArgs, verbosityOf, type CommandSpec } from "./args.ts";
+import { Reporter } from "./output.ts";
+
+export const spec: CommandSpec = {
+  name: "download",
+  usage: "seamless download [options] PATH|PATH.CHECKSUM|DIR.INDEX|CHECKSUM...",
+  summary:
+    "Fetch the buffers named by .CHECKSUM/.INDEX sidecars or raw checksums into files and directories.\n" +
+    "Every buffer is verified; files are written atomically; existing files are kept (--dest-skip).",
+  positionals: "some",
+  options: [
+    { key: "verbose", names: ["-v"], kind: "count", help: "more messages (repeatable)" },
+    { key: "quiet", names: ["-q"], kind: "flag", help: "no messages" },
+    { key: "hashserver", names: ["--hashserver"], kind: "value", metavar: "URL", help: "remote buffer server (env SEAMLESS_HASHSERVER)" },
+    { key: "destination", names: ["--destination"], kind: "value", metavar: "DIR", help: "read buffers from buffer directory DIR" },
+    { key: "direct", names: ["--copy"], kind: "flag", constValue: "copy", help: "with --destination: copy (default)" },
+    { key: "direct", names: ["--hardlink"], kind: "flag", constValue: "hardlink", help: "with --destination: hard-link" },
+    { key: "direct", names: ["--softlink", "--symlink"], kind: "flag", constValue: "symlink", help: "with --destination: symlink" },
+    { key: "policy", names: ["--dest-skip"], kind: "flag", constValue: "skip", help: "keep existing files (default)" },
+    { key: "policy", names: ["--dest-verify"], kind: "flag", constValue: "verify", help: "check existing files against their checksum" },
+    { key: "policy", names: ["--dest-repair"], kind: "flag", constValue: "repair", help: "rewrite existing files" },
+    { key: "destRm", names: ["--dest-rm"], kind: "flag", help: "delete files in target directories that the index does not list" },
+    { key: "output", names: ["-o", "--output"], kind: "values", metavar: "PATH", help: "output path for the Nth argument (repeatable)" },
+    { key: "stdout", names: ["--stdout"], kind: "flag", help: "write the single file's bytes to stdout" },
+    { key: "directory", names: ["--directory"], kind: "flag", help: "treat raw checksums as directory-index checksums" },
+    { key: "index", names: ["--index"], kind: "flag", help: "for directories: write a .CHECKSUM per member instead of downloading" },
+    { key: "compression", names: ["--compression"], kind: "value", metavar: "zst|gz", help: "compress outputs and add the suffix" },
+    { key: "confirm", names: ["-y", "--yes"], kind: "flag", constValue: "yes", help: "accepted for compatibility" },
+    { key: "confirm", names: ["-n", "--no"], kind: "flag", constValue: "no", help: "accepted for compatibility" },
+  ],
+};
+
+export async function main(argv: string[]): Promise<number> {
+  const { values, positionals, help } = parseCommandArgs(spec, argv);
+  if (help) {
+    process.stdout.write(formatHelp(spec));
+    return 0;
+  }
+  if (positionals.length === 0) {
+    process.stdout.write(formatHelp(spec));
+    return 2;
+  }
+  const reporter = new Reporter("seamless download", verbosityOf(values));
+  const compressionName = values.compression as string | undefined;
+  if (compressionName !== undefined && compressionName !== "zst" && compressionName !== "gz") {
+    throw new UsageError(`--compression must be "zst" or "gz", not "${compressionName}"`);
+  }
+  const compression = compressionName ? (`.${compressionName}` as CompressionSuffix) : null;
+  const policy = (values.policy as DownloadPolicy | undefined) ?? "skip";
+  const destination = values.destination as string | undefined;
+  if (values.direct && !destination) throw new UsageError("--copy/--hardlink/--symlink need --destination");
+  if (destination && (!existsSync(destination) || !statSync(destination).isDirectory())) {
+    throw new SeamlessError(`Destination "${destination}" is not a directory`);
+  }
+  const store = destination ? new BufferDir(destination) : await openBufferStore({ hashserverUrl: values.hashserver as string | undefined });
+  const items = resolveDownloadItems(positionals, {
+    outputs: (values.output as string[] | undefined) ?? [],
+    forceDirectory: values.directory === true,
+    indexOnly: values.index === true,
+  });
+
+  if (values.stdout) {
+    if (items.length !== 1 || items[0]!.kind !== "file") throw new UsageError("--stdout needs exactly one file");
+    const bytes = await store.get(items[0].target.checksum);
+    if (!bytes) throw new SeamlessError(`Cannot download buffer "${items[0].target.checksum}": not found in ${store.location}`);
+    process.stdout.write(bytes);
+    return 0;
+  }
+
+  const files: FileTarget[] = [];
+  const finishers: (() => void)[] = [];
+  for (const item of items) {
+    if (item.kind === "file") {
+      files.push(item.target);
+      continue;
+    }
+    await loadDirectoryIndex(item, store, (text) => reporter.message(0, text));
+    const index = item.index!;
+    if (item.copyIndexTo) copyIndexFile(item.indexPath, item.copyIndexTo);
+    if (values.index) {
+      writeMemberSidecars(item.directory, index);
+      if (item.copyIndexTo) writeChecksumSidecar(`${item.directory}.CHECKSUM`, item.checksum!);
+      continue;
+    }
+    const unlisted = findUnlisted(item.directory, index, compression ?? "");
+    if (unlisted.length > 0) {
+      if (!values.destRm) {
+        throw new SeamlessError(`Directory '${item.directory}' contains ${unlisted.length} unlisted entries; use --dest-rm to remove them`);
+      }
+      removeUnlisted(unlisted);
+    }
+    for (const [key, checksum] of Object.entries(index)) files.push({ checksum, path: join(item.directory, key) });
+    finishers.push(() => writeChecksumSidecar(`${item.directory}.CHECKSUM`, item.checksum!));
+  }
+
+  let skipped = 0;
+  const missing: FileTarget[] = [];
+  for (const target of files) {
+    const outcome = await fetchFile(store, target, policy, compression, (values.direct as DirectTransfer | undefined) ?? null,
+      reporter.progress(files.length === 1 ? 1 << 30 : 0, "downloaded"));
+    if (outcome === "skipped") skipped++;
+    if (outcome === "missing") {
+      missing.push(target);
+      reporter.message(0, `Cannot download contents of file '${target.path}', checksum ${target.checksum}: not found in ${store.location}`);
+    }
+  }
+  if (skipped > 0) reporter.message(2, `Skip ${skipped} files that already exist`);
+  if (missing.length > 0) {
+    throw new SeamlessError(`${missing.length} buffer(s) could not be downloaded, first: "${missing[0]!.checksum}"`);
+  }
+  for (const finish of finishers) finish();
+  store.close();
+  return 0;
+}

@@ -1,1 +1,103 @@
-export async function main(_argv: string[]): Promise<number> { throw new Error("not yet"); }
+import { existsSync, statSync } from "node:fs";
+import { SeamlessError, UsageError } from "../lib/errors.ts";
+import { StatCache } from "../lib/checksum/stat-cache.ts";
+import { resolveCacheDir, statCachePathOf } from "../lib/buffers/cache-dir.ts";
+import { openBufferStore, remoteUrlOf } from "../lib/buffers/open-store.ts";
+import { BufferDir } from "../lib/buffers/bufferdir.ts";
+import {
+  findMissing, planUpload, removeInputs, sourceLength, storeBuffers, storeIntoDestination, writeSidecars,
+  type ExistingPolicy, type TransferMode,
+} from "../lib/buffers/transfer.ts";
+import { formatHelp, parseCommandArgs, verbosityOf, type CommandSpec } from "./args.ts";
+import { Reporter, formatSize, parseHumanSize } from "./output.ts";
+import { confirm, type AutoConfirm } from "./confirm.ts";
+
+export const spec: CommandSpec = {
+  name: "upload",
+  usage: "seamless upload [options] FILE_OR_DIR...",
+  summary:
+    "Store files and directories as content-addressed buffers and write their sidecars:\n" +
+    "F.CHECKSUM for a file (F minus .gz/.zst), D.INDEX and D.CHECKSUM for a directory.\n" +
+    "Buffers go to the cache directory, to --hashserver URL, or straight into --destination DIR.",
+  positionals: "remainder",
+  options: [
+    { key: "verbose", names: ["-v"], kind: "count", help: "more messages (repeatable)" },
+    { key: "quiet", names: ["-q"], kind: "flag", help: "no messages" },
+    { key: "hashserver", names: ["--hashserver"], kind: "value", metavar: "URL", help: "remote buffer server (env SEAMLESS_HASHSERVER)" },
+    { key: "destination", names: ["--destination"], kind: "value", metavar: "DIR", help: "write directly into buffer directory DIR" },
+    { key: "mode", names: ["--copy"], kind: "flag", constValue: "copy", help: "with --destination: copy files (default)" },
+    { key: "mode", names: ["--hardlink"], kind: "flag", constValue: "hardlink", help: "with --destination: hard-link files" },
+    { key: "mode", names: ["--symlink"], kind: "flag", constValue: "symlink", help: "with --destination: symlink files" },
+    { key: "incremental", names: ["--incremental"], kind: "flag", help: "with --hardlink: skip inputs already linked" },
+    { key: "policy", names: ["--dest-skip"], kind: "flag", constValue: "skip", help: "keep existing destination entries (default)" },
+    { key: "policy", names: ["--dest-verify"], kind: "flag", constValue: "verify", help: "verify existing destination entries" },
+    { key: "policy", names: ["--dest-repair"], kind: "flag", constValue: "repair", help: "rewrite existing destination entries" },
+    { key: "move", names: ["-m", "-mv", "--move"], kind: "flag", help: "remove the inputs after upload (sidecars stay)" },
+    { key: "confirm", names: ["-y", "--yes"], kind: "flag", constValue: "yes", help: "confirm large uploads without asking" },
+    { key: "confirm", names: ["-n", "--no"], kind: "flag", constValue: "no", help: "refuse large uploads without asking" },
+    { key: "noStatCache", names: ["--no-stat-cache"], kind: "flag", help: "hash every file even if unchanged since last time" },
+  ],
+  epilog: "Large uploads to a server ask first: SEAMLESS_MAX_UPLOAD_FILES (400), SEAMLESS_MAX_UPLOAD_SIZE (100 MB).",
+};
+
+export async function main(argv: string[]): Promise<number> {
+  const { values, positionals, help } = parseCommandArgs(spec, argv);
+  if (help) {
+    process.stdout.write(formatHelp(spec));
+    return 0;
+  }
+  const option = positionals.find((p) => p.startsWith("-") && p !== "-");
+  if (option) throw new UsageError(`Option ${option} must be specified before upload targets`);
+  if (positionals.length === 0) {
+    process.stdout.write(formatHelp(spec));
+    return 2;
+  }
+  const reporter = new Reporter("seamless upload", verbosityOf(values));
+  const destination = values.destination as string | undefined;
+  const mode = (values.mode as TransferMode | undefined) ?? "copy";
+  if (values.mode && !destination) throw new UsageError("--copy/--hardlink/--symlink need --destination");
+  if (values.incremental && (mode !== "hardlink" || !destination)) throw new UsageError("--incremental needs --hardlink and --destination");
+  for (const path of positionals) if (!existsSync(path)) throw new SeamlessError(`Cannot upload "${path}": no such file or directory`);
+
+  const statCache = values.noStatCache ? null : new StatCache(statCachePathOf(resolveCacheDir()));
+  try {
+    const plan = planUpload(positionals, statCache);
+    statCache?.flush();
+    const store = destination ? destinationStore(destination) : await openBufferStore({ hashserverUrl: values.hashserver as string | undefined });
+    const policy = (values.policy as ExistingPolicy | undefined) ?? "skip";
+    // verify/repair must see the entries that exist already, so they get every buffer.
+    const missing = destination && policy !== "skip" ? [...plan.buffers.values()] : await findMissing(store, plan);
+    const total = missing.reduce((sum, source) => sum + sourceLength(source), 0);
+    if (missing.length === 0) reporter.message(1, "Upload no files");
+    else {
+      const remote = !destination && remoteUrlOf({ hashserverUrl: values.hashserver as string | undefined }) !== undefined;
+      const maxFiles = Number(process.env.SEAMLESS_MAX_UPLOAD_FILES ?? 400);
+      const maxSize = parseHumanSize(process.env.SEAMLESS_MAX_UPLOAD_SIZE ?? "100 MB");
+      if (remote && (missing.length > maxFiles || total > maxSize)) {
+        const auto = (values.confirm as AutoConfirm | undefined) ?? null;
+        if (!confirm(`Confirm upload of ${missing.length} files, total ${formatSize(total)}? (y/[n])? `, auto, false)) {
+          throw new SeamlessError(`Cannot confirm upload of ${missing.length} files, total ${formatSize(total)}. Exiting.`, { hint: "pass -y to confirm" });
+        }
+      }
+      reporter.message(0, `Upload ${missing.length} files, total ${formatSize(total)}`);
+      if (destination) {
+        storeIntoDestination(store as BufferDir, missing, mode, policy, values.incremental === true);
+      } else {
+        await storeBuffers(store, missing, reporter.progress(total, "uploaded"));
+      }
+    }
+    writeSidecars(plan);
+    if (values.move) removeInputs(plan.paths);
+    store.close();
+  } finally {
+    statCache?.close();
+  }
+  return 0;
+}
+
+function destinationStore(directory: string): BufferDir {
+  if (!existsSync(directory) || !statSync(directory).isDirectory()) {
+    throw new SeamlessError(`Destination "${directory}" is not a directory`);
+  }
+  return new BufferDir(directory, { fileMode: 0o444 });
+}
