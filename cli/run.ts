@@ -1,1 +1,145 @@
-export async function main(_argv: string[]): Promise<number> { throw new Error("not yet"); }
+import { existsSync, mkdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { SeamlessError, UsageError } from "../lib/errors.ts";
+import { StatCache } from "../lib/checksum/stat-cache.ts";
+import { resolveCacheDir, statCachePathOf } from "../lib/buffers/cache-dir.ts";
+import { writeFileAtomic } from "../lib/buffers/atomic-write.ts";
+import { parseCommandLineCached } from "../lib/bash/parse-cache.ts";
+import { parseVariables, prepareBashTransformation, type BashRunRequest } from "../lib/transformation/prepare-bash.ts";
+import { executionDundersOf } from "../lib/transformation/dict.ts";
+import { serializePlain } from "../lib/serialize/plain-json.ts";
+import { formatHelp, parseCommandArgs, verbosityOf, type CommandSpec } from "./args.ts";
+import { Reporter } from "./output.ts";
+import { waitForFuture } from "../lib/execute/futures.ts";
+
+export const spec: CommandSpec = {
+  name: "run",
+  usage: "seamless run [options] 'COMMAND'",
+  summary:
+    "Run a bash command as a content-addressed transformation. File arguments are found, hashed and stored;\n" +
+    "an identical later run is answered from the result cache without running anything. Stdout is the\n" +
+    "command's output; with '> FILE' the result lands in FILE plus FILE.CHECKSUM.",
+  positionals: "remainder",
+  options: [
+    { key: "verbose", names: ["-v"], kind: "count", help: "more messages (repeatable, up to 3)" },
+    { key: "quiet", names: ["-q"], kind: "flag", help: "no messages" },
+    { key: "noRule1", names: ["-g1"], kind: "flag", help: "disable rule 1 (dotted words must be existing files)" },
+    { key: "noRule2", names: ["-g2"], kind: "flag", help: "disable rule 2 (later words without extension must not be files)" },
+    { key: "workdir", names: ["-w"], kind: "value", metavar: "DIR", help: "working directory for argument typing" },
+    { key: "rootMode", names: ["-W"], kind: "flag", help: "working directory /" },
+    { key: "mapping", names: ["-ms"], kind: "flag", constValue: "strip", help: "file mapping: strip directories" },
+    { key: "mapping", names: ["-mx"], kind: "flag", constValue: "extension", help: "file mapping: file1, file2… plus extension" },
+    { key: "unquote", names: ["-c"], kind: "flag", help: "take the single argument verbatim as the command" },
+    { key: "capture", names: ["-cp", "--capture"], kind: "values", metavar: "SPEC", help: "extra result: F, F:LOCAL or :LOCAL (stdout)" },
+    { key: "input", names: ["-i", "--input"], kind: "values", metavar: "PATH", help: "extra input file or directory" },
+    { key: "inputFile", names: ["-I", "--input-file"], kind: "values", metavar: "FILE", help: "file listing input paths, one per line" },
+    { key: "var", names: ["--var"], kind: "values", metavar: "NAME=VALUE", help: "variable that is part of the identity" },
+    { key: "metavar", names: ["--metavar"], kind: "values", metavar: "NAME=VALUE", help: "variable outside the identity" },
+    { key: "metafile", names: ["--metafile"], kind: "values", metavar: "FILE", help: "file outside the identity" },
+    { key: "prologue", names: ["--prologue"], kind: "values", metavar: "CMD", help: "command prepended verbatim" },
+    { key: "primary", names: ["--primary"], kind: "value", metavar: "N", help: "which command (1-based) is analysed for arguments" },
+    { key: "confirm", names: ["-y", "--yes"], kind: "flag", constValue: "yes", help: "confirm uploads/downloads without asking" },
+    { key: "confirm", names: ["-n", "--no"], kind: "flag", constValue: "no", help: "refuse large uploads/downloads" },
+    { key: "noDownload", names: ["-nd", "--no-download"], kind: "flag", help: "write checksums, do not download results" },
+    { key: "scratch", names: ["--scratch"], kind: "flag", help: "do not store result values" },
+    { key: "directPrint", names: ["--direct-print"], kind: "flag", help: "record __direct_print__ in __meta__" },
+    { key: "dry", names: ["--dry", "--dry-run"], kind: "flag", help: "prepare only" },
+    { key: "writeJob", names: ["-j", "--write-job"], kind: "value", metavar: "DIR", help: "with --dry: write the job to DIR" },
+    { key: "upload", names: ["--upload"], kind: "flag", help: "with --dry: store inputs and the transformation" },
+    { key: "hashserver", names: ["--hashserver"], kind: "value", metavar: "URL", help: "remote buffer server (env SEAMLESS_HASHSERVER)" },
+    { key: "fingertip", names: ["--fingertip"], kind: "flag", help: "accepted; no effect (as in seamless-run)" },
+    { key: "local", names: ["--local"], kind: "flag", help: "accepted; execution is always local for now" },
+    { key: "qsubmit", names: ["--qsubmit", "--qsub"], kind: "flag", help: "not available yet" },
+    { key: "writeRemoteJob", names: ["--write-remote-job"], kind: "value", metavar: "DIR", help: "not available yet" },
+    { key: "node", names: ["--node"], kind: "value", metavar: "NODE", help: "not available yet" },
+    { key: "stage", names: ["--stage"], kind: "value", metavar: "S", help: "not available yet" },
+    { key: "project", names: ["--project"], kind: "value", metavar: "P", help: "not available yet" },
+    { key: "docker", names: ["--docker", "--docker-image"], kind: "value", metavar: "IMG", help: "not available yet" },
+    { key: "conda", names: ["--conda", "--conda-env", "--conda-environment"], kind: "value", metavar: "ENV", help: "not available yet" },
+    { key: "undo", names: ["--undo"], kind: "flag", help: "not available (always fails in seamless-run too)" },
+  ],
+  epilog:
+    "Cache: $SEAMLESS_CACHE (default ~/.cache/seamless): buffers in __TOPLEVEL__/, results in __TOPLEVEL__/seamless.db.\n" +
+    "Exit codes: 0 ok, 1 error, 2 usage, 130 interrupted.",
+};
+
+export async function main(argv: string[]): Promise<number> {
+  const { values, positionals, help } = parseCommandArgs(spec, argv);
+  if (help) {
+    process.stdout.write(formatHelp(spec));
+    return 0;
+  }
+  for (const [key, flag] of [["qsubmit", "--qsubmit"], ["writeRemoteJob", "--write-remote-job"], ["node", "--node"], ["stage", "--stage"], ["project", "--project"], ["docker", "--docker"], ["conda", "--conda"]] as const) {
+    if (values[key] !== undefined) throw new SeamlessError(`${flag} is not available yet in this version of seamless`, { exitCode: 2 });
+  }
+  if (values.undo) throw new SeamlessError("--undo is not implemented");
+  if (!values.dry && (values.writeJob !== undefined || values.upload)) throw new UsageError("-j/--write-job and --upload require --dry");
+  const jobDir = values.writeJob as string | undefined;
+  if (jobDir !== undefined && existsSync(jobDir)) throw new SeamlessError(`Job directory "${jobDir}" already exists`);
+  if (positionals.length === 0) {
+    process.stderr.write(formatHelp(spec));
+    return 1;
+  }
+  if (values.unquote && positionals.length !== 1) throw new UsageError("-c (unquote) requires a single argument");
+  const reporter = new Reporter("seamless run", verbosityOf(values));
+  const command = values.unquote ? positionals[0]! : positionals.join(" ");
+  const workdir = (values.workdir as string | undefined) ?? ".";
+  if (!existsSync(workdir) || !statSync(workdir).isDirectory()) throw new SeamlessError(`Working directory "${workdir}" does not exist`);
+  const request: BashRunRequest = {
+    command,
+    workdir,
+    rootMode: values.rootMode === true,
+    rules: { rule1: values.noRule1 !== true, rule2: values.noRule2 !== true },
+    mappingMode: (values.mapping as "strip" | "extension" | undefined) ?? "literal",
+    primary: values.primary === undefined ? 1 : Number(values.primary),
+    inputs: (values.input as string[] | undefined) ?? [],
+    inputFiles: (values.inputFile as string[] | undefined) ?? [],
+    metafiles: (values.metafile as string[] | undefined) ?? [],
+    vars: parseVariables((values.var as string[] | undefined) ?? [], "--var"),
+    metavars: parseVariables((values.metavar as string[] | undefined) ?? [], "--metavar"),
+    prologues: (values.prologue as string[] | undefined) ?? [],
+    captures: (values.capture as string[] | undefined) ?? [],
+    directPrint: values.directPrint === true,
+  };
+  const cacheDir = resolveCacheDir();
+  reporter.message(1, `Verbosity set to ${reporter.verbosity}`);
+  const line = await parseCommandLineCached(command, cacheDir);
+  const statCache = new StatCache(statCachePathOf(cacheDir));
+  let prepared;
+  try {
+    prepared = await prepareBashTransformation(request, line, statCache, (path) => waitForFuture(path, (text) => reporter.message(0, text)));
+  } finally {
+    statCache.close();
+  }
+  reporter.message(1, `bash command:\n${prepared.code}`);
+  reporter.message(2, `file/directory checksum dict:\n${JSON.stringify(prepared.argTypes, Object.keys(prepared.argTypes).sort(), 2)}`);
+  reporter.message(3, `Transformation checksum: ${prepared.tfChecksum}`);
+
+  if (values.dry) {
+    if (values.upload) {
+      const { storePreparedBuffers } = await import("../lib/execute/run-bash.ts");
+      await storePreparedBuffers(prepared, values.hashserver as string | undefined, reporter);
+    }
+    if (jobDir !== undefined) {
+      mkdirSync(jobDir);
+      const dunders = executionDundersOf(prepared.dict);
+      delete dunders.__env__;
+      if (Object.keys(dunders).length > 0) writeFileAtomic(join(jobDir, "dunder.json"), serializePlain(dunders));
+      if (values.upload) writeFileAtomic(join(jobDir, "transformation.json.CHECKSUM"), prepared.tfChecksum);
+      else {
+        writeFileAtomic(join(jobDir, "transformation.json"), prepared.tfBuffer);
+        writeFileAtomic(join(jobDir, "command.txt"), prepared.codeBuffer);
+      }
+    }
+    if (values.upload || jobDir !== undefined) process.stdout.write(`${prepared.tfChecksum}\n`);
+    return 0;
+  }
+  const { runPrepared } = await import("../lib/execute/run-bash.ts");
+  return runPrepared(prepared, {
+    reporter,
+    hashserverUrl: values.hashserver as string | undefined,
+    workdir,
+    scratch: values.scratch === true,
+    download: values.noDownload !== true && values.scratch !== true,
+  });
+}

@@ -1,0 +1,310 @@
+/**
+ * From a command line to a bash transformation (cli-spec §3.2 steps 3–15): parse, resolve the
+ * executable, type arguments, map files, substitute words, find result targets, checksum the
+ * inputs and build the code and the transformation dict.
+ * @module
+ */
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { dirname, isAbsolute, join } from "node:path";
+import type { Checksum } from "../checksum/checksum.ts";
+import { computeChecksum } from "../checksum/sha256.ts";
+import { checksumFile, indexDirectory } from "../checksum/file-checksum.ts";
+import type { StatCache } from "../checksum/stat-cache.ts";
+import { SeamlessError, UsageError } from "../errors.ts";
+import { serializeValue } from "../serialize/celltypes.ts";
+import type { BufferSource } from "../buffers/transfer.ts";
+import type { CommandLine, BashRedirect } from "../bash/command-line.ts";
+import { expandUser, typeArgument, type ArgumentType, type TypingContext } from "../bash/arguments.ts";
+import { mapFiles, type MappingMode, type Pin } from "../bash/file-mapping.ts";
+import { needsMakeExecutable, resolveExecutable } from "../bash/executable.ts";
+import { generateBashCode, type ResultTargets } from "./bash-code.ts";
+import { transformationBufferOf, type TransformationDict } from "./dict.ts";
+import type { PlainValue } from "../serialize/plain-json.ts";
+
+/** What the user asked for (the flags of cli-spec §3.1 that shape the transformation). */
+export interface BashRunRequest {
+  command: string;
+  workdir: string;
+  rootMode: boolean;
+  rules: { rule1: boolean; rule2: boolean };
+  mappingMode: MappingMode;
+  primary: number;
+  inputs: string[];
+  inputFiles: string[];
+  metafiles: string[];
+  vars: [string, string][];
+  metavars: [string, string][];
+  prologues: string[];
+  captures: string[];
+  directPrint: boolean;
+}
+
+/** A prepared transformation. */
+export interface PreparedBash {
+  dict: TransformationDict;
+  tfChecksum: Checksum;
+  tfBuffer: Uint8Array;
+  code: string;
+  codeBuffer: Uint8Array;
+  /** null: stdout capture. */
+  resultTargets: ResultTargets | null;
+  captureStdout: boolean;
+  /** Every buffer the transformation refers to, by checksum. */
+  buffers: Map<Checksum, BufferSource>;
+  /** Checksums of the file/directory input buffers (for the "Upload N files" count). */
+  inputChecksums: Checksum[];
+  pins: Map<string, Pin>;
+  argTypes: Record<string, unknown>;
+}
+
+const RESERVED_PINS = new Set(["bashcode", "pins_"]);
+const VAR_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** Parses `NAME=VALUE` flags (cli-spec §3.1 item 7). */
+export function parseVariables(items: string[], flag: "--var" | "--metavar"): [string, string][] {
+  const seen = new Map<string, string>();
+  for (const item of items) {
+    const eq = item.indexOf("=");
+    if (eq <= 0) throw new UsageError(`${flag} "${item}": expected NAME=VALUE`);
+    const name = item.slice(0, eq);
+    const value = item.slice(eq + 1);
+    if (!VAR_NAME.test(name)) throw new UsageError(`${flag} "${item}": invalid variable name "${name}"`);
+    if (flag === "--metavar" && name.toUpperCase().startsWith("META__")) throw new UsageError(`--metavar "${name}": names may not start with META__`);
+    const previous = seen.get(name);
+    if (previous !== undefined && previous !== value) throw new UsageError(`${flag} ${name} given twice with different values`);
+    seen.set(name, value);
+  }
+  return [...seen.entries()];
+}
+
+function outputTarget(redirect: BashRedirect, workdir: string): string | null {
+  if (redirect.target === null) return null;
+  let target = expandUser(redirect.target);
+  const prefix = workdir.endsWith("/") ? workdir : `${workdir}/`;
+  // QUIRK (cli-spec §3.11): Python keeps the leading "/" and emits `mv /x.txt /`; we make it relative.
+  if (target.startsWith(prefix)) target = target.slice(prefix.length);
+  return target;
+}
+
+/**
+ * Finds the output redirection (cli-spec §3.11). QUIRKs fixed: input redirects (`<`, `<<`,
+ * `<<<`) are not output targets, and fd duplications (`2>&1`, `>&2`) are ignored instead of
+ * crashing.
+ */
+export function findRedirection(line: CommandLine, workdir: string): { target: string | null; inputs: string[] } {
+  const redirects = line.compoundRedirects.length > 0 ? line.compoundRedirects : (line.commands[line.commands.length - 1]?.redirects ?? []);
+  let definite: string | null = null;
+  let maybe: string | null = null;
+  const inputs: string[] = [];
+  for (const redirect of redirects) {
+    if (redirect.op.startsWith("<") && redirect.op !== "<>") {
+      if (redirect.op === "<" && redirect.target) inputs.push(redirect.target);
+      continue;
+    }
+    if (redirect.op === ">&" || redirect.op === "<&" || redirect.op === ">&-") continue;
+    if (redirect.target?.startsWith("<")) continue;
+    if (redirect.fd === 2) continue;
+    const target = outputTarget(redirect, workdir);
+    if (target === null) continue;
+    if (redirect.fd !== null && redirect.fd !== 1) {
+      maybe ??= target;
+      continue;
+    }
+    if (definite !== null) throw new SeamlessError("Multiple redirects in the last command");
+    definite = target;
+  }
+  return { target: definite ?? maybe, inputs };
+}
+
+/** Parses `-cp` specs: `F`, `F:G`, `:G` (stdout into G). */
+export function parseCaptures(specs: string[]): ResultTargets {
+  return specs.map((spec) => {
+    const colon = spec.indexOf(":");
+    if (colon < 0) return [spec, null];
+    const server = spec.slice(0, colon) || "STDOUT";
+    return [server, spec.slice(colon + 1) || null];
+  });
+}
+
+/**
+ * Prepares the transformation.
+ *
+ * @param request the flags
+ * @param line the parsed command line
+ * @param statCache stat cache for input hashing
+ * @param waitForFuture called for arguments with a live `.FUTURE`
+ * @throws {SeamlessError} with the messages of cli-spec §3.7–§3.11
+ */
+export async function prepareBashTransformation(
+  request: BashRunRequest, line: CommandLine, statCache: StatCache | null, waitForFuture: (path: string) => Promise<void>,
+): Promise<PreparedBash> {
+  const { commands } = line;
+  if (commands.length === 0) throw new SeamlessError("No command found in the command line");
+  if (!Number.isInteger(request.primary) || request.primary < 1 || request.primary > commands.length) {
+    // QUIRK (cli-spec §3.5): Python crashes or takes the last command; we say what is wrong.
+    throw new UsageError(`--primary ${request.primary} but only ${commands.length} command(s) found`);
+  }
+  const primaryIndex = request.primary - 1;
+  const primary = commands[primaryIndex]!;
+  const workdir = request.rootMode ? "/" : request.workdir;
+  const context: TypingContext = { workdir, statCache, waitForFuture };
+
+  // Executable resolution (cli-spec §3.6).
+  const substitutions: { start: number; end: number; text: string }[] = [];
+  const makeExecutables: string[] = [];
+  const functionNames = new Set(line.functionNames);
+  const primaryWords = primary.words.map((w) => w.text);
+  const primaryMapped = primaryWords.length ? resolveExecutable(primaryWords[0]!) : null;
+  if (primaryMapped !== null && primaryWords.length) primaryWords[0] = primaryMapped;
+
+  // Argument typing of the primary pipeline (cli-spec §3.7).
+  const others = primary.pipeline.filter((i) => i !== primaryIndex).map((i) => commands[i]!);
+  const originalWords = [...primary.words.map((w) => w.text), ...others.flatMap((c) => c.words.map((w) => w.text))];
+  const analysed = [...primaryWords, ...others.flatMap((c) => c.words.map((w) => w.text))];
+  const typed: { arg: string; typed: ArgumentType }[] = [];
+  for (let i = 0; i < analysed.length; i++) typed.push({ arg: analysed[i]!, typed: await typeArgument(analysed[i]!, i + 1, request.rules, context) });
+
+  // Extra inputs (-i, -I, input redirects) and metafiles: rules 1 and 2 off, must exist.
+  const redirection = findRedirection(line, workdir);
+  const extraInputs = [...request.inputs, ...redirection.inputs];
+  for (const listFile of request.inputFiles) {
+    const text = readFileSync(listFile, "utf8");
+    const lines = text.split("\n");
+    if (lines[lines.length - 1] === "") lines.pop();
+    // QUIRK (cli-spec §3.7 item 8): Python turns blank lines into the list's directory; we skip them.
+    for (const raw of lines.map((l) => l.trim()).filter((l) => l !== "")) extraInputs.push(isAbsolute(raw) ? raw : join(dirname(listFile), raw));
+  }
+  const noRules = { rule1: false, rule2: false };
+  const inputTyped: { arg: string; typed: ArgumentType }[] = [];
+  for (const input of extraInputs) {
+    const t = await typeArgument(input, 1, noRules, context);
+    if (t.type === "value") throw new SeamlessError(`input argument '${input}': file/directory does not exist`);
+    inputTyped.push({ arg: input, typed: t });
+  }
+  const metaTyped: { arg: string; typed: ArgumentType }[] = [];
+  for (const metafile of request.metafiles) {
+    const t = await typeArgument(metafile, 1, noRules, context);
+    if (t.type !== "file") throw new SeamlessError(`--metafile argument '${metafile}': file does not exist`);
+    metaTyped.push({ arg: metafile, typed: t });
+  }
+
+  // File mapping (cli-spec §3.8).
+  const mapped = mapFiles([...typed, ...inputTyped], workdir, request.mappingMode, request.rootMode);
+  const metaMapped = mapFiles(metaTyped, workdir, request.mappingMode, request.rootMode);
+  for (const name of mapped.pins.keys()) if (RESERVED_PINS.has(name)) throw new SeamlessError(`Pin name '${name}' is reserved`);
+
+  // Word substitution (cli-spec §3.9), keeping Python's indexing over all commands' words.
+  const flatWords = commands.flatMap((c) => c.words);
+  for (let i = 0; i < analysed.length; i++) {
+    const name = mapped.names[i];
+    const mappedWord = name ?? analysed[i]!;
+    if (mappedWord !== originalWords[i] && flatWords[i]) substitutions.push({ start: flatWords[i]!.start, end: flatWords[i]!.end, text: mappedWord });
+  }
+  commands.forEach((command, index) => {
+    const first = command.words[0];
+    if (!first) return;
+    if (index === primaryIndex) {
+      if (primaryMapped === null) return;
+      const substituted = mapped.names[0] ?? primaryMapped;
+      if (needsMakeExecutable(substituted, functionNames)) makeExecutables.push(substituted);
+      return;
+    }
+    const mappedExe = resolveExecutable(first.text);
+    if (mappedExe === null) return;
+    const positionInAnalysed = flatWords.indexOf(first);
+    const substituted = positionInAnalysed >= 0 && positionInAnalysed < analysed.length ? (mapped.names[positionInAnalysed] ?? mappedExe) : mappedExe;
+    if (substituted !== first.text && !substitutions.some((s) => s.start === first.start)) {
+      substitutions.push({ start: first.start, end: first.end, text: substituted });
+    }
+    if (needsMakeExecutable(substituted, functionNames)) makeExecutables.push(substituted);
+  });
+  let command = request.command;
+  const seenStarts = new Set<number>();
+  for (const s of substitutions.sort((a, b) => b.start - a.start)) {
+    if (seenStarts.has(s.start)) continue;
+    seenStarts.add(s.start);
+    command = command.slice(0, s.start) + s.text + command.slice(s.end);
+  }
+
+  // Result targets (cli-spec §3.11).
+  const captures = parseCaptures(request.captures);
+  let resultTargets: ResultTargets | null = null;
+  if (captures.length > 0 || redirection.target !== null) {
+    resultTargets = [...captures];
+    if (redirection.target !== null) resultTargets.push([redirection.target, null]);
+  }
+  const captureStdout = resultTargets === null || resultTargets.some(([server]) => server === "STDOUT");
+
+  // Checksums of the inputs (cli-spec §3.12).
+  const buffers = new Map<Checksum, BufferSource>();
+  const inputChecksums: Checksum[] = [];
+  const pinEntries: [string, PlainValue][] = [];
+  const formatEntries: [string, PlainValue][] = [];
+  const argTypes: Record<string, unknown> = {};
+  for (const [name, pin] of mapped.pins) {
+    let checksum = pin.checksum;
+    if (pin.type === "file") {
+      if (!checksum) {
+        const { checksum: c, length } = checksumFile(pin.mapping, statCache);
+        checksum = c;
+        if (!buffers.has(c)) buffers.set(c, { checksum: c, length, path: pin.mapping });
+      }
+      pinEntries.push([name, ["bytes", null, checksum]]);
+      formatEntries.push([name, { filesystem: { optional: true, mode: "file" } }]);
+    } else {
+      if (!checksum) {
+        const indexed = indexDirectory(pin.mapping, statCache);
+        checksum = indexed.checksum;
+        for (const file of indexed.files) if (!buffers.has(file.checksum)) buffers.set(file.checksum, { checksum: file.checksum, length: file.length, path: file.path });
+        if (!buffers.has(checksum)) buffers.set(checksum, { checksum, length: indexed.indexBuffer.byteLength, bytes: indexed.indexBuffer });
+      }
+      pinEntries.push([name, ["mixed", null, checksum]]);
+      formatEntries.push([name, { filesystem: { optional: true, mode: "directory" }, celltype: "deepfolder" }]);
+    }
+    pin.checksum = checksum;
+    inputChecksums.push(checksum);
+    argTypes[name] = { type: pin.type, checksum };
+  }
+  const metaEntries: [string, PlainValue][] = [];
+  for (const [name, pin] of metaMapped.pins) {
+    const { checksum, length } = pin.checksum ? { checksum: pin.checksum, length: -1 } : checksumFile(pin.mapping, statCache);
+    if (!pin.checksum && !buffers.has(checksum)) buffers.set(checksum, { checksum, length, path: pin.mapping });
+    metaEntries.push([`META__FILE__${name}`, ["bytes", null, checksum]]);
+  }
+
+  // Code and dict (cli-spec §3.13, §2.1).
+  if (request.prologues.length > 0) command = `${request.prologues.join("; ")}; ${command}`;
+  const code = generateBashCode({ command, makeExecutables, metavarNames: request.metavars.map(([n]) => n), resultTargets, captureStdout });
+  const codeBuffer = serializeValue(code, "text");
+  const codeChecksum = computeChecksum(codeBuffer);
+  buffers.set(codeChecksum, { checksum: codeChecksum, length: codeBuffer.byteLength, bytes: codeBuffer });
+
+  const dict: TransformationDict = {};
+  dict.__language__ = "bash";
+  dict.__output__ = ["result", resultTargets === null ? "bytes" : "deepfolder", null];
+  if (request.directPrint) dict.__meta__ = { __direct_print__: true };
+  for (const [name, value] of pinEntries) dict[name] = value;
+  if (formatEntries.length > 0) dict.__format__ = Object.fromEntries(formatEntries) as PlainValue;
+  for (const [name, value] of metaEntries) dict[name] = value;
+  dict.code = ["text", null, codeChecksum];
+  const addStr = (key: string, value: string) => {
+    const buffer = serializeValue(value, "str");
+    const checksum = computeChecksum(buffer);
+    buffers.set(checksum, { checksum, length: buffer.byteLength, bytes: buffer });
+    dict[key] = ["str", null, checksum];
+  };
+  for (const [name, value] of request.vars) {
+    if (RESERVED_PINS.has(name)) throw new SeamlessError(`Pin name '${name}' is reserved`);
+    addStr(name, value);
+  }
+  for (const [name, value] of request.metavars) addStr(`META__${name}`, value);
+
+  const { buffer: tfBuffer, checksum: tfChecksum } = transformationBufferOf(dict);
+  buffers.set(tfChecksum, { checksum: tfChecksum, length: tfBuffer.byteLength, bytes: tfBuffer });
+  return { dict, tfChecksum, tfBuffer, code, codeBuffer, resultTargets, captureStdout, buffers, inputChecksums, pins: mapped.pins, argTypes };
+}
+
+/** Whether a path exists as a directory. */
+export function isDirectory(path: string): boolean {
+  return existsSync(path) && statSync(path).isDirectory();
+}
