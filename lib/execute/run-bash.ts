@@ -1,2 +1,120 @@
-export async function runPrepared(..._a: unknown[]): Promise<number> { throw new Error("todo"); }
-export async function storePreparedBuffers(..._a: unknown[]): Promise<void> {}
+/**
+ * The normal `seamless run` path after preparation (cli-spec §3.14 "Normal run", §3.17,
+ * §3.18): store inputs, hold futures, compute, write the output.
+ * @module
+ */
+import { join } from "node:path";
+import type { BufferStore } from "../buffers/store.ts";
+import { openBufferStore, remoteUrlOf } from "../buffers/open-store.ts";
+import { findMissing, sourceLength, storeBuffers, type UploadPlan } from "../buffers/transfer.ts";
+import { projectDirOf, resolveCacheDir } from "../buffers/cache-dir.ts";
+import { ResultCache } from "../cache/result-cache.ts";
+import { SeamlessError } from "../errors.ts";
+import type { PreparedBash } from "../transformation/prepare-bash.ts";
+import { computeTransformation, lockDirOf } from "./compute.ts";
+import { FutureFiles } from "./futures.ts";
+import { formatCapturedStdout, writeResultTargets } from "./results.ts";
+
+/** The voice of the calling command. */
+export interface Voice {
+  verbosity: number;
+  message(level: number, text: string): void;
+}
+
+/** Options of {@link runPrepared}. */
+export interface RunOptions {
+  reporter: Voice;
+  hashserverUrl?: string;
+  workdir: string;
+  scratch: boolean;
+  download: boolean;
+}
+
+function formatSize(bytes: number): string {
+  const units = ["B", "kB", "MB", "GB", "TB"];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1000;
+    unit++;
+  }
+  return `${value.toFixed(2)} ${units[unit]}`;
+}
+
+/** Stores every buffer the transformation needs (inputs, code, variables, the transformation). */
+export async function storePreparedBuffers(prepared: PreparedBash, hashserverUrl: string | undefined, reporter: Voice): Promise<BufferStore> {
+  const store = await openBufferStore({ hashserverUrl });
+  const plan: UploadPlan = { buffers: prepared.buffers, sidecars: [], paths: [] };
+  const missing = await findMissing(store, plan);
+  const inputs = new Set(prepared.inputChecksums);
+  const missingInputs = missing.filter((s) => inputs.has(s.checksum) || "path" in s);
+  if (missingInputs.length > 0) {
+    const total = missingInputs.reduce((sum, s) => sum + sourceLength(s), 0);
+    reporter.message(remoteUrlOf({ hashserverUrl }) ? 0 : 1, `Upload ${missingInputs.length} files, total ${formatSize(total)}`);
+  } else reporter.message(1, "Upload no files");
+  await storeBuffers(store, missing);
+  return store;
+}
+
+/**
+ * Runs a prepared transformation and writes its output.
+ *
+ * @returns the exit code
+ */
+export async function runPrepared(prepared: PreparedBash, options: RunOptions): Promise<number> {
+  const { reporter } = options;
+  const store = await storePreparedBuffers(prepared, options.hashserverUrl, reporter);
+  const cacheDir = resolveCacheDir();
+  const cache = new ResultCache(join(projectDirOf(cacheDir), "seamless.db"));
+  const futures = new FutureFiles();
+  try {
+    if (prepared.resultTargets) {
+      futures.start(prepared.resultTargets.map(([server, local]) => ({
+        path: join(options.workdir, `${local ?? server}.FUTURE`),
+        content: `${prepared.tfChecksum}.${server}\n`,
+      })));
+    }
+    const stdoutLines: string[] = [];
+    const computed = await computeTransformation(prepared.dict, prepared.tfChecksum, {
+      store,
+      cache,
+      lockDir: lockDirOf(cacheDir),
+      scratch: options.scratch,
+      onStdoutLine: (line) => (prepared.resultTargets ? process.stdout.write(`${line}\n`) : stdoutLines.push(line)),
+      onStderr: reporter.verbosity >= 1 ? (chunk) => process.stderr.write(chunk) : undefined,
+      say: (level, text) => reporter.message(level, text),
+    });
+    reporter.message(2, `Result checksum: ${computed.checksum}${computed.fromCache ? " (from cache)" : ""}`);
+    if (options.scratch && !prepared.resultTargets) {
+      throw new SeamlessError("Download disabled. Refuse to print output to screen.");
+    }
+    if (!prepared.resultTargets) {
+      const buffer = await store.get(computed.checksum);
+      if (!buffer) throw new SeamlessError("Cannot download result, and no result targets");
+      if (stdoutLines.length) process.stdout.write(`${stdoutLines.join("\n")}\n`);
+      await writeStdout(formatCapturedStdout(buffer));
+      return 0;
+    }
+    const resultBuffer = await store.get(computed.checksum);
+    if (!resultBuffer) {
+      if (options.scratch) return 0;
+      throw new SeamlessError("Cannot download result. Cannot write checksum for one or more result targets");
+    }
+    await writeResultTargets(resultBuffer, prepared.resultTargets, {
+      store,
+      workdir: options.workdir,
+      download: options.download,
+      say: (level, text) => reporter.message(level, text),
+    });
+    return 0;
+  } finally {
+    futures.release();
+    cache.close();
+    store.close();
+  }
+}
+
+async function writeStdout(bytes: Uint8Array): Promise<void> {
+  if (bytes.length === 0) return;
+  await new Promise<void>((resolve, reject) => process.stdout.write(bytes, (error) => (error ? reject(error) : resolve())));
+}

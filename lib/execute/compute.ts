@@ -1,0 +1,127 @@
+/**
+ * Computing a transformation: answer from the result cache when its buffer is present, else
+ * execute once (single flight across processes), store the result and record it.
+ * @module
+ */
+import { hostname } from "node:os";
+import { join } from "node:path";
+import type { Checksum } from "../checksum/checksum.ts";
+import type { BufferStore } from "../buffers/store.ts";
+import { BufferDir } from "../buffers/bufferdir.ts";
+import { parseIndexText } from "../checksum/sidecar.ts";
+import { ResultCache, type ExecutionRecord } from "../cache/result-cache.ts";
+import { InterruptedError, SeamlessError } from "../errors.ts";
+import type { TransformationDict } from "../transformation/dict.ts";
+import { VERSION } from "../version.ts";
+import { executeBashTransformation } from "./execute-bash.ts";
+import { acquireTransformationLock } from "./single-flight.ts";
+
+/** Options of {@link computeTransformation}. */
+export interface ComputeOptions {
+  store: BufferStore;
+  cache: ResultCache;
+  lockDir: string;
+  /** Do not store the result value (only its checksum is recorded). */
+  scratch: boolean;
+  onStdoutLine: (line: string) => void;
+  onStderr?: (chunk: string) => void;
+  say: (level: number, text: string) => void;
+}
+
+/** The outcome of a computation. */
+export interface Computed {
+  checksum: Checksum;
+  fromCache: boolean;
+}
+
+async function resultIsPresent(store: BufferStore, checksum: Checksum, deep: boolean): Promise<boolean> {
+  const [present] = await store.has([checksum]);
+  if (!present) return false;
+  if (!deep) return true;
+  const buffer = await store.get(checksum);
+  if (!buffer) return false;
+  const members = Object.values(parseIndexText(Buffer.from(buffer).toString("utf8"), `result ${checksum}`));
+  return (await store.has(members)).every(Boolean);
+}
+
+/**
+ * Computes a bash transformation.
+ *
+ * @throws {InterruptedError} on SIGINT/SIGTERM (the process group is killed, nothing cached)
+ * @throws {TransformationFailedError} when the command fails (nothing cached)
+ */
+export async function computeTransformation(dict: TransformationDict, tfChecksum: Checksum, options: ComputeOptions): Promise<Computed> {
+  if (dict.__language__ !== "bash") throw new SeamlessError(`Cannot run a transformation in language "${String(dict.__language__)}": only bash is supported`);
+  const deep = Array.isArray(dict.__output__) && dict.__output__[1] === "deepfolder";
+  const lookup = async (): Promise<Checksum | null> => {
+    const cached = options.cache.getResult(tfChecksum);
+    return cached && (await resultIsPresent(options.store, cached, deep)) ? cached : null;
+  };
+  const hit = await lookup();
+  if (hit) return { checksum: hit, fromCache: true };
+
+  let canceled = false;
+  let kill: (() => void) | null = null;
+  const onSignal = () => {
+    canceled = true;
+    kill?.();
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  try {
+    const lock = await acquireTransformationLock(options.lockDir, tfChecksum, () => canceled, () => options.say(1, "Waiting for an identical transformation in another process..."));
+    if (!lock || canceled) throw new InterruptedError(`Canceled transformation ${tfChecksum}`);
+    try {
+      const again = await lookup();
+      if (again) return { checksum: again, fromCache: true };
+      const started = Date.now();
+      const result = await executeBashTransformation(dict, options.store, {
+        onStdoutLine: options.onStdoutLine,
+        onStderr: options.onStderr,
+        onStarted: (k) => {
+          kill = k;
+          if (canceled) k();
+        },
+        storeMember: options.scratch ? undefined : async (checksum, path) => {
+          if (options.store instanceof BufferDir) options.store.putFileSync(checksum, path);
+          else await options.store.putFile(checksum, path);
+        },
+      }).catch((error) => {
+        if (canceled) throw new InterruptedError(`Canceled transformation ${tfChecksum}`);
+        throw error;
+      });
+      if (canceled) throw new InterruptedError(`Canceled transformation ${tfChecksum}`);
+      if (!options.scratch) await options.store.put(result.checksum, result.buffer);
+      const record: ExecutionRecord = {
+        schema_version: 1,
+        tf_checksum: tfChecksum,
+        result_checksum: result.checksum,
+        seamless_version: VERSION,
+        execution_mode: "process",
+        remote_target: null,
+        wall_time_seconds: result.outcome.wallSeconds,
+        cpu_time_user_seconds: result.outcome.cpuUserSeconds,
+        cpu_time_system_seconds: result.outcome.cpuSystemSeconds,
+        memory_peak_bytes: result.outcome.maxRssBytes,
+        gpu_memory_peak_bytes: null,
+        hostname: hostname(),
+        pid: process.pid,
+        started_at: new Date(started).toISOString(),
+        implementation: "seamless (TypeScript)",
+      };
+      options.cache.recordResult(tfChecksum, result.checksum, record);
+      options.say(1, "Transformation finished");
+      return { checksum: result.checksum, fromCache: false };
+    } finally {
+      lock.release();
+    }
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  }
+}
+
+/** Where single-flight locks live inside a cache directory. */
+export function lockDirOf(cacheDir: string): string {
+  return join(cacheDir, "locks");
+}

@@ -1,0 +1,98 @@
+/**
+ * Local execution of a bash transformation (cli-spec §3.16): workspace, `set -u -e` prologue,
+ * bash in its own process group, result from `RESULT` (file → bytes, directory → deep index).
+ * @module
+ */
+import { existsSync, readFileSync, rmSync, statSync } from "node:fs";
+import { join } from "node:path";
+import type { Checksum } from "../checksum/checksum.ts";
+import { computeChecksum } from "../checksum/sha256.ts";
+import { walkDirectory } from "../checksum/file-checksum.ts";
+import type { BufferStore } from "../buffers/store.ts";
+import { serializePlain } from "../serialize/plain-json.ts";
+import { SeamlessError, NotFoundError } from "../errors.ts";
+import type { TransformationDict } from "../transformation/dict.ts";
+import { materializeWorkspace, writeTransformScript } from "./workspace.ts";
+import { runBash, type BashOutcome } from "./spawn.ts";
+
+/** A transformation whose bash code failed. */
+export class TransformationFailedError extends SeamlessError {}
+
+/** A produced result. */
+export interface BashResult {
+  checksum: Checksum;
+  buffer: Uint8Array;
+  /** For directory results: the member checksums. */
+  members: Checksum[];
+  outcome: BashOutcome;
+}
+
+/** Hooks into a running execution. */
+export interface ExecutionHooks {
+  onStdoutLine: (line: string) => void;
+  onStderr?: (chunk: string) => void;
+  /** Receives the kill switch of the bash process group. */
+  onStarted?: (kill: () => void) => void;
+  /** Stores a member file of a directory result before the workspace goes away. */
+  storeMember?: (checksum: Checksum, path: string) => Promise<void>;
+}
+
+function failureMessage(code: string, detail: string, outcome: BashOutcome | null): string {
+  const stars = "*".repeat(49);
+  let text = `Bash transformer exception\n${"=".repeat(26)}\n\n${stars}\n* Command\n${stars}\n${code}\n${stars}\n${detail}\n`;
+  if (outcome && outcome.stdoutTail.trim()) text += `${stars}\n* Standard output\n${stars}\n${outcome.stdoutTail.trimEnd()}\n${stars}\n`;
+  if (outcome && outcome.stderr.trim()) text += `${stars}\n* Standard error\n${stars}\n${outcome.stderr.trimEnd()}\n${stars}\n`;
+  return text.trimEnd();
+}
+
+/**
+ * Executes a bash transformation dict and returns its result buffer; the workspace is removed
+ * in every case.
+ *
+ * @throws {TransformationFailedError} on a non-zero exit, a missing or empty RESULT
+ */
+export async function executeBashTransformation(dict: TransformationDict, store: BufferStore, hooks: ExecutionHooks): Promise<BashResult> {
+  const codeEntry = dict.code as [string, string | null, string] | undefined;
+  if (!codeEntry) throw new SeamlessError("Transformation has no code pin");
+  const codeBytes = await store.get(codeEntry[2]);
+  if (!codeBytes) throw new NotFoundError(`Cannot load the code of the transformation: buffer "${codeEntry[2]}" not found in ${store.location}`);
+  const code = Buffer.from(codeBytes).toString("utf8").replace(/\n+$/, "");
+  const script = `set -u -e\ntrap 'jobs -p | xargs -r kill' EXIT\n${code}`;
+  const workspace = await materializeWorkspace(dict, store);
+  try {
+    writeTransformScript(workspace, script);
+    const outcome = await runBash(script, {
+      cwd: workspace.dir,
+      env: { ...process.env, ...workspace.env },
+      onStdoutLine: hooks.onStdoutLine,
+      onStderr: hooks.onStderr,
+      onStarted: hooks.onStarted,
+    });
+    if (outcome.exitCode !== 0) {
+      const detail = outcome.signal ? `Error: Killed by signal ${outcome.signal}` : `Error: Return code ${outcome.exitCode}`;
+      throw new TransformationFailedError(failureMessage(code, detail, outcome));
+    }
+    const resultPath = join(workspace.dir, "RESULT");
+    if (!existsSync(resultPath)) throw new TransformationFailedError(failureMessage(code, "Error: Result file/folder RESULT does not exist", outcome));
+    if (statSync(resultPath).isDirectory()) {
+      const files = walkDirectory(resultPath, null);
+      if (files.length === 0) throw new TransformationFailedError(failureMessage(code, "Error: Result folder RESULT is empty", outcome));
+      const index: Record<string, string> = Object.create(null);
+      const members: Checksum[] = [];
+      // Result keys are the paths as written: compression suffixes are not stripped here.
+      for (const file of files) {
+        const key = file.path.slice(resultPath.length + 1);
+        const checksum = file.key === key ? file.checksum : computeChecksum(readFileSync(file.path));
+        index[key] = checksum;
+        members.push(checksum);
+        await hooks.storeMember?.(checksum, file.path);
+      }
+      const buffer = serializePlain(index);
+      return { checksum: computeChecksum(buffer), buffer, members, outcome };
+    }
+    const buffer = readFileSync(resultPath);
+    return { checksum: computeChecksum(buffer), buffer, members: [], outcome };
+  } finally {
+    rmSync(workspace.dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,96 @@
+/**
+ * Runs a bash script in its own process group (session), streaming stdout lines and
+ * collecting stderr concurrently, so a chatty command can never deadlock on a full pipe.
+ * @module
+ */
+
+/** What a finished bash process reports. */
+export interface BashOutcome {
+  exitCode: number;
+  /** Set when killed by a signal. */
+  signal: string | null;
+  stdoutTail: string;
+  stderr: string;
+  wallSeconds: number;
+  cpuUserSeconds: number;
+  cpuSystemSeconds: number;
+  maxRssBytes: number | null;
+}
+
+/** Options of {@link runBash}. */
+export interface RunBashOptions {
+  cwd: string;
+  env: Record<string, string | undefined>;
+  /** Called with each non-blank stdout line. */
+  onStdoutLine: (line: string) => void;
+  /** Called with stderr chunks as they arrive (e.g. to stream them); they are collected anyway. */
+  onStderr?: (chunk: string) => void;
+  /** Receives a kill function as soon as the process exists. */
+  onStarted?: (kill: () => void) => void;
+}
+
+const MAX_COLLECTED = 8 * 1024 * 1024;
+
+async function pump(stream: ReadableStream<Uint8Array>, onChunk: (text: string) => void): Promise<void> {
+  const decoder = new TextDecoder();
+  for await (const chunk of stream) onChunk(decoder.decode(chunk, { stream: true }));
+  onChunk(decoder.decode());
+}
+
+/**
+ * Runs `/bin/bash -c script`.
+ *
+ * @returns the outcome, including rusage of the bash process tree
+ */
+export async function runBash(script: string, options: RunBashOptions): Promise<BashOutcome> {
+  const started = performance.now();
+  const child = Bun.spawn(["/bin/bash", "-c", script], {
+    cwd: options.cwd,
+    env: options.env,
+    stdin: "inherit",
+    stdout: "pipe",
+    stderr: "pipe",
+    detached: true,
+  });
+  const killGroup = () => {
+    try {
+      process.kill(-child.pid, "SIGTERM");
+    } catch {}
+    setTimeout(() => {
+      try {
+        process.kill(-child.pid, "SIGKILL");
+      } catch {}
+    }, 2000).unref?.();
+  };
+  options.onStarted?.(killGroup);
+  let pending = "";
+  let stdoutTail = "";
+  let stderr = "";
+  const stdoutDone = pump(child.stdout, (text) => {
+    pending += text;
+    const lines = pending.split("\n");
+    pending = lines.pop()!;
+    for (const line of lines) {
+      if (line.trim() !== "") options.onStdoutLine(line);
+      stdoutTail = (stdoutTail + line + "\n").slice(-MAX_COLLECTED);
+    }
+  });
+  const stderrDone = pump(child.stderr, (text) => {
+    options.onStderr?.(text);
+    stderr = (stderr + text).slice(-MAX_COLLECTED);
+  });
+  const exitCode = await child.exited;
+  await Promise.all([stdoutDone, stderrDone]);
+  if (pending.trim() !== "") options.onStdoutLine(pending);
+  const usage = child.resourceUsage();
+  return {
+    exitCode,
+    signal: child.signalCode ?? null,
+    stdoutTail: stdoutTail + pending,
+    stderr,
+    wallSeconds: (performance.now() - started) / 1000,
+    cpuUserSeconds: usage ? Number(usage.cpuTime.user) / 1e6 : 0,
+    cpuSystemSeconds: usage ? Number(usage.cpuTime.system) / 1e6 : 0,
+    maxRssBytes: usage ? usage.maxRSS : null,
+  };
+}

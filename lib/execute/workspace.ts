@@ -1,0 +1,118 @@
+/**
+ * The temporary workspace of a bash transformation (cli-spec §3.16): pins materialized as
+ * symlinks into the buffer directory when possible, as written files otherwise; directories
+ * rebuilt from their deep index; variables as files and environment variables.
+ * @module
+ */
+import { chmodSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import type { Checksum } from "../checksum/checksum.ts";
+import { BufferDir } from "../buffers/bufferdir.ts";
+import type { BufferStore } from "../buffers/store.ts";
+import { parseIndexText } from "../checksum/sidecar.ts";
+import { parsePlain, type PlainValue } from "../serialize/plain-json.ts";
+import { NotFoundError, SeamlessError } from "../errors.ts";
+import type { TransformationDict } from "../transformation/dict.ts";
+
+/** Refuses pin names that could write outside the workspace. */
+export function validatePinName(name: string): void {
+  if (name === "" || name.startsWith("/") || name.split("/").includes("..")) {
+    throw new SeamlessError(`Pin ${name}: absolute paths and .. are not allowed`);
+  }
+}
+
+/** Shell-quotes like Python's shlex.quote. */
+export function shellQuote(value: string): string {
+  if (value !== "" && /^[\w@%+=:,./-]+$/.test(value)) return value;
+  return `'${value.replaceAll("'", `'"'"'`)}'`;
+}
+
+const SHELL_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** A materialized workspace. */
+export interface Workspace {
+  dir: string;
+  /** Environment variables the pins add. */
+  env: Record<string, string>;
+}
+
+async function fetchBuffer(store: BufferStore, checksum: Checksum, pin: string): Promise<Uint8Array> {
+  const bytes = await store.get(checksum);
+  if (!bytes) throw new NotFoundError(`Cannot materialize pin "${pin}": buffer "${checksum}" not found in ${store.location}`);
+  return bytes;
+}
+
+/** Places a buffer at `target`: a symlink into the local buffer directory if stored there uncompressed, else a written file. */
+async function placeBuffer(store: BufferStore, checksum: Checksum, target: string, pin: string): Promise<void> {
+  mkdirSync(dirname(target), { recursive: true });
+  if (store instanceof BufferDir) {
+    const found = store.locate(checksum);
+    if (found && !found.suffix) {
+      symlinkSync(resolve(found.path), target);
+      return;
+    }
+  }
+  writeFileSync(target, await fetchBuffer(store, checksum, pin));
+}
+
+/**
+ * Creates the workspace and materializes every pin of the dict, in sorted name order.
+ *
+ * @param dict the transformation dict
+ * @param store where the pin buffers are
+ * @param scriptText the full script, also written as `transform.sh`
+ */
+export async function materializeWorkspace(dict: TransformationDict, store: BufferStore): Promise<Workspace> {
+  const dir = mkdtempSync(join(process.env.TMPDIR || tmpdir(), "seamless-bash-transformer"));
+  const env: Record<string, string> = {};
+  const format = (dict.__format__ ?? {}) as Record<string, { filesystem?: { mode?: string } }>;
+  const pins = Object.keys(dict).filter((key) => !key.startsWith("__") && key !== "code").sort();
+  for (const pin of pins) {
+    const entry = dict[pin] as PlainValue[];
+    const [celltype, , checksum] = entry as [string, string | null, string];
+    if (pin.startsWith("META__FILE__")) {
+      const name = pin.slice("META__FILE__".length);
+      validatePinName(name);
+      await placeBuffer(store, checksum, join(dir, name), pin);
+      continue;
+    }
+    validatePinName(pin);
+    const mode = format[pin]?.filesystem?.mode;
+    if (mode === "directory" || (celltype === "mixed" && mode === undefined)) {
+      const indexBytes = await fetchBuffer(store, checksum, pin);
+      const index = parseIndexText(Buffer.from(indexBytes).toString("utf8"), `pin ${pin}`);
+      const target = join(dir, pin.replace(/\.(zst|gz)$/, ""));
+      mkdirSync(target, { recursive: true });
+      for (const [key, member] of Object.entries(index)) await placeBuffer(store, member, join(target, key), pin);
+      if (SHELL_NAME.test(pin)) env[pin] = pin;
+    } else if (celltype === "str" || celltype === "int" || celltype === "float" || celltype === "bool" || celltype === "plain") {
+      const bytes = await fetchBuffer(store, checksum, pin);
+      const parsed = parsePlain(Buffer.from(bytes).toString("utf8").replace(/\n+$/, ""));
+      const value = typeof parsed === "string" ? parsed : Buffer.from(bytes).toString("utf8").replace(/\n+$/, "");
+      mkdirSync(dirname(join(dir, pin)), { recursive: true });
+      writeFileSync(join(dir, pin), value.endsWith("\n") ? value : `${value}\n`);
+      const bare = value.replace(/\n$/, "");
+      if (!pin.includes(".") && bare.length <= 1000 && SHELL_NAME.test(pin)) env[pin] = bare;
+    } else {
+      await placeBuffer(store, checksum, join(dir, pin), pin);
+      if (SHELL_NAME.test(pin) && store instanceof BufferDir) {
+        const found = store.locate(checksum);
+        if (found && !found.suffix) env[pin] = resolve(found.path);
+      }
+    }
+  }
+  return { dir, env };
+}
+
+/** Writes `transform.sh` (cli-spec §3.16): the exports that differ from the environment, then the script. */
+export function writeTransformScript(workspace: Workspace, script: string): void {
+  const exports = Object.keys(workspace.env)
+    .filter((name) => process.env[name] !== workspace.env[name])
+    .sort()
+    .map((name) => `export ${name}=${shellQuote(workspace.env[name]!)}\n`)
+    .join("");
+  const path = join(workspace.dir, "transform.sh");
+  writeFileSync(path, `#!/bin/bash\n${exports}${script}`);
+  chmodSync(path, 0o755);
+}
