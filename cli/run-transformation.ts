@@ -1,1 +1,90 @@
-export async function main(_argv: string[]): Promise<number> { throw new Error("not yet"); }
+import { dirname, join } from "node:path";
+import { existsSync, readFileSync } from "node:fs";
+import { tryParseChecksum } from "../lib/checksum/checksum.ts";
+import { readChecksumSidecar } from "../lib/checksum/sidecar.ts";
+import { openBufferStore } from "../lib/buffers/open-store.ts";
+import { projectDirOf, resolveCacheDir } from "../lib/buffers/cache-dir.ts";
+import { writeFileAtomic } from "../lib/buffers/atomic-write.ts";
+import { ResultCache } from "../lib/cache/result-cache.ts";
+import { NotFoundError, SeamlessError, UsageError } from "../lib/errors.ts";
+import { parsePlain } from "../lib/serialize/plain-json.ts";
+import { computeTransformation, lockDirOf } from "../lib/execute/compute.ts";
+import type { TransformationDict } from "../lib/transformation/dict.ts";
+import { formatHelp, parseCommandArgs, type CommandSpec } from "./args.ts";
+
+export const spec: CommandSpec = {
+  name: "run-transformation",
+  usage: "seamless run-transformation CHECKSUM|FILE.CHECKSUM [--output FILE] [--scratch] [--dunder FILE]",
+  summary:
+    "Load a transformation from the buffer store, run it (or answer from the result cache) and print\n" +
+    "the result checksum. A job written by 'seamless run --dry -j DIR' is replayed with DIR/transformation.json.CHECKSUM.",
+  positionals: "some",
+  options: [
+    { key: "output", names: ["--output"], kind: "value", metavar: "FILE", help: "write the result checksum to FILE instead of stdout" },
+    { key: "scratch", names: ["--scratch"], kind: "flag", help: "do not store the result value" },
+    { key: "dunder", names: ["--dunder"], kind: "value", metavar: "FILE", help: "JSON object of execution dunders (default: dunder.json next to FILE.CHECKSUM)" },
+    { key: "hashserver", names: ["--hashserver"], kind: "value", metavar: "URL", help: "remote buffer server (env SEAMLESS_HASHSERVER)" },
+    { key: "directPrint", names: ["--direct-print"], kind: "flag", help: "accepted for compatibility" },
+    { key: "fingertip", names: ["--fingertip"], kind: "flag", help: "accepted for compatibility" },
+    { key: "strict", names: ["--strict"], kind: "flag", help: "accepted for compatibility" },
+    { key: "verbose", names: ["--verbose"], kind: "flag", help: "print progress messages" },
+  ],
+};
+
+export async function main(argv: string[]): Promise<number> {
+  const { values, positionals, help } = parseCommandArgs(spec, argv);
+  if (help) {
+    process.stdout.write(formatHelp(spec));
+    return 0;
+  }
+  if (positionals.length !== 1) throw new UsageError("expected one checksum or .CHECKSUM file");
+  const argument = positionals[0]!;
+  let checksum = tryParseChecksum(argument);
+  let dunderPath = values.dunder as string | undefined;
+  if (!checksum) {
+    if (!argument.endsWith(".CHECKSUM") || !existsSync(argument)) {
+      throw new UsageError(`"${argument}" is neither a checksum nor an existing .CHECKSUM file`);
+    }
+    checksum = readChecksumSidecar(argument);
+    const sibling = join(dirname(argument), "dunder.json");
+    if (dunderPath === undefined && existsSync(sibling)) dunderPath = sibling;
+  }
+  const store = await openBufferStore({ hashserverUrl: values.hashserver as string | undefined });
+  const buffer = await store.get(checksum);
+  if (!buffer) throw new NotFoundError(`Cannot load transformation "${checksum}": buffer not found in ${store.location}`);
+  let dict: TransformationDict;
+  try {
+    const value = parsePlain(Buffer.from(buffer).toString("utf8").replace(/\n+$/, ""));
+    if (!value || typeof value !== "object" || Array.isArray(value)) throw new Error("not a dict");
+    dict = value as TransformationDict;
+  } catch {
+    throw new SeamlessError(`Buffer "${checksum}" is not a transformation dict`);
+  }
+  dict.__output__ ??= ["result", "mixed", null];
+  if (dunderPath) {
+    const dunder = JSON.parse(readFileSync(dunderPath, "utf8"));
+    if (!dunder || typeof dunder !== "object" || Array.isArray(dunder)) throw new SeamlessError(`"${dunderPath}" must contain a JSON object`);
+    Object.assign(dict, dunder);
+  }
+  const cacheDir = resolveCacheDir();
+  const cache = new ResultCache(join(projectDirOf(cacheDir), "seamless.db"));
+  try {
+    const computed = await computeTransformation(dict, checksum, {
+      store,
+      cache,
+      lockDir: lockDirOf(cacheDir),
+      scratch: values.scratch === true,
+      onStdoutLine: (line) => process.stderr.write(`${line}\n`),
+      onStderr: values.verbose ? (chunk) => process.stderr.write(chunk) : undefined,
+      say: (level, text) => {
+        if (values.verbose || level <= 0) process.stderr.write(`seamless run-transformation: ${text}\n`);
+      },
+    });
+    if (values.output) writeFileAtomic(values.output as string, `${computed.checksum}\n`);
+    else process.stdout.write(`${computed.checksum}\n`);
+    return 0;
+  } finally {
+    cache.close();
+    store.close();
+  }
+}

@@ -1,0 +1,40 @@
+/** Test harness: disposable temp dirs and the compiled binary run as a user would run it. */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+
+export const BINARY = resolve(import.meta.dir, "..", "dist", "seamless");
+
+/** A fresh temp directory, removed by the returned dispose function. */
+export function tempDir(prefix = "seamless-test-"): { path: string; [Symbol.dispose](): void } {
+  const path = mkdtempSync(join(tmpdir(), prefix));
+  return { path, [Symbol.dispose]: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+/** The environment a test run gets: no stray SEAMLESS_* or HASHSERVER_*, NO_COLOR, a private cache. */
+export function scrubbedEnv(cacheDir: string, extra: Record<string, string> = {}): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (value !== undefined && !key.startsWith("SEAMLESS_") && !key.startsWith("HASHSERVER_")) env[key] = value;
+  }
+  return { ...env, NO_COLOR: "1", SEAMLESS_CACHE: cacheDir, ...extra };
+}
+
+export interface CliResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `dist/seamless` with arguments in `cwd`. */
+export async function runSeamless(args: string[], options: { cwd: string; env: Record<string, string>; stdin?: string }): Promise<CliResult> {
+  const child = Bun.spawn([BINARY, ...args], {
+    cwd: options.cwd,
+    env: options.env,
+    stdin: options.stdin === undefined ? "ignore" : new TextEncoder().encode(options.stdin),
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const [stdout, stderr, exitCode] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+  return { exitCode, stdout, stderr };
+}

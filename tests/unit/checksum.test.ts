@@ -1,0 +1,81 @@
+import { describe, expect, test } from "bun:test";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { gzipSync } from "node:zlib";
+import { parseChecksum, tryParseChecksum } from "../../lib/checksum/checksum.ts";
+import { computeChecksum, hashFileRaw } from "../../lib/checksum/sha256.ts";
+import { checksumFile, indexDirectory } from "../../lib/checksum/file-checksum.ts";
+import { StatCache } from "../../lib/checksum/stat-cache.ts";
+import { parseChecksumSidecar, parseIndexText, stripTextData } from "../../lib/checksum/sidecar.ts";
+import { VECTORS } from "../fixtures/spec-vectors.ts";
+import { tempDir } from "../helpers.ts";
+import { mkdirSync, utimesSync } from "node:fs";
+
+describe("parseChecksum()", () => {
+  test("accepts upper case and returns lower case", () => expect(parseChecksum(VECTORS.hello.toUpperCase())).toBe(VECTORS.hello));
+  test("accepts whitespace between byte pairs, like bytes.fromhex", () => {
+    expect(parseChecksum(`${VECTORS.hello.slice(0, 2)} ${VECTORS.hello.slice(2)}`)).toBe(VECTORS.hello);
+  });
+  test("rejects a non-hex checksum", () => expect(() => parseChecksum("z".repeat(64))).toThrow(/not hexadecimal/));
+  test("rejects a short checksum", () => expect(() => parseChecksum("abcd")).toThrow(/32 bytes/));
+  test("tryParseChecksum() returns null", () => expect(tryParseChecksum("hello.txt")).toBeNull());
+});
+
+describe("computeChecksum()", () => {
+  test("hashes the spec constants", () => {
+    expect(computeChecksum("")).toBe(VECTORS.empty);
+    expect(computeChecksum("hello\n")).toBe(VECTORS.hello);
+    expect(computeChecksum("null\n")).toBe(VECTORS.nullNewline);
+  });
+});
+
+describe("file checksums", () => {
+  test("hashFileRaw() equals hashing the bytes, across chunk boundaries", () => {
+    using dir = tempDir();
+    const data = new Uint8Array(9 * 1024 * 1024 + 7).map((_, i) => i % 251);
+    const path = join(dir.path, "big");
+    writeFileSync(path, data);
+    expect(hashFileRaw(path)).toEqual({ checksum: computeChecksum(data), length: data.length });
+  });
+  test("checksumFile() hashes .gz files decompressed", () => {
+    using dir = tempDir();
+    writeFileSync(join(dir.path, "h.txt.gz"), gzipSync("hello\n"));
+    expect(checksumFile(join(dir.path, "h.txt.gz")).checksum).toBe(VECTORS.hello);
+  });
+  test("the stat cache answers for unchanged files and re-hashes changed ones", () => {
+    using dir = tempDir();
+    const path = join(dir.path, "f");
+    writeFileSync(path, "hello\n");
+    const old = new Date(Date.now() - 10_000);
+    utimesSync(path, old, old);
+    const cache = new StatCache(join(dir.path, "stat.sqlite"));
+    expect(checksumFile(path, cache).checksum).toBe(VECTORS.hello);
+    expect(checksumFile(path, cache).checksum).toBe(VECTORS.hello);
+    writeFileSync(path, "other\n");
+    expect(checksumFile(path, cache).checksum).toBe(computeChecksum("other\n"));
+    cache.close();
+  });
+  test("indexDirectory() keys are relative POSIX paths without compression suffixes", () => {
+    using dir = tempDir();
+    mkdirSync(join(dir.path, "d/sub"), { recursive: true });
+    writeFileSync(join(dir.path, "d/sub/x.txt"), "hello\n");
+    writeFileSync(join(dir.path, "d/.hidden"), "");
+    writeFileSync(join(dir.path, "d/y.gz"), gzipSync("hello\n"));
+    const { index } = indexDirectory(join(dir.path, "d"));
+    expect(index).toEqual({ ".hidden": VECTORS.empty, "sub/x.txt": VECTORS.hello, y: VECTORS.hello });
+  });
+});
+
+describe("sidecars", () => {
+  test("stripTextData() drops comment lines and surrounding whitespace", () => {
+    expect(stripTextData(`  # note\n${VECTORS.hello}\n\n`)).toBe(VECTORS.hello);
+  });
+  test("parseChecksumSidecar() rejects a non-hex checksum", () => {
+    expect(() => parseChecksumSidecar("not a checksum\n", "x.CHECKSUM")).toThrow(/Invalid checksum file "x.CHECKSUM"/);
+  });
+  test("parseIndexText() rejects absolute keys and .. segments", () => {
+    expect(() => parseIndexText(`{"/etc/passwd": "${VECTORS.hello}"}`, "bad.INDEX")).toThrow(/Unsafe path/);
+    expect(() => parseIndexText(`{"a/../../x": "${VECTORS.hello}"}`, "bad.INDEX")).toThrow(/Unsafe path/);
+    expect(() => parseIndexText(`{"a": "nothex"}`, "bad.INDEX")).toThrow(/not a checksum/);
+  });
+});
