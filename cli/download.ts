@@ -71,9 +71,10 @@ export async function main(argv: string[]): Promise<number> {
   });
 
   if (values.stdout) {
-    if (items.length !== 1 || items[0]!.kind !== "file") throw new UsageError("--stdout needs exactly one file");
-    const bytes = await store.get(items[0].target.checksum);
-    if (!bytes) throw new SeamlessError(`Cannot download buffer "${items[0].target.checksum}": not found in ${store.location}`);
+    const item = items[0];
+    if (items.length !== 1 || item?.kind !== "file") throw new UsageError("--stdout needs exactly one file");
+    const bytes = await store.get(item.target.checksum);
+    if (!bytes) throw new SeamlessError(`Cannot download buffer "${item.target.checksum}": not found in ${store.location}`);
     process.stdout.write(bytes);
     return 0;
   }

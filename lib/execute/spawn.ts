@@ -85,7 +85,7 @@ export async function runBash(script: string, options: RunBashOptions): Promise<
   const usage = child.resourceUsage();
   return {
     exitCode,
-    signal: child.signalCode ?? null,
+    signal: child.signalCode ? String(child.signalCode) : null,
     stdoutTail: stdoutTail + pending,
     stderr,
     wallSeconds: (performance.now() - started) / 1000,
