@@ -6,6 +6,7 @@ import { writeFileAtomic } from "../lib/buffers/atomic-write.ts";
 import { StatCache } from "../lib/checksum/stat-cache.ts";
 import { resolveCacheDir, statCachePathOf } from "../lib/buffers/cache-dir.ts";
 import { formatHelp, parseCommandArgs, type CommandSpec } from "./args.ts";
+import { writeStdout } from "./stdio.ts";
 
 export const spec: CommandSpec = {
   name: "checksum",
@@ -23,11 +24,11 @@ export const spec: CommandSpec = {
 export async function main(argv: string[]): Promise<number> {
   const { values, positionals, help } = parseCommandArgs(spec, argv);
   if (help) {
-    process.stdout.write(formatHelp(spec));
+    writeStdout(formatHelp(spec));
     return 0;
   }
   if (positionals.length === 0) {
-    process.stdout.write(formatHelp(spec));
+    writeStdout(formatHelp(spec));
     return 2;
   }
   const statCache = values.noStatCache ? null : new StatCache(statCachePathOf(resolveCacheDir()));
@@ -50,7 +51,7 @@ export async function main(argv: string[]): Promise<number> {
     }
   } finally {
     statCache?.close();
-    process.stdout.write(lines.length ? `${lines.join("\n")}\n` : "");
+    writeStdout(lines.length ? `${lines.join("\n")}\n` : "");
   }
   return 0;
 }

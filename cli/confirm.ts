@@ -1,4 +1,5 @@
 import { SeamlessError } from "../lib/errors.ts";
+import { writeStdout, stdinIsTerminal } from "./stdio.ts";
 
 /** -y / -n / ask. */
 export type AutoConfirm = "yes" | "no" | null;
@@ -10,8 +11,8 @@ export type AutoConfirm = "yes" | "no" | null;
 export function confirm(question: string, auto: AutoConfirm, defaultYes: boolean): boolean {
   if (auto === "yes") return true;
   if (auto === "no") return false;
-  if (!process.stdin.isTTY) return defaultYes;
-  process.stdout.write(question);
+  if (!stdinIsTerminal()) return defaultYes;
+  writeStdout(question);
   const buffer = Buffer.alloc(256);
   let answer = "";
   try {

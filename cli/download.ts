@@ -11,6 +11,7 @@ import {
 } from "../lib/buffers/download.ts";
 import { formatHelp, parseCommandArgs, verbosityOf, type CommandSpec } from "./args.ts";
 import { Reporter } from "./output.ts";
+import { writeStdout } from "./stdio.ts";
 
 export const spec: CommandSpec = {
   name: "download",
@@ -44,11 +45,11 @@ export const spec: CommandSpec = {
 export async function main(argv: string[]): Promise<number> {
   const { values, positionals, help } = parseCommandArgs(spec, argv);
   if (help) {
-    process.stdout.write(formatHelp(spec));
+    writeStdout(formatHelp(spec));
     return 0;
   }
   if (positionals.length === 0) {
-    process.stdout.write(formatHelp(spec));
+    writeStdout(formatHelp(spec));
     return 2;
   }
   const reporter = new Reporter("seamless download", verbosityOf(values));
@@ -75,7 +76,7 @@ export async function main(argv: string[]): Promise<number> {
     if (items.length !== 1 || item?.kind !== "file") throw new UsageError("--stdout needs exactly one file");
     const bytes = await store.get(item.target.checksum);
     if (!bytes) throw new SeamlessError(`Cannot download buffer "${item.target.checksum}": not found in ${store.location}`);
-    process.stdout.write(bytes);
+    writeStdout(bytes);
     return 0;
   }
 

@@ -4,6 +4,7 @@ import { createHashserverHandler } from "../lib/servers/hashserver.ts";
 import { withErrorHandling } from "../lib/servers/http.ts";
 import { serveService, validatePortRange, type PortChoice } from "../lib/servers/serve.ts";
 import { formatHelp, parseCommandArgs, type CommandSpec } from "./args.ts";
+import { writeStdout, writeStderr } from "./stdio.ts";
 
 export const spec: CommandSpec = {
   name: "hashserver",
@@ -26,7 +27,7 @@ export const spec: CommandSpec = {
 export async function main(argv: string[]): Promise<number> {
   const { values, positionals, help } = parseCommandArgs(spec, argv);
   if (help) {
-    process.stdout.write(formatHelp(spec));
+    writeStdout(formatHelp(spec));
     return 0;
   }
   if (positionals.length !== 1) throw new UsageError("expected exactly one buffer directory");
@@ -56,11 +57,11 @@ export async function main(argv: string[]): Promise<number> {
   }
   const extraText = (values.extraDirs as string | undefined) ?? process.env.HASHSERVER_EXTRA_DIRS ?? "";
   const extraDirs = extraText.split(";").map((d) => d.trim()).filter(Boolean);
-  const log = (line: string) => process.stderr.write(`seamless hashserver: ${line}\n`);
+  const log = (line: string) => writeStderr(`seamless hashserver: ${line}\n`);
   const handler = withErrorHandling(createHashserverHandler({ directory, writable: values.writable === true, layout, extraDirs }), log);
   const host = (values.host as string | undefined) ?? "127.0.0.1";
   const server = await serveService(handler, { host, port, statusFile: values.statusFile as string | undefined, timeoutSeconds, log });
-  process.stdout.write("OK\n");
+  writeStdout("OK\n");
   log(`serving ${directory} on http://${host}:${server.port}${values.writable ? " (writable)" : ""}`);
   await server.stopped;
   return 0;

@@ -5,6 +5,7 @@
  */
 import { InterruptedError, SeamlessError, UsageError } from "../lib/errors.ts";
 import { VERSION } from "../lib/version.ts";
+import { writeStdout, writeStderr } from "./stdio.ts";
 
 /** A command's entry point: returns the exit code. */
 export type CommandMain = (argv: string[]) => Promise<number>;
@@ -42,20 +43,20 @@ Buffers and the result cache live in $SEAMLESS_CACHE (default: $XDG_CACHE_HOME/s
 function reportError(command: string | undefined, error: unknown, debug: boolean): number {
   const prefix = command ? `seamless ${command}` : "seamless";
   if (error instanceof SeamlessError) {
-    process.stderr.write(`${prefix}: ${error.message}\n`);
-    if (error.hint) process.stderr.write(`${prefix}: hint: ${error.hint}\n`);
-    if (error instanceof UsageError) process.stderr.write(`Try 'seamless ${command ? `${command} ` : ""}--help'.\n`);
-    if (debug) process.stderr.write(`${error.stack}\n`);
+    writeStderr(`${prefix}: ${error.message}\n`);
+    if (error.hint) writeStderr(`${prefix}: hint: ${error.hint}\n`);
+    if (error instanceof UsageError) writeStderr(`Try 'seamless ${command ? `${command} ` : ""}--help'.\n`);
+    if (debug) writeStderr(`${error.stack}\n`);
     return error.exitCode;
   }
   const err = error as NodeJS.ErrnoException;
   if (err?.code && err.path) {
     const what: Record<string, string> = { ENOENT: "no such file or directory", EACCES: "permission denied", EISDIR: "is a directory", ENOTDIR: "not a directory", EEXIST: "already exists" };
-    process.stderr.write(`${prefix}: "${err.path}": ${what[err.code] ?? err.message}\n`);
+    writeStderr(`${prefix}: "${err.path}": ${what[err.code] ?? err.message}\n`);
   } else {
-    process.stderr.write(`${prefix}: ${err?.message ?? String(error)}\n`);
+    writeStderr(`${prefix}: ${err?.message ?? String(error)}\n`);
   }
-  if (debug) process.stderr.write(`${err?.stack}\n`);
+  if (debug) writeStderr(`${err?.stack}\n`);
   return 1;
 }
 
@@ -65,11 +66,11 @@ export async function runCli(argv: string[]): Promise<number> {
   const args = argv.filter((arg, i) => !(arg === "--debug" && argv.indexOf(arg) === i && i === 0));
   const [command, ...rest] = args[0] === "--debug" ? args.slice(1) : args;
   if (command === undefined || command === "-h" || command === "--help" || command === "help") {
-    process.stdout.write(usage());
+    writeStdout(usage());
     return command === undefined ? 2 : 0;
   }
   if (command === "--version" || command === "-V" || command === "version") {
-    process.stdout.write(`seamless ${VERSION}\n`);
+    writeStdout(`seamless ${VERSION}\n`);
     return 0;
   }
   const entry = COMMANDS[command];
@@ -79,7 +80,7 @@ export async function runCli(argv: string[]): Promise<number> {
     return await main(rest.filter((arg) => arg !== "--debug"));
   } catch (error) {
     if (error instanceof InterruptedError) {
-      process.stderr.write(`${error.message}\n`);
+      writeStderr(`${error.message}\n`);
       return 130;
     }
     return reportError(command, error, debug);

@@ -3,6 +3,7 @@
  * the verbosity is at least the message's level; progress only on a TTY.
  * @module
  */
+import { stderrIsTerminal, writeStderr } from "./stdio.ts";
 
 /** A command's stderr voice. */
 export class Reporter {
@@ -14,15 +15,15 @@ export class Reporter {
     if (this.verbosity >= level + 2) {
       const rule = "*".repeat(60);
       const body = text.split("\n").map((line) => `${this.header}: * ${line}`).join("\n");
-      process.stderr.write(`${rule}\n${body}\n${rule}\n`);
+      writeStderr(`${rule}\n${body}\n${rule}\n`);
       return;
     }
-    process.stderr.write(`${this.header}: ${text}\n`);
+    writeStderr(`${this.header}: ${text}\n`);
   }
 
   /** A progress line for long transfers; silent when stderr is not a TTY or with -q. */
   progress(totalBytes: number, label: string): (bytes: number) => void {
-    if (!process.stderr.isTTY || this.verbosity < 0 || totalBytes < 64 * 1024 * 1024) return () => {};
+    if (!stderrIsTerminal() || this.verbosity < 0 || totalBytes < 64 * 1024 * 1024) return () => {};
     let done = 0;
     let lastDraw = 0;
     return (bytes: number) => {
@@ -31,8 +32,8 @@ export class Reporter {
       if (now - lastDraw < 200 && done < totalBytes) return;
       lastDraw = now;
       const percent = Math.min(100, Math.floor((done / totalBytes) * 100));
-      process.stderr.write(`\r${this.header}: ${label} ${formatSize(done)} / ${formatSize(totalBytes)} (${percent}%)\x1b[K`);
-      if (done >= totalBytes) process.stderr.write("\n");
+      writeStderr(`\r${this.header}: ${label} ${formatSize(done)} / ${formatSize(totalBytes)} (${percent}%)\x1b[K`);
+      if (done >= totalBytes) writeStderr("\n");
     };
   }
 }

@@ -5,6 +5,7 @@ import { openBufferStore } from "../lib/buffers/open-store.ts";
 import { writeFileAtomic } from "../lib/buffers/atomic-write.ts";
 import { NotFoundError, SeamlessError } from "../lib/errors.ts";
 import { formatHelp, parseCommandArgs, type CommandSpec } from "./args.ts";
+import { writeStdout } from "./stdio.ts";
 
 export const spec: CommandSpec = {
   name: "resolve",
@@ -23,7 +24,7 @@ export const spec: CommandSpec = {
 export async function main(argv: string[]): Promise<number> {
   const { values, positionals, help } = parseCommandArgs(spec, argv);
   if (help || positionals.length !== 1) {
-    process.stdout.write(formatHelp(spec));
+    writeStdout(formatHelp(spec));
     return help ? 0 : 2;
   }
   const argument = positionals[0]!;
@@ -42,6 +43,6 @@ export async function main(argv: string[]): Promise<number> {
   } catch {
     throw new SeamlessError(`Buffer "${checksum}" is not UTF-8 text; use --output FILE to save its bytes`);
   }
-  process.stdout.write(`${text.replace(/\n+$/, "")}\n`);
+  writeStdout(`${text.replace(/\n+$/, "")}\n`);
   return 0;
 }

@@ -11,6 +11,7 @@ import { parsePlain } from "../lib/serialize/plain-json.ts";
 import { computeTransformation, lockDirOf } from "../lib/execute/compute.ts";
 import type { TransformationDict } from "../lib/transformation/dict.ts";
 import { formatHelp, parseCommandArgs, type CommandSpec } from "./args.ts";
+import { writeStdout, writeStderr } from "./stdio.ts";
 
 export const spec: CommandSpec = {
   name: "run-transformation",
@@ -34,7 +35,7 @@ export const spec: CommandSpec = {
 export async function main(argv: string[]): Promise<number> {
   const { values, positionals, help } = parseCommandArgs(spec, argv);
   if (help) {
-    process.stdout.write(formatHelp(spec));
+    writeStdout(formatHelp(spec));
     return 0;
   }
   if (positionals.length !== 1) throw new UsageError("expected one checksum or .CHECKSUM file");
@@ -74,14 +75,14 @@ export async function main(argv: string[]): Promise<number> {
       cache,
       lockDir: lockDirOf(cacheDir),
       scratch: values.scratch === true,
-      onStdoutLine: (line) => process.stderr.write(`${line}\n`),
-      onStderr: values.verbose ? (chunk) => process.stderr.write(chunk) : undefined,
+      onStdoutLine: (line) => writeStderr(`${line}\n`),
+      onStderr: values.verbose ? (chunk) => writeStderr(chunk) : undefined,
       say: (level, text) => {
-        if (values.verbose || level <= 0) process.stderr.write(`seamless run-transformation: ${text}\n`);
+        if (values.verbose || level <= 0) writeStderr(`seamless run-transformation: ${text}\n`);
       },
     });
     if (values.output) writeFileAtomic(values.output as string, `${computed.checksum}\n`);
-    else process.stdout.write(`${computed.checksum}\n`);
+    else writeStdout(`${computed.checksum}\n`);
     return 0;
   } finally {
     cache.close();

@@ -11,6 +11,7 @@ import { serializePlain } from "../lib/serialize/plain-json.ts";
 import { formatHelp, parseCommandArgs, verbosityOf, type CommandSpec } from "./args.ts";
 import { Reporter } from "./output.ts";
 import { waitForFuture } from "../lib/execute/futures.ts";
+import { writeStdout, writeStderr } from "./stdio.ts";
 
 export const spec: CommandSpec = {
   name: "run",
@@ -66,7 +67,7 @@ export const spec: CommandSpec = {
 export async function main(argv: string[]): Promise<number> {
   const { values, positionals, help } = parseCommandArgs(spec, argv);
   if (help) {
-    process.stdout.write(formatHelp(spec));
+    writeStdout(formatHelp(spec));
     return 0;
   }
   for (const [key, flag] of [["qsubmit", "--qsubmit"], ["writeRemoteJob", "--write-remote-job"], ["node", "--node"], ["stage", "--stage"], ["project", "--project"], ["docker", "--docker"], ["conda", "--conda"]] as const) {
@@ -77,7 +78,7 @@ export async function main(argv: string[]): Promise<number> {
   const jobDir = values.writeJob as string | undefined;
   if (jobDir !== undefined && existsSync(jobDir)) throw new SeamlessError(`Job directory "${jobDir}" already exists`);
   if (positionals.length === 0) {
-    process.stderr.write(formatHelp(spec));
+    writeStderr(formatHelp(spec));
     return 1;
   }
   if (values.unquote && positionals.length !== 1) throw new UsageError("-c (unquote) requires a single argument");
@@ -131,7 +132,7 @@ export async function main(argv: string[]): Promise<number> {
         writeFileAtomic(join(jobDir, "command.txt"), prepared.codeBuffer);
       }
     }
-    if (values.upload || jobDir !== undefined) process.stdout.write(`${prepared.tfChecksum}\n`);
+    if (values.upload || jobDir !== undefined) writeStdout(`${prepared.tfChecksum}\n`);
     return 0;
   }
   const { runPrepared } = await import("../lib/execute/run-bash.ts");
@@ -141,5 +142,7 @@ export async function main(argv: string[]): Promise<number> {
     workdir,
     scratch: values.scratch === true,
     download: values.noDownload !== true && values.scratch !== true,
+    writeStdout,
+    writeStderr,
   });
 }

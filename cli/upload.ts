@@ -11,6 +11,7 @@ import {
 import { formatHelp, parseCommandArgs, verbosityOf, type CommandSpec } from "./args.ts";
 import { Reporter, formatSize, parseHumanSize } from "./output.ts";
 import { confirm, type AutoConfirm } from "./confirm.ts";
+import { writeStdout } from "./stdio.ts";
 
 export const spec: CommandSpec = {
   name: "upload",
@@ -43,13 +44,13 @@ export const spec: CommandSpec = {
 export async function main(argv: string[]): Promise<number> {
   const { values, positionals, help } = parseCommandArgs(spec, argv);
   if (help) {
-    process.stdout.write(formatHelp(spec));
+    writeStdout(formatHelp(spec));
     return 0;
   }
   const option = positionals.find((p) => p.startsWith("-") && p !== "-");
   if (option) throw new UsageError(`Option ${option} must be specified before upload targets`);
   if (positionals.length === 0) {
-    process.stdout.write(formatHelp(spec));
+    writeStdout(formatHelp(spec));
     return 2;
   }
   const reporter = new Reporter("seamless upload", verbosityOf(values));

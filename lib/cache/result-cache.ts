@@ -4,9 +4,8 @@
  * `seamless run` processes safe.
  * @module
  */
-import { Database } from "bun:sqlite";
-import { mkdirSync } from "node:fs";
-import { dirname } from "node:path";
+import type { Database } from "bun:sqlite";
+import { openSharedDatabase, retryWhileBusy } from "./sqlite.ts";
 import type { Checksum } from "../checksum/checksum.ts";
 import { stringifyPlain } from "../serialize/plain-json.ts";
 
@@ -49,12 +48,9 @@ export class ResultCache {
 
   /** Opens (and if needed creates) the database. */
   constructor(readonly path: string) {
-    mkdirSync(dirname(path), { recursive: true });
-    this.#db = new Database(path, { create: true });
-    this.#db.exec("PRAGMA busy_timeout=10000");
-    this.#db.exec("PRAGMA journal_mode=WAL");
+    this.#db = openSharedDatabase(path);
     const exists = this.#db.query(`SELECT 1 FROM sqlite_master WHERE type='table' AND name='irreproducible_transformation'`).get();
-    if (!exists) this.#db.transaction(() => SCHEMA.forEach((statement) => this.#db.exec(statement)))();
+    if (!exists) retryWhileBusy(() => this.#db.transaction(() => SCHEMA.forEach((statement) => this.#db.exec(statement))).immediate());
   }
 
   /** The cached result checksum of a transformation, or null. */
@@ -68,7 +64,7 @@ export class ResultCache {
    * the transformation row, one reverse row, and a write-once metadata row.
    */
   recordResult(tfChecksum: Checksum, resultChecksum: Checksum, record: ExecutionRecord | null): void {
-    this.#db.transaction(() => {
+    retryWhileBusy(() => this.#db.transaction(() => {
       const irreproducible = this.#db.query(`SELECT 1 FROM "irreproducible_transformation" WHERE "checksum" = ?`).get(tfChecksum);
       this.#db.query(`INSERT INTO "transformation" ("checksum", "result") VALUES (?, ?) ON CONFLICT("checksum") DO UPDATE SET "result" = excluded."result"`).run(tfChecksum, resultChecksum);
       const reverse = this.#db.query(`SELECT 1 FROM "rev_transformation" WHERE "checksum" = ? AND "result" = ?`).get(tfChecksum, resultChecksum);
@@ -77,7 +73,7 @@ export class ResultCache {
         const existing = this.#db.query(`SELECT 1 FROM "meta_data" WHERE "checksum" = ?`).get(tfChecksum);
         if (!existing) this.#db.query(`INSERT INTO "meta_data" ("checksum", "result", "metadata") VALUES (?, ?, ?)`).run(tfChecksum, resultChecksum, stringifyPlain(record));
       }
-    }).immediate();
+    }).immediate());
   }
 
   /** The stored execution record, or null. */

@@ -1,4 +1,7 @@
-import { gunzipSync, gzipSync } from "node:zlib";
+/** node:zlib costs ~11 ms to load in a compiled binary: only on the paths that need it. */
+function zlib(): typeof import("node:zlib") {
+  return require("node:zlib");
+}
 
 /** The compression suffixes Seamless recognises, checked in this order (cli-spec §1.5). */
 export const COMPRESSION_SUFFIXES = [".zst", ".gz"] as const;
@@ -18,10 +21,10 @@ export function stripCompressionSuffix(name: string): string {
 
 /** Decompresses bytes stored under a `.zst`/`.gz` name. */
 export function decompress(bytes: Uint8Array, suffix: CompressionSuffix): Uint8Array {
-  return suffix === ".gz" ? gunzipSync(bytes) : Bun.zstdDecompressSync(bytes);
+  return suffix === ".gz" ? zlib().gunzipSync(bytes) : Bun.zstdDecompressSync(bytes);
 }
 
 /** Compresses bytes for a `.zst`/`.gz` name, at the libraries' default levels. */
 export function compress(bytes: Uint8Array, suffix: CompressionSuffix): Uint8Array {
-  return suffix === ".gz" ? gzipSync(bytes) : Bun.zstdCompressSync(bytes);
+  return suffix === ".gz" ? zlib().gzipSync(bytes) : Bun.zstdCompressSync(bytes);
 }

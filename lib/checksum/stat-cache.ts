@@ -4,9 +4,8 @@
  * directory as `stat-cache.sqlite`; it is ours alone and not part of the Python layout.
  * @module
  */
-import { Database } from "bun:sqlite";
-import { mkdirSync } from "node:fs";
-import { dirname } from "node:path";
+import type { Database } from "bun:sqlite";
+import { openSharedDatabase, retryWhileBusy } from "../cache/sqlite.ts";
 import type { Checksum } from "./checksum.ts";
 
 /** The stat fields that identify one version of a file. */
@@ -33,14 +32,13 @@ export class StatCache {
   #pending = 0;
 
   constructor(path: string) {
-    mkdirSync(dirname(path), { recursive: true });
-    this.#db = new Database(path, { create: true });
-    this.#db.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=OFF; PRAGMA busy_timeout=5000;");
-    this.#db.exec(
+    this.#db = openSharedDatabase(path);
+    this.#db.exec("PRAGMA synchronous=OFF");
+    retryWhileBusy(() => this.#db.exec(
       `CREATE TABLE IF NOT EXISTS stat_cache (dev TEXT NOT NULL, ino TEXT NOT NULL, decompress INTEGER NOT NULL,
        size TEXT NOT NULL, mtime_ns TEXT NOT NULL, ctime_ns TEXT NOT NULL, recorded_ns TEXT NOT NULL,
        checksum CHAR(64) NOT NULL, PRIMARY KEY (dev, ino, decompress))`,
-    );
+    ));
     this.#select = this.#db.prepare(
       "SELECT size, mtime_ns, ctime_ns, recorded_ns, checksum FROM stat_cache WHERE dev=? AND ino=? AND decompress=?",
     );
@@ -65,7 +63,8 @@ export class StatCache {
 
   /** Records the checksum of a file version that was just hashed. */
   record(stamp: FileStamp, decompress: boolean, checksum: Checksum, recordedNs: bigint): void {
-    if (this.#pending === 0) this.#db.exec("BEGIN");
+    // IMMEDIATE: a deferred transaction that later needs the write lock can fail at once.
+    if (this.#pending === 0) retryWhileBusy(() => this.#db.exec("BEGIN IMMEDIATE"));
     this.#upsert.run(String(stamp.dev), String(stamp.ino), decompress ? 1 : 0, String(stamp.size),
       String(stamp.mtimeNs), String(stamp.ctimeNs), String(recordedNs), checksum);
     if (++this.#pending >= 2000) this.flush();
@@ -74,7 +73,7 @@ export class StatCache {
   /** Commits pending records. */
   flush(): void {
     if (this.#pending > 0) {
-      this.#db.exec("COMMIT");
+      retryWhileBusy(() => this.#db.exec("COMMIT"));
       this.#pending = 0;
     }
   }

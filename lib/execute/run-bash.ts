@@ -28,6 +28,9 @@ export interface RunOptions {
   workdir: string;
   scratch: boolean;
   download: boolean;
+  /** Where the command's output goes (the CLI passes fd writers). */
+  writeStdout: (data: string | Uint8Array) => void;
+  writeStderr: (text: string) => void;
 }
 
 function formatSize(bytes: number): string {
@@ -80,8 +83,8 @@ export async function runPrepared(prepared: PreparedBash, options: RunOptions): 
       cache,
       lockDir: lockDirOf(cacheDir),
       scratch: options.scratch,
-      onStdoutLine: (line) => (prepared.resultTargets ? process.stdout.write(`${line}\n`) : stdoutLines.push(line)),
-      onStderr: reporter.verbosity >= 1 ? (chunk) => process.stderr.write(chunk) : undefined,
+      onStdoutLine: (line) => (prepared.resultTargets ? options.writeStdout(`${line}\n`) : stdoutLines.push(line)),
+      onStderr: reporter.verbosity >= 1 ? options.writeStderr : undefined,
       say: (level, text) => reporter.message(level, text),
     });
     reporter.message(2, `Result checksum: ${computed.checksum}${computed.fromCache ? " (from cache)" : ""}`);
@@ -91,8 +94,9 @@ export async function runPrepared(prepared: PreparedBash, options: RunOptions): 
     if (!prepared.resultTargets) {
       const buffer = await store.get(computed.checksum);
       if (!buffer) throw new SeamlessError("Cannot download result, and no result targets");
-      if (stdoutLines.length) process.stdout.write(`${stdoutLines.join("\n")}\n`);
-      await writeStdout(formatCapturedStdout(buffer));
+      if (stdoutLines.length) options.writeStdout(`${stdoutLines.join("\n")}\n`);
+      const output = formatCapturedStdout(buffer);
+      if (output.length > 0) options.writeStdout(output);
       return 0;
     }
     const resultBuffer = await store.get(computed.checksum);
@@ -112,9 +116,4 @@ export async function runPrepared(prepared: PreparedBash, options: RunOptions): 
     cache.close();
     store.close();
   }
-}
-
-async function writeStdout(bytes: Uint8Array): Promise<void> {
-  if (bytes.length === 0) return;
-  await new Promise<void>((resolve, reject) => process.stdout.write(bytes, (error) => (error ? reject(error) : resolve())));
 }

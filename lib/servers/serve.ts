@@ -4,8 +4,8 @@
  * timeout, clean SIGINT/SIGTERM stop.
  * @module
  */
-import http from "node:http";
-import net from "node:net";
+import type http from "node:http";
+import type net from "node:net";
 import { existsSync, openSync, readFileSync, readSync, closeSync } from "node:fs";
 import { SeamlessError, UsageError } from "../errors.ts";
 import { writeFileAtomic } from "../buffers/atomic-write.ts";
@@ -44,7 +44,7 @@ export function validatePortRange(start: number, end: number): void {
 
 async function canBind(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const probe = net.createServer();
+    const probe = (require("node:net") as typeof import("node:net")).createServer();
     probe.once("error", () => resolve(false));
     probe.listen(port, host, () => probe.close(() => resolve(true)));
   });
@@ -98,7 +98,7 @@ function writeStatus(path: string, payload: Record<string, unknown>): void {
 export async function serveService(handler: ServiceHandler, options: ServeOptions): Promise<RunningServer> {
   const base = options.statusFile ? await readStatusFileBase(options.statusFile) : null;
   let lastRequestMs = Date.now();
-  const server = http.createServer((req, res) => {
+  const server = (require("node:http") as typeof import("node:http")).createServer((req, res) => {
     lastRequestMs = Date.now();
     const request = {
       method: req.method ?? "GET",
