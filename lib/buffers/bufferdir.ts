@@ -4,18 +4,18 @@
  * compressed entries `<hex>.zst`/`<hex>.gz`; extra read-only directories.
  * @module
  */
-import { closeSync, existsSync, linkSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, writeSync, chmodSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import type { Checksum } from "../checksum/checksum.ts";
 import { StreamingHasher, computeChecksum } from "../checksum/sha256.ts";
 import { compressionSuffixOf, decompress, type CompressionSuffix } from "../checksum/compression.ts";
 import { ChecksumMismatchError } from "../errors.ts";
 import { tempPathFor } from "./atomic-write.ts";
+import { CHUNK_BYTES, sharedChunk } from "../checksum/chunk-buffer.ts";
 import type { BufferStore } from "./store.ts";
 
 export type Layout = "flat" | "prefix";
 export const PREFIX_MARKER = ".HASHSERVER_PREFIX";
-const CHUNK_BYTES = 4 * 1024 * 1024;
 
 /** Options for {@link BufferDir}. */
 export interface BufferDirOptions {
@@ -44,6 +44,8 @@ export class BufferDir implements BufferStore {
   readonly layout: Layout;
   readonly #extra: { dir: string; layout: Layout }[];
   readonly #fileMode: number;
+  /** Prefix directories known to exist, to skip a mkdir per buffer. */
+  readonly #madeDirs = new Set<string>();
 
   constructor(readonly directory: string, options: BufferDirOptions = {}) {
     this.location = directory;
@@ -130,7 +132,7 @@ export class BufferDir implements BufferStore {
     const target = this.pathFor(checksum);
     if (existsSync(target)) return;
     this.#ensurePrefixDir(checksum);
-    writeVerified(target, [bytes], checksum, "upload", this.#fileMode, true);
+    writeVerified(target, [bytes], checksum, "upload", this.#fileMode);
   }
 
   async putFile(checksum: Checksum, path: string, onProgress?: (bytes: number) => void): Promise<void> {
@@ -144,14 +146,18 @@ export class BufferDir implements BufferStore {
     this.#ensurePrefixDir(checksum);
     const suffix = compressionSuffixOf(path);
     if (suffix) {
-      writeVerified(target, [decompress(readFileSync(path), suffix)], checksum, path, this.#fileMode, true);
+      writeVerified(target, [decompress(readFileSync(path), suffix)], checksum, path, this.#fileMode);
     } else {
-      copyVerified(path, target, checksum, this.#fileMode, onProgress, true);
+      copyVerified(path, target, checksum, this.#fileMode, onProgress);
     }
   }
 
   #ensurePrefixDir(checksum: Checksum): void {
-    if (this.layout === "prefix") mkdirSync(join(this.directory, checksum.slice(0, 2)), { recursive: true });
+    if (this.layout !== "prefix") return;
+    const prefix = checksum.slice(0, 2);
+    if (this.#madeDirs.has(prefix)) return;
+    mkdirSync(join(this.directory, prefix), { recursive: true });
+    this.#madeDirs.add(prefix);
   }
 
   close(): void {}
@@ -174,28 +180,18 @@ function writeFileSafe(path: string, text: string): void {
 }
 
 /**
- * Commits a verified temp file to `target`. With `noReplace`, an existing target wins (a hard
- * link cannot overwrite), the way the hashserver commits, so a concurrent writer is never
- * clobbered.
+ * Commits a verified temp file to `target` by rename. For a buffer the target, if another
+ * writer created it meanwhile, holds the same verified bytes, so replacing it is harmless and
+ * one syscall cheaper than the hashserver's link-then-unlink.
  */
-function commit(temp: string, target: string, noReplace: boolean): void {
-  if (!noReplace) {
-    renameSync(temp, target);
-    return;
-  }
-  try {
-    linkSync(temp, target);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
-  } finally {
-    rmSync(temp, { force: true });
-  }
+function commit(temp: string, target: string): void {
+  renameSync(temp, target);
 }
 
 /** Writes chunks to a temp file next to `target`, checks their SHA-256, then commits. */
-export function writeVerified(target: string, chunks: Uint8Array[], checksum: Checksum, source: string, mode?: number, noReplace = false): void {
+export function writeVerified(target: string, chunks: Uint8Array[], checksum: Checksum, source: string, mode?: number): void {
   const temp = tempPathFor(target);
-  const fd = openSync(temp, "w", 0o600);
+  const fd = openSync(temp, "w", mode ?? 0o666);
   const hasher = new StreamingHasher();
   try {
     for (const chunk of chunks) {
@@ -205,8 +201,7 @@ export function writeVerified(target: string, chunks: Uint8Array[], checksum: Ch
     closeSync(fd);
     const actual = hasher.digest();
     if (actual !== checksum) throw corruption(source, checksum, actual);
-    if (mode !== undefined) chmodSync(temp, mode);
-    commit(temp, target, noReplace);
+    commit(temp, target);
   } catch (error) {
     try { closeSync(fd); } catch {}
     rmSync(temp, { force: true });
@@ -215,13 +210,13 @@ export function writeVerified(target: string, chunks: Uint8Array[], checksum: Ch
 }
 
 /** Streams `source` to `target` through a hasher; nothing lands under `target` unless it verifies. */
-export function copyVerified(source: string, target: string, checksum: Checksum, mode?: number, onProgress?: (bytes: number) => void, noReplace = false): void {
+export function copyVerified(source: string, target: string, checksum: Checksum, mode?: number, onProgress?: (bytes: number) => void): void {
   const temp = tempPathFor(target);
   const input = openSync(source, "r");
-  const output = openSync(temp, "w", 0o600);
+  const output = openSync(temp, "w", mode ?? 0o666);
   const hasher = new StreamingHasher();
   try {
-    const chunk = Buffer.allocUnsafe(CHUNK_BYTES);
+    const chunk = sharedChunk();
     for (;;) {
       const n = readSync(input, chunk, 0, CHUNK_BYTES, null);
       if (n <= 0) break;
@@ -234,8 +229,7 @@ export function copyVerified(source: string, target: string, checksum: Checksum,
     closeSync(output);
     const actual = hasher.digest();
     if (actual !== checksum) throw corruption(source, checksum, actual);
-    if (mode !== undefined) chmodSync(temp, mode);
-    commit(temp, target, noReplace);
+    commit(temp, target);
   } catch (error) {
     try { closeSync(input); } catch {}
     try { closeSync(output); } catch {}

@@ -8,9 +8,8 @@ import { resolve as resolvePath } from "node:path";
 import type { Checksum } from "../checksum/checksum.ts";
 import { checksumFile, indexDirectory } from "../checksum/file-checksum.ts";
 import { stripCompressionSuffix, compressionSuffixOf } from "../checksum/compression.ts";
-import { writeChecksumSidecar } from "../checksum/sidecar.ts";
+import { writeChecksumSidecar, writeFileIfChanged } from "../checksum/sidecar.ts";
 import type { StatCache } from "../checksum/stat-cache.ts";
-import { writeFileAtomic } from "./atomic-write.ts";
 import { BufferDir } from "./bufferdir.ts";
 import type { BufferStore } from "./store.ts";
 import { ChecksumMismatchError, SeamlessError } from "../errors.ts";
@@ -99,7 +98,7 @@ export async function storeBuffers(store: BufferStore, sources: BufferSource[], 
 /** Writes the `.CHECKSUM` (and `.INDEX`) sidecars of a plan, each atomically. */
 export function writeSidecars(plan: UploadPlan): void {
   for (const sidecar of plan.sidecars) {
-    if (sidecar.index) writeFileAtomic(sidecar.index.path, sidecar.index.bytes);
+    if (sidecar.index) writeFileIfChanged(sidecar.index.path, sidecar.index.bytes);
     writeChecksumSidecar(sidecar.checksumPath, sidecar.checksum);
   }
 }

@@ -1,7 +1,6 @@
 import { closeSync, openSync, readSync } from "node:fs";
 import type { Checksum } from "./checksum.ts";
-
-const CHUNK_BYTES = 4 * 1024 * 1024;
+import { CHUNK_BYTES, sharedChunk } from "./chunk-buffer.ts";
 
 /**
  * SHA-256 of a buffer or string (strings are UTF-8 encoded), as 64 lower-case hex.
@@ -42,7 +41,7 @@ export function hashFileRaw(path: string): { checksum: Checksum; length: number 
   const hasher = new StreamingHasher();
   const fd = openSync(path, "r");
   try {
-    const chunk = Buffer.allocUnsafe(CHUNK_BYTES);
+    const chunk = sharedChunk();
     for (;;) {
       const n = readSync(fd, chunk, 0, CHUNK_BYTES, null);
       if (n <= 0) break;

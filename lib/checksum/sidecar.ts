@@ -51,9 +51,22 @@ export function formatChecksumSidecar(checksum: Checksum): string {
   return `${checksum}\n`;
 }
 
-/** Writes `<path>` (already ending in `.CHECKSUM`) atomically. */
+/**
+ * Writes `<path>` (already ending in `.CHECKSUM`) atomically, leaving an identical sidecar
+ * untouched: its mtime stays, and replacing files costs more than reading them.
+ */
 export function writeChecksumSidecar(path: string, checksum: Checksum): void {
-  writeFileAtomic(path, formatChecksumSidecar(checksum));
+  writeFileIfChanged(path, formatChecksumSidecar(checksum));
+}
+
+/** Writes a file atomically unless it already holds exactly these bytes. */
+export function writeFileIfChanged(path: string, data: Uint8Array | string): void {
+  try {
+    const existing = readFileSync(path);
+    const wanted = typeof data === "string" ? Buffer.from(data) : data;
+    if (existing.equals(wanted)) return;
+  } catch {}
+  writeFileAtomic(path, data);
 }
 
 /** A deep index: relative POSIX path → checksum. */

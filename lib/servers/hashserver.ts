@@ -7,6 +7,7 @@ import { closeSync, existsSync, linkSync, mkdirSync, openSync, readSync, rmSync,
 import { join } from "node:path";
 import type { Checksum } from "../checksum/checksum.ts";
 import { StreamingHasher } from "../checksum/sha256.ts";
+import { sharedChunk } from "../checksum/chunk-buffer.ts";
 import { BufferDir, type Layout } from "../buffers/bufferdir.ts";
 import {
   HashserverBody, HashserverPath, HashserverStatus, PROMISE_TTL_SECONDS, corruptionMessage, invalidDataBody,
@@ -135,7 +136,7 @@ function hashFileAt(path: string): Checksum {
   const hasher = new StreamingHasher();
   const fd = openSync(path, "r");
   try {
-    const chunk = Buffer.allocUnsafe(4 * 1024 * 1024);
+    const chunk = sharedChunk();
     for (;;) {
       const n = readSync(fd, chunk, 0, chunk.byteLength, null);
       if (n <= 0) break;
