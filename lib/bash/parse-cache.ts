@@ -1,6 +1,7 @@
 /**
- * Memoizes parsed command lines in the cache directory, keyed by the SHA-256 of the command
- * string: parsing is a pure function, and a repeat run then never loads the parser (~35 ms).
+ * Command-line parsing without paying for the parser when possible: simple command lines go
+ * through the fast path; others are memoized in the cache directory, keyed by the SHA-256 of
+ * the command string (parsing is a pure function), so a repeat run never loads tree-sitter.
  * @module
  */
 import { mkdirSync, readFileSync } from "node:fs";
@@ -8,12 +9,15 @@ import { join } from "node:path";
 import { computeChecksum } from "../checksum/sha256.ts";
 import { writeFileAtomic } from "../buffers/atomic-write.ts";
 import type { CommandLine } from "./command-line.ts";
+import { parseSimpleCommandLine } from "./simple-parse.ts";
 
 /** Bump when the parse output format or its rules change, so old entries are ignored. */
 const PARSE_FORMAT = "v1";
 
 /** Parses through the memo. */
 export async function parseCommandLineCached(command: string, cacheDir: string | null): Promise<CommandLine> {
+  const simple = parseSimpleCommandLine(command);
+  if (simple) return simple;
   const path = cacheDir ? join(cacheDir, "parse-cache", `${computeChecksum(`${PARSE_FORMAT}\0${command}`)}.json`) : null;
   if (path) {
     try {
