@@ -2,7 +2,7 @@
  * A hashserver client used as a {@link BufferStore} (services-spec §2, §6.2).
  * @module
  */
-import { createReadStream, closeSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
+import { createReadStream, renameSync } from "node:fs";
 import type { Checksum } from "../checksum/checksum.ts";
 import { StreamingHasher, computeChecksum } from "../checksum/sha256.ts";
 import { compressionSuffixOf, decompress } from "../checksum/compression.ts";
@@ -11,6 +11,8 @@ import {
   HAS_BATCH_SIZE, HashserverPath, HashserverStatus, decodeHasAnswer, encodeChecksumList, isPutSuccess,
 } from "../wire/hashserver.ts";
 import { describeNetworkError, httpRequest, normalizeBaseUrl, openHttpRequest, readAnswer, withRetries } from "../wire/http-client.ts";
+import { streamGet } from "../wire/raw-get.ts";
+import { BatchedFileWriter } from "./batched-writer.ts";
 import { tempPathFor } from "./atomic-write.ts";
 import type { BufferStore } from "./store.ts";
 import { readFileSync } from "node:fs";
@@ -83,25 +85,25 @@ export class HttpBufferStore implements BufferStore {
   async getToFile(checksum: Checksum, destination: string, onProgress?: (bytes: number) => void): Promise<boolean> {
     await this.#ensureHealthy();
     return withRetries(async () => {
-      const response = await openHttpRequest(this.#base, HashserverPath.buffer(checksum), { method: "GET", timeoutMs: 600_000 });
-      if (response.statusCode === HashserverStatus.notFound) {
-        response.resume();
-        return false;
-      }
-      if (response.statusCode !== HashserverStatus.ok) {
-        const answer = await readAnswer(response);
-        throw this.#httpError(`Cannot fetch buffer "${checksum}"`, answer.status, answer.body);
-      }
       const temp = tempPathFor(destination);
-      const fd = openSync(temp, "w");
+      const output = new BatchedFileWriter(temp);
       const hasher = new StreamingHasher();
       try {
-        for await (const chunk of response) {
-          hasher.update(chunk as Buffer);
-          writeSync(fd, chunk as Buffer);
-          onProgress?.((chunk as Buffer).byteLength);
+        const outcome = await streamGet(this.#base.hostname, Number(this.#base.port || 80), this.#base.pathname.replace(/\/$/, "") + HashserverPath.buffer(checksum), (chunk) => {
+          hasher.update(chunk);
+          output.write(chunk);
+          onProgress?.(chunk.byteLength);
+        });
+        if (outcome.kind === "unsupported") {
+          output.discard();
+          return this.#getToFileViaClient(checksum, destination);
         }
-        closeSync(fd);
+        if (outcome.kind === "status") {
+          output.discard();
+          if (outcome.status === HashserverStatus.notFound) return false;
+          throw this.#httpError(`Cannot fetch buffer "${checksum}"`, outcome.status, Buffer.from(outcome.body));
+        }
+        output.close();
         const actual = hasher.digest();
         if (actual !== checksum) {
           throw new ChecksumMismatchError(`Buffer "${checksum}" from ${this.location} does not match its checksum (got ${actual})`);
@@ -109,11 +111,24 @@ export class HttpBufferStore implements BufferStore {
         renameSync(temp, destination);
         return true;
       } catch (error) {
-        try { closeSync(fd); } catch {}
-        rmSync(temp, { force: true });
-        throw error;
+        output.discard();
+        throw error instanceof ChecksumMismatchError || error instanceof RemoteError
+          ? error
+          : new RemoteError(`Download of "${checksum}" from ${this.location} failed: ${describeNetworkError(error)}`, this.location);
       }
     });
+  }
+
+  /** The ordinary-client path, for servers whose answers the raw reader does not handle. */
+  async #getToFileViaClient(checksum: Checksum, destination: string): Promise<boolean> {
+    const bytes = await this.get(checksum);
+    if (!bytes) return false;
+    const temp = tempPathFor(destination);
+    const output = new BatchedFileWriter(temp);
+    output.write(bytes);
+    output.close();
+    renameSync(temp, destination);
+    return true;
   }
 
   async put(checksum: Checksum, bytes: Uint8Array): Promise<void> {
