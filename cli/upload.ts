@@ -62,7 +62,7 @@ export async function main(argv: string[]): Promise<number> {
 
   const statCache = values.noStatCache ? null : new StatCache(statCachePathOf(resolveCacheDir()));
   try {
-    const plan = planUpload(positionals, statCache);
+    const plan = await planUpload(positionals, statCache);
     statCache?.flush();
     const store = destination ? destinationStore(destination) : await openBufferStore({ hashserverUrl: values.hashserver as string | undefined });
     const policy = (values.policy as ExistingPolicy | undefined) ?? "skip";
@@ -87,7 +87,7 @@ export async function main(argv: string[]): Promise<number> {
         await storeBuffers(store, missing, reporter.progress(total, "uploaded"));
       }
     }
-    writeSidecars(plan);
+    await writeSidecars(plan);
     if (values.move) removeInputs(plan.paths);
     store.close();
   } finally {

@@ -1,4 +1,5 @@
 import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync, chmodSync } from "node:fs";
+import { rename, rm, writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 
 let counter = 0;
@@ -48,6 +49,18 @@ export function writeFileAtomicDurable(path: string, data: Uint8Array | string):
       closeSync(fd);
     } catch {}
     rmSync(temp, { force: true });
+    throw error;
+  }
+}
+
+/** Async {@link writeFileAtomic}, for many small files written concurrently. */
+export async function writeFileAtomicAsync(path: string, data: Uint8Array | string, mode?: number): Promise<void> {
+  const temp = tempPathFor(path);
+  try {
+    await writeFile(temp, data, mode === undefined ? undefined : { mode });
+    await rename(temp, path);
+  } catch (error) {
+    await rm(temp, { force: true });
     throw error;
   }
 }

@@ -10,7 +10,7 @@ import type { Checksum } from "../checksum/checksum.ts";
 import { StreamingHasher, computeChecksum } from "../checksum/sha256.ts";
 import { compressionSuffixOf, decompress, type CompressionSuffix } from "../checksum/compression.ts";
 import { ChecksumMismatchError } from "../errors.ts";
-import { tempPathFor } from "./atomic-write.ts";
+import { tempPathFor, writeFileAtomicAsync } from "./atomic-write.ts";
 import { CHUNK_BYTES, sharedChunk } from "../checksum/chunk-buffer.ts";
 import type { BufferStore } from "./store.ts";
 
@@ -70,7 +70,7 @@ export class BufferDir implements BufferStore {
   /** Finds a buffer: main directory, then extra ones; uncompressed, then `.zst`, then `.gz`. */
   locate(checksum: Checksum, preferredSuffix: CompressionSuffix | null = null): LocatedBuffer | null {
     const places = [{ dir: this.directory, layout: this.layout }, ...this.#extra];
-    const order: (CompressionSuffix | null)[] = [preferredSuffix, null, ".zst", ".gz"];
+    const order: (CompressionSuffix | null)[] = preferredSuffix ? [preferredSuffix, null, ".zst", ".gz"] : [null, ".zst", ".gz"];
     for (const place of places) {
       const base = pathIn(place.dir, place.layout, checksum);
       for (const suffix of order) {
@@ -133,6 +133,14 @@ export class BufferDir implements BufferStore {
     if (existsSync(target)) return;
     this.#ensurePrefixDir(checksum);
     writeVerified(target, [bytes], checksum, "upload", this.#fileMode);
+  }
+
+  /** Async {@link putSync} for small buffers, so that many can be written concurrently. */
+  async putAsync(checksum: Checksum, bytes: Uint8Array): Promise<void> {
+    const actual = computeChecksum(bytes);
+    if (actual !== checksum) throw corruption("upload", checksum, actual);
+    this.#ensurePrefixDir(checksum);
+    await writeFileAtomicAsync(this.pathFor(checksum), bytes, this.#fileMode);
   }
 
   async putFile(checksum: Checksum, path: string, onProgress?: (bytes: number) => void): Promise<void> {

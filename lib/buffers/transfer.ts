@@ -6,9 +6,11 @@
 import { existsSync, linkSync, mkdirSync, rmSync, statSync, symlinkSync, lstatSync } from "node:fs";
 import { resolve as resolvePath } from "node:path";
 import type { Checksum } from "../checksum/checksum.ts";
-import { checksumFile, indexDirectory } from "../checksum/file-checksum.ts";
+import { checksumFileAsync, indexDirectory } from "../checksum/file-checksum.ts";
 import { stripCompressionSuffix, compressionSuffixOf } from "../checksum/compression.ts";
-import { writeChecksumSidecar, writeFileIfChanged } from "../checksum/sidecar.ts";
+import { formatChecksumSidecar, writeFileIfChangedAsync } from "../checksum/sidecar.ts";
+import { stat } from "node:fs/promises";
+import { IO_CONCURRENCY, mapConcurrent } from "../concurrency/map-concurrent.ts";
 import type { StatCache } from "../checksum/stat-cache.ts";
 import { BufferDir } from "./bufferdir.ts";
 import type { BufferStore } from "./store.ts";
@@ -17,6 +19,9 @@ import { hashFileRaw } from "../checksum/sha256.ts";
 
 /** One buffer to make present: from a file on disk, or from bytes (an index buffer). */
 export type BufferSource = { checksum: Checksum; length: number; path: string } | { checksum: Checksum; length: number; bytes: Uint8Array };
+
+/** How many bytes of small files an upload plan may keep in memory. */
+const MAX_RETAINED_BYTES = 256 * 1024 * 1024;
 
 /** What an upload will write afterwards. */
 export interface SidecarWrite {
@@ -36,27 +41,34 @@ export interface UploadPlan {
 }
 
 /**
- * Hashes files and directories (with the stat cache) into an upload plan.
+ * Hashes files and directories (with the stat cache) into an upload plan. Files are hashed
+ * with bounded concurrency; the plan keeps argument order.
  *
  * @param paths files and directories; a trailing `/` is ignored, `*.CHECKSUM` arguments are skipped
  */
-export function planUpload(paths: string[], statCache: StatCache | null): UploadPlan {
+export async function planUpload(paths: string[], statCache: StatCache | null): Promise<UploadPlan> {
   const buffers = new Map<Checksum, BufferSource>();
   const sidecars: SidecarWrite[] = [];
-  const kept: string[] = [];
-  for (const raw of paths) {
-    const path = raw.length > 1 ? raw.replace(/\/+$/, "") : raw;
-    if (path.endsWith(".CHECKSUM")) continue;
-    kept.push(path);
-    if (statSync(path).isDirectory()) {
-      const { files, indexBuffer, checksum } = indexDirectory(path, statCache);
+  const kept = paths.map((raw) => (raw.length > 1 ? raw.replace(/\/+$/, "") : raw)).filter((path) => !path.endsWith(".CHECKSUM"));
+  let retained = 0;
+  const hashed = await mapConcurrent(kept, IO_CONCURRENCY, async (path) => {
+    const stats = await stat(path, { bigint: true });
+    if (stats.isDirectory()) return { path, directory: indexDirectory(path, statCache), file: null };
+    // Small files keep their bytes: storing them then needs no second read and hash.
+    const file = await checksumFileAsync(path, statCache, { keepSmallBytes: retained < MAX_RETAINED_BYTES, stats });
+    if (file.bytes) retained += file.bytes.byteLength;
+    return { path, directory: null, file };
+  });
+  for (const entry of hashed) {
+    if (entry.directory) {
+      const { files, indexBuffer, checksum } = entry.directory;
       for (const file of files) if (!buffers.has(file.checksum)) buffers.set(file.checksum, { checksum: file.checksum, length: file.length, path: file.path });
       if (!buffers.has(checksum)) buffers.set(checksum, { checksum, length: indexBuffer.byteLength, bytes: indexBuffer });
-      sidecars.push({ checksumPath: `${path}.CHECKSUM`, checksum, index: { path: `${path}.INDEX`, bytes: indexBuffer } });
-    } else {
-      const { checksum, length } = checksumFile(path, statCache);
-      if (!buffers.has(checksum)) buffers.set(checksum, { checksum, length, path });
-      sidecars.push({ checksumPath: `${stripCompressionSuffix(path)}.CHECKSUM`, checksum });
+      sidecars.push({ checksumPath: `${entry.path}.CHECKSUM`, checksum, index: { path: `${entry.path}.INDEX`, bytes: indexBuffer } });
+    } else if (entry.file) {
+      const { checksum, length, bytes } = entry.file;
+      if (!buffers.has(checksum)) buffers.set(checksum, bytes ? { checksum, length, bytes } : { checksum, length, path: entry.path });
+      sidecars.push({ checksumPath: `${stripCompressionSuffix(entry.path)}.CHECKSUM`, checksum });
     }
   }
   return { buffers, sidecars, paths: kept };
@@ -78,10 +90,10 @@ export function sourceLength(source: BufferSource): number {
 /** Stores missing buffers in a store. */
 export async function storeBuffers(store: BufferStore, sources: BufferSource[], onProgress?: (bytes: number) => void): Promise<void> {
   if (store instanceof BufferDir) {
-    for (const source of sources) {
+    await mapConcurrent(sources, IO_CONCURRENCY, async (source) => {
       if ("path" in source) store.putFileSync(source.checksum, source.path, onProgress);
-      else store.putSync(source.checksum, source.bytes);
-    }
+      else await store.putAsync(source.checksum, source.bytes);
+    });
     return;
   }
   // A few requests in flight hide round-trip latency without flooding the server.
@@ -95,12 +107,12 @@ export async function storeBuffers(store: BufferStore, sources: BufferSource[], 
   await Promise.all(Array.from({ length: 8 }, worker));
 }
 
-/** Writes the `.CHECKSUM` (and `.INDEX`) sidecars of a plan, each atomically. */
-export function writeSidecars(plan: UploadPlan): void {
-  for (const sidecar of plan.sidecars) {
-    if (sidecar.index) writeFileIfChanged(sidecar.index.path, sidecar.index.bytes);
-    writeChecksumSidecar(sidecar.checksumPath, sidecar.checksum);
-  }
+/** Writes the `.CHECKSUM` (and `.INDEX`) sidecars of a plan, each atomically, concurrently. */
+export async function writeSidecars(plan: UploadPlan): Promise<void> {
+  await mapConcurrent(plan.sidecars, IO_CONCURRENCY, async (sidecar) => {
+    if (sidecar.index) await writeFileIfChangedAsync(sidecar.index.path, sidecar.index.bytes);
+    await writeFileIfChangedAsync(sidecar.checksumPath, formatChecksumSidecar(sidecar.checksum));
+  });
 }
 
 /** How buffers reach a `--destination` directory. */

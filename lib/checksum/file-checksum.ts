@@ -4,6 +4,7 @@
  * @module
  */
 import { lstatSync, readdirSync, readFileSync, statSync, type BigIntStats } from "node:fs";
+import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { Checksum } from "./checksum.ts";
 import { hashFileRaw, computeChecksum } from "./sha256.ts";
@@ -16,7 +17,15 @@ export interface FileChecksum {
   checksum: Checksum;
   /** Length of the (decompressed) buffer; -1 when it came from the stat cache of a compressed file. */
   length: number;
+  /**
+   * The bytes that were hashed, kept for small files when asked (`keepSmallBytes`), so that a
+   * store can write them without reading and hashing the file again.
+   */
+  bytes?: Uint8Array;
 }
+
+/** Files up to this size are read whole (one read instead of a chunk loop). */
+const SMALL_FILE_BYTES = 1024 * 1024;
 
 function stampOf(stats: BigIntStats) {
   return { dev: stats.dev, ino: stats.ino, size: stats.size, mtimeNs: stats.mtimeNs, ctimeNs: stats.ctimeNs };
@@ -29,9 +38,9 @@ function stampOf(stats: BigIntStats) {
  * @param statCache optional stat cache
  * @returns checksum and buffer length
  */
-export function checksumFile(path: string, statCache?: StatCache | null): FileChecksum {
+export function checksumFile(path: string, statCache?: StatCache | null, options: { keepSmallBytes?: boolean; stats?: BigIntStats } = {}): FileChecksum {
   const suffix = compressionSuffixOf(path);
-  const stats = statCache ? statSync(path, { bigint: true }) : null;
+  const stats = options.stats ?? (statCache ? statSync(path, { bigint: true }) : null);
   if (statCache && stats) {
     const cached = statCache.lookup(stampOf(stats), suffix !== null);
     if (cached) return { checksum: cached, length: suffix ? -1 : Number(stats.size) };
@@ -42,10 +51,34 @@ export function checksumFile(path: string, statCache?: StatCache | null): FileCh
   if (suffix) {
     const bytes = decompress(readFileSync(path), suffix);
     result = { checksum: computeChecksum(bytes), length: bytes.byteLength };
+    if (options.keepSmallBytes && bytes.byteLength <= SMALL_FILE_BYTES) result.bytes = bytes;
+  } else if (stats && stats.size <= BigInt(SMALL_FILE_BYTES)) {
+    const bytes = readFileSync(path);
+    result = { checksum: computeChecksum(bytes), length: bytes.byteLength };
+    if (options.keepSmallBytes) result.bytes = bytes;
   } else {
     result = hashFileRaw(path);
   }
   if (statCache && stats) statCache.record(stampOf(stats), suffix !== null, result.checksum, recordedNs);
+  return result;
+}
+
+/**
+ * Async {@link checksumFile}: small files are read with async I/O so that many can be hashed
+ * concurrently; large ones stream synchronously (they are bound by throughput, not latency).
+ */
+export async function checksumFileAsync(path: string, statCache: StatCache | null, options: { keepSmallBytes?: boolean; stats?: BigIntStats } = {}): Promise<FileChecksum> {
+  const stats = options.stats ?? (await stat(path, { bigint: true }));
+  if (compressionSuffixOf(path) || stats.size > BigInt(SMALL_FILE_BYTES)) return checksumFile(path, statCache, { ...options, stats });
+  if (statCache) {
+    const cached = statCache.lookup(stampOf(stats), false);
+    if (cached) return { checksum: cached, length: Number(stats.size) };
+  }
+  const recordedNs = BigInt(Date.now()) * 1_000_000n;
+  const bytes = await readFile(path);
+  const result: FileChecksum = { checksum: computeChecksum(bytes), length: bytes.byteLength };
+  if (options.keepSmallBytes) result.bytes = bytes;
+  statCache?.record(stampOf(stats), false, result.checksum, recordedNs);
   return result;
 }
 

@@ -3,7 +3,8 @@
  * @module
  */
 import { readFileSync } from "node:fs";
-import { writeFileAtomic } from "../buffers/atomic-write.ts";
+import { writeFileAtomic, writeFileAtomicAsync } from "../buffers/atomic-write.ts";
+import { readFile } from "node:fs/promises";
 import { SeamlessError } from "../errors.ts";
 import { parseChecksum, type Checksum } from "./checksum.ts";
 import { parsePlain, serializePlain } from "../serialize/plain-json.ts";
@@ -67,6 +68,15 @@ export function writeFileIfChanged(path: string, data: Uint8Array | string): voi
     if (existing.equals(wanted)) return;
   } catch {}
   writeFileAtomic(path, data);
+}
+
+/** Async {@link writeFileIfChanged}. */
+export async function writeFileIfChangedAsync(path: string, data: Uint8Array | string): Promise<void> {
+  try {
+    const existing = await readFile(path);
+    if (existing.equals(typeof data === "string" ? Buffer.from(data) : data)) return;
+  } catch {}
+  await writeFileAtomicAsync(path, data);
 }
 
 /** A deep index: relative POSIX path → checksum. */
