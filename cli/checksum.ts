@@ -1,8 +1,8 @@
-import { statSync } from "node:fs";
-import { checksumFile, indexDirectory } from "../lib/checksum/file-checksum.ts";
-import { writeChecksumSidecar } from "../lib/checksum/sidecar.ts";
+import { stat } from "node:fs/promises";
+import { checksumFileAsync, indexDirectory } from "../lib/checksum/file-checksum.ts";
+import { IO_CONCURRENCY, mapConcurrent } from "../lib/concurrency/map-concurrent.ts";
+import { writeChecksumSidecar, writeFileIfChanged } from "../lib/checksum/sidecar.ts";
 import { stripCompressionSuffix } from "../lib/checksum/compression.ts";
-import { writeFileAtomic } from "../lib/buffers/atomic-write.ts";
 import { StatCache } from "../lib/checksum/stat-cache.ts";
 import { resolveCacheDir, statCachePathOf } from "../lib/buffers/cache-dir.ts";
 import { formatHelp, parseCommandArgs, type CommandSpec } from "./args.ts";
@@ -32,23 +32,24 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const statCache = values.noStatCache ? null : new StatCache(statCachePathOf(resolveCacheDir()));
-  const lines: string[] = [];
+  let lines: string[] = [];
   try {
-    for (const raw of positionals) {
+    // Many small files: async reads with bounded concurrency keep the disk and both cores busy.
+    lines = await mapConcurrent(positionals, IO_CONCURRENCY, async (raw) => {
       const path = raw.length > 1 ? raw.replace(/\/+$/, "") : raw;
-      if (statSync(path).isDirectory()) {
+      const stats = await stat(path, { bigint: true });
+      if (stats.isDirectory()) {
         const { indexBuffer, checksum } = indexDirectory(path, statCache);
         if (values.write) {
-          writeFileAtomic(`${path}.INDEX`, indexBuffer);
+          writeFileIfChanged(`${path}.INDEX`, indexBuffer);
           writeChecksumSidecar(`${path}.CHECKSUM`, checksum);
         }
-        lines.push(`${checksum}  ${raw}`);
-      } else {
-        const { checksum } = checksumFile(path, statCache);
-        if (values.write) writeChecksumSidecar(`${stripCompressionSuffix(path)}.CHECKSUM`, checksum);
-        lines.push(`${checksum}  ${raw}`);
+        return `${checksum}  ${raw}`;
       }
-    }
+      const { checksum } = await checksumFileAsync(path, statCache, { stats });
+      if (values.write) writeChecksumSidecar(`${stripCompressionSuffix(path)}.CHECKSUM`, checksum);
+      return `${checksum}  ${raw}`;
+    });
   } finally {
     statCache?.close();
     writeStdout(lines.length ? `${lines.join("\n")}\n` : "");

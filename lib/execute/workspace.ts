@@ -4,7 +4,7 @@
  * rebuilt from their deep index; variables as files and environment variables.
  * @module
  */
-import { chmodSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import type { Checksum } from "../checksum/checksum.ts";
@@ -46,6 +46,7 @@ async function fetchBuffer(store: BufferStore, checksum: Checksum, pin: string):
 /** Places a buffer at `target`: a symlink into the local buffer directory if stored there uncompressed, else a written file. */
 async function placeBuffer(store: BufferStore, checksum: Checksum, target: string, pin: string): Promise<void> {
   mkdirSync(dirname(target), { recursive: true });
+  rmSync(target, { force: true }); // a metafile may share its name with a pin: the later one wins, as in Python
   if (store instanceof BufferDir) {
     const found = store.locate(checksum);
     if (found && !found.suffix) {
