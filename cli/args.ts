@@ -6,6 +6,7 @@
  * @module
  */
 import { UsageError } from "../lib/errors.ts";
+import { writeStdout } from "./stdio.ts";
 
 /** One option. */
 export interface OptionSpec {
@@ -150,4 +151,23 @@ export function verbosityOf(values: Record<string, unknown>): number {
   const quiet = values.quiet === true;
   const verbose = (values.verbose as number | undefined) ?? 0;
   return Math.min(3, quiet ? -1 + verbose : verbose);
+}
+
+/**
+ * Parses argv and answers `--help` (stdout, exit 0) and a missing required positional (help,
+ * exit 2), so that every command starts the same way.
+ *
+ * @returns the parsed arguments, or the exit code when help was printed
+ */
+export function parseOrHelp(spec: CommandSpec, argv: string[], options: { requirePositionals?: boolean } = {}): ParsedArgs | number {
+  const parsed = parseCommandArgs(spec, argv);
+  if (parsed.help) {
+    writeStdout(formatHelp(spec));
+    return 0;
+  }
+  if (options.requirePositionals && parsed.positionals.length === 0) {
+    writeStdout(formatHelp(spec));
+    return 2;
+  }
+  return parsed;
 }

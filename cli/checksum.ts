@@ -5,7 +5,7 @@ import { writeChecksumSidecar, writeFileIfChanged } from "../lib/checksum/sideca
 import { stripCompressionSuffix } from "../lib/checksum/compression.ts";
 import { StatCache } from "../lib/checksum/stat-cache.ts";
 import { resolveCacheDir, statCachePathOf } from "../lib/buffers/cache-dir.ts";
-import { formatHelp, parseCommandArgs, type CommandSpec } from "./args.ts";
+import { parseOrHelp, type CommandSpec } from "./args.ts";
 import { writeStdout } from "./stdio.ts";
 
 export const spec: CommandSpec = {
@@ -22,15 +22,9 @@ export const spec: CommandSpec = {
 };
 
 export async function main(argv: string[]): Promise<number> {
-  const { values, positionals, help } = parseCommandArgs(spec, argv);
-  if (help) {
-    writeStdout(formatHelp(spec));
-    return 0;
-  }
-  if (positionals.length === 0) {
-    writeStdout(formatHelp(spec));
-    return 2;
-  }
+  const parsed = parseOrHelp(spec, argv, { requirePositionals: true });
+  if (typeof parsed === "number") return parsed;
+  const { values, positionals } = parsed;
   const statCache = values.noStatCache ? null : new StatCache(statCachePathOf(resolveCacheDir()));
   let lines: string[] = [];
   try {

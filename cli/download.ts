@@ -9,7 +9,7 @@ import {
   copyIndexFile, fetchFile, findUnlisted, loadDirectoryIndex, removeUnlisted, resolveDownloadItems, writeMemberSidecars,
   type DirectTransfer, type DownloadPolicy, type FileTarget,
 } from "../lib/buffers/download.ts";
-import { formatHelp, parseCommandArgs, verbosityOf, type CommandSpec } from "./args.ts";
+import { parseOrHelp, verbosityOf, type CommandSpec } from "./args.ts";
 import { Reporter } from "./output.ts";
 import { writeStdout } from "./stdio.ts";
 
@@ -43,15 +43,9 @@ export const spec: CommandSpec = {
 };
 
 export async function main(argv: string[]): Promise<number> {
-  const { values, positionals, help } = parseCommandArgs(spec, argv);
-  if (help) {
-    writeStdout(formatHelp(spec));
-    return 0;
-  }
-  if (positionals.length === 0) {
-    writeStdout(formatHelp(spec));
-    return 2;
-  }
+  const parsed = parseOrHelp(spec, argv, { requirePositionals: true });
+  if (typeof parsed === "number") return parsed;
+  const { values, positionals } = parsed;
   const reporter = new Reporter("seamless download", verbosityOf(values));
   const compressionName = values.compression as string | undefined;
   if (compressionName !== undefined && compressionName !== "zst" && compressionName !== "gz") {

@@ -3,7 +3,7 @@ import { UsageError, SeamlessError } from "../lib/errors.ts";
 import { createHashserverHandler } from "../lib/servers/hashserver.ts";
 import { withErrorHandling } from "../lib/servers/http.ts";
 import { serveService, validatePortRange, type PortChoice } from "../lib/servers/serve.ts";
-import { formatHelp, parseCommandArgs, type CommandSpec } from "./args.ts";
+import { parseOrHelp, type CommandSpec } from "./args.ts";
 import { writeStdout, writeStderr } from "./stdio.ts";
 
 export const spec: CommandSpec = {
@@ -25,11 +25,9 @@ export const spec: CommandSpec = {
 };
 
 export async function main(argv: string[]): Promise<number> {
-  const { values, positionals, help } = parseCommandArgs(spec, argv);
-  if (help) {
-    writeStdout(formatHelp(spec));
-    return 0;
-  }
+  const parsed = parseOrHelp(spec, argv);
+  if (typeof parsed === "number") return parsed;
+  const { values, positionals } = parsed;
   if (positionals.length !== 1) throw new UsageError("expected exactly one buffer directory");
   const directory = positionals[0]!;
   if (!existsSync(directory) || !statSync(directory).isDirectory()) {

@@ -10,7 +10,7 @@ import { NotFoundError, SeamlessError, UsageError } from "../lib/errors.ts";
 import { parsePlain } from "../lib/serialize/plain-json.ts";
 import { computeTransformation, lockDirOf } from "../lib/execute/compute.ts";
 import type { TransformationDict } from "../lib/transformation/dict.ts";
-import { formatHelp, parseCommandArgs, type CommandSpec } from "./args.ts";
+import { parseOrHelp, type CommandSpec } from "./args.ts";
 import { writeStdout, writeStderr } from "./stdio.ts";
 
 export const spec: CommandSpec = {
@@ -33,11 +33,9 @@ export const spec: CommandSpec = {
 };
 
 export async function main(argv: string[]): Promise<number> {
-  const { values, positionals, help } = parseCommandArgs(spec, argv);
-  if (help) {
-    writeStdout(formatHelp(spec));
-    return 0;
-  }
+  const parsed = parseOrHelp(spec, argv);
+  if (typeof parsed === "number") return parsed;
+  const { values, positionals } = parsed;
   if (positionals.length !== 1) throw new UsageError("expected one checksum or .CHECKSUM file");
   const argument = positionals[0]!;
   let checksum = tryParseChecksum(argument);

@@ -8,7 +8,7 @@ import { parseCommandLineCached } from "../lib/bash/parse-cache.ts";
 import { parseVariables, prepareBashTransformation, type BashRunRequest } from "../lib/transformation/prepare-bash.ts";
 import { executionDundersOf } from "../lib/transformation/dict.ts";
 import { serializePlain } from "../lib/serialize/plain-json.ts";
-import { formatHelp, parseCommandArgs, verbosityOf, type CommandSpec } from "./args.ts";
+import { formatHelp, parseOrHelp, verbosityOf, type CommandSpec } from "./args.ts";
 import { Reporter } from "./output.ts";
 import { waitForFuture } from "../lib/execute/futures.ts";
 import { writeStdout, writeStderr } from "./stdio.ts";
@@ -65,11 +65,9 @@ export const spec: CommandSpec = {
 };
 
 export async function main(argv: string[]): Promise<number> {
-  const { values, positionals, help } = parseCommandArgs(spec, argv);
-  if (help) {
-    writeStdout(formatHelp(spec));
-    return 0;
-  }
+  const parsed = parseOrHelp(spec, argv);
+  if (typeof parsed === "number") return parsed;
+  const { values, positionals } = parsed;
   for (const [key, flag] of [["qsubmit", "--qsubmit"], ["writeRemoteJob", "--write-remote-job"], ["node", "--node"], ["stage", "--stage"], ["project", "--project"], ["docker", "--docker"], ["conda", "--conda"]] as const) {
     if (values[key] !== undefined) throw new SeamlessError(`${flag} is not available yet in this version of seamless`, { exitCode: 2 });
   }

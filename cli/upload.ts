@@ -8,7 +8,7 @@ import {
   findMissing, planUpload, removeInputs, sourceLength, storeBuffers, storeIntoDestination, writeSidecars,
   type ExistingPolicy, type TransferMode,
 } from "../lib/buffers/transfer.ts";
-import { formatHelp, parseCommandArgs, verbosityOf, type CommandSpec } from "./args.ts";
+import { formatHelp, parseOrHelp, verbosityOf, type CommandSpec } from "./args.ts";
 import { Reporter, formatSize, parseHumanSize } from "./output.ts";
 import { confirm, type AutoConfirm } from "./confirm.ts";
 import { writeStdout } from "./stdio.ts";
@@ -42,11 +42,9 @@ export const spec: CommandSpec = {
 };
 
 export async function main(argv: string[]): Promise<number> {
-  const { values, positionals, help } = parseCommandArgs(spec, argv);
-  if (help) {
-    writeStdout(formatHelp(spec));
-    return 0;
-  }
+  const parsed = parseOrHelp(spec, argv);
+  if (typeof parsed === "number") return parsed;
+  const { values, positionals } = parsed;
   const option = positionals.find((p) => p.startsWith("-") && p !== "-");
   if (option) throw new UsageError(`Option ${option} must be specified before upload targets`);
   if (positionals.length === 0) {

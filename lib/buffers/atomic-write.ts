@@ -1,4 +1,4 @@
-import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync, chmodSync } from "node:fs";
+import { closeSync, openSync, renameSync, rmSync, writeSync, chmodSync } from "node:fs";
 import { rename, rm, writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 
@@ -25,24 +25,6 @@ export function writeFileAtomic(path: string, data: Uint8Array | string, mode?: 
     writeSync(fd, typeof data === "string" ? Buffer.from(data) : data);
     closeSync(fd);
     if (mode !== undefined) chmodSync(temp, mode);
-    renameSync(temp, path);
-  } catch (error) {
-    try {
-      closeSync(fd);
-    } catch {}
-    rmSync(temp, { force: true });
-    throw error;
-  }
-}
-
-/** Same as {@link writeFileAtomic}, but fsyncs before the rename; for data that must survive a crash. */
-export function writeFileAtomicDurable(path: string, data: Uint8Array | string): void {
-  const temp = tempPathFor(path);
-  const fd = openSync(temp, "w");
-  try {
-    writeSync(fd, typeof data === "string" ? Buffer.from(data) : data);
-    fsyncSync(fd);
-    closeSync(fd);
     renameSync(temp, path);
   } catch (error) {
     try {

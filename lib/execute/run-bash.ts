@@ -10,6 +10,7 @@ import { findMissing, sourceLength, storeBuffers, type UploadPlan } from "../buf
 import { projectDirOf, resolveCacheDir } from "../buffers/cache-dir.ts";
 import { ResultCache } from "../cache/result-cache.ts";
 import { SeamlessError } from "../errors.ts";
+import { formatSize } from "../units/human-size.ts";
 import type { PreparedBash } from "../transformation/prepare-bash.ts";
 import { computeTransformation, lockDirOf } from "./compute.ts";
 import { FutureFiles } from "./futures.ts";
@@ -31,17 +32,6 @@ export interface RunOptions {
   /** Where the command's output goes (the CLI passes fd writers). */
   writeStdout: (data: string | Uint8Array) => void;
   writeStderr: (text: string) => void;
-}
-
-function formatSize(bytes: number): string {
-  const units = ["B", "kB", "MB", "GB", "TB"];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1000 && unit < units.length - 1) {
-    value /= 1000;
-    unit++;
-  }
-  return `${value.toFixed(2)} ${units[unit]}`;
 }
 
 /** Stores every buffer the transformation needs (inputs, code, variables, the transformation). */
