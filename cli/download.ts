@@ -11,6 +11,7 @@ import {
 } from "../lib/buffers/download.ts";
 import { parseOrHelp, verbosityOf, type CommandSpec } from "./args.ts";
 import { Reporter } from "./output.ts";
+import { mapConcurrent } from "../lib/concurrency/map-concurrent.ts";
 import { writeStdout } from "./stdio.ts";
 
 export const spec: CommandSpec = {
@@ -102,15 +103,16 @@ export async function main(argv: string[]): Promise<number> {
 
   let skipped = 0;
   const missing: FileTarget[] = [];
-  for (const target of files) {
-    const outcome = await fetchFile(store, target, policy, compression, (values.direct as DirectTransfer | undefined) ?? null,
-      reporter.progress(files.length === 1 ? 1 << 30 : 0, "downloaded"));
+  const direct = (values.direct as DirectTransfer | undefined) ?? null;
+  const progress = files.length === 1 ? reporter.progress(null, "downloaded") : undefined;
+  await mapConcurrent(files, 8, async (target) => {
+    const outcome = await fetchFile(store, target, policy, compression, direct, progress);
     if (outcome === "skipped") skipped++;
     if (outcome === "missing") {
       missing.push(target);
       reporter.message(0, `Cannot download contents of file '${target.path}', checksum ${target.checksum}: not found in ${store.location}`);
     }
-  }
+  });
   if (skipped > 0) reporter.message(2, `Skip ${skipped} files that already exist`);
   if (missing.length > 0) {
     throw new SeamlessError(`${missing.length} buffer(s) could not be downloaded, first: "${missing[0]!.checksum}"`);

@@ -24,19 +24,23 @@ export class Reporter {
     writeStderr(`${this.header}: ${text}\n`);
   }
 
-  /** A progress line for long transfers; silent when stderr is not a TTY or with -q. */
-  progress(totalBytes: number, label: string): (bytes: number) => void {
-    if (!stderrIsTerminal() || this.verbosity < 0 || totalBytes < 64 * 1024 * 1024) return () => {};
+  /**
+   * A progress line for long transfers; silent when stderr is not a terminal or with -q.
+   * With an unknown total (null) it shows the bytes moved so far.
+   */
+  progress(totalBytes: number | null, label: string): (bytes: number) => void {
+    if (!stderrIsTerminal() || this.verbosity < 0 || (totalBytes !== null && totalBytes < 64 * 1024 * 1024)) return () => {};
     let done = 0;
     let lastDraw = 0;
     return (bytes: number) => {
       done += bytes;
       const now = Date.now();
-      if (now - lastDraw < 200 && done < totalBytes) return;
+      const finished = totalBytes !== null && done >= totalBytes;
+      if (now - lastDraw < 200 && !finished) return;
       lastDraw = now;
-      const percent = Math.min(100, Math.floor((done / totalBytes) * 100));
-      writeStderr(`\r${this.header}: ${label} ${formatSize(done)} / ${formatSize(totalBytes)} (${percent}%)\x1b[K`);
-      if (done >= totalBytes) writeStderr("\n");
+      const amount = totalBytes === null ? formatSize(done) : `${formatSize(done)} / ${formatSize(totalBytes)} (${Math.min(100, Math.floor((done / totalBytes) * 100))}%)`;
+      writeStderr(`\r${this.header}: ${label} ${amount}\x1b[K${finished ? "\n" : ""}`);
     };
   }
+
 }
