@@ -4,7 +4,7 @@
  * compressed entries `<hex>.zst`/`<hex>.gz`; extra read-only directories.
  * @module
  */
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import type { Checksum } from "../checksum/checksum.ts";
 import { StreamingHasher, computeChecksum } from "../checksum/sha256.ts";
@@ -82,7 +82,24 @@ export class BufferDir implements BufferStore {
   }
 
   async has(checksums: Checksum[]): Promise<boolean[]> {
-    return checksums.map((checksum) => this.locate(checksum) !== null);
+    if (checksums.length < 256 || this.layout !== "prefix" || this.#extra.length > 0) {
+      return checksums.map((checksum) => this.locate(checksum) !== null);
+    }
+    // Many at once: one readdir per prefix directory instead of up to three stats per buffer.
+    const listings = new Map<string, Set<string>>();
+    return checksums.map((checksum) => {
+      const prefix = checksum.slice(0, 2);
+      let names = listings.get(prefix);
+      if (!names) {
+        try {
+          names = new Set(readdirSync(join(this.directory, prefix)));
+        } catch {
+          names = new Set();
+        }
+        listings.set(prefix, names);
+      }
+      return names.has(checksum) || names.has(`${checksum}.zst`) || names.has(`${checksum}.gz`);
+    });
   }
 
   /** Length of the decompressed buffer, or null when absent. */

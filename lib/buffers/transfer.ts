@@ -3,14 +3,14 @@
  * one batched check, store the missing buffers, then write sidecars.
  * @module
  */
-import { existsSync, linkSync, mkdirSync, rmSync, statSync, symlinkSync, lstatSync } from "node:fs";
+import { existsSync, linkSync, mkdirSync, rmSync, statSync, symlinkSync, lstatSync, type BigIntStats } from "node:fs";
 import { resolve as resolvePath } from "node:path";
 import type { Checksum } from "../checksum/checksum.ts";
-import { checksumFileAsync, indexDirectory } from "../checksum/file-checksum.ts";
+import { checksumFile, checksumFileAsync, indexDirectory, type FileChecksum } from "../checksum/file-checksum.ts";
 import { stripCompressionSuffix, compressionSuffixOf } from "../checksum/compression.ts";
-import { formatChecksumSidecar, writeFileIfChangedAsync } from "../checksum/sidecar.ts";
+import { formatChecksumSidecar, writeFileIfChanged, writeFileIfChangedAsync } from "../checksum/sidecar.ts";
 import { stat } from "node:fs/promises";
-import { IO_CONCURRENCY, mapConcurrent } from "../concurrency/map-concurrent.ts";
+import { IO_CONCURRENCY, forEachAdaptive, mapConcurrent } from "../concurrency/map-concurrent.ts";
 import type { StatCache } from "../checksum/stat-cache.ts";
 import { BufferDir } from "./bufferdir.ts";
 import type { BufferStore } from "./store.ts";
@@ -51,14 +51,33 @@ export async function planUpload(paths: string[], statCache: StatCache | null): 
   const sidecars: SidecarWrite[] = [];
   const kept = paths.map((raw) => (raw.length > 1 ? raw.replace(/\/+$/, "") : raw)).filter((path) => !path.endsWith(".CHECKSUM"));
   let retained = 0;
-  const hashed = await mapConcurrent(kept, IO_CONCURRENCY, async (path) => {
-    const stats = await stat(path, { bigint: true });
-    if (stats.isDirectory()) return { path, directory: indexDirectory(path, statCache), file: null };
-    // Small files keep their bytes: storing them then needs no second read and hash.
-    const file = await checksumFileAsync(path, statCache, { keepSmallBytes: retained < MAX_RETAINED_BYTES, stats });
-    if (file.bytes) retained += file.bytes.byteLength;
-    return { path, directory: null, file };
-  });
+  type Hashed = { path: string; directory: ReturnType<typeof indexDirectory> | null; file: FileChecksum | null };
+  const hashed: Hashed[] = new Array(kept.length);
+  const hashOne = (index: number, stats: BigIntStats, file: () => FileChecksum) => {
+    const path = kept[index]!;
+    if (stats.isDirectory()) {
+      hashed[index] = { path, directory: indexDirectory(path, statCache), file: null };
+      return;
+    }
+    const result = file();
+    if (result.bytes) retained += result.bytes.byteLength;
+    hashed[index] = { path, directory: null, file: result };
+  };
+  // Small files keep their bytes: storing them then needs no second read and hash.
+  const keep = () => ({ keepSmallBytes: retained < MAX_RETAINED_BYTES });
+  await forEachAdaptive(
+    kept.map((_, index) => index),
+    (index) => {
+      const stats = statSync(kept[index]!, { bigint: true });
+      hashOne(index, stats, () => checksumFile(kept[index]!, statCache, { ...keep(), stats }));
+    },
+    async (index) => {
+      const stats = await stat(kept[index]!, { bigint: true });
+      if (stats.isDirectory()) return hashOne(index, stats, () => null as never);
+      const result = await checksumFileAsync(kept[index]!, statCache, { ...keep(), stats });
+      hashOne(index, stats, () => result);
+    },
+  );
   for (const entry of hashed) {
     if (entry.directory) {
       const { files, indexBuffer, checksum } = entry.directory;
@@ -90,10 +109,10 @@ export function sourceLength(source: BufferSource): number {
 /** Stores missing buffers in a store. */
 export async function storeBuffers(store: BufferStore, sources: BufferSource[], onProgress?: (bytes: number) => void): Promise<void> {
   if (store instanceof BufferDir) {
-    await mapConcurrent(sources, IO_CONCURRENCY, async (source) => {
-      if ("path" in source) store.putFileSync(source.checksum, source.path, onProgress);
-      else await store.putAsync(source.checksum, source.bytes);
-    });
+    const large = sources.filter((source) => "path" in source);
+    for (const source of large) store.putFileSync(source.checksum, (source as { path: string }).path, onProgress);
+    const small = sources.filter((source): source is Extract<BufferSource, { bytes: Uint8Array }> => "bytes" in source);
+    await forEachAdaptive(small, (source) => store.putSync(source.checksum, source.bytes), (source) => store.putAsync(source.checksum, source.bytes));
     return;
   }
   // A few requests in flight hide round-trip latency without flooding the server.
@@ -109,10 +128,17 @@ export async function storeBuffers(store: BufferStore, sources: BufferSource[], 
 
 /** Writes the `.CHECKSUM` (and `.INDEX`) sidecars of a plan, each atomically, concurrently. */
 export async function writeSidecars(plan: UploadPlan): Promise<void> {
-  await mapConcurrent(plan.sidecars, IO_CONCURRENCY, async (sidecar) => {
-    if (sidecar.index) await writeFileIfChangedAsync(sidecar.index.path, sidecar.index.bytes);
-    await writeFileIfChangedAsync(sidecar.checksumPath, formatChecksumSidecar(sidecar.checksum));
-  });
+  await forEachAdaptive(
+    plan.sidecars,
+    (sidecar) => {
+      if (sidecar.index) writeFileIfChanged(sidecar.index.path, sidecar.index.bytes);
+      writeFileIfChanged(sidecar.checksumPath, formatChecksumSidecar(sidecar.checksum));
+    },
+    async (sidecar) => {
+      if (sidecar.index) await writeFileIfChangedAsync(sidecar.index.path, sidecar.index.bytes);
+      await writeFileIfChangedAsync(sidecar.checksumPath, formatChecksumSidecar(sidecar.checksum));
+    },
+  );
 }
 
 /** How buffers reach a `--destination` directory. */

@@ -2,7 +2,7 @@
  * `.CHECKSUM` and `.INDEX` sidecar files, byte-compatible with Python Seamless (cli-spec §1.5).
  * @module
  */
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { writeFileAtomic, writeFileAtomicAsync } from "../buffers/atomic-write.ts";
 import { readFile } from "node:fs/promises";
 import { SeamlessError } from "../errors.ts";
@@ -62,21 +62,27 @@ export function writeChecksumSidecar(path: string, checksum: Checksum): void {
 
 /** Writes a file atomically unless it already holds exactly these bytes. */
 export function writeFileIfChanged(path: string, data: Uint8Array | string): void {
-  try {
-    const existing = readFileSync(path);
-    const wanted = typeof data === "string" ? Buffer.from(data) : data;
-    if (existing.equals(wanted)) return;
-  } catch {}
-  writeFileAtomic(path, data);
+  const wanted = typeof data === "string" ? Buffer.from(data) : data;
+  // A non-throwing stat first: an ENOENT exception per new sidecar is measurably slow.
+  const stats = statSync(path, { throwIfNoEntry: false });
+  if (stats && stats.size === wanted.byteLength) {
+    try {
+      if (readFileSync(path).equals(wanted)) return;
+    } catch {}
+  }
+  writeFileAtomic(path, wanted);
 }
 
 /** Async {@link writeFileIfChanged}. */
 export async function writeFileIfChangedAsync(path: string, data: Uint8Array | string): Promise<void> {
-  try {
-    const existing = await readFile(path);
-    if (existing.equals(typeof data === "string" ? Buffer.from(data) : data)) return;
-  } catch {}
-  await writeFileAtomicAsync(path, data);
+  const wanted = typeof data === "string" ? Buffer.from(data) : data;
+  const stats = statSync(path, { throwIfNoEntry: false });
+  if (stats && stats.size === wanted.byteLength) {
+    try {
+      if ((await readFile(path)).equals(wanted)) return;
+    } catch {}
+  }
+  await writeFileAtomicAsync(path, wanted);
 }
 
 /** A deep index: relative POSIX path → checksum. */

@@ -28,3 +28,32 @@ export async function mapConcurrent<T, R>(items: readonly T[], limit: number, fn
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   return results;
 }
+
+/** Options of {@link forEachAdaptive}. */
+export interface AdaptiveOptions {
+  /** How many items to time synchronously first. */
+  probeCount?: number;
+  /** Above this many microseconds per synchronous item, the rest go async. */
+  thresholdMicros?: number;
+}
+
+/**
+ * Runs `syncOp` over the first items and times it: on a fast local disk synchronous calls are
+ * cheapest, so it carries on synchronously; when each call waits on the device (virtual or
+ * network disks) the rest run as `asyncOp` with {@link IO_CONCURRENCY} in flight.
+ *
+ * @returns whether the async path was taken
+ */
+export async function forEachAdaptive<T>(items: readonly T[], syncOp: (item: T) => void, asyncOp: (item: T) => Promise<void>, options: AdaptiveOptions = {}): Promise<boolean> {
+  const probeCount = Math.min(options.probeCount ?? 32, items.length);
+  const started = performance.now();
+  for (let i = 0; i < probeCount; i++) syncOp(items[i]!);
+  const microsPerItem = ((performance.now() - started) * 1000) / Math.max(probeCount, 1);
+  const rest = items.slice(probeCount);
+  if (microsPerItem <= (options.thresholdMicros ?? 60)) {
+    for (const item of rest) syncOp(item);
+    return false;
+  }
+  await mapConcurrent(rest, IO_CONCURRENCY, asyncOp);
+  return true;
+}
