@@ -133,6 +133,10 @@ export async function main(argv: string[]): Promise<number> {
     if (values.upload || jobDir !== undefined) writeStdout(`${prepared.tfChecksum}\n`);
     return 0;
   }
+  if (!prepared.resultTargets && (values.scratch || values.noDownload)) {
+    // cli-spec §3.11: refused before anything runs.
+    throw new SeamlessError("Download disabled. Refuse to print output to screen.");
+  }
   const { runPrepared } = await import("../lib/execute/run-bash.ts");
   return runPrepared(prepared, {
     reporter,

@@ -10,7 +10,7 @@ import { checksumFile, checksumFileAsync, indexDirectory, type FileChecksum } fr
 import { stripCompressionSuffix, compressionSuffixOf } from "../checksum/compression.ts";
 import { formatChecksumSidecar, writeFileIfChanged, writeFileIfChangedAsync } from "../checksum/sidecar.ts";
 import { stat } from "node:fs/promises";
-import { IO_CONCURRENCY, forEachAdaptive, mapConcurrent } from "../concurrency/map-concurrent.ts";
+import { forEachAdaptive, mapConcurrent } from "../concurrency/map-concurrent.ts";
 import type { StatCache } from "../checksum/stat-cache.ts";
 import { BufferDir } from "./bufferdir.ts";
 import type { BufferStore } from "./store.ts";
@@ -109,21 +109,16 @@ export function sourceLength(source: BufferSource): number {
 /** Stores missing buffers in a store. */
 export async function storeBuffers(store: BufferStore, sources: BufferSource[], onProgress?: (bytes: number) => void): Promise<void> {
   if (store instanceof BufferDir) {
-    const large = sources.filter((source) => "path" in source);
-    for (const source of large) store.putFileSync(source.checksum, (source as { path: string }).path, onProgress);
+    for (const source of sources) if ("path" in source) store.putFileSync(source.checksum, source.path, onProgress);
     const small = sources.filter((source): source is Extract<BufferSource, { bytes: Uint8Array }> => "bytes" in source);
     await forEachAdaptive(small, (source) => store.putSync(source.checksum, source.bytes), (source) => store.putAsync(source.checksum, source.bytes));
     return;
   }
   // A few requests in flight hide round-trip latency without flooding the server.
-  const queue = [...sources];
-  const worker = async () => {
-    for (let source = queue.shift(); source; source = queue.shift()) {
-      if ("path" in source) await store.putFile(source.checksum, source.path, onProgress);
-      else await store.put(source.checksum, source.bytes);
-    }
-  };
-  await Promise.all(Array.from({ length: 8 }, worker));
+  await mapConcurrent(sources, 8, async (source) => {
+    if ("path" in source) await store.putFile(source.checksum, source.path, onProgress);
+    else await store.put(source.checksum, source.bytes);
+  });
 }
 
 /** Writes the `.CHECKSUM` (and `.INDEX`) sidecars of a plan, each atomically, concurrently. */

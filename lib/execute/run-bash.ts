@@ -78,9 +78,6 @@ export async function runPrepared(prepared: PreparedBash, options: RunOptions): 
       say: (level, text) => reporter.message(level, text),
     });
     reporter.message(2, `Result checksum: ${computed.checksum}${computed.fromCache ? " (from cache)" : ""}`);
-    if (options.scratch && !prepared.resultTargets) {
-      throw new SeamlessError("Download disabled. Refuse to print output to screen.");
-    }
     if (!prepared.resultTargets) {
       const buffer = await store.get(computed.checksum);
       if (!buffer) throw new SeamlessError("Cannot download result, and no result targets");
