@@ -11,6 +11,7 @@ import type { Checksum } from "../checksum/checksum.ts";
 import { BufferDir } from "../buffers/bufferdir.ts";
 import type { BufferStore } from "../buffers/store.ts";
 import { parseIndexText } from "../checksum/sidecar.ts";
+import { compress, compressionSuffixOf } from "../checksum/compression.ts";
 import { parsePlain, type PlainValue } from "../serialize/plain-json.ts";
 import { NotFoundError, SeamlessError } from "../errors.ts";
 import type { TransformationDict } from "../transformation/dict.ts";
@@ -47,6 +48,13 @@ async function fetchBuffer(store: BufferStore, checksum: Checksum, pin: string):
 async function placeBuffer(store: BufferStore, checksum: Checksum, target: string, pin: string): Promise<void> {
   mkdirSync(dirname(target), { recursive: true });
   rmSync(target, { force: true }); // a metafile may share its name with a pin: the later one wins, as in Python
+  const suffix = compressionSuffixOf(target);
+  if (suffix) {
+    // Buffers are stored decompressed; a pin named *.gz/*.zst gets the compressed form it names,
+    // as seamless does when it reads pins from a buffer folder (cli-spec §3.16).
+    writeFileSync(target, compress(await fetchBuffer(store, checksum, pin), suffix));
+    return;
+  }
   if (store instanceof BufferDir) {
     const found = store.locate(checksum);
     if (found && !found.suffix) {
@@ -97,7 +105,7 @@ export async function materializeWorkspace(dict: TransformationDict, store: Buff
       if (!pin.includes(".") && bare.length <= 1000 && SHELL_NAME.test(pin)) env[pin] = bare;
     } else {
       await placeBuffer(store, checksum, join(dir, pin), pin);
-      if (SHELL_NAME.test(pin) && store instanceof BufferDir) {
+      if (SHELL_NAME.test(pin) && store instanceof BufferDir && !compressionSuffixOf(pin)) {
         const found = store.locate(checksum);
         if (found && !found.suffix) env[pin] = resolve(found.path);
       }

@@ -127,6 +127,17 @@ describe("transfer options", () => {
     expect(existsSync(join(dir.path, "again.txt.gz"))).toBe(true);
   });
 
+  test("a .gz input reaches the command compressed, and its identity is the decompressed checksum", async () => {
+    using dir = tempDir();
+    const env = project(dir.path);
+    writeFileSync(join(dir.path, "h.txt.gz"), gzipSync("hello\n"));
+    const dry = await runSeamless(["run", "--dry", "-j", "job", "zcat h.txt.gz"], { cwd: dir.path, env });
+    expect(readFileSync(join(dir.path, "job/transformation.json"), "utf8")).toContain(`"h.txt.gz": [\n    "bytes",\n    null,\n    "${VECTORS.hello}"`);
+    expect(dry.exitCode).toBe(0);
+    const result = await runSeamless(["run", "zcat h.txt.gz"], { cwd: dir.path, env });
+    expect([result.exitCode, result.stdout]).toEqual([0, "hello\n"]);
+  });
+
   test("download --index writes member sidecars instead of files", async () => {
     using dir = tempDir();
     const env = project(dir.path);
