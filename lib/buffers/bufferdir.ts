@@ -10,6 +10,7 @@ import type { Checksum } from "../checksum/checksum.ts";
 import { StreamingHasher, computeChecksum } from "../checksum/sha256.ts";
 import { compressionSuffixOf, decompress, type CompressionSuffix } from "../checksum/compression.ts";
 import { ChecksumMismatchError } from "../errors.ts";
+import { trivialBuffer } from "../checksum/trivial.ts";
 import { tempPathFor, writeFileAtomicAsync } from "./atomic-write.ts";
 import { CHUNK_BYTES, sharedChunk } from "../checksum/chunk-buffer.ts";
 import type { BufferStore } from "./store.ts";
@@ -82,6 +83,11 @@ export class BufferDir implements BufferStore {
   }
 
   async has(checksums: Checksum[]): Promise<boolean[]> {
+    const present = await this.#hasStored(checksums);
+    return present.map((stored, i) => stored || trivialBuffer(checksums[i]!) !== null);
+  }
+
+  async #hasStored(checksums: Checksum[]): Promise<boolean[]> {
     if (checksums.length < 256 || this.layout !== "prefix" || this.#extra.length > 0) {
       return checksums.map((checksum) => this.locate(checksum) !== null);
     }
@@ -119,7 +125,7 @@ export class BufferDir implements BufferStore {
   /** Synchronous {@link get}. */
   getSync(checksum: Checksum): Uint8Array | null {
     const found = this.locate(checksum);
-    if (!found) return null;
+    if (!found) return trivialBuffer(checksum);
     let bytes: Uint8Array = readFileSync(found.path);
     if (found.suffix) bytes = decompress(bytes, found.suffix);
     const actual = computeChecksum(bytes);
@@ -129,7 +135,11 @@ export class BufferDir implements BufferStore {
 
   async getToFile(checksum: Checksum, destination: string, onProgress?: (bytes: number) => void): Promise<boolean> {
     const found = this.locate(checksum);
-    if (!found) return false;
+    if (!found) {
+      const trivial = trivialBuffer(checksum);
+      if (trivial) writeVerified(destination, [trivial], checksum, "trivial buffer");
+      return trivial !== null;
+    }
     if (found.suffix) {
       const bytes = this.getSync(checksum)!;
       writeVerified(destination, [bytes], checksum, found.path);

@@ -7,6 +7,7 @@ import type { Checksum } from "../checksum/checksum.ts";
 import { StreamingHasher, computeChecksum } from "../checksum/sha256.ts";
 import { compressionSuffixOf, decompress } from "../checksum/compression.ts";
 import { ChecksumMismatchError, RemoteError } from "../errors.ts";
+import { trivialBuffer } from "../checksum/trivial.ts";
 import {
   HAS_BATCH_SIZE, HashserverPath, HashserverStatus, decodeHasAnswer, encodeChecksumList, isPutSuccess,
 } from "../wire/hashserver.ts";
@@ -51,6 +52,7 @@ export class HttpBufferStore implements BufferStore {
   }
 
   async has(checksums: Checksum[]): Promise<boolean[]> {
+    if (checksums.every((checksum) => trivialBuffer(checksum) !== null)) return checksums.map(() => true);
     await this.#ensureHealthy();
     const result: boolean[] = [];
     for (let start = 0; start < checksums.length; start += HAS_BATCH_SIZE) {
@@ -62,7 +64,7 @@ export class HttpBufferStore implements BufferStore {
       });
       result.push(...decodeHasAnswer(answer.body.toString("utf8"), batch.length));
     }
-    return result;
+    return result.map((present, i) => present || trivialBuffer(checksums[i]!) !== null);
   }
 
   async get(checksum: Checksum): Promise<Uint8Array | null> {
@@ -76,7 +78,7 @@ export class HttpBufferStore implements BufferStore {
         }
         return a;
       });
-      if (answer.status === HashserverStatus.notFound) return null;
+      if (answer.status === HashserverStatus.notFound) return trivialBuffer(checksum);
       if (computeChecksum(answer.body) === checksum) return new Uint8Array(answer.body);
     }
     throw new ChecksumMismatchError(`Buffer "${checksum}" from ${this.location} does not match its checksum`);
@@ -100,7 +102,7 @@ export class HttpBufferStore implements BufferStore {
         }
         if (outcome.kind === "status") {
           output.discard();
-          if (outcome.status === HashserverStatus.notFound) return false;
+          if (outcome.status === HashserverStatus.notFound) return this.#getToFileViaClient(checksum, destination);
           throw this.#httpError(`Cannot fetch buffer "${checksum}"`, outcome.status, Buffer.from(outcome.body));
         }
         output.close();

@@ -109,6 +109,18 @@ describe("seamless run (execution and cache)", () => {
     expect(result.stdout).toBe(answer);
   });
 
+  test("a Python cache entry whose result is a trivial buffer (never stored) is a hit", async () => {
+    using dir = tempDir();
+    const cache = join(dir.path, "cache");
+    mkdirSync(join(cache, "__TOPLEVEL__"), { recursive: true });
+    const db = new Database(join(cache, "__TOPLEVEL__", "seamless.db"), { create: true });
+    db.exec(readFileSync(join(import.meta.dir, "../fixtures/python-schema.sql"), "utf8"));
+    db.query(`INSERT INTO "transformation" VALUES (?, ?)`).run(VECTORS.tfEchoHello, VECTORS.nullNewline);
+    db.close();
+    const result = await runSeamless(["run", "echo hello"], { cwd: dir.path, env: scrubbedEnv(cache) });
+    expect([result.exitCode, result.stdout]).toEqual([0, "null\n"]);
+  });
+
   test("pipelines with input files, and result targets with sidecars", async () => {
     using dir = tempDir();
     const env = scrubbedEnv(join(dir.path, "cache"));

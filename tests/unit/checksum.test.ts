@@ -9,6 +9,8 @@ import { StatCache } from "../../lib/checksum/stat-cache.ts";
 import { parseChecksumSidecar, parseIndexText, stripTextData } from "../../lib/checksum/sidecar.ts";
 import { VECTORS } from "../fixtures/spec-vectors.ts";
 import { tempDir } from "../helpers.ts";
+import { BufferDir } from "../../lib/buffers/bufferdir.ts";
+import { trivialBuffer } from "../../lib/checksum/trivial.ts";
 import { mkdirSync, utimesSync } from "node:fs";
 
 describe("parseChecksum()", () => {
@@ -63,6 +65,16 @@ describe("file checksums", () => {
     writeFileSync(join(dir.path, "d/y.gz"), gzipSync("hello\n"));
     const { index } = indexDirectory(join(dir.path, "d"));
     expect(index).toEqual({ ".hidden": VECTORS.empty, "sub/x.txt": VECTORS.hello, y: VECTORS.hello });
+  });
+});
+
+describe("trivial buffers", () => {
+  test("a buffer directory answers trivial checksums without files", async () => {
+    using dir = tempDir();
+    const store = new BufferDir(dir.path);
+    expect(await store.has([VECTORS.empty, VECTORS.nullNewline, VECTORS.hello])).toEqual([true, true, false]);
+    expect(new TextDecoder().decode((await store.get(VECTORS.nullNewline))!)).toBe("null\n");
+    expect(trivialBuffer(VECTORS.emptyDictNewline)).toEqual(new TextEncoder().encode("{}\n"));
   });
 });
 
