@@ -193,12 +193,13 @@ export async function prepareBashTransformation(
   const metaMapped = mapFiles(metaTyped, workdir, request.mappingMode, request.rootMode);
   for (const name of mapped.pins.keys()) if (RESERVED_PINS.has(name)) throw new SeamlessError(`Pin name '${name}' is reserved`);
 
-  // Word substitution (cli-spec §3.9), keeping Python's indexing over all commands' words.
-  const flatWords = commands.flatMap((c) => c.words);
+  // Word substitution (cli-spec §3.9). QUIRK fixed: Python matches word N of the primary
+  // pipeline against word N of the whole command list, so `--primary 2` rewrites the wrong
+  // command; each analysed word is substituted at its own span here.
+  const analysedNodes = [...primary.words, ...others.flatMap((c) => c.words)];
   for (let i = 0; i < analysed.length; i++) {
-    const name = mapped.names[i];
-    const mappedWord = name ?? analysed[i]!;
-    if (mappedWord !== originalWords[i] && flatWords[i]) substitutions.push({ start: flatWords[i]!.start, end: flatWords[i]!.end, text: mappedWord });
+    const mappedWord = mapped.names[i] ?? analysed[i]!;
+    if (mappedWord !== originalWords[i]) substitutions.push({ start: analysedNodes[i]!.start, end: analysedNodes[i]!.end, text: mappedWord });
   }
   commands.forEach((command, index) => {
     const first = command.words[0];
@@ -211,7 +212,7 @@ export async function prepareBashTransformation(
     }
     const mappedExe = resolveExecutable(first.text);
     if (mappedExe === null) return;
-    const positionInAnalysed = flatWords.indexOf(first);
+    const positionInAnalysed = analysedNodes.indexOf(first);
     const substituted = positionInAnalysed >= 0 && positionInAnalysed < analysed.length ? (mapped.names[positionInAnalysed] ?? mappedExe) : mappedExe;
     if (substituted !== first.text && !substitutions.some((s) => s.start === first.start)) {
       substitutions.push({ start: first.start, end: first.end, text: substituted });

@@ -168,6 +168,15 @@ describe("prepareBashTransformation() reproduces the spec's transformation check
     expect(prepared.resultTargets).toBeNull();
     expect(prepared.dict["data/a.txt"]).toEqual(["bytes", null, VECTORS.dataA]);
   });
+  test("--primary 2 analyses the second command and leaves the first alone (QUIRK fixed)", async () => {
+    using dir = tempDir();
+    makeSpecData(dir.path);
+    const prepared = await prepareIn(dir.path, "cat ./data/a.txt; cat ./data/b.txt", { primary: 2 });
+    expect(prepared.code).toBe("(\ncat ./data/a.txt; cat data/b.txt\n) > RESULT\n");
+    expect(Object.keys(prepared.dict).filter((k) => !k.startsWith("__") && k !== "code")).toEqual(["data/b.txt"]);
+    await expect(prepareIn(dir.path, "cat ./data/a.txt", { primary: 2 })).rejects.toThrow(/--primary 2 but only 1 command/);
+  });
+
   test("two definite redirects in the last command are an error", async () => {
     using dir = tempDir();
     await expect(prepareIn(dir.path, "echo a > x > y")).rejects.toThrow(/Multiple redirects/);
