@@ -4,7 +4,7 @@
  * @module
  */
 import { accessSync, constants, statSync } from "node:fs";
-import { join } from "node:path";
+import { isAbsolute, join } from "node:path";
 
 /** Commands that never get `chmod +x`, as in seamless-run. */
 const SKIP_MAKE_EXECUTABLE = new Set(["cd", "echo", "eval", "exec", "export", "set", "source"]);
@@ -52,15 +52,23 @@ function normalizeWord(word: string): string {
 /**
  * Resolves a command's first word.
  *
+ * QUIRK fixed (cli-spec §3.6): Python maps any executable found outside a `bin`/`sbin`/`usr`
+ * directory, e.g. pyenv's `~/.pyenv/shims/python3`; literal file mapping then refuses it as
+ * "not under the current working directory", and in a later command it gets `chmod +x`.
+ * Here an executable outside `workdir` is a system tool like any other. Executables inside the
+ * working directory are mapped exactly as Python maps them.
+ *
+ * @param workdir the resolved working directory (absolute)
  * @returns the mapped executable, or null when it is a system tool (no mapping)
  */
-export function resolveExecutable(word: string): string | null {
+export function resolveExecutable(word: string, workdir: string): string | null {
   if (normalizeWord(word) === "conda") return word;
   const found = which(word);
   if (found === null) return word;
   const slash = found.lastIndexOf("/");
   const dir = slash < 0 ? "" : found.slice(0, slash);
   if (dir.endsWith("/bin") || dir.endsWith("/sbin") || dir.endsWith("/usr")) return null;
+  if (isAbsolute(found) && !found.startsWith(workdir === "/" ? "/" : `${workdir}/`)) return null;
   return found;
 }
 

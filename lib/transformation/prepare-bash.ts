@@ -4,7 +4,7 @@
  * inputs and build the code and the transformation dict.
  * @module
  */
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readFileSync, realpathSync, statSync } from "node:fs";
 import { dirname, isAbsolute, join } from "node:path";
 import type { Checksum } from "../checksum/checksum.ts";
 import { computeChecksum } from "../checksum/sha256.ts";
@@ -154,7 +154,8 @@ export async function prepareBashTransformation(
   const makeExecutables: string[] = [];
   const functionNames = new Set(line.functionNames);
   const primaryWords = primary.words.map((w) => w.text);
-  const primaryMapped = primaryWords.length ? resolveExecutable(primaryWords[0]!) : null;
+  const workdirResolved = request.rootMode ? "/" : realpathSync(workdir);
+  const primaryMapped = primaryWords.length ? resolveExecutable(primaryWords[0]!, workdirResolved) : null;
   if (primaryMapped !== null && primaryWords.length) primaryWords[0] = primaryMapped;
 
   // Argument typing of the primary pipeline (cli-spec §3.7).
@@ -210,7 +211,7 @@ export async function prepareBashTransformation(
       if (needsMakeExecutable(substituted, functionNames)) makeExecutables.push(substituted);
       return;
     }
-    const mappedExe = resolveExecutable(first.text);
+    const mappedExe = resolveExecutable(first.text, workdirResolved);
     if (mappedExe === null) return;
     const positionInAnalysed = analysedNodes.indexOf(first);
     const substituted = positionInAnalysed >= 0 && positionInAnalysed < analysed.length ? (mapped.names[positionInAnalysed] ?? mappedExe) : mappedExe;

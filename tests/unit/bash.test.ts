@@ -177,6 +177,24 @@ describe("prepareBashTransformation() reproduces the spec's transformation check
     await expect(prepareIn(dir.path, "cat ./data/a.txt", { primary: 2 })).rejects.toThrow(/--primary 2 but only 1 command/);
   });
 
+  test("an executable inside the working directory is a pin; one outside it is a system tool", async () => {
+    using dir = tempDir();
+    using elsewhere = tempDir();
+    writeFileSync(join(dir.path, "x.sh"), "#!/bin/sh\necho x\n", { mode: 0o755 });
+    const local = await prepareIn(dir.path, "./x.sh");
+    expect(local.code).toBe("export PATH=./:$PATH\nchmod +x 'x.sh'\n(\nx.sh\n) > RESULT\n");
+    expect(local.dict["x.sh"]).toBeDefined();
+    writeFileSync(join(elsewhere.path, "tool"), "#!/bin/sh\necho t\n", { mode: 0o755 });
+    const saved = process.env.PATH;
+    process.env.PATH = `${elsewhere.path}:${saved}`;
+    try {
+      const outside = await prepareIn(dir.path, "tool");
+      expect(outside.code).toBe("(\ntool\n) > RESULT\n");
+    } finally {
+      process.env.PATH = saved;
+    }
+  });
+
   test("two definite redirects in the last command are an error", async () => {
     using dir = tempDir();
     await expect(prepareIn(dir.path, "echo a > x > y")).rejects.toThrow(/Multiple redirects/);
