@@ -129,6 +129,36 @@ describe("seamless checksum / upload / download / resolve", () => {
   });
 });
 
+describe("interrupted transfers", () => {
+  test("a download cut off half way leaves no file under the final name and no temp file", async () => {
+    using dir = tempDir();
+    const env = scrubbedEnv(join(dir.path, "cache"));
+    // A server that promises 1000 bytes, sends 10 and hangs up.
+    const server = (await import("node:net")).createServer((socket) => {
+      socket.once("data", (request) => {
+        if (request.toString().startsWith("GET /healthcheck")) {
+          socket.end("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nOK");
+          return;
+        }
+        socket.write("HTTP/1.1 200 OK\r\nContent-Length: 1000\r\nConnection: close\r\n\r\n0123456789");
+        setTimeout(() => socket.destroy(), 50);
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
+    const port = (server.address() as { port: number }).port;
+    try {
+      writeFileSync(join(dir.path, "f.txt.CHECKSUM"), `${VECTORS.hello}\n`);
+      const result = await runSeamless(["download", "--hashserver", `http://127.0.0.1:${port}`, "f.txt"], { cwd: dir.path, env });
+      expect(result.exitCode).toBe(1);
+      expect(result.stderr).toContain("ended after 10 of 1000 bytes");
+      expect(existsSync(join(dir.path, "f.txt"))).toBe(false);
+      expect(readdirSync(dir.path).filter((name) => name !== "cache")).toEqual(["f.txt.CHECKSUM"]);
+    } finally {
+      server.close();
+    }
+  }, 20_000);
+});
+
 describe("seamless hashserver", () => {
   test("boots on a port range, writes the status file, serves upload/download, stops when idle", async () => {
     using dir = tempDir();
