@@ -10,7 +10,9 @@ import {
   type DirectTransfer, type DownloadPolicy, type FileTarget,
 } from "../lib/buffers/download.ts";
 import { parseOrHelp, verbosityOf, type CommandSpec } from "./args.ts";
-import { Reporter } from "./output.ts";
+import { Reporter, formatSize, parseHumanSize } from "./output.ts";
+import { ask, type AutoConfirm } from "./confirm.ts";
+import type { BufferStore } from "../lib/buffers/store.ts";
 import { mapConcurrent } from "../lib/concurrency/map-concurrent.ts";
 import { writeStdout } from "./stdio.ts";
 
@@ -38,9 +40,10 @@ export const spec: CommandSpec = {
     { key: "directory", names: ["--directory"], kind: "flag", help: "treat raw checksums as directory-index checksums" },
     { key: "index", names: ["--index"], kind: "flag", help: "for directories: write a .CHECKSUM per member instead of downloading" },
     { key: "compression", names: ["--compression"], kind: "value", metavar: "zst|gz", help: "compress outputs and add the suffix" },
-    { key: "confirm", names: ["-y", "--yes"], kind: "flag", constValue: "yes", help: "accepted for compatibility" },
-    { key: "confirm", names: ["-n", "--no"], kind: "flag", constValue: "no", help: "accepted for compatibility" },
+    { key: "confirm", names: ["-y", "--yes"], kind: "flag", constValue: "yes", help: "download large targets without asking" },
+    { key: "confirm", names: ["-n", "--no"], kind: "flag", constValue: "no", help: "skip large targets without asking" },
   ],
+  epilog: "Large targets are confirmed first: SEAMLESS_MAX_DOWNLOAD_FILES (2000), SEAMLESS_MAX_DOWNLOAD_SIZE (500 MB).",
 };
 
 export async function main(argv: string[]): Promise<number> {
@@ -76,10 +79,12 @@ export async function main(argv: string[]): Promise<number> {
   }
 
   const files: FileTarget[] = [];
+  const groups: { label: string; files: FileTarget[] }[] = [];
   const finishers: (() => void)[] = [];
   for (const item of items) {
     if (item.kind === "file") {
       files.push(item.target);
+      groups.push({ label: item.target.path, files: [item.target] });
       continue;
     }
     await loadDirectoryIndex(item, store, (text) => reporter.message(0, text));
@@ -97,10 +102,14 @@ export async function main(argv: string[]): Promise<number> {
       }
       removeUnlisted(unlisted);
     }
-    for (const [key, checksum] of Object.entries(index)) files.push({ checksum, path: join(item.directory, key) });
+    const members = Object.entries(index).map(([key, checksum]) => ({ checksum, path: join(item.directory, key) }));
+    files.push(...members);
+    groups.push({ label: item.directory, files: members });
     finishers.push(() => writeChecksumSidecar(`${item.directory}.CHECKSUM`, item.checksum!));
   }
 
+  const allowed = await confirmDownloads(store, groups, (values.confirm as AutoConfirm | undefined) ?? null, reporter);
+  files.splice(0, files.length, ...files.filter((file) => allowed.has(file)));
   let skipped = 0;
   const missing: FileTarget[] = [];
   const direct = (values.direct as DirectTransfer | undefined) ?? null;
@@ -120,4 +129,42 @@ export async function main(argv: string[]): Promise<number> {
   for (const finish of finishers) finish();
   store.close();
   return 0;
+}
+
+/**
+ * The download confirmation of cli-spec §5: a target with more files than
+ * SEAMLESS_MAX_DOWNLOAD_FILES (2000) or more bytes than SEAMLESS_MAX_DOWNLOAD_SIZE (500 MB;
+ * an unknown length counts as 1e10) is confirmed first, biggest first. `-y` accepts, `-n`
+ * skips with a message; without a terminal the default (yes) applies.
+ */
+async function confirmDownloads(store: BufferStore, groups: { label: string; files: FileTarget[] }[], auto: AutoConfirm, reporter: Reporter): Promise<Set<FileTarget>> {
+  const maxFiles = Number(process.env.SEAMLESS_MAX_DOWNLOAD_FILES ?? 2000);
+  const maxSize = parseHumanSize(process.env.SEAMLESS_MAX_DOWNLOAD_SIZE ?? "500 MB");
+  const all = groups.flatMap((group) => group.files);
+  const allowed = new Set(all);
+  if (all.length <= maxFiles && groups.every((group) => group.files.length <= maxFiles)) {
+    const lengths = await store.lengths(all.map((file) => file.checksum));
+    if (lengths.every((length) => length !== null) && lengths.reduce((sum, n) => sum + (n ?? 0), 0) <= maxSize) return allowed;
+  }
+  const sized = await Promise.all(groups.map(async (group) => {
+    const lengths = await store.lengths(group.files.map((file) => file.checksum));
+    const known = lengths.reduce<number>((sum, n) => sum + (n ?? 0), 0);
+    const unknown = lengths.filter((n) => n === null).length;
+    return { group, known, load: known + 1e10 * unknown + 100_000 * group.files.length };
+  }));
+  let acceptAll = auto === "yes";
+  for (const { group, known, load } of sized.sort((a, b) => b.load - a.load)) {
+    if (group.files.length <= maxFiles && load - 100_000 * group.files.length <= maxSize) continue;
+    const description = `'${group.label}', ${group.files.length} files, ${formatSize(known)}`;
+    if (acceptAll) continue;
+    if (auto === "no") {
+      reporter.message(0, `Skip download of ${description}`);
+      for (const file of group.files) allowed.delete(file);
+      continue;
+    }
+    const answer = ask(`Confirm download of ${description}? ([y]/n/a)? `);
+    if (answer === "a") acceptAll = true;
+    else if (answer === "n") for (const file of group.files) allowed.delete(file);
+  }
+  return allowed;
 }

@@ -108,6 +108,10 @@ export class BufferDir implements BufferStore {
     });
   }
 
+  async lengths(checksums: Checksum[]): Promise<(number | null)[]> {
+    return checksums.map((checksum) => this.lengthOf(checksum) ?? trivialBuffer(checksum)?.byteLength ?? null);
+  }
+
   /** Length of the decompressed buffer, or null when absent. */
   lengthOf(checksum: Checksum): number | null {
     const found = this.locate(checksum);

@@ -9,7 +9,7 @@ import { compressionSuffixOf, decompress } from "../checksum/compression.ts";
 import { ChecksumMismatchError, RemoteError } from "../errors.ts";
 import { trivialBuffer } from "../checksum/trivial.ts";
 import {
-  HAS_BATCH_SIZE, HashserverPath, HashserverStatus, decodeHasAnswer, encodeChecksumList, isPutSuccess,
+  HAS_BATCH_SIZE, HashserverPath, HashserverStatus, decodeBufferLengthAnswer, decodeHasAnswer, encodeChecksumList, isPutSuccess,
 } from "../wire/hashserver.ts";
 import { describeNetworkError, httpRequest, normalizeBaseUrl, openHttpRequest, readAnswer, withRetries } from "../wire/http-client.ts";
 import { streamGet } from "../wire/raw-get.ts";
@@ -65,6 +65,22 @@ export class HttpBufferStore implements BufferStore {
       result.push(...decodeHasAnswer(answer.body.toString("utf8"), batch.length));
     }
     return result.map((present, i) => present || trivialBuffer(checksums[i]!) !== null);
+  }
+
+  async lengths(checksums: Checksum[]): Promise<(number | null)[]> {
+    await this.#ensureHealthy();
+    const result: (number | null)[] = [];
+    for (let start = 0; start < checksums.length; start += HAS_BATCH_SIZE) {
+      const batch = checksums.slice(start, start + HAS_BATCH_SIZE);
+      const answer = await withRetries(async () => {
+        const a = await httpRequest(this.#base, HashserverPath.bufferLength, { method: "GET", body: encodeChecksumList(batch), headers: JSON_HEADERS, timeoutMs: 60_000 });
+        if (a.status !== HashserverStatus.ok) throw this.#httpError("Cannot get buffer lengths", a.status, a.body);
+        return a;
+      });
+      // 0 means absent or empty, true means promised: neither is a usable length.
+      result.push(...decodeBufferLengthAnswer(answer.body.toString("utf8"), batch.length).map((n) => (typeof n === "number" && n > 0 ? n : null)));
+    }
+    return result;
   }
 
   async get(checksum: Checksum): Promise<Uint8Array | null> {

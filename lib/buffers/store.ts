@@ -9,6 +9,8 @@ export interface BufferStore {
   readonly location: string;
   /** Batched presence check; never one request per buffer. */
   has(checksums: Checksum[]): Promise<boolean[]>;
+  /** Batched lengths of the buffers; null where absent or unknown. */
+  lengths(checksums: Checksum[]): Promise<(number | null)[]>;
   /** The verified buffer, or null when absent. @throws {ChecksumMismatchError} on corruption */
   get(checksum: Checksum): Promise<Uint8Array | null>;
   /**

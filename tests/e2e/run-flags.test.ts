@@ -149,6 +149,19 @@ describe("transfer options", () => {
     expect(existsSync(join(dir.path, "data/a.txt"))).toBe(false);
   });
 
+  test("download -n skips targets above SEAMLESS_MAX_DOWNLOAD_FILES; -y takes them", async () => {
+    using dir = tempDir();
+    const env = { ...project(dir.path), SEAMLESS_MAX_DOWNLOAD_FILES: "1" };
+    await runSeamless(["upload", "data"], { cwd: dir.path, env });
+    await Bun.$`rm -rf ${join(dir.path, "data")}`;
+    const skipped = await runSeamless(["download", "-n", "data"], { cwd: dir.path, env });
+    expect(skipped.exitCode).toBe(0);
+    expect(skipped.stderr).toContain("Skip download of 'data', 2 files, 26.00 B");
+    expect(existsSync(join(dir.path, "data/a.txt"))).toBe(false);
+    expect((await runSeamless(["download", "-y", "data"], { cwd: dir.path, env })).exitCode).toBe(0);
+    expect(readFileSync(join(dir.path, "data/a.txt"), "utf8")).toBe("apples\npears\noranges\n");
+  });
+
   test("a directory with unlisted files is refused unless --dest-rm", async () => {
     using dir = tempDir();
     const env = project(dir.path);
