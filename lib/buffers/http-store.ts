@@ -11,7 +11,7 @@ import { trivialBuffer } from "../checksum/trivial.ts";
 import {
   HAS_BATCH_SIZE, HashserverPath, HashserverStatus, decodeBufferLengthAnswer, decodeHasAnswer, encodeChecksumList, isPutSuccess,
 } from "../wire/hashserver.ts";
-import { describeNetworkError, httpRequest, normalizeBaseUrl, openHttpRequest, readAnswer, withRetries } from "../wire/http-client.ts";
+import { describeNetworkError, httpRequest, normalizeBaseUrl, openHttpRequest, readAnswer, withRetries, type HttpAnswer, type HttpRequestOptions } from "../wire/http-client.ts";
 import { streamGet } from "../wire/raw-get.ts";
 import { BatchedFileWriter } from "./batched-writer.ts";
 import { tempPathFor } from "./atomic-write.ts";
@@ -46,6 +46,15 @@ export class HttpBufferStore implements BufferStore {
     this.#healthy = true;
   }
 
+  /** One request; a network failure becomes a RemoteError that says what was being done. */
+  async #request(what: string, path: string, options: HttpRequestOptions): Promise<HttpAnswer> {
+    try {
+      return await httpRequest(this.#base, path, options);
+    } catch (error) {
+      throw new RemoteError(`${what}: ${this.location}: ${describeNetworkError(error)}`, this.location, undefined, { cause: error });
+    }
+  }
+
   #httpError(what: string, status: number, body: Buffer): RemoteError {
     const detail = body.toString("utf8").slice(0, 200);
     return new RemoteError(`${what}: server ${this.location} answered ${status}${detail ? ` (${detail})` : ""}`, this.location, status);
@@ -58,7 +67,7 @@ export class HttpBufferStore implements BufferStore {
     for (let start = 0; start < checksums.length; start += HAS_BATCH_SIZE) {
       const batch = checksums.slice(start, start + HAS_BATCH_SIZE);
       const answer = await withRetries(async () => {
-        const a = await httpRequest(this.#base, HashserverPath.has, { method: "GET", body: encodeChecksumList(batch), headers: JSON_HEADERS, timeoutMs: 60_000 });
+        const a = await this.#request("Cannot check buffers", HashserverPath.has, { method: "GET", body: encodeChecksumList(batch), headers: JSON_HEADERS, timeoutMs: 60_000 });
         if (a.status !== HashserverStatus.ok) throw this.#httpError("Cannot check buffers", a.status, a.body);
         return a;
       });
@@ -73,7 +82,7 @@ export class HttpBufferStore implements BufferStore {
     for (let start = 0; start < checksums.length; start += HAS_BATCH_SIZE) {
       const batch = checksums.slice(start, start + HAS_BATCH_SIZE);
       const answer = await withRetries(async () => {
-        const a = await httpRequest(this.#base, HashserverPath.bufferLength, { method: "GET", body: encodeChecksumList(batch), headers: JSON_HEADERS, timeoutMs: 60_000 });
+        const a = await this.#request("Cannot get buffer lengths", HashserverPath.bufferLength, { method: "GET", body: encodeChecksumList(batch), headers: JSON_HEADERS, timeoutMs: 60_000 });
         if (a.status !== HashserverStatus.ok) throw this.#httpError("Cannot get buffer lengths", a.status, a.body);
         return a;
       });
@@ -88,7 +97,7 @@ export class HttpBufferStore implements BufferStore {
     // A wrong digest is downloaded once more before it counts as corruption (services-spec §6.2).
     for (let attempt = 0; attempt < 2; attempt++) {
       const answer = await withRetries(async () => {
-        const a = await httpRequest(this.#base, HashserverPath.buffer(checksum), { method: "GET", timeoutMs: 600_000 });
+        const a = await this.#request(`Cannot fetch buffer "${checksum}"`, HashserverPath.buffer(checksum), { method: "GET", timeoutMs: 600_000 });
         if (a.status !== HashserverStatus.ok && a.status !== HashserverStatus.notFound) {
           throw this.#httpError(`Cannot fetch buffer "${checksum}"`, a.status, a.body);
         }
@@ -154,7 +163,7 @@ export class HttpBufferStore implements BufferStore {
     if (actual !== checksum) throw new ChecksumMismatchError(`Refusing to upload buffer "${checksum}": its bytes have checksum ${actual}`);
     await this.#ensureHealthy();
     await withRetries(async () => {
-      const a = await httpRequest(this.#base, HashserverPath.buffer(checksum), { method: "PUT", body: bytes, timeoutMs: 600_000 });
+      const a = await this.#request(`Cannot upload buffer "${checksum}"`, HashserverPath.buffer(checksum), { method: "PUT", body: bytes, timeoutMs: 600_000 });
       if (!isPutSuccess(a.status)) throw this.#httpError(`Cannot upload buffer "${checksum}"`, a.status, a.body);
     });
   }

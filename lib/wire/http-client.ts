@@ -112,5 +112,6 @@ export function describeNetworkError(error: unknown): string {
   if (code === "ECONNREFUSED") return "connection refused";
   if (code === "ENOTFOUND") return "host not found";
   if (code === "ECONNRESET") return "connection reset";
+  if ((error as Error)?.message === "aborted") return "the connection was cut before the answer was complete";
   return (error as Error)?.message ?? String(error);
 }

@@ -140,6 +140,10 @@ describe("interrupted transfers", () => {
           socket.end("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nOK");
           return;
         }
+        if (request.toString().startsWith("GET /buffer-length")) {
+          socket.end("HTTP/1.1 200 OK\r\nContent-Length: 6\r\nConnection: close\r\n\r\n[1000]");
+          return;
+        }
         socket.write("HTTP/1.1 200 OK\r\nContent-Length: 1000\r\nConnection: close\r\n\r\n0123456789");
         setTimeout(() => socket.destroy(), 50);
       });
