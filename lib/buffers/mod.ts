@@ -1,0 +1,12 @@
+/**
+ * Buffer stores (cli-spec §4–§6, services-spec §6.2): the `BufferStore` interface, a local buffer directory in the hashserver layout, a hashserver client, the cache-directory default, and upload/download planning.
+ * @module
+ */
+export type { BufferStore } from "./store.ts";
+export * from "./bufferdir.ts";
+export * from "./http-store.ts";
+export * from "./open-store.ts";
+export * from "./cache-dir.ts";
+export * from "./transfer.ts";
+export * from "./download.ts";
+export * from "./atomic-write.ts";

@@ -1,0 +1,5 @@
+/**
+ * Bounded and adaptive concurrency for many small I/O operations.
+ * @module
+ */
+export * from "./map-concurrent.ts";

@@ -1,0 +1,12 @@
+/**
+ * Local execution (cli-spec §3.14–§3.18): workspaces, bash in its own process group, single flight across processes, futures, and turning results into files.
+ * @module
+ */
+export * from "./compute.ts";
+export * from "./execute-bash.ts";
+export * from "./run-bash.ts";
+export * from "./results.ts";
+export * from "./futures.ts";
+export * from "./workspace.ts";
+export * from "./single-flight.ts";
+export * from "./spawn.ts";

@@ -1,0 +1,7 @@
+/**
+ * Services as plain request handlers (services-spec §1–§2): the hashserver, and `serveService` for ports, status files, idle timeout and signals.
+ * @module
+ */
+export * from "./http.ts";
+export * from "./hashserver.ts";
+export * from "./serve.ts";

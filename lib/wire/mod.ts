@@ -1,0 +1,7 @@
+/**
+ * Wire codecs, one per protocol, shared by client and server (services-spec §2), plus the small HTTP clients they ride on.
+ * @module
+ */
+export * from "./hashserver.ts";
+export * from "./http-client.ts";
+export * from "./raw-get.ts";
