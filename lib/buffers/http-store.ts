@@ -60,36 +60,32 @@ export class HttpBufferStore implements BufferStore {
     return new RemoteError(`${what}: server ${this.location} answered ${status}${detail ? ` (${detail})` : ""}`, this.location, status);
   }
 
-  async has(checksums: Checksum[]): Promise<boolean[]> {
-    if (checksums.every((checksum) => trivialBuffer(checksum) !== null)) return checksums.map(() => true);
+  /** A GET-with-body list query (`/has`, `/buffer-length`), in batches of HAS_BATCH_SIZE. */
+  async #queryList<T>(what: string, path: string, checksums: Checksum[], decode: (text: string, expected: number) => T[]): Promise<T[]> {
     await this.#ensureHealthy();
-    const result: boolean[] = [];
+    const result: T[] = [];
     for (let start = 0; start < checksums.length; start += HAS_BATCH_SIZE) {
       const batch = checksums.slice(start, start + HAS_BATCH_SIZE);
       const answer = await withRetries(async () => {
-        const a = await this.#request("Cannot check buffers", HashserverPath.has, { method: "GET", body: encodeChecksumList(batch), headers: JSON_HEADERS, timeoutMs: 60_000 });
-        if (a.status !== HashserverStatus.ok) throw this.#httpError("Cannot check buffers", a.status, a.body);
+        const a = await this.#request(what, path, { method: "GET", body: encodeChecksumList(batch), headers: JSON_HEADERS, timeoutMs: 60_000 });
+        if (a.status !== HashserverStatus.ok) throw this.#httpError(what, a.status, a.body);
         return a;
       });
-      result.push(...decodeHasAnswer(answer.body.toString("utf8"), batch.length));
+      result.push(...decode(answer.body.toString("utf8"), batch.length));
     }
-    return result.map((present, i) => present || trivialBuffer(checksums[i]!) !== null);
+    return result;
+  }
+
+  async has(checksums: Checksum[]): Promise<boolean[]> {
+    if (checksums.every((checksum) => trivialBuffer(checksum) !== null)) return checksums.map(() => true);
+    const present = await this.#queryList("Cannot check buffers", HashserverPath.has, checksums, decodeHasAnswer);
+    return present.map((stored, i) => stored || trivialBuffer(checksums[i]!) !== null);
   }
 
   async lengths(checksums: Checksum[]): Promise<(number | null)[]> {
-    await this.#ensureHealthy();
-    const result: (number | null)[] = [];
-    for (let start = 0; start < checksums.length; start += HAS_BATCH_SIZE) {
-      const batch = checksums.slice(start, start + HAS_BATCH_SIZE);
-      const answer = await withRetries(async () => {
-        const a = await this.#request("Cannot get buffer lengths", HashserverPath.bufferLength, { method: "GET", body: encodeChecksumList(batch), headers: JSON_HEADERS, timeoutMs: 60_000 });
-        if (a.status !== HashserverStatus.ok) throw this.#httpError("Cannot get buffer lengths", a.status, a.body);
-        return a;
-      });
-      // 0 means absent or empty, true means promised: neither is a usable length.
-      result.push(...decodeBufferLengthAnswer(answer.body.toString("utf8"), batch.length).map((n) => (typeof n === "number" && n > 0 ? n : null)));
-    }
-    return result;
+    const lengths = await this.#queryList("Cannot get buffer lengths", HashserverPath.bufferLength, checksums, decodeBufferLengthAnswer);
+    // 0 means absent or empty, true means promised: neither is a usable length.
+    return lengths.map((n) => (typeof n === "number" && n > 0 ? n : null));
   }
 
   async get(checksum: Checksum): Promise<Uint8Array | null> {
