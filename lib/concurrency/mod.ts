@@ -3,3 +3,4 @@
  * @module
  */
 export * from "./map-concurrent.ts";
+export * from "./semaphore.ts";

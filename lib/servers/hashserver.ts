@@ -3,11 +3,12 @@
  * verified PUTs, promises, batched `/has` and `/buffer-length`.
  * @module
  */
-import { closeSync, existsSync, linkSync, mkdirSync, openSync, readSync, rmSync, statSync, writeSync } from "node:fs";
+import { closeSync, existsSync, linkSync, mkdirSync, openSync, rmSync, statSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import type { Checksum } from "../checksum/checksum.ts";
 import { StreamingHasher } from "../checksum/sha256.ts";
-import { sharedChunk } from "../checksum/chunk-buffer.ts";
+import { Semaphore } from "../concurrency/semaphore.ts";
+import { open } from "node:fs/promises";
 import { BufferDir, type Layout } from "../buffers/bufferdir.ts";
 import {
   HashserverBody, HashserverPath, HashserverStatus, PROMISE_TTL_SECONDS, corruptionMessage, invalidDataBody,
@@ -132,18 +133,24 @@ async function waitForLocks(locks: string[]): Promise<void> {
   }
 }
 
-function hashFileAt(path: string): Checksum {
+const VERIFY_CHUNK_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Hashes a stored file without blocking the event loop: other requests (health checks
+ * included) are served between chunks, so one large GET never stalls the server.
+ */
+async function hashFileAt(path: string): Promise<Checksum> {
   const hasher = new StreamingHasher();
-  const fd = openSync(path, "r");
+  const file = await open(path, "r");
   try {
-    const chunk = sharedChunk();
+    const chunk = Buffer.allocUnsafe(VERIFY_CHUNK_BYTES);
     for (;;) {
-      const n = readSync(fd, chunk, 0, chunk.byteLength, null);
-      if (n <= 0) break;
-      hasher.update(chunk.subarray(0, n));
+      const { bytesRead } = await file.read(chunk, 0, VERIFY_CHUNK_BYTES, null);
+      if (bytesRead <= 0) break;
+      hasher.update(chunk.subarray(0, bytesRead));
     }
   } finally {
-    closeSync(fd);
+    await file.close();
   }
   return hasher.digest();
 }
@@ -169,6 +176,8 @@ export function createHashserverHandler(options: HashserverOptions): ServiceHand
     } catch {}
   }
   const promises = new PromiseRegistry();
+  // Verifying GETs read whole files: a few at a time keeps the disk from thrashing.
+  const verifying = new Semaphore(4);
   const inFlight = new InFlight();
   const encodingName = "sha-256";
 
@@ -196,9 +205,9 @@ export function createHashserverHandler(options: HashserverOptions): ServiceHand
         }
         return { status: 200, headers: { "content-type": "application/octet-stream" }, body: bytes! };
       }
-      if (hashFileAt(found.path) !== checksum) {
+      if ((await verifying.run(() => hashFileAt(found.path))) !== checksum) {
         await waitForLocks(lockFilesOf(store, checksum, found.path));
-        if (hashFileAt(found.path) !== checksum) {
+        if ((await verifying.run(() => hashFileAt(found.path))) !== checksum) {
           throw new HttpError(400, runtimeErrorBody(corruptionMessage(found.path, encodingName)), "application/json");
         }
       }
