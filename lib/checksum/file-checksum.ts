@@ -9,7 +9,7 @@ import { join } from "node:path";
 import type { Checksum } from "./checksum.ts";
 import { hashFileRaw, computeChecksum } from "./sha256.ts";
 import { compressionSuffixOf, decompress, stripCompressionSuffix } from "./compression.ts";
-import type { StatCache } from "./stat-cache.ts";
+import { STAT_CACHE_MIN_BYTES, type StatCache } from "./stat-cache.ts";
 import { serializeDeepIndex, type DeepIndex } from "./sidecar.ts";
 
 /** A hashed file: its checksum (of the decompressed bytes) and that buffer's length, if known. */
@@ -35,12 +35,13 @@ function stampOf(stats: BigIntStats) {
  * Computes a file's checksum, using the stat cache when the file has not changed.
  *
  * @param path the file
- * @param statCache optional stat cache
+ * @param cache optional stat cache; consulted for files of at least STAT_CACHE_MIN_BYTES
  * @returns checksum and buffer length
  */
-export function checksumFile(path: string, statCache?: StatCache | null, options: { keepSmallBytes?: boolean; stats?: BigIntStats } = {}): FileChecksum {
+export function checksumFile(path: string, cache?: StatCache | null, options: { keepSmallBytes?: boolean; stats?: BigIntStats } = {}): FileChecksum {
   const suffix = compressionSuffixOf(path);
-  const stats = options.stats ?? (statCache ? statSync(path, { bigint: true }) : null);
+  const stats = options.stats ?? (cache ? statSync(path, { bigint: true }) : null);
+  const statCache = stats && stats.size >= BigInt(STAT_CACHE_MIN_BYTES) ? cache : null;
   if (statCache && stats) {
     const cached = statCache.lookup(stampOf(stats), suffix !== null);
     if (cached) return { checksum: cached, length: suffix ? -1 : Number(stats.size) };
@@ -67,9 +68,10 @@ export function checksumFile(path: string, statCache?: StatCache | null, options
  * Async {@link checksumFile}: small files are read with async I/O so that many can be hashed
  * concurrently; large ones stream synchronously (they are bound by throughput, not latency).
  */
-export async function checksumFileAsync(path: string, statCache: StatCache | null, options: { keepSmallBytes?: boolean; stats?: BigIntStats } = {}): Promise<FileChecksum> {
+export async function checksumFileAsync(path: string, cache: StatCache | null, options: { keepSmallBytes?: boolean; stats?: BigIntStats } = {}): Promise<FileChecksum> {
   const stats = options.stats ?? (await stat(path, { bigint: true }));
-  if (compressionSuffixOf(path) || stats.size > BigInt(SMALL_FILE_BYTES)) return checksumFile(path, statCache, { ...options, stats });
+  if (compressionSuffixOf(path) || stats.size > BigInt(SMALL_FILE_BYTES)) return checksumFile(path, cache, { ...options, stats });
+  const statCache = stats.size >= BigInt(STAT_CACHE_MIN_BYTES) ? cache : null;
   if (statCache) {
     const cached = statCache.lookup(stampOf(stats), false);
     if (cached) return { checksum: cached, length: Number(stats.size) };

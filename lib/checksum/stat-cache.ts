@@ -24,32 +24,44 @@ export interface FileStamp {
  */
 const RACY_MARGIN_NS = 50_000_000n;
 
-/** A stat-keyed checksum cache backed by SQLite. */
+/**
+ * Files smaller than this are simply hashed: reading and hashing 64 KiB costs about what a
+ * lookup costs, and skipping the cache keeps SQLite off the path of small inputs entirely.
+ */
+export const STAT_CACHE_MIN_BYTES = 64 * 1024;
+
+/** A stat-keyed checksum cache backed by SQLite, opened on first use. */
 export class StatCache {
-  #db: Database;
-  #select;
-  #upsert;
+  #path: string;
+  #opened: { db: Database; select: ReturnType<Database["prepare"]>; upsert: ReturnType<Database["prepare"]> } | null = null;
   #pending = 0;
 
   constructor(path: string) {
-    this.#db = openSharedDatabase(path);
-    this.#db.exec("PRAGMA synchronous=OFF");
-    retryWhileBusy(() => this.#db.exec(
+    this.#path = path;
+  }
+
+  #open() {
+    if (this.#opened) return this.#opened;
+    const db = openSharedDatabase(this.#path);
+    db.exec("PRAGMA synchronous=OFF");
+    retryWhileBusy(() => db.exec(
       `CREATE TABLE IF NOT EXISTS stat_cache (dev TEXT NOT NULL, ino TEXT NOT NULL, decompress INTEGER NOT NULL,
        size TEXT NOT NULL, mtime_ns TEXT NOT NULL, ctime_ns TEXT NOT NULL, recorded_ns TEXT NOT NULL,
        checksum CHAR(64) NOT NULL, PRIMARY KEY (dev, ino, decompress))`,
     ));
-    this.#select = this.#db.prepare(
+    const select = db.prepare(
       "SELECT size, mtime_ns, ctime_ns, recorded_ns, checksum FROM stat_cache WHERE dev=? AND ino=? AND decompress=?",
     );
-    this.#upsert = this.#db.prepare(
+    const upsert = db.prepare(
       "INSERT OR REPLACE INTO stat_cache (dev, ino, decompress, size, mtime_ns, ctime_ns, recorded_ns, checksum) VALUES (?,?,?,?,?,?,?,?)",
     );
+    this.#opened = { db, select, upsert };
+    return this.#opened;
   }
 
   /** The cached checksum for this exact file version, or null. */
   lookup(stamp: FileStamp, decompress: boolean): Checksum | null {
-    const row = this.#select.get(String(stamp.dev), String(stamp.ino), decompress ? 1 : 0) as
+    const row = this.#open().select.get(String(stamp.dev), String(stamp.ino), decompress ? 1 : 0) as
       | { size: string; mtime_ns: string; ctime_ns: string; recorded_ns: string; checksum: string }
       | null;
     if (!row) return null;
@@ -64,8 +76,9 @@ export class StatCache {
   /** Records the checksum of a file version that was just hashed. */
   record(stamp: FileStamp, decompress: boolean, checksum: Checksum, recordedNs: bigint): void {
     // IMMEDIATE: a deferred transaction that later needs the write lock can fail at once.
-    if (this.#pending === 0) retryWhileBusy(() => this.#db.exec("BEGIN IMMEDIATE"));
-    this.#upsert.run(String(stamp.dev), String(stamp.ino), decompress ? 1 : 0, String(stamp.size),
+    const { db, upsert } = this.#open();
+    if (this.#pending === 0) retryWhileBusy(() => db.exec("BEGIN IMMEDIATE"));
+    upsert.run(String(stamp.dev), String(stamp.ino), decompress ? 1 : 0, String(stamp.size),
       String(stamp.mtimeNs), String(stamp.ctimeNs), String(recordedNs), checksum);
     if (++this.#pending >= 2000) this.flush();
   }
@@ -73,13 +86,15 @@ export class StatCache {
   /** Commits pending records. */
   flush(): void {
     if (this.#pending > 0) {
-      retryWhileBusy(() => this.#db.exec("COMMIT"));
+      const { db } = this.#open();
+      retryWhileBusy(() => db.exec("COMMIT"));
       this.#pending = 0;
     }
   }
 
   close(): void {
     this.flush();
-    this.#db.close();
+    this.#opened?.db.close();
+    this.#opened = null;
   }
 }

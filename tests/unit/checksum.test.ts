@@ -5,13 +5,13 @@ import { gzipSync } from "node:zlib";
 import { parseChecksum, tryParseChecksum } from "../../lib/checksum/checksum.ts";
 import { computeChecksum, hashFileRaw } from "../../lib/checksum/sha256.ts";
 import { checksumFile, indexDirectory } from "../../lib/checksum/file-checksum.ts";
-import { StatCache } from "../../lib/checksum/stat-cache.ts";
+import { STAT_CACHE_MIN_BYTES, StatCache } from "../../lib/checksum/stat-cache.ts";
 import { parseChecksumSidecar, parseIndexText, stripTextData } from "../../lib/checksum/sidecar.ts";
 import { VECTORS } from "../fixtures/spec-vectors.ts";
 import { tempDir } from "../helpers.ts";
 import { BufferDir } from "../../lib/buffers/bufferdir.ts";
 import { trivialBuffer } from "../../lib/checksum/trivial.ts";
-import { mkdirSync, utimesSync } from "node:fs";
+import { existsSync, mkdirSync, statSync, utimesSync } from "node:fs";
 
 describe("parseChecksum()", () => {
   test("accepts upper case and returns lower case", () => expect(parseChecksum(VECTORS.hello.toUpperCase())).toBe(VECTORS.hello));
@@ -47,15 +47,33 @@ describe("file checksums", () => {
   test("the stat cache answers for unchanged files and re-hashes changed ones", () => {
     using dir = tempDir();
     const path = join(dir.path, "f");
-    writeFileSync(path, "hello\n");
+    const big = new Uint8Array(STAT_CACHE_MIN_BYTES).fill(1);
+    writeFileSync(path, big);
     const old = new Date(Date.now() - 10_000);
     utimesSync(path, old, old);
     const cache = new StatCache(join(dir.path, "stat.sqlite"));
+    expect(checksumFile(path, cache).checksum).toBe(computeChecksum(big));
+    cache.flush();
+    // The cache is consulted: a forged entry for this exact stat stamp is believed.
+    const stats = statSync(path, { bigint: true });
+    const stamp = { dev: stats.dev, ino: stats.ino, size: stats.size, mtimeNs: stats.mtimeNs, ctimeNs: stats.ctimeNs };
+    // Recorded well after the file's last change (utimes just set its ctime to now).
+    cache.record(stamp, false, VECTORS.hello, stats.ctimeNs + 1_000_000_000n);
+    cache.flush();
     expect(checksumFile(path, cache).checksum).toBe(VECTORS.hello);
-    expect(checksumFile(path, cache).checksum).toBe(VECTORS.hello);
-    writeFileSync(path, "other\n");
-    expect(checksumFile(path, cache).checksum).toBe(computeChecksum("other\n"));
+    // A changed file is hashed again.
+    big[0] = 2;
+    writeFileSync(path, big);
+    expect(checksumFile(path, cache).checksum).toBe(computeChecksum(big));
     cache.close();
+  });
+  test("small files bypass the stat cache and never open its database", () => {
+    using dir = tempDir();
+    writeFileSync(join(dir.path, "small"), "hello\n");
+    const cache = new StatCache(join(dir.path, "stat.sqlite"));
+    expect(checksumFile(join(dir.path, "small"), cache).checksum).toBe(VECTORS.hello);
+    cache.close();
+    expect(existsSync(join(dir.path, "stat.sqlite"))).toBe(false);
   });
   test("indexDirectory() keys are relative POSIX paths without compression suffixes", () => {
     using dir = tempDir();

@@ -29,7 +29,7 @@ describe("mapConcurrent() and forEachAdaptive()", () => {
   });
   test("forEachAdaptive stays synchronous when items are fast and goes async when they are slow", async () => {
     const seen: string[] = [];
-    const wentAsync = await forEachAdaptive([1, 2, 3], (n) => seen.push(`sync${n}`), async (n) => void seen.push(`async${n}`), { probeCount: 2 });
+    const wentAsync = await forEachAdaptive([1, 2, 3], (n) => seen.push(`sync${n}`), async (n) => void seen.push(`async${n}`), { probeCount: 2, thresholdMicros: 100_000 });
     expect([wentAsync, seen]).toEqual([false, ["sync1", "sync2", "sync3"]]);
     const slow: string[] = [];
     const slowAsync = await forEachAdaptive([1, 2, 3], (n) => {
