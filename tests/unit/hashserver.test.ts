@@ -105,6 +105,28 @@ describe("hashserver handler", () => {
     expect(bodyText(await pending)).toBe("hello\n");
   });
 
+  test("while a PUT streams: a second PUT gets 202, /has says true, a GET waits for the bytes", async () => {
+    using dir = tempDir();
+    const handle = handlerFor(dir.path);
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const slowBody = (async function* () {
+      yield new TextEncoder().encode("hel");
+      await gate;
+      yield new TextEncoder().encode("lo\n");
+    })();
+    const first = handle({ method: "PUT", path: `/${VECTORS.hello}`, headers: {}, body: slowBody });
+    await Bun.sleep(10);
+    const second = await handle(makeServiceRequest("PUT", `/${VECTORS.hello}`, "hello\n"));
+    expect([second.status, bodyText(second)]).toEqual([202, ""]);
+    const has = await handle(makeServiceRequest("GET", "/has", JSON.stringify([VECTORS.hello]), { "content-type": "application/json" }));
+    expect(bodyText(has)).toBe("[true]");
+    const get = handle(makeServiceRequest("GET", `/${VECTORS.hello}`));
+    release();
+    expect((await first).status).toBe(200);
+    expect(bodyText(await get)).toBe("hello\n");
+  });
+
   test("a read-only server refuses PUT with 405 and promises with 404", async () => {
     using dir = tempDir();
     const handle = handlerFor(dir.path, false);
