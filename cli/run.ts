@@ -7,7 +7,8 @@ import { writeFileAtomic } from "../lib/buffers/atomic-write.ts";
 import { parseCommandLineCached } from "../lib/bash/parse-cache.ts";
 import { parseVariables, prepareBashTransformation, type BashRunRequest } from "../lib/transformation/prepare-bash.ts";
 import { executionDundersOf } from "../lib/transformation/dict.ts";
-import { serializePlain } from "../lib/serialize/plain-json.ts";
+import { VERSION } from "../lib/version.ts";
+import { serializePlain, stringifyPlain } from "../lib/serialize/plain-json.ts";
 import { formatHelp, parseOrHelp, verbosityOf, type CommandSpec } from "./args.ts";
 import { Reporter } from "./output.ts";
 import { waitForFuture } from "../lib/execute/futures.ts";
@@ -102,6 +103,8 @@ export async function main(argv: string[]): Promise<number> {
   };
   const cacheDir = resolveCacheDir();
   reporter.message(1, `Verbosity set to ${reporter.verbosity}`);
+  reporter.message(1, `seamless run ${VERSION}`);
+  reporter.message(3, `Command: ${JSON.stringify(values.unquote ? [command] : positionals)}`);
   const line = await parseCommandLineCached(command, cacheDir);
   const statCache = new StatCache(statCachePathOf(cacheDir));
   let prepared;
@@ -110,8 +113,12 @@ export async function main(argv: string[]): Promise<number> {
   } finally {
     statCache.close();
   }
-  reporter.message(1, `bash command:\n${prepared.code}`);
-  reporter.message(2, `file/directory checksum dict:\n${JSON.stringify(prepared.argTypes, Object.keys(prepared.argTypes).sort(), 2)}`);
+  const first = line.commands[Math.max(0, request.primary - 1)];
+  reporter.message(1, `First command: ${JSON.stringify(first?.words.map((w) => w.text) ?? [])}`);
+  reporter.message(1, `argtypes dict: ${JSON.stringify(prepared.argTypes)}`);
+  reporter.message(1, `Identify result targets: ${prepared.resultTargets ? JSON.stringify(Object.fromEntries(prepared.resultTargets)) : "none (capture stdout)"}`);
+  reporter.message(1, `bash command:\n${prepared.code.trimEnd()}`);
+  reporter.message(2, `file/directory checksum dict:\n${stringifyPlain(prepared.argTypes)}`);
   reporter.message(3, `Transformation checksum: ${prepared.tfChecksum}`);
 
   if (values.dry) {
