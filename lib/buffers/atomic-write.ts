@@ -1,13 +1,16 @@
 import { closeSync, openSync, renameSync, rmSync, writeSync, chmodSync } from "node:fs";
 import { rename, rm, writeFile } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
 
 let counter = 0;
 
-/** A temp-file name in the same directory as `path`, so that rename stays atomic. */
+/**
+ * A hidden temp-file name in the same directory as `path`, so that rename stays atomic.
+ * Unique by process id and a counter; built with plain string operations because it is on
+ * the path of every stored buffer and sidecar.
+ */
 export function tempPathFor(path: string): string {
-  const random = Math.random().toString(36).slice(2, 10);
-  return join(dirname(path), `.${basename(path)}.${process.pid}.${++counter}.${random}.tmp`);
+  const slash = path.lastIndexOf("/");
+  return `${path.slice(0, slash + 1)}.${path.slice(slash + 1)}.${process.pid}.${++counter}.tmp`;
 }
 
 /**

@@ -158,10 +158,14 @@ export class BufferDir implements BufferStore {
     this.putSync(checksum, bytes);
   }
 
-  /** Synchronous {@link put}; a no-op when the buffer is already stored. */
-  putSync(checksum: Checksum, bytes: Uint8Array): void {
+  /**
+   * Synchronous {@link put}; a no-op when the buffer is already stored. With `knownMissing`
+   * (the caller has just checked) the existence test is skipped: losing a race only means
+   * renaming identical bytes over identical bytes.
+   */
+  putSync(checksum: Checksum, bytes: Uint8Array, knownMissing = false): void {
     const target = this.pathFor(checksum);
-    if (existsSync(target)) return;
+    if (!knownMissing && existsSync(target)) return;
     this.#ensurePrefixDir(checksum);
     writeVerified(target, [bytes], checksum, "upload", this.#fileMode);
   }

@@ -106,12 +106,13 @@ export function sourceLength(source: BufferSource): number {
   return "path" in source ? statSync(source.path).size : source.bytes.byteLength;
 }
 
-/** Stores missing buffers in a store. */
+/** Stores buffers that {@link findMissing} just reported missing (existence is not checked again). */
 export async function storeBuffers(store: BufferStore, sources: BufferSource[], onProgress?: (bytes: number) => void): Promise<void> {
   if (store instanceof BufferDir) {
     for (const source of sources) if ("path" in source) store.putFileSync(source.checksum, source.path, onProgress);
     const small = sources.filter((source): source is Extract<BufferSource, { bytes: Uint8Array }> => "bytes" in source);
-    await forEachAdaptive(small, (source) => store.putSync(source.checksum, source.bytes), (source) => store.putAsync(source.checksum, source.bytes));
+    // storeBuffers is given what findMissing found missing.
+    await forEachAdaptive(small, (source) => store.putSync(source.checksum, source.bytes, true), (source) => store.putAsync(source.checksum, source.bytes));
     return;
   }
   // A few requests in flight hide round-trip latency without flooding the server.
