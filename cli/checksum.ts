@@ -25,7 +25,7 @@ export async function main(argv: string[]): Promise<number> {
   const parsed = parseOrHelp(spec, argv, { requirePositionals: true });
   if (typeof parsed === "number") return parsed;
   const { values, positionals } = parsed;
-  const statCache = values.noStatCache ? null : new StatCache(statCachePathOf(resolveCacheDir()));
+  const statCache = values.noStatCache ? null : new StatCache(statCachePathOf(resolveCacheDir()), { minBytes: 0 });
   let lines: string[] = [];
   try {
     // Many small files: async reads with bounded concurrency keep the disk and both cores busy.

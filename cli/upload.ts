@@ -58,7 +58,7 @@ export async function main(argv: string[]): Promise<number> {
   if (values.incremental && (mode !== "hardlink" || !destination)) throw new UsageError("--incremental needs --hardlink and --destination");
   for (const path of positionals) if (!existsSync(path)) throw new SeamlessError(`Cannot upload "${path}": no such file or directory`);
 
-  const statCache = values.noStatCache ? null : new StatCache(statCachePathOf(resolveCacheDir()));
+  const statCache = values.noStatCache ? null : new StatCache(statCachePathOf(resolveCacheDir()), { minBytes: 0 });
   try {
     const plan = await planUpload(positionals, statCache);
     statCache?.flush();

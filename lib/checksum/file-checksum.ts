@@ -9,7 +9,7 @@ import { join } from "node:path";
 import type { Checksum } from "./checksum.ts";
 import { hashFileRaw, computeChecksum } from "./sha256.ts";
 import { compressionSuffixOf, decompress, stripCompressionSuffix } from "./compression.ts";
-import { STAT_CACHE_MIN_BYTES, type StatCache } from "./stat-cache.ts";
+import type { StatCache } from "./stat-cache.ts";
 import { serializeDeepIndex, type DeepIndex } from "./sidecar.ts";
 
 /** A hashed file: its checksum (of the decompressed bytes) and that buffer's length, if known. */
@@ -35,13 +35,13 @@ function stampOf(stats: BigIntStats) {
  * Computes a file's checksum, using the stat cache when the file has not changed.
  *
  * @param path the file
- * @param cache optional stat cache; consulted for files of at least STAT_CACHE_MIN_BYTES
+ * @param cache optional stat cache; consulted for files of at least its `minBytes`
  * @returns checksum and buffer length
  */
 export function checksumFile(path: string, cache?: StatCache | null, options: { keepSmallBytes?: boolean; stats?: BigIntStats } = {}): FileChecksum {
   const suffix = compressionSuffixOf(path);
   const stats = options.stats ?? (cache ? statSync(path, { bigint: true }) : null);
-  const statCache = stats && stats.size >= BigInt(STAT_CACHE_MIN_BYTES) ? cache : null;
+  const statCache = cache && stats && stats.size >= BigInt(cache.minBytes) ? cache : null;
   if (statCache && stats) {
     const cached = statCache.lookup(stampOf(stats), suffix !== null);
     if (cached) return { checksum: cached, length: suffix ? -1 : Number(stats.size) };
@@ -71,7 +71,7 @@ export function checksumFile(path: string, cache?: StatCache | null, options: { 
 export async function checksumFileAsync(path: string, cache: StatCache | null, options: { keepSmallBytes?: boolean; stats?: BigIntStats } = {}): Promise<FileChecksum> {
   const stats = options.stats ?? (await stat(path, { bigint: true }));
   if (compressionSuffixOf(path) || stats.size > BigInt(SMALL_FILE_BYTES)) return checksumFile(path, cache, { ...options, stats });
-  const statCache = stats.size >= BigInt(STAT_CACHE_MIN_BYTES) ? cache : null;
+  const statCache = cache && stats.size >= BigInt(cache.minBytes) ? cache : null;
   if (statCache) {
     const cached = statCache.lookup(stampOf(stats), false);
     if (cached) return { checksum: cached, length: Number(stats.size) };

@@ -25,8 +25,9 @@ export interface FileStamp {
 const RACY_MARGIN_NS = 50_000_000n;
 
 /**
- * Files smaller than this are simply hashed: reading and hashing 64 KiB costs about what a
- * lookup costs, and skipping the cache keeps SQLite off the path of small inputs entirely.
+ * The default size below which files are simply hashed: for a command with a few small inputs,
+ * hashing them costs less than opening the cache database. Commands that hash many files
+ * (upload, checksum) pass `minBytes: 0`, since a lookup is still cheaper than a read and hash.
  */
 export const STAT_CACHE_MIN_BYTES = 64 * 1024;
 
@@ -36,8 +37,12 @@ export class StatCache {
   #opened: { db: Database; select: ReturnType<Database["prepare"]>; upsert: ReturnType<Database["prepare"]> } | null = null;
   #pending = 0;
 
-  constructor(path: string) {
+  /** Files smaller than this are not looked up or recorded. */
+  readonly minBytes: number;
+
+  constructor(path: string, options: { minBytes?: number } = {}) {
     this.#path = path;
+    this.minBytes = options.minBytes ?? STAT_CACHE_MIN_BYTES;
   }
 
   #open() {
