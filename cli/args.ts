@@ -22,6 +22,17 @@ export interface OptionSpec {
   metavar?: string;
 }
 
+/** `-v` (repeatable) and `-q`: verbosity, read with {@link verbosityOf}. */
+export const VERBOSITY_OPTIONS: OptionSpec[] = [
+  { key: "verbose", names: ["-v"], kind: "count", help: "more messages (repeatable, up to 3)" },
+  { key: "quiet", names: ["-q"], kind: "flag", help: "no messages" },
+];
+
+/** `--hashserver URL`: a remote buffer server instead of the local cache (env SEAMLESS_HASHSERVER). */
+export const HASHSERVER_OPTION: OptionSpec = {
+  key: "hashserver", names: ["--hashserver"], kind: "value", metavar: "URL", help: "remote buffer server (env SEAMLESS_HASHSERVER)",
+};
+
 /** A command's flag table. */
 export interface CommandSpec {
   name: string;

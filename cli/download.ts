@@ -9,7 +9,7 @@ import {
   copyIndexFile, fetchFile, findUnlisted, loadDirectoryIndex, removeUnlisted, resolveDownloadItems, writeMemberSidecars,
   type DirectTransfer, type DownloadPolicy, type FileTarget,
 } from "../lib/buffers/download.ts";
-import { parseOrHelp, verbosityOf, type CommandSpec } from "./args.ts";
+import { type CommandSpec, HASHSERVER_OPTION, VERBOSITY_OPTIONS, parseOrHelp, verbosityOf } from "./args.ts";
 import { Reporter, formatSize, parseHumanSize } from "./output.ts";
 import { ask, type AutoConfirm } from "./confirm.ts";
 import type { BufferStore } from "../lib/buffers/store.ts";
@@ -24,9 +24,8 @@ export const spec: CommandSpec = {
     "Every buffer is verified; files are written atomically; existing files are kept (--dest-skip).",
   positionals: "some",
   options: [
-    { key: "verbose", names: ["-v"], kind: "count", help: "more messages (repeatable)" },
-    { key: "quiet", names: ["-q"], kind: "flag", help: "no messages" },
-    { key: "hashserver", names: ["--hashserver"], kind: "value", metavar: "URL", help: "remote buffer server (env SEAMLESS_HASHSERVER)" },
+    ...VERBOSITY_OPTIONS,
+    HASHSERVER_OPTION,
     { key: "destination", names: ["--destination"], kind: "value", metavar: "DIR", help: "read buffers from buffer directory DIR" },
     { key: "direct", names: ["--copy"], kind: "flag", constValue: "copy", help: "with --destination: copy (default)" },
     { key: "direct", names: ["--hardlink"], kind: "flag", constValue: "hardlink", help: "with --destination: hard-link" },

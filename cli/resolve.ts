@@ -4,7 +4,7 @@ import { readChecksumSidecar } from "../lib/checksum/sidecar.ts";
 import { openBufferStore } from "../lib/buffers/open-store.ts";
 import { writeFileAtomic } from "../lib/buffers/atomic-write.ts";
 import { NotFoundError, SeamlessError } from "../lib/errors.ts";
-import { formatHelp, parseCommandArgs, type CommandSpec } from "./args.ts";
+import { type CommandSpec, HASHSERVER_OPTION, formatHelp, parseCommandArgs } from "./args.ts";
 import { writeStdout } from "./stdio.ts";
 
 export const spec: CommandSpec = {
@@ -16,7 +16,7 @@ export const spec: CommandSpec = {
   positionals: "some",
   options: [
     { key: "output", names: ["-o", "--output"], kind: "value", metavar: "FILE", help: "write the raw bytes to FILE (atomically)" },
-    { key: "hashserver", names: ["--hashserver"], kind: "value", metavar: "URL", help: "remote buffer server (env SEAMLESS_HASHSERVER)" },
+    HASHSERVER_OPTION,
     { key: "verbose", names: ["--verbose"], kind: "flag", help: "accepted for compatibility" },
   ],
 };

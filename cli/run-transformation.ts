@@ -10,7 +10,7 @@ import { NotFoundError, SeamlessError, UsageError } from "../lib/errors.ts";
 import { parsePlain } from "../lib/serialize/plain-json.ts";
 import { computeTransformation, lockDirOf } from "../lib/execute/compute.ts";
 import type { TransformationDict } from "../lib/transformation/dict.ts";
-import { parseOrHelp, type CommandSpec } from "./args.ts";
+import { type CommandSpec, HASHSERVER_OPTION, parseOrHelp } from "./args.ts";
 import { writeStdout, writeStderr } from "./stdio.ts";
 
 export const spec: CommandSpec = {
@@ -24,7 +24,7 @@ export const spec: CommandSpec = {
     { key: "output", names: ["--output"], kind: "value", metavar: "FILE", help: "write the result checksum to FILE instead of stdout" },
     { key: "scratch", names: ["--scratch"], kind: "flag", help: "do not store the result value" },
     { key: "dunder", names: ["--dunder"], kind: "value", metavar: "FILE", help: "JSON object of execution dunders (default: dunder.json next to FILE.CHECKSUM)" },
-    { key: "hashserver", names: ["--hashserver"], kind: "value", metavar: "URL", help: "remote buffer server (env SEAMLESS_HASHSERVER)" },
+    HASHSERVER_OPTION,
     { key: "directPrint", names: ["--direct-print"], kind: "flag", help: "accepted for compatibility" },
     { key: "fingertip", names: ["--fingertip"], kind: "flag", help: "accepted for compatibility" },
     { key: "strict", names: ["--strict"], kind: "flag", help: "accepted for compatibility" },

@@ -9,7 +9,7 @@ import { parseVariables, prepareBashTransformation, type BashRunRequest } from "
 import { executionDundersOf } from "../lib/transformation/dict.ts";
 import { VERSION } from "../lib/version.ts";
 import { serializePlain, stringifyPlain } from "../lib/serialize/plain-json.ts";
-import { formatHelp, parseOrHelp, verbosityOf, type CommandSpec } from "./args.ts";
+import { type CommandSpec, HASHSERVER_OPTION, VERBOSITY_OPTIONS, formatHelp, parseOrHelp, verbosityOf } from "./args.ts";
 import { Reporter } from "./output.ts";
 import { waitForFuture } from "../lib/execute/futures.ts";
 import { writeStdout, writeStderr } from "./stdio.ts";
@@ -23,8 +23,7 @@ export const spec: CommandSpec = {
     "command's output; with '> FILE' the result lands in FILE plus FILE.CHECKSUM.",
   positionals: "remainder",
   options: [
-    { key: "verbose", names: ["-v"], kind: "count", help: "more messages (repeatable, up to 3)" },
-    { key: "quiet", names: ["-q"], kind: "flag", help: "no messages" },
+    ...VERBOSITY_OPTIONS,
     { key: "noRule1", names: ["-g1"], kind: "flag", help: "disable rule 1 (dotted words must be existing files)" },
     { key: "noRule2", names: ["-g2"], kind: "flag", help: "disable rule 2 (later words without extension must not be files)" },
     { key: "workdir", names: ["-w"], kind: "value", metavar: "DIR", help: "working directory for argument typing" },
@@ -48,7 +47,7 @@ export const spec: CommandSpec = {
     { key: "dry", names: ["--dry", "--dry-run"], kind: "flag", help: "prepare only" },
     { key: "writeJob", names: ["-j", "--write-job"], kind: "value", metavar: "DIR", help: "with --dry: write the job to DIR" },
     { key: "upload", names: ["--upload"], kind: "flag", help: "with --dry: store inputs and the transformation" },
-    { key: "hashserver", names: ["--hashserver"], kind: "value", metavar: "URL", help: "remote buffer server (env SEAMLESS_HASHSERVER)" },
+    HASHSERVER_OPTION,
     { key: "fingertip", names: ["--fingertip"], kind: "flag", help: "accepted; no effect (as in seamless-run)" },
     { key: "local", names: ["--local"], kind: "flag", help: "accepted; execution is always local for now" },
     { key: "qsubmit", names: ["--qsubmit", "--qsub"], kind: "flag", help: "not available yet" },

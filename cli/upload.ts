@@ -8,7 +8,7 @@ import {
   findMissing, planUpload, removeInputs, sourceLength, storeBuffers, storeIntoDestination, writeSidecars,
   type ExistingPolicy, type TransferMode,
 } from "../lib/buffers/transfer.ts";
-import { formatHelp, parseOrHelp, verbosityOf, type CommandSpec } from "./args.ts";
+import { type CommandSpec, HASHSERVER_OPTION, VERBOSITY_OPTIONS, formatHelp, parseOrHelp, verbosityOf } from "./args.ts";
 import { Reporter, formatSize, parseHumanSize } from "./output.ts";
 import { confirm, type AutoConfirm } from "./confirm.ts";
 import { writeStdout } from "./stdio.ts";
@@ -22,9 +22,8 @@ export const spec: CommandSpec = {
     "Buffers go to the cache directory, to --hashserver URL, or straight into --destination DIR.",
   positionals: "remainder",
   options: [
-    { key: "verbose", names: ["-v"], kind: "count", help: "more messages (repeatable)" },
-    { key: "quiet", names: ["-q"], kind: "flag", help: "no messages" },
-    { key: "hashserver", names: ["--hashserver"], kind: "value", metavar: "URL", help: "remote buffer server (env SEAMLESS_HASHSERVER)" },
+    ...VERBOSITY_OPTIONS,
+    HASHSERVER_OPTION,
     { key: "destination", names: ["--destination"], kind: "value", metavar: "DIR", help: "write directly into buffer directory DIR" },
     { key: "mode", names: ["--copy"], kind: "flag", constValue: "copy", help: "with --destination: copy files (default)" },
     { key: "mode", names: ["--hardlink"], kind: "flag", constValue: "hardlink", help: "with --destination: hard-link files" },
