@@ -32,16 +32,22 @@ export interface ComputeOptions {
 export interface Computed {
   checksum: Checksum;
   fromCache: boolean;
+  /** The result buffer, when it was already read or produced (so callers need not read it again). */
+  buffer?: Uint8Array;
 }
 
-async function resultIsPresent(store: BufferStore, checksum: Checksum, deep: boolean): Promise<boolean> {
+/**
+ * Whether a cached result is usable: its buffer is present and, for a directory result, every
+ * member too. Returns false, or true, or the index buffer when it had to be read.
+ */
+async function resultIsPresent(store: BufferStore, checksum: Checksum, deep: boolean): Promise<boolean | Uint8Array> {
   const [present] = await store.has([checksum]);
   if (!present) return false;
   if (!deep) return true;
   const buffer = await store.get(checksum);
   if (!buffer) return false;
   const members = Object.values(parseIndexText(Buffer.from(buffer).toString("utf8"), `result ${checksum}`));
-  return (await store.has(members)).every(Boolean);
+  return (await store.has(members)).every(Boolean) ? buffer : false;
 }
 
 /**
@@ -53,12 +59,15 @@ async function resultIsPresent(store: BufferStore, checksum: Checksum, deep: boo
 export async function computeTransformation(dict: TransformationDict, tfChecksum: Checksum, options: ComputeOptions): Promise<Computed> {
   if (dict.__language__ !== "bash") throw new SeamlessError(`Cannot run a transformation in language "${String(dict.__language__)}": only bash is supported`);
   const deep = Array.isArray(dict.__output__) && dict.__output__[1] === "deepfolder";
-  const lookup = async (): Promise<Checksum | null> => {
+  const lookup = async (): Promise<Computed | null> => {
     const cached = options.cache.getResult(tfChecksum);
-    return cached && (await resultIsPresent(options.store, cached, deep)) ? cached : null;
+    if (!cached) return null;
+    const present = await resultIsPresent(options.store, cached, deep);
+    if (present === false) return null;
+    return { checksum: cached, fromCache: true, buffer: present === true ? undefined : present };
   };
   const hit = await lookup();
-  if (hit) return { checksum: hit, fromCache: true };
+  if (hit) return hit;
 
   let canceled = false;
   let kill: (() => void) | null = null;
@@ -73,7 +82,7 @@ export async function computeTransformation(dict: TransformationDict, tfChecksum
     if (!lock || canceled) throw new InterruptedError(`Canceled transformation ${tfChecksum}`);
     try {
       const again = await lookup();
-      if (again) return { checksum: again, fromCache: true };
+      if (again) return again;
       const started = Date.now();
       const result = await executeBashTransformation(dict, options.store, {
         onStdoutLine: options.onStdoutLine,
@@ -111,7 +120,7 @@ export async function computeTransformation(dict: TransformationDict, tfChecksum
       };
       options.cache.recordResult(tfChecksum, result.checksum, record);
       options.say(1, "Transformation finished");
-      return { checksum: result.checksum, fromCache: false };
+      return { checksum: result.checksum, fromCache: false, buffer: options.scratch ? undefined : result.buffer };
     } finally {
       lock.release();
     }

@@ -79,14 +79,14 @@ export async function runPrepared(prepared: PreparedBash, options: RunOptions): 
     });
     reporter.message(2, `Result checksum: ${computed.checksum}${computed.fromCache ? " (from cache)" : ""}`);
     if (!prepared.resultTargets) {
-      const buffer = await store.get(computed.checksum);
+      const buffer = computed.buffer ?? (await store.get(computed.checksum));
       if (!buffer) throw new SeamlessError("Cannot download result, and no result targets");
       if (stdoutLines.length) options.writeStdout(`${stdoutLines.join("\n")}\n`);
       const output = formatCapturedStdout(buffer);
       if (output.length > 0) options.writeStdout(output);
       return 0;
     }
-    const resultBuffer = await store.get(computed.checksum);
+    const resultBuffer = computed.buffer ?? (await store.get(computed.checksum));
     if (!resultBuffer) {
       if (options.scratch) return 0;
       throw new SeamlessError("Cannot download result. Cannot write checksum for one or more result targets");
