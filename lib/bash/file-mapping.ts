@@ -56,8 +56,12 @@ export function mapFiles(args: { arg: string; typed: ArgumentType }[], workdir: 
       }
       return posix.normalize(full.slice(prefix.length));
     };
-    if (mode === "literal" || (mode === "extension" && typed.type === "directory")) {
-      name = mode === "extension" ? literal() && arg.replace(/\/+$/, "") : literal();
+    if (mode === "literal") {
+      name = literal();
+    } else if (mode === "extension" && typed.type === "directory") {
+      // -mx keeps a directory's own text, but it must still lie under the working directory.
+      literal();
+      name = arg.replace(/\/+$/, "");
     } else if (mode === "strip") {
       name = full.split("/").filter(Boolean).pop() ?? full;
     } else {
