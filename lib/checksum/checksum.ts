@@ -56,11 +56,6 @@ export function tryParseChecksum(text: string): Checksum | null {
   }
 }
 
-/** True when `text` is already a canonical 64-char lower-case hex checksum. */
-export function isCanonicalChecksum(text: string): boolean {
-  return text.length === 64 && /^[0-9a-f]{64}$/.test(text);
-}
-
 function shorten(text: string): string {
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }

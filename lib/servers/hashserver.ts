@@ -9,7 +9,7 @@ import type { Checksum } from "../checksum/checksum.ts";
 import { StreamingHasher } from "../checksum/sha256.ts";
 import { Semaphore } from "../concurrency/semaphore.ts";
 import { open } from "node:fs/promises";
-import { BufferDir, type Layout } from "../buffers/bufferdir.ts";
+import { BufferDir, PREFIX_MARKER, type Layout } from "../buffers/bufferdir.ts";
 import {
   HashserverBody, HashserverPath, HashserverStatus, PROMISE_TTL_SECONDS, corruptionMessage, invalidDataBody,
   parseWireChecksum, runtimeErrorBody,
@@ -170,7 +170,7 @@ export function createHashserverHandler(options: HashserverOptions): ServiceHand
   const store = new BufferDir(options.directory, { layout: options.layout, extraDirs: options.extraDirs });
   // QUIRK: the Python server rewrites the prefix marker on every GET, which breaks on a
   // read-only filesystem; we write it once, here.
-  if (options.layout === "prefix" && !existsSync(join(options.directory, ".HASHSERVER_PREFIX"))) {
+  if (options.layout === "prefix" && !existsSync(join(options.directory, PREFIX_MARKER))) {
     try {
       store.ensureExists();
     } catch {}

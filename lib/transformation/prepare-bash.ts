@@ -4,7 +4,7 @@
  * inputs and build the code and the transformation dict.
  * @module
  */
-import { existsSync, readFileSync, realpathSync, statSync } from "node:fs";
+import { readFileSync, realpathSync } from "node:fs";
 import { dirname, isAbsolute, join } from "node:path";
 import type { Checksum } from "../checksum/checksum.ts";
 import { computeChecksum } from "../checksum/sha256.ts";
@@ -304,9 +304,4 @@ export async function prepareBashTransformation(
   const { buffer: tfBuffer, checksum: tfChecksum } = transformationBufferOf(dict);
   buffers.set(tfChecksum, { checksum: tfChecksum, length: tfBuffer.byteLength, bytes: tfBuffer });
   return { dict, tfChecksum, tfBuffer, code, codeBuffer, resultTargets, captureStdout, buffers, inputChecksums, pins: mapped.pins, argTypes };
-}
-
-/** Whether a path exists as a directory. */
-export function isDirectory(path: string): boolean {
-  return existsSync(path) && statSync(path).isDirectory();
 }
