@@ -20,6 +20,11 @@ export function projectDirOf(cacheDir: string): string {
   return join(cacheDir, "__TOPLEVEL__");
 }
 
+/** Path of the result cache (`seamless.db`, the Python schema) inside a cache directory. */
+export function resultCachePathOf(cacheDir: string): string {
+  return join(projectDirOf(cacheDir), "seamless.db");
+}
+
 /** Path of our private stat cache inside a cache directory. */
 export function statCachePathOf(cacheDir: string): string {
   return join(cacheDir, "stat-cache.sqlite");

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import type { BufferStore } from "../buffers/store.ts";
 import { openBufferStore, remoteUrlOf } from "../buffers/open-store.ts";
 import { findMissing, sourceLength, storeBuffers, type UploadPlan } from "../buffers/transfer.ts";
-import { projectDirOf, resolveCacheDir } from "../buffers/cache-dir.ts";
+import { resolveCacheDir, resultCachePathOf } from "../buffers/cache-dir.ts";
 import { ResultCache } from "../cache/result-cache.ts";
 import { SeamlessError } from "../errors.ts";
 import { formatSize } from "../units/human-size.ts";
@@ -58,7 +58,7 @@ export async function runPrepared(prepared: PreparedBash, options: RunOptions): 
   const { reporter } = options;
   const store = await storePreparedBuffers(prepared, options.hashserverUrl, reporter);
   const cacheDir = resolveCacheDir();
-  const cache = new ResultCache(join(projectDirOf(cacheDir), "seamless.db"));
+  const cache = new ResultCache(resultCachePathOf(cacheDir));
   const futures = new FutureFiles();
   try {
     if (prepared.resultTargets) {
