@@ -56,7 +56,7 @@ describe("file checksums", () => {
     cache.flush();
     // The cache is consulted: a forged entry for this exact stat stamp is believed.
     const stats = statSync(path, { bigint: true });
-    const stamp = { dev: stats.dev, ino: stats.ino, size: stats.size, mtimeNs: stats.mtimeNs, ctimeNs: stats.ctimeNs };
+  const stamp = { dev: stats.dev, ino: stats.ino, size: stats.size, mtimeNs: stats.mtimeNs, ctimeNs: stats.ctimeNs };
     // Recorded well after the file's last change (utimes just set its ctime to now).
     cache.record(stamp, false, VECTORS.hello, stats.ctimeNs + 1_000_000_000n);
     cache.flush();
@@ -108,4 +108,16 @@ describe("sidecars", () => {
     expect(() => parseIndexText(`{"a/../../x": "${VECTORS.hello}"}`, "bad.INDEX")).toThrow(/Unsafe path/);
     expect(() => parseIndexText(`{"a": "nothex"}`, "bad.INDEX")).toThrow(/not a checksum/);
   });
+});
+
+test("the stat cache keeps device and inode numbers that use all 64 bits", () => {
+  using dir = tempDir();
+  const cache = new StatCache(join(dir.path, "stat-cache.sqlite"), { minBytes: 0 });
+  const stamp = { dev: 2n ** 64n - 1n, ino: 2n ** 63n + 5n, size: 4n, mtimeNs: 1_000_000_000n, ctimeNs: 1_000_000_000n };
+  const checksum = "b5bb9d8014a0f9b1d61e21e796d78dccdf1352f23cd32812f4850b878ae4944c";
+  cache.record(stamp, false, checksum, 2_000_000_000n);
+  cache.flush();
+  expect(cache.lookup(stamp, false)).toBe(checksum);
+  expect(cache.lookup({ ...stamp, ino: 5n }, false)).toBeNull();
+  cache.close();
 });
