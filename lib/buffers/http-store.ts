@@ -118,15 +118,15 @@ export class HttpBufferStore implements BufferStore {
           onProgress?.(chunk.byteLength);
         });
         if (outcome.kind === "unsupported") {
-          output.discard();
+          await output.discard();
           return this.#getToFileViaClient(checksum, destination);
         }
         if (outcome.kind === "status") {
-          output.discard();
+          await output.discard();
           if (outcome.status === HashserverStatus.notFound) return this.#getToFileViaClient(checksum, destination);
           throw this.#httpError(`Cannot fetch buffer "${checksum}"`, outcome.status, Buffer.from(outcome.body));
         }
-        output.close();
+        await output.close();
         const actual = hasher.digest();
         if (actual !== checksum) {
           throw new ChecksumMismatchError(`Buffer "${checksum}" from ${this.location} does not match its checksum (got ${actual})`);
@@ -134,7 +134,7 @@ export class HttpBufferStore implements BufferStore {
         renameSync(temp, destination);
         return true;
       } catch (error) {
-        output.discard();
+        await output.discard();
         throw error instanceof ChecksumMismatchError || error instanceof RemoteError
           ? error
           : new RemoteError(`Download of "${checksum}" from ${this.location} failed: ${describeNetworkError(error)}`, this.location);
@@ -149,7 +149,7 @@ export class HttpBufferStore implements BufferStore {
     const temp = tempPathFor(destination);
     const output = new BatchedFileWriter(temp);
     output.write(bytes);
-    output.close();
+    await output.close();
     renameSync(temp, destination);
     return true;
   }
