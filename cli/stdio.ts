@@ -5,7 +5,6 @@
  * @module
  */
 import { writeSync } from "node:fs";
-import { isatty } from "node:tty";
 
 function writeAll(fd: number, data: string | Uint8Array): void {
   let bytes = typeof data === "string" ? Buffer.from(data) : data;
@@ -32,12 +31,18 @@ export function writeStderr(data: string): void {
   writeAll(2, data);
 }
 
+/** `isatty`, loaded on first use: importing `node:tty` costs ~5 ms of start-up (BENCHMARKS.md). */
+function isTerminal(fd: number): boolean {
+  const { isatty } = require("node:tty") as typeof import("node:tty");
+  return isatty(fd);
+}
+
 /** Whether stderr is a terminal (for progress lines). */
 export function stderrIsTerminal(): boolean {
-  return isatty(2);
+  return isTerminal(2);
 }
 
 /** Whether stdin is a terminal (for prompts). */
 export function stdinIsTerminal(): boolean {
-  return isatty(0);
+  return isTerminal(0);
 }
