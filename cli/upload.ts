@@ -55,7 +55,6 @@ export async function main(argv: string[]): Promise<number> {
   const mode = (values.mode as TransferMode | undefined) ?? "copy";
   if (values.mode && !destination) throw new UsageError("--copy/--hardlink/--symlink need --destination");
   if (values.incremental && (mode !== "hardlink" || !destination)) throw new UsageError("--incremental needs --hardlink and --destination");
-  for (const path of positionals) if (!existsSync(path)) throw new SeamlessError(`Cannot upload "${path}": no such file or directory`);
 
   const statCache = values.noStatCache ? null : new StatCache(statCachePathOf(resolveCacheDir()), { minBytes: 0 });
   try {

@@ -1,4 +1,4 @@
-import { closeSync, openSync, renameSync, rmSync, writeSync, chmodSync } from "node:fs";
+import { closeSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
 import { rename, rm, writeFile } from "node:fs/promises";
 
 let counter = 0;
@@ -19,7 +19,7 @@ export function tempPathFor(path: string): string {
  *
  * @param path the final path
  * @param data the bytes or text to write
- * @param mode optional file mode for the new file
+ * @param mode optional mode for the new file (as `open` applies it: the umask still applies)
  */
 export function writeFileAtomic(path: string, data: Uint8Array | string, mode?: number): void {
   const temp = tempPathFor(path);
@@ -27,7 +27,6 @@ export function writeFileAtomic(path: string, data: Uint8Array | string, mode?: 
   try {
     writeSync(fd, typeof data === "string" ? Buffer.from(data) : data);
     closeSync(fd);
-    if (mode !== undefined) chmodSync(temp, mode);
     renameSync(temp, path);
   } catch (error) {
     try {

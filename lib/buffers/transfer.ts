@@ -68,11 +68,14 @@ export async function planUpload(paths: string[], statCache: StatCache | null): 
   await forEachAdaptive(
     kept.map((_, index) => index),
     (index) => {
-      const stats = statSync(kept[index]!, { bigint: true });
+      const stats = statSync(kept[index]!, { bigint: true, throwIfNoEntry: false });
+      if (!stats) throw missingInput(kept[index]!);
       hashOne(index, stats, () => checksumFile(kept[index]!, statCache, { ...keep(), stats }));
     },
     async (index) => {
-      const stats = await stat(kept[index]!, { bigint: true });
+      const stats = await stat(kept[index]!, { bigint: true }).catch((error) => {
+        throw error?.code === "ENOENT" ? missingInput(kept[index]!) : error;
+      });
       if (stats.isDirectory()) return hashOne(index, stats, () => null as never);
       const result = await checksumFileAsync(kept[index]!, statCache, { ...keep(), stats });
       hashOne(index, stats, () => result);
@@ -93,6 +96,10 @@ export async function planUpload(paths: string[], statCache: StatCache | null): 
   return { buffers, sidecars, paths: kept };
 }
 
+function missingInput(path: string): SeamlessError {
+  return new SeamlessError(`Cannot upload "${path}": no such file or directory`);
+}
+
 /** The buffers of a plan that the store lacks, found with one batched check. */
 export async function findMissing(store: BufferStore, plan: UploadPlan): Promise<BufferSource[]> {
   const sources = [...plan.buffers.values()];
@@ -111,8 +118,8 @@ export async function storeBuffers(store: BufferStore, sources: BufferSource[], 
   if (store instanceof BufferDir) {
     for (const source of sources) if ("path" in source) store.putFileSync(source.checksum, source.path, onProgress);
     const small = sources.filter((source): source is Extract<BufferSource, { bytes: Uint8Array }> => "bytes" in source);
-    // storeBuffers is given what findMissing found missing.
-    await forEachAdaptive(small, (source) => store.putSync(source.checksum, source.bytes, true), (source) => store.putAsync(source.checksum, source.bytes));
+    // The bytes of a plan were hashed by this process, and findMissing found them missing.
+    await forEachAdaptive(small, (source) => store.putHashedSync(source.checksum, source.bytes), (source) => store.putHashedAsync(source.checksum, source.bytes));
     return;
   }
   // A few requests in flight hide round-trip latency without flooding the server.

@@ -46,9 +46,12 @@ export interface AdaptiveOptions {
  */
 export async function forEachAdaptive<T>(items: readonly T[], syncOp: (item: T) => void, asyncOp: (item: T) => Promise<void>, options: AdaptiveOptions = {}): Promise<boolean> {
   const probeCount = Math.min(options.probeCount ?? 32, items.length);
+  // The first call pays one-time costs (JIT, opening a database: 0.4-3 ms measured against
+  // ~20 µs for the next ones), so it warms up and is not timed.
+  if (probeCount > 0) syncOp(items[0]!);
   const started = performance.now();
-  for (let i = 0; i < probeCount; i++) syncOp(items[i]!);
-  const microsPerItem = ((performance.now() - started) * 1000) / Math.max(probeCount, 1);
+  for (let i = 1; i < probeCount; i++) syncOp(items[i]!);
+  const microsPerItem = ((performance.now() - started) * 1000) / Math.max(probeCount - 1, 1);
   const rest = items.slice(probeCount);
   if (microsPerItem <= (options.thresholdMicros ?? 60)) {
     for (const item of rest) syncOp(item);

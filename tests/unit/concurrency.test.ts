@@ -35,7 +35,15 @@ describe("mapConcurrent() and forEachAdaptive()", () => {
     const slowAsync = await forEachAdaptive([1, 2, 3], (n) => {
       Bun.sleepSync(2);
       slow.push(`sync${n}`);
-    }, async (n) => void slow.push(`async${n}`), { probeCount: 1, thresholdMicros: 100 });
-    expect([slowAsync, slow]).toEqual([true, ["sync1", "async2", "async3"]]);
+    }, async (n) => void slow.push(`async${n}`), { probeCount: 2, thresholdMicros: 100 });
+    expect([slowAsync, slow]).toEqual([true, ["sync1", "sync2", "async3"]]);
+  });
+  test("forEachAdaptive does not time the first item, which pays one-time costs", async () => {
+    const seen: string[] = [];
+    const wentAsync = await forEachAdaptive([1, 2, 3, 4], (n) => {
+      if (n === 1) Bun.sleepSync(5); // opening a database, say
+      seen.push(`sync${n}`);
+    }, async (n) => void seen.push(`async${n}`), { probeCount: 3, thresholdMicros: 1000 });
+    expect([wentAsync, seen]).toEqual([false, ["sync1", "sync2", "sync3", "sync4"]]);
   });
 });
