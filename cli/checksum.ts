@@ -1,9 +1,9 @@
-import { stat } from "node:fs/promises";
-import { checksumFileAsync, indexDirectory } from "../lib/checksum/file-checksum.ts";
-import { IO_CONCURRENCY, mapConcurrent } from "../lib/concurrency/map-concurrent.ts";
+import { statSync } from "node:fs";
+import { checksumFile, checksumFileAsync, indexDirectory, type FileChecksum } from "../lib/checksum/file-checksum.ts";
+import { forEachAdaptive } from "../lib/concurrency/map-concurrent.ts";
 import { writeChecksumSidecar, writeFileIfChanged } from "../lib/checksum/sidecar.ts";
-import { stripCompressionSuffix } from "../lib/checksum/compression.ts";
-import { StatCache } from "../lib/checksum/stat-cache.ts";
+import { compressionSuffixOf, stripCompressionSuffix } from "../lib/checksum/compression.ts";
+import { StatCache, stampOf } from "../lib/checksum/stat-cache.ts";
 import { resolveCacheDir, statCachePathOf } from "../lib/buffers/cache-dir.ts";
 import { parseOrHelp, type CommandSpec } from "./args.ts";
 import { writeStdout } from "./stdio.ts";
@@ -26,27 +26,41 @@ export async function main(argv: string[]): Promise<number> {
   if (typeof parsed === "number") return parsed;
   const { values, positionals } = parsed;
   const statCache = values.noStatCache ? null : new StatCache(statCachePathOf(resolveCacheDir()), { minBytes: 0 });
-  let lines: string[] = [];
+  const lines: string[] = new Array(positionals.length);
   try {
-    // Many small files: async reads with bounded concurrency keep the disk and both cores busy.
-    lines = await mapConcurrent(positionals, IO_CONCURRENCY, async (raw) => {
-      const path = raw.length > 1 ? raw.replace(/\/+$/, "") : raw;
-      const stats = await stat(path, { bigint: true });
-      if (stats.isDirectory()) {
-        const { indexBuffer, checksum } = indexDirectory(path, statCache);
-        if (values.write) {
-          writeFileIfChanged(`${path}.INDEX`, indexBuffer);
-          writeChecksumSidecar(`${path}.CHECKSUM`, checksum);
-        }
-        return `${checksum}  ${raw}`;
+    const paths = positionals.map((raw) => (raw.length > 1 ? raw.replace(/\/+$/, "") : raw));
+    const allStats = paths.map((path) => statSync(path, { bigint: true }));
+    statCache?.prefetch(paths.flatMap((path, index) => {
+      const stats = allStats[index]!;
+      return stats.isDirectory() ? [] : [{ stamp: stampOf(stats), decompress: compressionSuffixOf(path) !== null }];
+    }));
+    const emit = ({ checksum, fromStatCache }: FileChecksum, index: number) => {
+      if (values.write) writeChecksumSidecar(`${stripCompressionSuffix(paths[index]!)}.CHECKSUM`, checksum, fromStatCache);
+      lines[index] = `${checksum}  ${positionals[index]}`;
+    };
+    const files: number[] = [];
+    for (const [index, path] of paths.entries()) {
+      if (!allStats[index]!.isDirectory()) {
+        files.push(index);
+        continue;
       }
-      const { checksum } = await checksumFileAsync(path, statCache, { stats });
-      if (values.write) writeChecksumSidecar(`${stripCompressionSuffix(path)}.CHECKSUM`, checksum);
-      return `${checksum}  ${raw}`;
-    });
+      const { indexBuffer, checksum } = indexDirectory(path, statCache);
+      if (values.write) {
+        writeFileIfChanged(`${path}.INDEX`, indexBuffer);
+        writeChecksumSidecar(`${path}.CHECKSUM`, checksum);
+      }
+      lines[index] = `${checksum}  ${positionals[index]}`;
+    }
+    await forEachAdaptive(
+      files,
+      (index) => emit(checksumFile(paths[index]!, statCache, { stats: allStats[index]! }), index),
+      async (index) => emit(await checksumFileAsync(paths[index]!, statCache, { stats: allStats[index]! }), index),
+    );
   } finally {
     statCache?.close();
-    writeStdout(lines.length ? `${lines.join("\n")}\n` : "");
+    // What was computed before an error is still printed, in argument order.
+    const done = lines.filter((line) => line !== undefined);
+    writeStdout(done.length ? `${done.join("\n")}\n` : "");
   }
   return 0;
 }

@@ -3,15 +3,14 @@
  * one batched check, store the missing buffers, then write sidecars.
  * @module
  */
-import { existsSync, linkSync, mkdirSync, rmSync, statSync, symlinkSync, lstatSync, type BigIntStats } from "node:fs";
+import { existsSync, linkSync, mkdirSync, rmSync, statSync, symlinkSync, lstatSync } from "node:fs";
 import { resolve as resolvePath } from "node:path";
 import type { Checksum } from "../checksum/checksum.ts";
 import { checksumFile, checksumFileAsync, indexDirectory, type FileChecksum } from "../checksum/file-checksum.ts";
 import { stripCompressionSuffix, compressionSuffixOf } from "../checksum/compression.ts";
 import { formatChecksumSidecar, writeFileIfChanged, writeFileIfChangedAsync } from "../checksum/sidecar.ts";
-import { stat } from "node:fs/promises";
 import { forEachAdaptive, mapConcurrent } from "../concurrency/map-concurrent.ts";
-import type { StatCache } from "../checksum/stat-cache.ts";
+import { stampOf, type StatCache } from "../checksum/stat-cache.ts";
 import { BufferDir } from "./bufferdir.ts";
 import type { BufferStore } from "./store.ts";
 import { ChecksumMismatchError, SeamlessError } from "../errors.ts";
@@ -30,6 +29,8 @@ export interface SidecarWrite {
   checksum: Checksum;
   /** For directories: the `.INDEX` path and bytes. */
   index?: { path: string; bytes: Uint8Array };
+  /** The input was unchanged since last hashed, so the sidecar is probably there already. */
+  likelyExists?: boolean;
 }
 
 /** A hashed set of inputs. */
@@ -50,36 +51,29 @@ export async function planUpload(paths: string[], statCache: StatCache | null): 
   const buffers = new Map<Checksum, BufferSource>();
   const sidecars: SidecarWrite[] = [];
   const kept = paths.map((raw) => (raw.length > 1 ? raw.replace(/\/+$/, "") : raw)).filter((path) => !path.endsWith(".CHECKSUM"));
+  const allStats = kept.map((path) => statSync(path, { bigint: true, throwIfNoEntry: false }) ?? missingInput(path));
+  statCache?.prefetch(kept.flatMap((path, index) => {
+    const stats = allStats[index]!;
+    return stats.isDirectory() ? [] : [{ stamp: stampOf(stats), decompress: compressionSuffixOf(path) !== null }];
+  }));
   let retained = 0;
   type Hashed = { path: string; directory: ReturnType<typeof indexDirectory> | null; file: FileChecksum | null };
   const hashed: Hashed[] = new Array(kept.length);
-  const hashOne = (index: number, stats: BigIntStats, file: () => FileChecksum) => {
-    const path = kept[index]!;
-    if (stats.isDirectory()) {
-      hashed[index] = { path, directory: indexDirectory(path, statCache), file: null };
-      return;
-    }
-    const result = file();
-    if (result.bytes) retained += result.bytes.byteLength;
-    hashed[index] = { path, directory: null, file: result };
+  const record = (index: number, file: FileChecksum) => {
+    if (file.bytes) retained += file.bytes.byteLength;
+    hashed[index] = { path: kept[index]!, directory: null, file };
   };
   // Small files keep their bytes: storing them then needs no second read and hash.
   const keep = () => ({ keepSmallBytes: retained < MAX_RETAINED_BYTES });
+  const files: number[] = [];
+  for (const [index, path] of kept.entries()) {
+    if (allStats[index]!.isDirectory()) hashed[index] = { path, directory: indexDirectory(path, statCache), file: null };
+    else files.push(index);
+  }
   await forEachAdaptive(
-    kept.map((_, index) => index),
-    (index) => {
-      const stats = statSync(kept[index]!, { bigint: true, throwIfNoEntry: false });
-      if (!stats) throw missingInput(kept[index]!);
-      hashOne(index, stats, () => checksumFile(kept[index]!, statCache, { ...keep(), stats }));
-    },
-    async (index) => {
-      const stats = await stat(kept[index]!, { bigint: true }).catch((error) => {
-        throw error?.code === "ENOENT" ? missingInput(kept[index]!) : error;
-      });
-      if (stats.isDirectory()) return hashOne(index, stats, () => null as never);
-      const result = await checksumFileAsync(kept[index]!, statCache, { ...keep(), stats });
-      hashOne(index, stats, () => result);
-    },
+    files,
+    (index) => record(index, checksumFile(kept[index]!, statCache, { ...keep(), stats: allStats[index]! })),
+    async (index) => record(index, await checksumFileAsync(kept[index]!, statCache, { ...keep(), stats: allStats[index]! })),
   );
   for (const entry of hashed) {
     if (entry.directory) {
@@ -90,14 +84,14 @@ export async function planUpload(paths: string[], statCache: StatCache | null): 
     } else if (entry.file) {
       const { checksum, length, bytes } = entry.file;
       if (!buffers.has(checksum)) buffers.set(checksum, bytes ? { checksum, length, bytes } : { checksum, length, path: entry.path });
-      sidecars.push({ checksumPath: `${stripCompressionSuffix(entry.path)}.CHECKSUM`, checksum });
+      sidecars.push({ checksumPath: `${stripCompressionSuffix(entry.path)}.CHECKSUM`, checksum, likelyExists: entry.file.fromStatCache });
     }
   }
   return { buffers, sidecars, paths: kept };
 }
 
-function missingInput(path: string): SeamlessError {
-  return new SeamlessError(`Cannot upload "${path}": no such file or directory`);
+function missingInput(path: string): never {
+  throw new SeamlessError(`Cannot upload "${path}": no such file or directory`);
 }
 
 /** The buffers of a plan that the store lacks, found with one batched check. */
@@ -135,11 +129,11 @@ export async function writeSidecars(plan: UploadPlan): Promise<void> {
     plan.sidecars,
     (sidecar) => {
       if (sidecar.index) writeFileIfChanged(sidecar.index.path, sidecar.index.bytes);
-      writeFileIfChanged(sidecar.checksumPath, formatChecksumSidecar(sidecar.checksum));
+      writeFileIfChanged(sidecar.checksumPath, formatChecksumSidecar(sidecar.checksum), sidecar.likelyExists);
     },
     async (sidecar) => {
       if (sidecar.index) await writeFileIfChangedAsync(sidecar.index.path, sidecar.index.bytes);
-      await writeFileIfChangedAsync(sidecar.checksumPath, formatChecksumSidecar(sidecar.checksum));
+      await writeFileIfChangedAsync(sidecar.checksumPath, formatChecksumSidecar(sidecar.checksum), sidecar.likelyExists);
     },
   );
 }

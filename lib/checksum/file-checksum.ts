@@ -9,7 +9,7 @@ import { join } from "node:path";
 import type { Checksum } from "./checksum.ts";
 import { hashFileRaw, computeChecksum } from "./sha256.ts";
 import { compressionSuffixOf, decompress, stripCompressionSuffix } from "./compression.ts";
-import type { StatCache } from "./stat-cache.ts";
+import { stampOf, type StatCache } from "./stat-cache.ts";
 import { serializeDeepIndex, type DeepIndex } from "./sidecar.ts";
 
 /** A hashed file: its checksum (of the decompressed bytes) and that buffer's length, if known. */
@@ -22,14 +22,12 @@ export interface FileChecksum {
    * store can write them without reading and hashing the file again.
    */
   bytes?: Uint8Array;
+  /** The file is unchanged since it was last hashed: its sidecar most likely exists. */
+  fromStatCache?: true;
 }
 
 /** Files up to this size are read whole (one read instead of a chunk loop). */
 const SMALL_FILE_BYTES = 1024 * 1024;
-
-function stampOf(stats: BigIntStats) {
-  return { dev: stats.dev, ino: stats.ino, size: stats.size, mtimeNs: stats.mtimeNs, ctimeNs: stats.ctimeNs };
-}
 
 /**
  * Computes a file's checksum, using the stat cache when the file has not changed.
@@ -44,7 +42,7 @@ export function checksumFile(path: string, cache?: StatCache | null, options: { 
   const statCache = cache && stats && stats.size >= BigInt(cache.minBytes) ? cache : null;
   if (statCache && stats) {
     const cached = statCache.lookup(stampOf(stats), suffix !== null);
-    if (cached) return { checksum: cached, length: suffix ? -1 : Number(stats.size) };
+    if (cached) return { checksum: cached, length: suffix ? -1 : Number(stats.size), fromStatCache: true };
   }
   // Taken before reading: a change during hashing then falls inside the racy margin.
   const recordedNs = BigInt(Date.now()) * 1_000_000n;
@@ -74,7 +72,7 @@ export async function checksumFileAsync(path: string, cache: StatCache | null, o
   const statCache = cache && stats.size >= BigInt(cache.minBytes) ? cache : null;
   if (statCache) {
     const cached = statCache.lookup(stampOf(stats), false);
-    if (cached) return { checksum: cached, length: Number(stats.size) };
+    if (cached) return { checksum: cached, length: Number(stats.size), fromStatCache: true };
   }
   const recordedNs = BigInt(Date.now()) * 1_000_000n;
   const bytes = await readFile(path);
@@ -103,31 +101,32 @@ export interface IndexedFile {
  * @returns the files with their keys and checksums, in walk order
  */
 export function walkDirectory(dir: string, statCache?: StatCache | null): IndexedFile[] {
-  const files: IndexedFile[] = [];
+  const found: { key: string; path: string; stats: BigIntStats }[] = [];
   const visit = (absolute: string, relative: string) => {
     for (const entry of readdirSync(absolute, { withFileTypes: true })) {
       const path = join(absolute, entry.name);
       const rel = relative ? `${relative}/${entry.name}` : entry.name;
-      let isDirectory = entry.isDirectory();
-      if (entry.isSymbolicLink()) {
-        let target;
-        try {
-          target = statSync(path);
-        } catch {
-          target = lstatSync(path);
-        }
-        if (target.isDirectory()) continue; // os.walk lists it but does not descend
-        isDirectory = false;
+      if (entry.isDirectory()) {
+        visit(path, rel);
+        continue;
       }
-      if (isDirectory) visit(path, rel);
-      else {
-        const { checksum, length } = checksumFile(path, statCache);
-        files.push({ key: stripCompressionSuffix(rel), path, checksum, length });
+      let stats: BigIntStats;
+      try {
+        stats = statSync(path, { bigint: true });
+      } catch (error) {
+        if (!entry.isSymbolicLink()) throw error;
+        stats = lstatSync(path, { bigint: true }); // a dangling link: hashing it fails below, as in Python
       }
+      if (entry.isSymbolicLink() && stats.isDirectory()) continue; // os.walk lists it but does not descend
+      found.push({ key: stripCompressionSuffix(rel), path, stats });
     }
   };
   visit(dir, "");
-  return files;
+  statCache?.prefetch(found.map(({ path, stats }) => ({ stamp: stampOf(stats), decompress: compressionSuffixOf(path) !== null })));
+  return found.map(({ key, path, stats }) => {
+    const { checksum, length } = checksumFile(path, statCache, { stats });
+    return { key, path, checksum, length };
+  });
 }
 
 /** The deep index of a directory, its index buffer and the buffer's checksum. */

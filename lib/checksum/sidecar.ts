@@ -56,16 +56,19 @@ export function formatChecksumSidecar(checksum: Checksum): string {
  * Writes `<path>` (already ending in `.CHECKSUM`) atomically, leaving an identical sidecar
  * untouched: its mtime stays, and replacing files costs more than reading them.
  */
-export function writeChecksumSidecar(path: string, checksum: Checksum): void {
-  writeFileIfChanged(path, formatChecksumSidecar(checksum));
+export function writeChecksumSidecar(path: string, checksum: Checksum, likelyExists = false): void {
+  writeFileIfChanged(path, formatChecksumSidecar(checksum), likelyExists);
 }
 
-/** Writes a file atomically unless it already holds exactly these bytes. */
-export function writeFileIfChanged(path: string, data: Uint8Array | string): void {
+/**
+ * Writes a file atomically unless it already holds exactly these bytes.
+ *
+ * @param likelyExists read it without a `stat` first: cheaper when it exists, while a missing
+ *   file then costs an exception
+ */
+export function writeFileIfChanged(path: string, data: Uint8Array | string, likelyExists = false): void {
   const wanted = typeof data === "string" ? Buffer.from(data) : data;
-  // A non-throwing stat first: an ENOENT exception per new sidecar is measurably slow.
-  const stats = statSync(path, { throwIfNoEntry: false });
-  if (stats && stats.size === wanted.byteLength) {
+  if (likelyExists || mayHoldSame(path, wanted)) {
     try {
       if (readFileSync(path).equals(wanted)) return;
     } catch {}
@@ -74,15 +77,20 @@ export function writeFileIfChanged(path: string, data: Uint8Array | string): voi
 }
 
 /** Async {@link writeFileIfChanged}. */
-export async function writeFileIfChangedAsync(path: string, data: Uint8Array | string): Promise<void> {
+export async function writeFileIfChangedAsync(path: string, data: Uint8Array | string, likelyExists = false): Promise<void> {
   const wanted = typeof data === "string" ? Buffer.from(data) : data;
-  const stats = statSync(path, { throwIfNoEntry: false });
-  if (stats && stats.size === wanted.byteLength) {
+  if (likelyExists || mayHoldSame(path, wanted)) {
     try {
       if ((await readFile(path)).equals(wanted)) return;
     } catch {}
   }
   await writeFileAtomicAsync(path, wanted);
+}
+
+function mayHoldSame(path: string, wanted: Uint8Array): boolean {
+  // A non-throwing stat: an ENOENT exception per new sidecar is measurably slow.
+  const stats = statSync(path, { throwIfNoEntry: false });
+  return stats !== undefined && stats.size === wanted.byteLength;
 }
 
 /** A deep index: relative POSIX path → checksum. */
