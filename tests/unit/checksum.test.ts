@@ -6,12 +6,12 @@ import { parseChecksum, tryParseChecksum } from "../../lib/checksum/checksum.ts"
 import { computeChecksum, hashFileRaw } from "../../lib/checksum/sha256.ts";
 import { checksumFile, indexDirectory } from "../../lib/checksum/file-checksum.ts";
 import { STAT_CACHE_MIN_BYTES, StatCache } from "../../lib/checksum/stat-cache.ts";
-import { parseChecksumSidecar, parseIndexText, stripTextData } from "../../lib/checksum/sidecar.ts";
+import { parseChecksumSidecar, parseIndexText, stripTextData, writeFileIfChanged } from "../../lib/checksum/sidecar.ts";
 import { VECTORS } from "../fixtures/spec-vectors.ts";
 import { tempDir } from "../helpers.ts";
 import { BufferDir } from "../../lib/buffers/bufferdir.ts";
 import { trivialBuffer } from "../../lib/checksum/trivial.ts";
-import { existsSync, mkdirSync, statSync, utimesSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, statSync, utimesSync } from "node:fs";
 
 describe("parseChecksum()", () => {
   test("accepts upper case and returns lower case", () => expect(parseChecksum(VECTORS.hello.toUpperCase())).toBe(VECTORS.hello));
@@ -103,6 +103,16 @@ describe("sidecars", () => {
   test("parseChecksumSidecar() rejects a non-hex checksum", () => {
     expect(() => parseChecksumSidecar("not a checksum\n", "x.CHECKSUM")).toThrow(/Invalid checksum file "x.CHECKSUM"/);
   });
+  test("writeFileIfChanged() writes missing and differing files, with or without the likelyExists hint", () => {
+    using dir = tempDir();
+    for (const likelyExists of [false, true]) {
+      const path = join(dir.path, `x${likelyExists}.CHECKSUM`);
+      writeFileIfChanged(path, `${VECTORS.hello}\n`, likelyExists);
+      expect(readFileSync(path, "utf8")).toBe(`${VECTORS.hello}\n`);
+      writeFileIfChanged(path, `${VECTORS.empty}\n`, likelyExists);
+      expect(readFileSync(path, "utf8")).toBe(`${VECTORS.empty}\n`);
+    }
+  });
   test("parseIndexText() rejects absolute keys and .. segments", () => {
     expect(() => parseIndexText(`{"/etc/passwd": "${VECTORS.hello}"}`, "bad.INDEX")).toThrow(/Unsafe path/);
     expect(() => parseIndexText(`{"a/../../x": "${VECTORS.hello}"}`, "bad.INDEX")).toThrow(/Unsafe path/);
@@ -119,5 +129,27 @@ test("the stat cache keeps device and inode numbers that use all 64 bits", () =>
   cache.flush();
   expect(cache.lookup(stamp, false)).toBe(checksum);
   expect(cache.lookup({ ...stamp, ino: 5n }, false)).toBeNull();
+  cache.close();
+});
+
+test("a prefetched stat cache answers as single lookups do, and a new record replaces what was prefetched", () => {
+  using dir = tempDir();
+  const cache = new StatCache(join(dir.path, "stat-cache.sqlite"), { minBytes: 0 });
+  const stampAt = (ino: bigint, dev = 7n) => ({ dev, ino, size: 4n, mtimeNs: 1_000_000_000n, ctimeNs: 1_000_000_000n });
+  const checksumOf = (ino: bigint) => computeChecksum(`${ino}`);
+  // Two devices, both decompress flags, 300 files: more than one batch of 256.
+  for (let ino = 1n; ino <= 300n; ino++) cache.record(stampAt(ino), false, checksumOf(ino), 2_000_000_000n);
+  cache.record(stampAt(5n, 2n ** 64n - 1n), true, VECTORS.hello, 2_000_000_000n);
+  cache.flush();
+  const queries = [...Array(310).keys()].map((i) => ({ stamp: stampAt(BigInt(i + 1)), decompress: false }));
+  queries.push({ stamp: stampAt(5n, 2n ** 64n - 1n), decompress: true }, { stamp: stampAt(5n, 2n ** 64n - 1n), decompress: false });
+  const before = queries.map(({ stamp, decompress }) => cache.lookup(stamp, decompress));
+  cache.prefetch(queries);
+  expect(queries.map(({ stamp, decompress }) => cache.lookup(stamp, decompress))).toEqual(before);
+  expect([before[0], before[299], before[300], before.at(-2), before.at(-1)]).toEqual([checksumOf(1n), checksumOf(300n), null, VECTORS.hello, null]);
+  // A changed file (other size) is not answered from the prefetched row.
+  expect(cache.lookup({ ...stampAt(1n), size: 5n }, false)).toBeNull();
+  cache.record({ ...stampAt(1n), size: 5n }, false, VECTORS.empty, 2_000_000_000n);
+  expect(cache.lookup({ ...stampAt(1n), size: 5n }, false)).toBe(VECTORS.empty);
   cache.close();
 });
