@@ -3,12 +3,12 @@
  * verified PUTs, promises, batched `/has` and `/buffer-length`.
  * @module
  */
-import { closeSync, existsSync, linkSync, mkdirSync, openSync, rmSync, statSync, writeSync } from "node:fs";
+import { closeSync, existsSync, fstatSync, linkSync, mkdirSync, openSync, readSync, rmSync, statSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import type { Checksum } from "../checksum/checksum.ts";
 import { StreamingHasher } from "../checksum/sha256.ts";
 import { Semaphore } from "../concurrency/semaphore.ts";
-import { open } from "node:fs/promises";
+import { CHUNK_BYTES as READ_CHUNK_BYTES } from "../checksum/chunk-buffer.ts";
 import { BufferDir, PREFIX_MARKER, type Layout } from "../buffers/bufferdir.ts";
 import {
   HashserverBody, HashserverPath, HashserverStatus, PROMISE_TTL_SECONDS, corruptionMessage, invalidDataBody,
@@ -119,38 +119,47 @@ function lockFilesOf(store: BufferDir, checksum: Checksum, path: string): string
   return [dirLock, `${path}.LOCK`];
 }
 
-async function waitForLocks(locks: string[]): Promise<void> {
-  for (;;) {
-    const live = locks.some((lock) => {
-      try {
-        return Date.now() - statSync(lock).mtimeMs < LOCK_STALE_MS;
-      } catch {
-        return false;
-      }
-    });
-    if (!live) return;
-    await Bun.sleep(1000);
-  }
+function anyLiveLock(locks: string[]): boolean {
+  return locks.some((lock) => {
+    try {
+      return Date.now() - statSync(lock).mtimeMs < LOCK_STALE_MS;
+    } catch {
+      return false;
+    }
+  });
 }
 
-const VERIFY_CHUNK_BYTES = 4 * 1024 * 1024;
+async function waitForLocks(locks: string[]): Promise<void> {
+  while (anyLiveLock(locks)) await Bun.sleep(1000);
+}
 
 /**
- * Hashes a stored file without blocking the event loop: other requests (health checks
- * included) are served between chunks, so one large GET never stalls the server.
+ * From this size a GET is verified while it is sent instead of before (Python hashes first,
+ * then sends: two passes that took a 1 GiB download from ~2.5 s to ~1.3 s of wall time here).
+ * A mismatch then cuts the connection instead of answering 400; smaller files keep the
+ * Python behaviour exactly.
+ */
+const VERIFY_WHILE_SENDING_FROM = 64 * 1024 * 1024;
+
+/**
+ * Hashes a stored file without stalling the server: synchronous 4 MiB reads (~1.6 GB/s here,
+ * against ~0.85 GB/s for awaited async reads), yielding to the event loop after each, so
+ * health checks and other requests wait at most a few milliseconds.
  */
 async function hashFileAt(path: string): Promise<Checksum> {
   const hasher = new StreamingHasher();
-  const file = await open(path, "r");
+  const fd = openSync(path, "r");
   try {
-    const chunk = Buffer.allocUnsafe(VERIFY_CHUNK_BYTES);
+    // Sized to the file: a 4 MiB allocation per small GET would cost more than its hashing.
+    const chunk = Buffer.allocUnsafe(Math.max(1, Math.min(READ_CHUNK_BYTES, fstatSync(fd).size)));
     for (;;) {
-      const { bytesRead } = await file.read(chunk, 0, VERIFY_CHUNK_BYTES, null);
+      const bytesRead = readSync(fd, chunk, 0, chunk.byteLength, null);
       if (bytesRead <= 0) break;
       hasher.update(chunk.subarray(0, bytesRead));
+      await new Promise<void>((resolve) => setImmediate(resolve));
     }
   } finally {
-    await file.close();
+    closeSync(fd);
   }
   return hasher.digest();
 }
@@ -205,8 +214,16 @@ export function createHashserverHandler(options: HashserverOptions): ServiceHand
         }
         return { status: 200, headers: { "content-type": "application/octet-stream" }, body: bytes! };
       }
+      const locks = lockFilesOf(store, checksum, found.path);
+      if (stats.size >= VERIFY_WHILE_SENDING_FROM && !anyLiveLock(locks)) {
+        return {
+          status: 200,
+          headers: { "content-type": "application/octet-stream", "content-disposition": `attachment; filename="${checksum}"` },
+          body: { filePath: found.path, size: stats.size, verifyWhileSending: checksum },
+        };
+      }
       if ((await verifying.run(() => hashFileAt(found.path))) !== checksum) {
-        await waitForLocks(lockFilesOf(store, checksum, found.path));
+        await waitForLocks(locks);
         if ((await verifying.run(() => hashFileAt(found.path))) !== checksum) {
           throw new HttpError(400, runtimeErrorBody(corruptionMessage(found.path, encodingName)), "application/json");
         }

@@ -16,10 +16,15 @@ export interface ServiceRequest {
   body: AsyncIterable<Uint8Array>;
 }
 
-/** A file to send, already verified. */
+/** A file to send: already verified, or verified while it is sent. */
 export interface FileBody {
   filePath: string;
   size: number;
+  /**
+   * Hash the bytes as they are sent; if they do not match, the connection is cut before the
+   * last chunk, so a client never receives a complete response with wrong bytes.
+   */
+  verifyWhileSending?: string;
 }
 
 /** An answer. */

@@ -10,6 +10,7 @@ import { existsSync, openSync, readFileSync, readSync, closeSync } from "node:fs
 import { SeamlessError, UsageError } from "../errors.ts";
 import { writeFileAtomic } from "../buffers/atomic-write.ts";
 import type { ServiceHandler } from "./http.ts";
+import { StreamingHasher } from "../checksum/sha256.ts";
 
 /** Port choice: a fixed port, or a random free port in an inclusive range. */
 export type PortChoice = { port: number } | { range: [number, number] };
@@ -107,7 +108,7 @@ export async function serveService(handler: ServiceHandler, options: ServeOption
       body: req as AsyncIterable<Uint8Array>,
     };
     handler(request).then(
-      (response) => sendResponse(res, response).finally(() => (lastRequestMs = Date.now())),
+      (response) => sendResponse(res, response, options.log).finally(() => (lastRequestMs = Date.now())),
       (error) => {
         options.log(`Internal error: ${error}`);
         res.statusCode = 500;
@@ -155,7 +156,7 @@ export async function serveService(handler: ServiceHandler, options: ServeOption
 
 const SEND_CHUNK_BYTES = 4 * 1024 * 1024;
 
-async function sendResponse(res: http.ServerResponse, response: import("./http.ts").ServiceResponse): Promise<void> {
+async function sendResponse(res: http.ServerResponse, response: import("./http.ts").ServiceResponse, log: (line: string) => void): Promise<void> {
   res.statusCode = response.status;
   for (const [name, value] of Object.entries(response.headers ?? {})) res.setHeader(name, value);
   const body = response.body;
@@ -164,20 +165,39 @@ async function sendResponse(res: http.ServerResponse, response: import("./http.t
     return;
   }
   res.setHeader("content-length", String(body.size));
+  const hasher = body.verifyWhileSending ? new StreamingHasher() : null;
+  const send = async (chunk: Uint8Array) => {
+    if (res.write(chunk)) return;
+    await new Promise((resolve) => {
+      res.once("drain", resolve);
+      res.once("close", resolve);
+    });
+  };
   const fd = openSync(body.filePath, "r");
   try {
+    // With verification, each chunk is held back until the next one is read: the last one
+    // goes out only once the whole file has matched.
+    let held: Uint8Array | null = null;
     for (;;) {
       const chunk = Buffer.allocUnsafe(SEND_CHUNK_BYTES);
       const n = readSync(fd, chunk, 0, SEND_CHUNK_BYTES, null);
       if (n <= 0) break;
-      if (!res.write(n === SEND_CHUNK_BYTES ? chunk : chunk.subarray(0, n))) {
-        await new Promise((resolve) => {
-          res.once("drain", resolve);
-          res.once("close", resolve);
-        });
-        if (res.destroyed) break;
+      const data = n === SEND_CHUNK_BYTES ? chunk : chunk.subarray(0, n);
+      if (!hasher) {
+        await send(data);
+      } else {
+        hasher.update(data);
+        if (held) await send(held);
+        held = data;
       }
+      if (res.destroyed) return;
     }
+    if (hasher && hasher.digest() !== body.verifyWhileSending) {
+      log(`File corruption: ${body.filePath} does not match its checksum; response cut short`);
+      res.destroy();
+      return;
+    }
+    if (held) await send(held);
   } finally {
     closeSync(fd);
   }

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { existsSync, readFileSync, statSync, writeFileSync, mkdirSync } from "node:fs";
+import { existsSync, readFileSync, statSync, truncateSync, writeFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { createHashserverHandler } from "../../lib/servers/hashserver.ts";
 import { makeServiceRequest, withErrorHandling, type ServiceResponse } from "../../lib/servers/http.ts";
@@ -53,6 +53,15 @@ describe("hashserver handler", () => {
     const response = await handlerFor(dir.path, false, "flat")(makeServiceRequest("GET", `/${VECTORS.hello}`));
     expect(response.status).toBe(400);
     expect(JSON.parse(bodyText(response)).message).toMatch(/^File corruption: file at path .* does not have the correct sha-256 checksum\.$/);
+  });
+
+  test("a large buffer is verified while it is sent, not before (its response says so)", async () => {
+    using dir = tempDir();
+    const path = join(dir.path, ABSENT);
+    writeFileSync(path, "");
+    truncateSync(path, 64 * 1024 * 1024); // sparse: its content does not match, which only the send would find
+    const response = await handlerFor(dir.path, false, "flat")(makeServiceRequest("GET", `/${ABSENT}`));
+    expect([response.status, response.body]).toEqual([200, { filePath: path, size: 64 * 1024 * 1024, verifyWhileSending: ABSENT }]);
   });
 
   test("GET of a missing buffer is 404 Not found", async () => {

@@ -1,0 +1,45 @@
+import { describe, expect, test } from "bun:test";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { computeChecksum } from "../../lib/checksum/sha256.ts";
+import { serveService } from "../../lib/servers/serve.ts";
+import type { ServiceResponse } from "../../lib/servers/http.ts";
+import { tempDir } from "../helpers.ts";
+
+/** Serves one file with `verifyWhileSending`, fetches it, returns what arrived or the error. */
+async function fetchVerified(path: string, size: number, claimed: string): Promise<{ bytes?: Uint8Array; error?: unknown }> {
+  const logged: string[] = [];
+  const response: ServiceResponse = { status: 200, body: { filePath: path, size, verifyWhileSending: claimed } };
+  const server = await serveService(async () => response, { host: "127.0.0.1", port: { port: 0 }, log: (line) => logged.push(line) });
+  try {
+    const answer = await fetch(`http://127.0.0.1:${server.port}/x`);
+    return { bytes: new Uint8Array(await answer.arrayBuffer()) };
+  } catch (error) {
+    return { error };
+  } finally {
+    await server.stop();
+  }
+}
+
+describe("serveService() file bodies verified while sending", () => {
+  // 10 MiB: three send chunks, so the held-back last chunk is exercised.
+  const content = new Uint8Array(10 * 1024 * 1024).map((_, i) => (i * 7) & 0xff);
+
+  test("a matching file arrives whole", async () => {
+    using dir = tempDir();
+    const path = join(dir.path, "f");
+    writeFileSync(path, content);
+    const { bytes, error } = await fetchVerified(path, content.byteLength, computeChecksum(content));
+    expect(error).toBeUndefined();
+    expect(computeChecksum(bytes!)).toBe(computeChecksum(content));
+  });
+
+  test("a file that does not match is cut short: the client never gets a complete response", async () => {
+    using dir = tempDir();
+    const path = join(dir.path, "f");
+    writeFileSync(path, content);
+    const { bytes, error } = await fetchVerified(path, content.byteLength, computeChecksum("something else"));
+    if (error === undefined) expect(bytes!.byteLength).toBeLessThan(content.byteLength);
+    else expect(String(error)).toMatch(/./);
+  });
+});
