@@ -117,7 +117,11 @@ export function walkDirectory(dir: string, statCache?: StatCache | null): Indexe
         if (!entry.isSymbolicLink()) throw error;
         stats = lstatSync(path, { bigint: true }); // a dangling link: hashing it fails below, as in Python
       }
-      if (entry.isSymbolicLink() && stats.isDirectory()) continue; // os.walk lists it but does not descend
+      if (stats.isDirectory()) {
+        if (entry.isSymbolicLink()) continue; // os.walk lists it but does not descend
+        visit(path, rel); // a filesystem that reports no entry types
+        continue;
+      }
       found.push({ key: stripCompressionSuffix(rel), path, stats });
     }
   };

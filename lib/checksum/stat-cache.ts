@@ -182,4 +182,3 @@ export class StatCache {
     this.#opened = null;
   }
 }
-
