@@ -39,6 +39,8 @@ export interface TargetOptions {
   store: BufferStore;
   workdir: string;
   download: boolean;
+  /** `--scratch`: store no result buffers. */
+  scratch?: boolean;
   say: (level: number, text: string) => void;
 }
 
@@ -67,6 +69,9 @@ export async function writeResultTargets(resultBuffer: Uint8Array, targets: Resu
     }
     for (const key of Object.keys(sub)) validateIndexKey(key, "result");
     const indexBytes = serializeDeepIndex(sub);
+    // Stored (Python does not), so that the `.CHECKSUM` of a result directory names a buffer
+    // that `seamless download` can resolve when the `.INDEX` file is gone.
+    if (!options.scratch) await options.store.put(computeChecksum(indexBytes), indexBytes);
     mkdirSync(dirname(local), { recursive: true });
     writeFileAtomic(`${local}.INDEX`, indexBytes);
     writeChecksumSidecar(`${local}.CHECKSUM`, computeChecksum(indexBytes));

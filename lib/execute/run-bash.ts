@@ -95,6 +95,7 @@ export async function runPrepared(prepared: PreparedBash, options: RunOptions): 
       store,
       workdir: options.workdir,
       download: options.download,
+      scratch: options.scratch,
       say: (level, text) => reporter.message(level, text),
     });
     return 0;

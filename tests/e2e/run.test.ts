@@ -146,6 +146,11 @@ describe("seamless run (execution and cache)", () => {
     expect(result.exitCode).toBe(0);
     expect(readFileSync(join(dir.path, "outdir/sub/x"), "utf8")).toBe("hello\n");
     expect(readFileSync(join(dir.path, "outdir.INDEX"), "utf8")).toBe(`{\n  "sub/x": "${VECTORS.hello}"\n}\n`);
+    // Its checksum names a stored buffer: the directory can be downloaded from the checksum alone.
+    const checksum = readFileSync(join(dir.path, "outdir.CHECKSUM"), "utf8").trim();
+    const copy = await runSeamless(["download", "--directory", checksum, "-o", "copy"], { cwd: dir.path, env });
+    expect(copy.exitCode).toBe(0);
+    expect(readFileSync(join(dir.path, "copy/sub/x"), "utf8")).toBe("hello\n");
   });
 
   test("a failing command exits 1 with the return code, and nothing is cached", async () => {
