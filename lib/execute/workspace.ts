@@ -74,6 +74,15 @@ async function placeBuffer(store: BufferStore, checksum: Checksum, target: strin
  */
 export async function materializeWorkspace(dict: TransformationDict, store: BufferStore): Promise<Workspace> {
   const dir = mkdtempSync(join(process.env.TMPDIR || tmpdir(), "seamless-bash-transformer"));
+  try {
+    return { dir, env: await materializePins(dict, store, dir) };
+  } catch (error) {
+    rmSync(dir, { recursive: true, force: true }); // a refused pin or a missing buffer leaves nothing behind
+    throw error;
+  }
+}
+
+async function materializePins(dict: TransformationDict, store: BufferStore, dir: string): Promise<Record<string, string>> {
   const env: Record<string, string> = {};
   const format = (dict.__format__ ?? {}) as Record<string, { filesystem?: { mode?: string } }>;
   const pins = Object.keys(dict).filter((key) => !key.startsWith("__") && key !== "code").sort();
@@ -111,7 +120,7 @@ export async function materializeWorkspace(dict: TransformationDict, store: Buff
       }
     }
   }
-  return { dir, env };
+  return env;
 }
 
 /** Writes `transform.sh` (cli-spec §3.16): the exports that differ from the environment, then the script. */

@@ -1,6 +1,6 @@
 /** End-to-end: the `seamless run` flags beyond the basics, and transfer options. */
 import { describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { runSeamless, scrubbedEnv, tempDir } from "../helpers.ts";
@@ -97,9 +97,11 @@ describe("seamless run flags", () => {
     const tf = `{\n  "../evil": [\n    "bytes",\n    null,\n    "${aChecksum}"\n  ],\n  "__language__": "bash",\n  "__output__": [\n    "result",\n    "bytes",\n    null\n  ],\n  "code": [\n    "text",\n    null,\n    "${codeChecksum}"\n  ]\n}\n`;
     writeFileSync(join(dir.path, "tf.json"), tf);
     await runSeamless(["upload", "tf.json"], { cwd: dir.path, env });
-    const result = await runSeamless(["run-transformation", "tf.json.CHECKSUM"], { cwd: dir.path, env });
+    mkdirSync(join(dir.path, "tmp"));
+    const result = await runSeamless(["run-transformation", "tf.json.CHECKSUM"], { cwd: dir.path, env: { ...env, TMPDIR: join(dir.path, "tmp") } });
     expect(result.exitCode).toBe(1);
     expect(result.stderr).toContain("Pin ../evil: absolute paths and .. are not allowed");
+    expect(readdirSync(join(dir.path, "tmp"))).toEqual([]); // no workspace left behind
   });
 });
 
