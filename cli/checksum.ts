@@ -1,9 +1,9 @@
 import { statSync } from "node:fs";
-import { checksumFile, checksumFileAsync, indexDirectory, type FileChecksum } from "../lib/checksum/file-checksum.ts";
+import { checksumFile, checksumFileAsync, indexDirectory, prefetchChecksums, type FileChecksum } from "../lib/checksum/file-checksum.ts";
 import { forEachAdaptive } from "../lib/concurrency/map-concurrent.ts";
 import { writeChecksumSidecar, writeFileIfChanged } from "../lib/checksum/sidecar.ts";
-import { compressionSuffixOf, stripCompressionSuffix } from "../lib/checksum/compression.ts";
-import { StatCache, stampOf } from "../lib/checksum/stat-cache.ts";
+import { stripCompressionSuffix } from "../lib/checksum/compression.ts";
+import { StatCache } from "../lib/checksum/stat-cache.ts";
 import { resolveCacheDir, statCachePathOf } from "../lib/buffers/cache-dir.ts";
 import { parseOrHelp, type CommandSpec } from "./args.ts";
 import { writeStdout } from "./stdio.ts";
@@ -30,10 +30,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     const paths = positionals.map((raw) => (raw.length > 1 ? raw.replace(/\/+$/, "") : raw));
     const allStats = paths.map((path) => statSync(path, { bigint: true }));
-    statCache?.prefetch(paths.flatMap((path, index) => {
-      const stats = allStats[index]!;
-      return stats.isDirectory() ? [] : [{ stamp: stampOf(stats), decompress: compressionSuffixOf(path) !== null }];
-    }));
+    prefetchChecksums(statCache, paths, allStats);
     const emit = ({ checksum, fromStatCache }: FileChecksum, index: number) => {
       if (values.write) writeChecksumSidecar(`${stripCompressionSuffix(paths[index]!)}.CHECKSUM`, checksum, fromStatCache);
       lines[index] = `${checksum}  ${positionals[index]}`;

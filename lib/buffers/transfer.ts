@@ -6,11 +6,11 @@
 import { existsSync, linkSync, mkdirSync, rmSync, statSync, symlinkSync, lstatSync } from "node:fs";
 import { resolve as resolvePath } from "node:path";
 import type { Checksum } from "../checksum/checksum.ts";
-import { checksumFile, checksumFileAsync, indexDirectory, type FileChecksum } from "../checksum/file-checksum.ts";
+import { checksumFile, checksumFileAsync, indexDirectory, prefetchChecksums, type FileChecksum } from "../checksum/file-checksum.ts";
 import { stripCompressionSuffix, compressionSuffixOf } from "../checksum/compression.ts";
 import { formatChecksumSidecar, writeFileIfChanged, writeFileIfChangedAsync } from "../checksum/sidecar.ts";
 import { forEachAdaptive, mapConcurrent } from "../concurrency/map-concurrent.ts";
-import { stampOf, type StatCache } from "../checksum/stat-cache.ts";
+import type { StatCache } from "../checksum/stat-cache.ts";
 import { BufferDir } from "./bufferdir.ts";
 import type { BufferStore } from "./store.ts";
 import { ChecksumMismatchError, SeamlessError } from "../errors.ts";
@@ -52,10 +52,7 @@ export async function planUpload(paths: string[], statCache: StatCache | null): 
   const sidecars: SidecarWrite[] = [];
   const kept = paths.map((raw) => (raw.length > 1 ? raw.replace(/\/+$/, "") : raw)).filter((path) => !path.endsWith(".CHECKSUM"));
   const allStats = kept.map((path) => statSync(path, { bigint: true, throwIfNoEntry: false }) ?? missingInput(path));
-  statCache?.prefetch(kept.flatMap((path, index) => {
-    const stats = allStats[index]!;
-    return stats.isDirectory() ? [] : [{ stamp: stampOf(stats), decompress: compressionSuffixOf(path) !== null }];
-  }));
+  prefetchChecksums(statCache, kept, allStats);
   let retained = 0;
   type Hashed = { path: string; directory: ReturnType<typeof indexDirectory> | null; file: FileChecksum | null };
   const hashed: Hashed[] = new Array(kept.length);

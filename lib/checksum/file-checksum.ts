@@ -82,6 +82,17 @@ export async function checksumFileAsync(path: string, cache: StatCache | null, o
   return result;
 }
 
+/**
+ * Fetches the stat-cache entries of many paths at once (directories among them are skipped),
+ * so that the {@link checksumFile} calls that follow need no query each.
+ */
+export function prefetchChecksums(statCache: StatCache | null | undefined, paths: readonly string[], stats: readonly BigIntStats[]): void {
+  statCache?.prefetch(paths.flatMap((path, index) => {
+    const stat = stats[index]!;
+    return stat.isDirectory() ? [] : [{ stamp: stampOf(stat), decompress: compressionSuffixOf(path) !== null }];
+  }));
+}
+
 /** One file found while indexing a directory. */
 export interface IndexedFile {
   /** Index key: relative POSIX path with the compression suffix removed. */
@@ -126,7 +137,7 @@ export function walkDirectory(dir: string, statCache?: StatCache | null): Indexe
     }
   };
   visit(dir, "");
-  statCache?.prefetch(found.map(({ path, stats }) => ({ stamp: stampOf(stats), decompress: compressionSuffixOf(path) !== null })));
+  prefetchChecksums(statCache, found.map((file) => file.path), found.map((file) => file.stats));
   return found.map(({ key, path, stats }) => {
     const { checksum, length } = checksumFile(path, statCache, { stats });
     return { key, path, checksum, length };
