@@ -1,6 +1,5 @@
 import { statSync } from "node:fs";
-import { checksumFile, checksumFileAsync, indexDirectory, prefetchChecksums, type FileChecksum } from "../lib/checksum/file-checksum.ts";
-import { forEachAdaptive } from "../lib/concurrency/map-concurrent.ts";
+import { checksumFiles, indexDirectoryAsync, prefetchChecksums } from "../lib/checksum/file-checksum.ts";
 import { writeChecksumSidecar, writeFileIfChanged } from "../lib/checksum/sidecar.ts";
 import { stripCompressionSuffix } from "../lib/checksum/compression.ts";
 import { StatCache } from "../lib/checksum/stat-cache.ts";
@@ -31,28 +30,26 @@ export async function main(argv: string[]): Promise<number> {
     const paths = positionals.map((raw) => (raw.length > 1 ? raw.replace(/\/+$/, "") : raw));
     const allStats = paths.map((path) => statSync(path, { bigint: true }));
     prefetchChecksums(statCache, paths, allStats);
-    const emit = ({ checksum, fromStatCache }: FileChecksum, index: number) => {
-      if (values.write) writeChecksumSidecar(`${stripCompressionSuffix(paths[index]!)}.CHECKSUM`, checksum, fromStatCache);
-      lines[index] = `${checksum}  ${positionals[index]}`;
-    };
     const files: number[] = [];
     for (const [index, path] of paths.entries()) {
       if (!allStats[index]!.isDirectory()) {
         files.push(index);
         continue;
       }
-      const { indexBuffer, checksum } = indexDirectory(path, statCache);
+      const { indexBuffer, checksum } = await indexDirectoryAsync(path, statCache);
       if (values.write) {
         writeFileIfChanged(`${path}.INDEX`, indexBuffer);
         writeChecksumSidecar(`${path}.CHECKSUM`, checksum);
       }
       lines[index] = `${checksum}  ${positionals[index]}`;
     }
-    await forEachAdaptive(
-      files,
-      (index) => emit(checksumFile(paths[index]!, statCache, { stats: allStats[index]! }), index),
-      async (index) => emit(await checksumFileAsync(paths[index]!, statCache, { stats: allStats[index]! }), index),
-    );
+    await checksumFiles(files.map((index) => paths[index]!), files.map((index) => allStats[index]!), statCache, {
+      onResult: (k, { checksum, fromStatCache }) => {
+        const index = files[k]!;
+        if (values.write) writeChecksumSidecar(`${stripCompressionSuffix(paths[index]!)}.CHECKSUM`, checksum, fromStatCache);
+        lines[index] = `${checksum}  ${positionals[index]}`;
+      },
+    });
   } finally {
     statCache?.close();
     // What was computed before an error is still printed, in argument order.

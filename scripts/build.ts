@@ -4,12 +4,13 @@
  * `--bytecode` ships precompiled JavaScriptCore bytecode: start-up drops from ~23 ms to ~9 ms,
  * because the ~300 KB bundle is no longer parsed at every run; `--splitting` keeps the tree-sitter
  * glue in its own chunk, loaded only when a command line needs the real parser (BENCHMARKS.md).
+ * The hash pool's worker is a second entry point: a Worker can only start embedded modules.
  */
 import { mkdirSync } from "node:fs";
 
 mkdirSync("dist", { recursive: true });
 const result = Bun.spawnSync(
-  [process.execPath, "build", "--compile", "--minify", "--bytecode", "--format=esm", "--splitting", "--sourcemap=none", "cli/main.ts", "--outfile", "dist/seamless"],
+  [process.execPath, "build", "--compile", "--minify", "--bytecode", "--format=esm", "--splitting", "--sourcemap=none", "cli/main.ts", "lib/checksum/hash-worker.ts", "--outfile", "dist/seamless"],
   { stdout: "inherit", stderr: "inherit" },
 );
 if (result.exitCode !== 0) {

@@ -6,7 +6,7 @@
 import { existsSync, linkSync, mkdirSync, rmSync, statSync, symlinkSync, lstatSync } from "node:fs";
 import { resolve as resolvePath } from "node:path";
 import type { Checksum } from "../checksum/checksum.ts";
-import { checksumFile, checksumFileAsync, indexDirectory, prefetchChecksums, type FileChecksum } from "../checksum/file-checksum.ts";
+import { checksumFiles, indexDirectoryAsync, prefetchChecksums, type DirectoryIndex, type FileChecksum } from "../checksum/file-checksum.ts";
 import { stripCompressionSuffix, compressionSuffixOf } from "../checksum/compression.ts";
 import { formatChecksumSidecar, writeFileIfChanged, writeFileIfChangedAsync } from "../checksum/sidecar.ts";
 import { forEachAdaptive, mapConcurrent } from "../concurrency/map-concurrent.ts";
@@ -42,8 +42,8 @@ export interface UploadPlan {
 }
 
 /**
- * Hashes files and directories (with the stat cache) into an upload plan. Files are hashed
- * with bounded concurrency; the plan keeps argument order.
+ * Hashes files and directories (with the stat cache) into an upload plan, with
+ * {@link checksumFiles}; the plan keeps argument order.
  *
  * @param paths files and directories; a trailing `/` is ignored, `*.CHECKSUM` arguments are skipped
  */
@@ -53,25 +53,16 @@ export async function planUpload(paths: string[], statCache: StatCache | null): 
   const kept = paths.map((raw) => (raw.length > 1 ? raw.replace(/\/+$/, "") : raw)).filter((path) => !path.endsWith(".CHECKSUM"));
   const allStats = kept.map((path) => statSync(path, { bigint: true, throwIfNoEntry: false }) ?? missingInput(path));
   prefetchChecksums(statCache, kept, allStats);
-  let retained = 0;
-  type Hashed = { path: string; directory: ReturnType<typeof indexDirectory> | null; file: FileChecksum | null };
+  type Hashed = { path: string; directory: DirectoryIndex | null; file: FileChecksum | null };
   const hashed: Hashed[] = new Array(kept.length);
-  const record = (index: number, file: FileChecksum) => {
-    if (file.bytes) retained += file.bytes.byteLength;
-    hashed[index] = { path: kept[index]!, directory: null, file };
-  };
-  // Small files keep their bytes: storing them then needs no second read and hash.
-  const keep = () => ({ keepSmallBytes: retained < MAX_RETAINED_BYTES });
   const files: number[] = [];
   for (const [index, path] of kept.entries()) {
-    if (allStats[index]!.isDirectory()) hashed[index] = { path, directory: indexDirectory(path, statCache), file: null };
+    if (allStats[index]!.isDirectory()) hashed[index] = { path, directory: await indexDirectoryAsync(path, statCache), file: null };
     else files.push(index);
   }
-  await forEachAdaptive(
-    files,
-    (index) => record(index, checksumFile(kept[index]!, statCache, { ...keep(), stats: allStats[index]! })),
-    async (index) => record(index, await checksumFileAsync(kept[index]!, statCache, { ...keep(), stats: allStats[index]! })),
-  );
+  // Small files keep their bytes: storing them then needs no second read and hash.
+  const fileResults = await checksumFiles(files.map((index) => kept[index]!), files.map((index) => allStats[index]!), statCache, { keepSmallBytesUpTo: MAX_RETAINED_BYTES });
+  for (const [k, index] of files.entries()) hashed[index] = { path: kept[index]!, directory: null, file: fileResults[k]! };
   for (const entry of hashed) {
     if (entry.directory) {
       const { files, indexBuffer, checksum } = entry.directory;

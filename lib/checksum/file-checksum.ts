@@ -3,31 +3,19 @@
  * raw bytes, decompressed for `.zst`/`.gz` names; directories as deep indexes.
  * @module
  */
-import { lstatSync, readdirSync, readFileSync, statSync, type BigIntStats } from "node:fs";
+import { lstatSync, readdirSync, statSync, type BigIntStats } from "node:fs";
 import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { Checksum } from "./checksum.ts";
-import { hashFileRaw, computeChecksum } from "./sha256.ts";
-import { compressionSuffixOf, decompress, stripCompressionSuffix } from "./compression.ts";
+import { computeChecksum } from "./sha256.ts";
+import { compressionSuffixOf, stripCompressionSuffix } from "./compression.ts";
+import { hashFileContent, SMALL_FILE_BYTES, type FileChecksum } from "./file-content.ts";
 import { stampOf, type StatCache } from "./stat-cache.ts";
+
+export { hashFileContent, type FileChecksum } from "./file-content.ts";
 import { serializeDeepIndex, type DeepIndex } from "./sidecar.ts";
-
-/** A hashed file: its checksum (of the decompressed bytes) and that buffer's length, if known. */
-export interface FileChecksum {
-  checksum: Checksum;
-  /** Length of the (decompressed) buffer; -1 when it came from the stat cache of a compressed file. */
-  length: number;
-  /**
-   * The bytes that were hashed, kept for small files when asked (`keepSmallBytes`), so that a
-   * store can write them without reading and hashing the file again.
-   */
-  bytes?: Uint8Array;
-  /** The file is unchanged since it was last hashed: its sidecar most likely exists. */
-  fromStatCache?: true;
-}
-
-/** Files up to this size are read whole (one read instead of a chunk loop). */
-const SMALL_FILE_BYTES = 1024 * 1024;
+import { hashFilesOnAllCores, hashThreads } from "./hash-pool.ts";
+import { forEachAdaptive } from "../concurrency/map-concurrent.ts";
 
 /**
  * Computes a file's checksum, using the stat cache when the file has not changed.
@@ -37,29 +25,21 @@ const SMALL_FILE_BYTES = 1024 * 1024;
  * @returns checksum and buffer length
  */
 export function checksumFile(path: string, cache?: StatCache | null, options: { keepSmallBytes?: boolean; stats?: BigIntStats } = {}): FileChecksum {
-  const suffix = compressionSuffixOf(path);
   const stats = options.stats ?? (cache ? statSync(path, { bigint: true }) : null);
   const statCache = cache && stats && stats.size >= BigInt(cache.minBytes) ? cache : null;
   if (statCache && stats) {
-    const cached = statCache.lookup(stampOf(stats), suffix !== null);
-    if (cached) return { checksum: cached, length: suffix ? -1 : Number(stats.size), fromStatCache: true };
+    const cached = statCache.lookup(stampOf(stats), compressionSuffixOf(path) !== null);
+    if (cached) return cachedResult(path, stats, cached);
   }
   // Taken before reading: a change during hashing then falls inside the racy margin.
   const recordedNs = BigInt(Date.now()) * 1_000_000n;
-  let result: FileChecksum;
-  if (suffix) {
-    const bytes = decompress(readFileSync(path), suffix);
-    result = { checksum: computeChecksum(bytes), length: bytes.byteLength };
-    if (options.keepSmallBytes && bytes.byteLength <= SMALL_FILE_BYTES) result.bytes = bytes;
-  } else if (stats && stats.size <= BigInt(SMALL_FILE_BYTES)) {
-    const bytes = readFileSync(path);
-    result = { checksum: computeChecksum(bytes), length: bytes.byteLength };
-    if (options.keepSmallBytes) result.bytes = bytes;
-  } else {
-    result = hashFileRaw(path);
-  }
-  if (statCache && stats) statCache.record(stampOf(stats), suffix !== null, result.checksum, recordedNs);
+  const result = hashFileContent(path, stats?.size ?? null, options.keepSmallBytes);
+  if (statCache && stats) statCache.record(stampOf(stats), compressionSuffixOf(path) !== null, result.checksum, recordedNs);
   return result;
+}
+
+function cachedResult(path: string, stats: BigIntStats, checksum: Checksum): FileChecksum {
+  return { checksum, length: compressionSuffixOf(path) ? -1 : Number(stats.size), fromStatCache: true };
 }
 
 /**
@@ -104,15 +84,93 @@ export interface IndexedFile {
 }
 
 /**
- * Walks a directory like Python `os.walk(followlinks=False)`: hidden files included,
- * symlinked files read through the link, symlinked directories not descended.
- *
- * @param dir the directory
- * @param statCache optional stat cache
- * @returns the files with their keys and checksums, in walk order
+ * Many large files together are hashed on every core from this many bytes on; below it, one
+ * thread is done before the workers have started (~4 ms each).
  */
-export function walkDirectory(dir: string, statCache?: StatCache | null): IndexedFile[] {
-  const found: { key: string; path: string; stats: BigIntStats }[] = [];
+const PARALLEL_MIN_BYTES = 64 * 1024 * 1024;
+
+/** Options of {@link checksumFiles}. */
+export interface ChecksumFilesOptions {
+  /** Keep the bytes of small files, up to this many bytes in all ({@link FileChecksum.bytes}). */
+  keepSmallBytesUpTo?: number;
+  /** Hash large files on every core once they add up to this many bytes (default 64 MiB). */
+  parallelFromBytes?: number;
+  /** Called with each result as soon as it is known (what was done before an error stays done). */
+  onResult?: (index: number, result: FileChecksum) => void;
+}
+
+/**
+ * Checksums of many files, stat cache first. Files over 1 MiB that are left to hash go to
+ * every core ({@link hashFilesOnAllCores}) when they add up to {@link PARALLEL_MIN_BYTES};
+ * the others go through {@link checksumFile}, synchronously or with async reads, whichever
+ * the disk answers faster.
+ *
+ * @param paths the files
+ * @param stats their `stat({ bigint: true })`, same order
+ * @returns one result per file, in input order
+ */
+export async function checksumFiles(paths: readonly string[], stats: readonly BigIntStats[], statCache: StatCache | null, options: ChecksumFilesOptions = {}): Promise<FileChecksum[]> {
+  const results = new Array<FileChecksum>(paths.length);
+  let budget = options.keepSmallBytesUpTo ?? 0;
+  const keep = (result: FileChecksum, index: number) => {
+    if (result.bytes) budget -= result.bytes.byteLength;
+    results[index] = result;
+    options.onResult?.(index, result);
+  };
+  const large: number[] = [];
+  const rest: number[] = [];
+  let largeBytes = 0;
+  for (const [index, path] of paths.entries()) {
+    const size = stats[index]!.size;
+    if (size <= BigInt(SMALL_FILE_BYTES)) {
+      rest.push(index);
+      continue;
+    }
+    const cached = statCache && size >= BigInt(statCache.minBytes) ? statCache.lookup(stampOf(stats[index]!), compressionSuffixOf(path) !== null) : null;
+    if (cached) keep(cachedResult(path, stats[index]!, cached), index);
+    else {
+      large.push(index);
+      largeBytes += Number(size);
+    }
+  }
+  if (large.length >= 2 && largeBytes >= (options.parallelFromBytes ?? PARALLEL_MIN_BYTES) && hashThreads() > 1) {
+    const recordedNs = BigInt(Date.now()) * 1_000_000n;
+    const hashed = await hashFilesOnAllCores(large.map((index) => ({ path: paths[index]!, size: Number(stats[index]!.size) })));
+    for (const [k, index] of large.entries()) {
+      statCache?.record(stampOf(stats[index]!), compressionSuffixOf(paths[index]!) !== null, hashed[k]!.checksum, recordedNs);
+      keep(hashed[k]!, index);
+    }
+  } else rest.push(...large);
+  await forEachAdaptive(
+    rest,
+    (index) => keep(checksumFile(paths[index]!, statCache, { stats: stats[index]!, keepSmallBytes: budget > 0 }), index),
+    async (index) => keep(await checksumFileAsync(paths[index]!, statCache, { stats: stats[index]!, keepSmallBytes: budget > 0 }), index),
+  );
+  return results;
+}
+
+/** One file found while indexing a directory. */
+export interface IndexedFile {
+  /** Index key: relative POSIX path with the compression suffix removed. */
+  key: string;
+  /** Path on disk. */
+  path: string;
+  checksum: Checksum;
+  length: number;
+}
+
+interface ListedFile {
+  key: string;
+  path: string;
+  stats: BigIntStats;
+}
+
+/**
+ * Lists a directory's files like Python `os.walk(followlinks=False)`: hidden files included,
+ * symlinked files read through the link, symlinked directories not descended.
+ */
+function listDirectory(dir: string): ListedFile[] {
+  const found: ListedFile[] = [];
   const visit = (absolute: string, relative: string) => {
     for (const entry of readdirSync(absolute, { withFileTypes: true })) {
       const path = join(absolute, entry.name);
@@ -137,6 +195,18 @@ export function walkDirectory(dir: string, statCache?: StatCache | null): Indexe
     }
   };
   visit(dir, "");
+  return found;
+}
+
+/**
+ * Walks a directory ({@link listDirectory}) and hashes its files on this thread.
+ *
+ * @param dir the directory
+ * @param statCache optional stat cache
+ * @returns the files with their keys and checksums, in walk order
+ */
+export function walkDirectory(dir: string, statCache?: StatCache | null): IndexedFile[] {
+  const found = listDirectory(dir);
   prefetchChecksums(statCache, found.map((file) => file.path), found.map((file) => file.stats));
   return found.map(({ key, path, stats }) => {
     const { checksum, length } = checksumFile(path, statCache, { stats });
@@ -144,14 +214,30 @@ export function walkDirectory(dir: string, statCache?: StatCache | null): Indexe
   });
 }
 
-/** The deep index of a directory, its index buffer and the buffer's checksum. */
-export function indexDirectory(dir: string, statCache?: StatCache | null): {
+/** A directory's deep index, its index buffer and the buffer's checksum. */
+export interface DirectoryIndex {
   files: IndexedFile[];
   index: DeepIndex;
   indexBuffer: Uint8Array;
   checksum: Checksum;
-} {
-  const files = walkDirectory(dir, statCache);
+}
+
+/** The deep index of a directory, hashed on this thread (for commands that hash a few inputs). */
+export function indexDirectory(dir: string, statCache?: StatCache | null): DirectoryIndex {
+  return indexOf(walkDirectory(dir, statCache));
+}
+
+/** {@link indexDirectory} for big trees: files hashed with {@link checksumFiles} (every core for large ones). */
+export async function indexDirectoryAsync(dir: string, statCache: StatCache | null): Promise<DirectoryIndex> {
+  const found = listDirectory(dir);
+  const paths = found.map((file) => file.path);
+  const stats = found.map((file) => file.stats);
+  prefetchChecksums(statCache, paths, stats);
+  const hashed = await checksumFiles(paths, stats, statCache);
+  return indexOf(found.map(({ key, path }, i) => ({ key, path, checksum: hashed[i]!.checksum, length: hashed[i]!.length })));
+}
+
+function indexOf(files: IndexedFile[]): DirectoryIndex {
   const index: DeepIndex = Object.create(null);
   for (const file of files) index[file.key] = file.checksum;
   const indexBuffer = serializeDeepIndex(index);

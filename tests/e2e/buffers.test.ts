@@ -5,6 +5,8 @@ import { join } from "node:path";
 import { BINARY, runSeamless, scrubbedEnv, tempDir } from "../helpers.ts";
 import { VECTORS } from "../fixtures/spec-vectors.ts";
 
+const computeChecksumOf = (data: Uint8Array) => new Bun.CryptoHasher("sha256").update(data).digest("hex");
+
 beforeAll(() => {
   if (!existsSync(BINARY)) throw new Error("dist/seamless is missing: run `npm run build` first (npm test does)");
 });
@@ -70,6 +72,25 @@ describe("seamless checksum / upload / download / resolve", () => {
     expect(resolved.stdout).toBe("hello\n");
     const stdout = await runSeamless(["download", "--stdout", VECTORS.hello], { cwd: dir.path, env });
     expect(stdout.stdout).toBe("hello\n");
+  });
+
+  test("many large files are hashed on worker threads inside the binary (checksum and upload)", async () => {
+    using dir = tempDir();
+    const env = scrubbedEnv(join(dir.path, "cache"));
+    mkdirSync(join(dir.path, "big"));
+    const expected: string[] = [];
+    for (const [i, name] of ["big/one.bin", "big/two.bin"].entries()) {
+      const data = new Uint8Array(40 * 1024 * 1024).fill(i + 1);
+      data[12345] = 99;
+      writeFileSync(join(dir.path, name), data);
+      expected.push(computeChecksumOf(data));
+    }
+    const result = await runSeamless(["checksum", "--no-stat-cache", "big/one.bin", "big/two.bin"], { cwd: dir.path, env });
+    expect(result.stderr).toBe("");
+    expect(result.stdout).toBe(`${expected[0]}  big/one.bin\n${expected[1]}  big/two.bin\n`);
+    const up = await runSeamless(["upload", "big"], { cwd: dir.path, env });
+    expect(up.exitCode).toBe(0);
+    expect(readFileSync(join(dir.path, "big.INDEX"), "utf8")).toBe(`{\n  "one.bin": "${expected[0]}",\n  "two.bin": "${expected[1]}"\n}\n`);
   });
 
   test("a missing buffer exits 1 and names the checksum", async () => {

@@ -4,7 +4,8 @@ import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { parseChecksum, tryParseChecksum } from "../../lib/checksum/checksum.ts";
 import { computeChecksum, hashFileRaw } from "../../lib/checksum/sha256.ts";
-import { checksumFile, indexDirectory } from "../../lib/checksum/file-checksum.ts";
+import { checksumFile, checksumFiles, indexDirectory, indexDirectoryAsync } from "../../lib/checksum/file-checksum.ts";
+import { hashFilesOnAllCores } from "../../lib/checksum/hash-pool.ts";
 import { STAT_CACHE_MIN_BYTES, StatCache } from "../../lib/checksum/stat-cache.ts";
 import { parseChecksumSidecar, parseIndexText, stripTextData, writeFileIfChanged } from "../../lib/checksum/sidecar.ts";
 import { VECTORS } from "../fixtures/spec-vectors.ts";
@@ -83,6 +84,66 @@ describe("file checksums", () => {
     writeFileSync(join(dir.path, "d/y.gz"), gzipSync("hello\n"));
     const { index } = indexDirectory(join(dir.path, "d"));
     expect(index).toEqual({ ".hidden": VECTORS.empty, "sub/x.txt": VECTORS.hello, y: VECTORS.hello });
+  });
+});
+
+describe("hashing many files on every core", () => {
+  const makeFiles = (dir: string) => {
+    const files: { path: string; data: Uint8Array }[] = [];
+    for (const [name, size] of [["a.bin", 3 * 1024 * 1024 + 5], ["b.bin", 2 * 1024 * 1024], ["c.bin", 5 * 1024 * 1024 + 1], ["small.txt", 6]] as const) {
+      const data = new Uint8Array(size).map((_, i) => (i * 7 + size) % 253);
+      writeFileSync(join(dir, name), data);
+      files.push({ path: join(dir, name), data });
+    }
+    writeFileSync(join(dir, "h.txt.gz"), gzipSync("hello\n"));
+    files.push({ path: join(dir, "h.txt.gz"), data: new TextEncoder().encode("hello\n") });
+    return files;
+  };
+
+  test("hashFilesOnAllCores() answers in input order, .gz decompressed", async () => {
+    using dir = tempDir();
+    const files = makeFiles(dir.path);
+    const hashed = await hashFilesOnAllCores(files.map(({ path }) => ({ path, size: statSync(path).size })), 2);
+    expect(hashed).toEqual(files.map(({ data }) => ({ checksum: computeChecksum(data), length: data.length })));
+  });
+
+  test("a worker's error reaches the caller with its code and path", async () => {
+    using dir = tempDir();
+    const files = makeFiles(dir.path);
+    const missing = join(dir.path, "gone.bin");
+    const promise = hashFilesOnAllCores([...files.map(({ path }) => ({ path, size: statSync(path).size })), { path: missing, size: 4 << 20 }], 2);
+    await expect(promise).rejects.toMatchObject({ code: "ENOENT", path: missing });
+  });
+
+  test("checksumFiles() mixes the stat cache, the pool and small files, and records what it hashed", async () => {
+    using dir = tempDir();
+    const files = makeFiles(dir.path);
+    const cache = new StatCache(join(dir.path, "stat.sqlite"), { minBytes: 0 });
+    const paths = files.map(({ path }) => path);
+    await Bun.sleep(80); // so that the first hashing falls outside the racy-timestamp margin
+    const stats = () => paths.map((path) => statSync(path, { bigint: true }));
+    const expected = files.map(({ data }) => computeChecksum(data));
+    const seen: number[] = [];
+    const first = await checksumFiles(paths, stats(), cache, { parallelFromBytes: 1, onResult: (index) => seen.push(index) });
+    expect(first.map((result) => result.checksum)).toEqual(expected);
+    expect(seen.toSorted()).toEqual([0, 1, 2, 3, 4]);
+    expect(first.some((result) => result.fromStatCache)).toBe(false);
+    const again = await checksumFiles(paths, stats(), cache, { parallelFromBytes: 1 });
+    expect(again.map((result) => result.checksum)).toEqual(expected);
+    expect(again.map((result) => result.fromStatCache === true)).toEqual([true, true, true, true, true]);
+    cache.close();
+  });
+
+  test("indexDirectoryAsync() equals indexDirectory()", async () => {
+    using dir = tempDir();
+    mkdirSync(join(dir.path, "tree/sub"), { recursive: true });
+    writeFileSync(join(dir.path, "tree/sub/big.bin"), new Uint8Array(3 << 20).fill(7));
+    writeFileSync(join(dir.path, "tree/big2.bin"), new Uint8Array(2 << 20).fill(9));
+    writeFileSync(join(dir.path, "tree/.hidden"), "x");
+    const sync = indexDirectory(join(dir.path, "tree"));
+    const parallel = await indexDirectoryAsync(join(dir.path, "tree"), null);
+    expect(parallel.indexBuffer).toEqual(sync.indexBuffer);
+    expect(parallel.checksum).toBe(sync.checksum);
   });
 });
 
