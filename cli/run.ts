@@ -112,13 +112,16 @@ export async function main(argv: string[]): Promise<number> {
   } finally {
     statCache.close();
   }
-  const first = line.commands[Math.max(0, request.primary - 1)];
-  reporter.message(1, `First command: ${JSON.stringify(first?.words.map((w) => w.text) ?? [])}`);
-  reporter.message(1, `argtypes dict: ${JSON.stringify(prepared.argTypes)}`);
-  reporter.message(1, `Identify result targets: ${prepared.resultTargets ? JSON.stringify(Object.fromEntries(prepared.resultTargets)) : "none (capture stdout)"}`);
-  reporter.message(1, `bash command:\n${prepared.code.trimEnd()}`);
-  reporter.message(2, `file/directory checksum dict:\n${stringifyPlain(prepared.argTypes)}`);
-  reporter.message(3, `Transformation checksum: ${prepared.tfChecksum}`);
+  if (reporter.verbosity >= 1) {
+    // Only built when shown: serializing them is a noticeable part of a cache hit.
+    const first = line.commands[Math.max(0, request.primary - 1)];
+    reporter.message(1, `First command: ${JSON.stringify(first?.words.map((w) => w.text) ?? [])}`);
+    reporter.message(1, `argtypes dict: ${JSON.stringify(prepared.argTypes)}`);
+    reporter.message(1, `Identify result targets: ${prepared.resultTargets ? JSON.stringify(Object.fromEntries(prepared.resultTargets)) : "none (capture stdout)"}`);
+    reporter.message(1, `bash command:\n${prepared.code.trimEnd()}`);
+    reporter.message(2, `file/directory checksum dict:\n${stringifyPlain(prepared.argTypes)}`);
+    reporter.message(3, `Transformation checksum: ${prepared.tfChecksum}`);
+  }
 
   if (values.dry) {
     if (values.upload) {
