@@ -4,7 +4,7 @@
  * @module
  */
 import { existsSync, statSync } from "node:fs";
-import { homedir } from "node:os";
+import { os } from "../lazy-node.ts";
 import { isAbsolute, join } from "node:path";
 import type { Checksum } from "../checksum/checksum.ts";
 import { checksumFile } from "../checksum/file-checksum.ts";
@@ -34,7 +34,7 @@ export function isPythonFloat(text: string): boolean {
 
 /** `~` expansion like `os.path.expanduser`. */
 export function expandUser(path: string): string {
-  if (path === "~" || path.startsWith("~/")) return (process.env.HOME || homedir()) + path.slice(1);
+  if (path === "~" || path.startsWith("~/")) return (process.env.HOME || os().homedir()) + path.slice(1);
   return path;
 }
 

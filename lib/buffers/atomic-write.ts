@@ -1,5 +1,5 @@
 import { closeSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
-import { rename, rm, writeFile } from "node:fs/promises";
+import { fsPromises } from "../lazy-node.ts";
 
 let counter = 0;
 
@@ -41,10 +41,11 @@ export function writeFileAtomic(path: string, data: Uint8Array | string, mode?: 
 export async function writeFileAtomicAsync(path: string, data: Uint8Array | string, mode?: number): Promise<void> {
   const temp = tempPathFor(path);
   try {
+    const { writeFile, rename } = fsPromises();
     await writeFile(temp, data, mode === undefined ? undefined : { mode });
     await rename(temp, path);
   } catch (error) {
-    await rm(temp, { force: true });
+    await fsPromises().rm(temp, { force: true });
     throw error;
   }
 }

@@ -4,7 +4,7 @@
  * (prefix layout), the result cache in `<dir>/__TOPLEVEL__/seamless.db`.
  * @module
  */
-import { homedir } from "node:os";
+import { os } from "../lazy-node.ts";
 import { join } from "node:path";
 
 /** The cache directory: `$SEAMLESS_CACHE`, else `$XDG_CACHE_HOME/seamless`, else `~/.cache/seamless`. */
@@ -12,7 +12,7 @@ export function resolveCacheDir(env: Record<string, string | undefined> = proces
   const explicit = env.SEAMLESS_CACHE?.trim();
   if (explicit) return explicit;
   const xdg = env.XDG_CACHE_HOME?.trim();
-  return join(xdg || join(env.HOME || homedir(), ".cache"), "seamless");
+  return join(xdg || join(env.HOME || os().homedir(), ".cache"), "seamless");
 }
 
 /** Where the buffers and `seamless.db` of the default project live inside a cache directory. */

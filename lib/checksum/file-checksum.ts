@@ -4,7 +4,7 @@
  * @module
  */
 import { lstatSync, readdirSync, statSync, type BigIntStats } from "node:fs";
-import { readFile, stat } from "node:fs/promises";
+import { fsPromises } from "../lazy-node.ts";
 import { join } from "node:path";
 import type { Checksum } from "./checksum.ts";
 import { computeChecksum } from "./sha256.ts";
@@ -47,7 +47,7 @@ function cachedResult(path: string, stats: BigIntStats, checksum: Checksum): Fil
  * concurrently; large ones stream synchronously (they are bound by throughput, not latency).
  */
 export async function checksumFileAsync(path: string, cache: StatCache | null, options: { keepSmallBytes?: boolean; stats?: BigIntStats } = {}): Promise<FileChecksum> {
-  const stats = options.stats ?? (await stat(path, { bigint: true }));
+  const stats = options.stats ?? (await fsPromises().stat(path, { bigint: true }));
   if (compressionSuffixOf(path) || stats.size > BigInt(SMALL_FILE_BYTES)) return checksumFile(path, cache, { ...options, stats });
   const statCache = cache && stats.size >= BigInt(cache.minBytes) ? cache : null;
   if (statCache) {
@@ -55,7 +55,7 @@ export async function checksumFileAsync(path: string, cache: StatCache | null, o
     if (cached) return { checksum: cached, length: Number(stats.size), fromStatCache: true };
   }
   const recordedNs = BigInt(Date.now()) * 1_000_000n;
-  const bytes = await readFile(path);
+  const bytes = await fsPromises().readFile(path);
   const result: FileChecksum = { checksum: computeChecksum(bytes), length: bytes.byteLength };
   if (options.keepSmallBytes) result.bytes = bytes;
   statCache?.record(stampOf(stats), false, result.checksum, recordedNs);

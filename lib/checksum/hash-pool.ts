@@ -5,7 +5,7 @@
  * thread only hands out work, so progress and Ctrl-C stay responsive.
  * @module
  */
-import { availableParallelism } from "node:os";
+import { os } from "../lazy-node.ts";
 import type { Checksum } from "./checksum.ts";
 
 /** One file for a worker: `size` from the caller's stat, sent as a number (bigints do not clone cheaply). */
@@ -35,7 +35,7 @@ function workerUrl(): string {
 
 /** How many hashing threads this machine gets: one per core. */
 export function hashThreads(): number {
-  return availableParallelism();
+  return os().availableParallelism();
 }
 
 /**

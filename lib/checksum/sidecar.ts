@@ -4,7 +4,7 @@
  */
 import { readFileSync, statSync } from "node:fs";
 import { writeFileAtomic, writeFileAtomicAsync } from "../buffers/atomic-write.ts";
-import { readFile } from "node:fs/promises";
+import { fsPromises } from "../lazy-node.ts";
 import { SeamlessError } from "../errors.ts";
 import { parseChecksum, type Checksum } from "./checksum.ts";
 import { parsePlain, serializePlain } from "../serialize/plain-json.ts";
@@ -81,7 +81,7 @@ export async function writeFileIfChangedAsync(path: string, data: Uint8Array | s
   const wanted = typeof data === "string" ? Buffer.from(data) : data;
   if (likelyExists || mayHoldSame(path, wanted)) {
     try {
-      if ((await readFile(path)).equals(wanted)) return;
+      if ((await fsPromises().readFile(path)).equals(wanted)) return;
     } catch {}
   }
   await writeFileAtomicAsync(path, wanted);

@@ -3,7 +3,7 @@
  * execute once (single flight across processes), store the result and record it.
  * @module
  */
-import { hostname } from "node:os";
+import { os } from "../lazy-node.ts";
 import { join } from "node:path";
 import type { Checksum } from "../checksum/checksum.ts";
 import type { BufferStore } from "../buffers/store.ts";
@@ -113,7 +113,7 @@ export async function computeTransformation(dict: TransformationDict, tfChecksum
         cpu_time_system_seconds: result.outcome.cpuSystemSeconds,
         memory_peak_bytes: result.outcome.maxRssBytes,
         gpu_memory_peak_bytes: null,
-        hostname: hostname(),
+        hostname: os().hostname(),
         pid: process.pid,
         started_at: new Date(started).toISOString(),
         implementation: "seamless (TypeScript)",

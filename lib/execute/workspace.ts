@@ -5,7 +5,7 @@
  * @module
  */
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { os } from "../lazy-node.ts";
 import { dirname, join, resolve } from "node:path";
 import type { Checksum } from "../checksum/checksum.ts";
 import { BufferDir } from "../buffers/bufferdir.ts";
@@ -73,7 +73,7 @@ async function placeBuffer(store: BufferStore, checksum: Checksum, target: strin
  * @param scriptText the full script, also written as `transform.sh`
  */
 export async function materializeWorkspace(dict: TransformationDict, store: BufferStore): Promise<Workspace> {
-  const dir = mkdtempSync(join(process.env.TMPDIR || tmpdir(), "seamless-bash-transformer"));
+  const dir = mkdtempSync(join(process.env.TMPDIR || os().tmpdir(), "seamless-bash-transformer"));
   try {
     return { dir, env: await materializePins(dict, store, dir) };
   } catch (error) {
