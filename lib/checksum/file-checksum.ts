@@ -4,18 +4,18 @@
  * @module
  */
 import { lstatSync, readdirSync, statSync, type BigIntStats } from "node:fs";
-import { fsPromises } from "../lazy-node.ts";
 import { join } from "node:path";
+import { fsPromises } from "../lazy-node.ts";
+import { forEachAdaptive } from "../concurrency/map-concurrent.ts";
 import type { Checksum } from "./checksum.ts";
 import { computeChecksum } from "./sha256.ts";
 import { compressionSuffixOf, stripCompressionSuffix } from "./compression.ts";
 import { hashFileContent, SMALL_FILE_BYTES, type FileChecksum } from "./file-content.ts";
+import { hashFilesOnAllCores, hashThreads } from "./hash-pool.ts";
 import { stampOf, type StatCache } from "./stat-cache.ts";
+import { serializeDeepIndex, type DeepIndex } from "./sidecar.ts";
 
 export { hashFileContent, type FileChecksum } from "./file-content.ts";
-import { serializeDeepIndex, type DeepIndex } from "./sidecar.ts";
-import { hashFilesOnAllCores, hashThreads } from "./hash-pool.ts";
-import { forEachAdaptive } from "../concurrency/map-concurrent.ts";
 
 /**
  * Computes a file's checksum, using the stat cache when the file has not changed.
@@ -52,7 +52,7 @@ export async function checksumFileAsync(path: string, cache: StatCache | null, o
   const statCache = cache && stats.size >= BigInt(cache.minBytes) ? cache : null;
   if (statCache) {
     const cached = statCache.lookup(stampOf(stats), false);
-    if (cached) return { checksum: cached, length: Number(stats.size), fromStatCache: true };
+    if (cached) return cachedResult(path, stats, cached);
   }
   const recordedNs = BigInt(Date.now()) * 1_000_000n;
   const bytes = await fsPromises().readFile(path);

@@ -48,6 +48,7 @@ export function hashThreads(): number {
  */
 export async function hashFilesOnAllCores(files: readonly { path: string; size: number }[], threads = hashThreads()): Promise<{ checksum: Checksum; length: number }[]> {
   const results = new Array<{ checksum: Checksum; length: number }>(files.length);
+  if (files.length === 0) return results;
   const order = files.map((_, index) => index).sort((a, b) => files[b]!.size - files[a]!.size);
   let next = 0;
   let done = 0;
@@ -75,7 +76,6 @@ export async function hashFilesOnAllCores(files: readonly { path: string; size: 
         worker.onerror = (event) => reject(new Error(`hash worker failed: ${event.message}`));
         for (let k = 0; k < IN_FLIGHT; k++) feed(worker);
       }
-      if (files.length === 0) resolve();
     });
   } finally {
     for (const worker of workers) worker.terminate();
