@@ -80,7 +80,9 @@ export function parseCommandArgs(spec: CommandSpec, argv: string[]): ParsedArgs 
       help = true;
       continue;
     }
-    if (arg === "--" && spec.positionals !== "remainder") {
+    // argparse would hand `--` to seamless-run's command (cli-spec §3.1); every other tool ends
+    // its options there, and so do we.
+    if (arg === "--") {
       positionals.push(...argv.slice(i + 1));
       break;
     }

@@ -25,6 +25,16 @@ describe("seamless run flags", () => {
     expect(run.stdout).toBe("apples\t5\npears\t12\noranges\t\n");
   });
 
+  test("-- ends the options: what follows is the command, even when it looks like a flag", async () => {
+    using dir = tempDir();
+    const env = project(dir.path);
+    const run = await runSeamless(["run", "--", "echo", "-n", "hello"], { cwd: dir.path, env });
+    expect(run.exitCode).toBe(0);
+    expect(run.stdout).toBe("hello");
+    const unquoted = await runSeamless(["run", "-c", "--", "wc -l data/a.txt"], { cwd: dir.path, env });
+    expect(unquoted.stdout).toBe("3 data/a.txt\n");
+  });
+
   test("-i and -I add inputs the command does not name", async () => {
     using dir = tempDir();
     const env = project(dir.path);
