@@ -199,6 +199,14 @@ export class BufferDir implements BufferStore {
     }
   }
 
+  /**
+   * Creates the prefix directories these buffers go into, so that the writes that follow do
+   * not pay the mkdirs (an adaptive loop times its first writes to choose a strategy).
+   */
+  preparePrefixDirs(checksums: Iterable<Checksum>): void {
+    for (const checksum of checksums) this.#ensurePrefixDir(checksum);
+  }
+
   #ensurePrefixDir(checksum: Checksum): void {
     if (this.layout !== "prefix") return;
     const prefix = checksum.slice(0, 2);

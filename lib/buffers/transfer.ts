@@ -100,6 +100,7 @@ export async function storeBuffers(store: BufferStore, sources: BufferSource[], 
   if (store instanceof BufferDir) {
     for (const source of sources) if ("path" in source) store.putFileSync(source.checksum, source.path, onProgress);
     const small = sources.filter((source): source is Extract<BufferSource, { bytes: Uint8Array }> => "bytes" in source);
+    store.preparePrefixDirs(small.map((source) => source.checksum));
     // The bytes of a plan were hashed by this process, and findMissing found them missing.
     await forEachAdaptive(small, (source) => store.putHashedSync(source.checksum, source.bytes), (source) => store.putHashedAsync(source.checksum, source.bytes));
     return;

@@ -10,17 +10,23 @@ import { BINARY, removeDir, report, scratchDir, timeCommand } from "./harness.ts
 const COUNT = 10_000;
 const dir = scratchDir("upload");
 try {
-  const tree = join(dir, "tree");
-  mkdirSync(tree);
+  // Two identical trees: the baseline's sidecars must not make the directory ours write into
+  // larger (directory size changes the cost of creating files in it).
   const data = new Uint8Array(4096);
   const files: string[] = [];
+  const bareFiles: string[] = [];
+  mkdirSync(join(dir, "tree"));
+  mkdirSync(join(dir, "bare-tree"));
   for (let i = 0; i < COUNT; i++) {
     crypto.getRandomValues(data);
-    const path = join(tree, `f${String(i).padStart(5, "0")}.dat`);
-    const fd = openSync(path, "w");
-    writeSync(fd, data);
-    closeSync(fd);
-    files.push(`tree/f${String(i).padStart(5, "0")}.dat`);
+    const name = `f${String(i).padStart(5, "0")}.dat`;
+    for (const tree of ["tree", "bare-tree"]) {
+      const fd = openSync(join(dir, tree, name), "w");
+      writeSync(fd, data);
+      closeSync(fd);
+    }
+    files.push(`tree/${name}`);
+    bareFiles.push(`bare-tree/${name}`);
   }
   await Bun.sleep(200); // let the stat cache's racy-timestamp margin pass, as it would in real use
 
@@ -28,17 +34,17 @@ try {
   const bareStore = join(dir, "bare");
   mkdirSync(bareStore);
   const bareStart = performance.now();
-  for (const file of files) {
+  for (const file of bareFiles) {
     const bytes = readFileSync(join(dir, file));
     const hex = new Bun.CryptoHasher("sha256").update(bytes).digest("hex");
     let fd = openSync(join(bareStore, `${hex}.tmp`), "w");
     writeSync(fd, bytes);
     closeSync(fd);
     renameSync(join(bareStore, `${hex}.tmp`), join(bareStore, hex));
-    fd = openSync(join(dir, `${file}.BARE.tmp`), "w");
+    fd = openSync(join(dir, `${file}.CHECKSUM.tmp`), "w");
     writeSync(fd, `${hex}\n`);
     closeSync(fd);
-    renameSync(join(dir, `${file}.BARE.tmp`), join(dir, `${file}.BARE`));
+    renameSync(join(dir, `${file}.CHECKSUM.tmp`), join(dir, `${file}.CHECKSUM`));
   }
   const bareMs = performance.now() - bareStart;
 
