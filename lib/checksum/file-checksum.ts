@@ -149,15 +149,6 @@ export async function checksumFiles(paths: readonly string[], stats: readonly Bi
   return results;
 }
 
-/** One file found while indexing a directory. */
-export interface IndexedFile {
-  /** Index key: relative POSIX path with the compression suffix removed. */
-  key: string;
-  /** Path on disk. */
-  path: string;
-  checksum: Checksum;
-  length: number;
-}
 
 interface ListedFile {
   key: string;
