@@ -6,7 +6,7 @@ import { openBufferStore, remoteUrlOf } from "../lib/buffers/open-store.ts";
 import { BufferDir } from "../lib/buffers/bufferdir.ts";
 import {
   findMissing, planUpload, removeInputs, sourceLength, storeBuffers, storeIntoDestination, writeSidecars,
-  type ExistingPolicy, type TransferMode,
+  type ExistingPolicy, type TransferMode, type UploadPlan,
 } from "../lib/buffers/transfer.ts";
 import { type CommandSpec, HASHSERVER_OPTION, VERBOSITY_OPTIONS, formatHelp, parseOrHelp, verbosityOf } from "./args.ts";
 import { Reporter, formatSize, parseHumanSize } from "./output.ts";
@@ -57,8 +57,10 @@ export async function main(argv: string[]): Promise<number> {
   if (values.incremental && (mode !== "hardlink" || !destination)) throw new UsageError("--incremental needs --hardlink and --destination");
 
   const statCache = values.noStatCache ? null : new StatCache(statCachePathOf(resolveCacheDir()), { minBytes: 0 });
+  let plan: UploadPlan | undefined;
   try {
-    const plan = await planUpload(positionals, statCache);
+    const localStore = !destination && remoteUrlOf({ hashserverUrl: values.hashserver as string | undefined }) === undefined;
+    plan = await planUpload(positionals, statCache, { localStore });
     statCache?.flush();
     const store = destination ? destinationStore(destination) : await openBufferStore({ hashserverUrl: values.hashserver as string | undefined });
     const policy = (values.policy as ExistingPolicy | undefined) ?? "skip";
@@ -80,13 +82,14 @@ export async function main(argv: string[]): Promise<number> {
       if (destination) {
         storeIntoDestination(store as BufferDir, missing, mode, policy, values.incremental === true);
       } else {
-        await storeBuffers(store, missing, reporter.progress(total, "uploaded"));
+        await storeBuffers(store, missing, reporter.progress(total, "uploaded"), plan.helper);
       }
     }
     await writeSidecars(plan);
     if (values.move) removeInputs(plan.paths);
     store.close();
   } finally {
+    plan?.helper?.close();
     statCache?.close();
   }
   return 0;

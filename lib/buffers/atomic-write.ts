@@ -2,15 +2,21 @@ import { closeSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
 import { fsPromises } from "../lazy-node.ts";
 
 let counter = 0;
+let owner = String(process.pid);
+
+/** Makes this thread's temp-file names differ from the main thread's (each thread counts from 1). */
+export function tagTempNames(thread: string): void {
+  owner = `${process.pid}-${thread}`;
+}
 
 /**
  * A hidden temp-file name in the same directory as `path`, so that rename stays atomic.
- * Unique by process id and a counter; built with plain string operations because it is on
- * the path of every stored buffer and sidecar.
+ * Unique by process id, thread tag and a counter; built with plain string operations because
+ * it is on the path of every stored buffer and sidecar.
  */
 export function tempPathFor(path: string): string {
   const slash = path.lastIndexOf("/");
-  return `${path.slice(0, slash + 1)}.${path.slice(slash + 1)}.${process.pid}.${++counter}.tmp`;
+  return `${path.slice(0, slash + 1)}.${path.slice(slash + 1)}.${owner}.${++counter}.tmp`;
 }
 
 /**

@@ -55,6 +55,11 @@ export class BufferDir implements BufferStore {
     this.#fileMode = options.fileMode ?? 0o600;
   }
 
+  /** Mode of the files it stores. */
+  get fileMode(): number {
+    return this.#fileMode;
+  }
+
   /** Creates the directory (and the prefix marker for the prefix layout) if missing. */
   ensureExists(): void {
     mkdirSync(this.directory, { recursive: true });

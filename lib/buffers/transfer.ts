@@ -3,7 +3,7 @@
  * one batched check, store the missing buffers, then write sidecars.
  * @module
  */
-import { existsSync, linkSync, mkdirSync, rmSync, statSync, symlinkSync, lstatSync } from "node:fs";
+import { existsSync, linkSync, mkdirSync, rmSync, statSync, symlinkSync, lstatSync, type BigIntStats } from "node:fs";
 import { resolve as resolvePath } from "node:path";
 import type { Checksum } from "../checksum/checksum.ts";
 import { checksumFiles, indexDirectoryAsync, prefetchChecksums, type DirectoryIndex, type FileChecksum } from "../checksum/file-checksum.ts";
@@ -15,9 +15,19 @@ import { BufferDir } from "./bufferdir.ts";
 import type { BufferStore } from "./store.ts";
 import { ChecksumMismatchError, SeamlessError } from "../errors.ts";
 import { hashFileRaw } from "../checksum/sha256.ts";
+import { stampOf } from "../checksum/stat-cache.ts";
+import { SMALL_FILE_BYTES } from "../checksum/file-content.ts";
+import { hashThreads } from "../checksum/hash-pool.ts";
+import { HELPER_MIN_FILES, UploadHelper } from "./upload-helper.ts";
 
 /** One buffer to make present: from a file on disk, or from bytes (an index buffer). */
 export type BufferSource = { checksum: Checksum; length: number; path: string } | { checksum: Checksum; length: number; bytes: Uint8Array };
+
+/** A buffer whose bytes the plan's {@link UploadHelper} holds: `held` is their position there. */
+export type HeldSource = { checksum: Checksum; length: number; held: number };
+
+/** A buffer an upload plan will store. */
+export type UploadSource = BufferSource | HeldSource;
 
 /** How many bytes of small files an upload plan may keep in memory. */
 const MAX_RETAINED_BYTES = 256 * 1024 * 1024;
@@ -35,10 +45,22 @@ export interface SidecarWrite {
 
 /** A hashed set of inputs. */
 export interface UploadPlan {
-  buffers: Map<Checksum, BufferSource>;
+  buffers: Map<Checksum, UploadSource>;
   sidecars: SidecarWrite[];
   /** Top-level paths, for --move. */
   paths: string[];
+  /** The second thread that holds some of the buffers ({@link HeldSource}); close it when done. */
+  helper: UploadHelper | null;
+}
+
+/** Options of {@link planUpload}. */
+export interface PlanOptions {
+  /**
+   * The buffers go to a local {@link BufferDir} (not a server or `--destination`): many small
+   * new files are then shared with a helper thread that keeps their bytes until
+   * {@link storeBuffers} and {@link writeSidecars}.
+   */
+  localStore?: boolean;
 }
 
 /**
@@ -47,22 +69,41 @@ export interface UploadPlan {
  *
  * @param paths files and directories; a trailing `/` is ignored, `*.CHECKSUM` arguments are skipped
  */
-export async function planUpload(paths: string[], statCache: StatCache | null): Promise<UploadPlan> {
-  const buffers = new Map<Checksum, BufferSource>();
+export async function planUpload(paths: string[], statCache: StatCache | null, options: PlanOptions = {}): Promise<UploadPlan> {
+  const buffers = new Map<Checksum, UploadSource>();
   const sidecars: SidecarWrite[] = [];
   const kept = paths.map((raw) => (raw.length > 1 ? raw.replace(/\/+$/, "") : raw)).filter((path) => !path.endsWith(".CHECKSUM"));
   const allStats = kept.map((path) => statSync(path, { bigint: true, throwIfNoEntry: false }) ?? missingInput(path));
   prefetchChecksums(statCache, kept, allStats);
-  type Hashed = { path: string; directory: DirectoryIndex | null; file: FileChecksum | null };
+  type Hashed = { path: string; directory: DirectoryIndex | null; file: FileChecksum | null; held?: number };
   const hashed: Hashed[] = new Array(kept.length);
   const files: number[] = [];
   for (const [index, path] of kept.entries()) {
     if (allStats[index]!.isDirectory()) hashed[index] = { path, directory: await indexDirectoryAsync(path, statCache), file: null };
     else files.push(index);
   }
-  // Small files keep their bytes: storing them then needs no second read and hash.
-  const fileResults = await checksumFiles(files.map((index) => kept[index]!), files.map((index) => allStats[index]!), statCache, { keepSmallBytesUpTo: MAX_RETAINED_BYTES });
-  for (const [k, index] of files.entries()) hashed[index] = { path: kept[index]!, directory: null, file: fileResults[k]! };
+  const shared = options.localStore ? helperShare(files, kept, allStats, statCache) : [];
+  const helper = shared.length > 0 ? new UploadHelper() : null;
+  const sharedSet = new Set(shared);
+  const own = shared.length > 0 ? files.filter((index) => !sharedSet.has(index)) : files;
+  // Taken before reading: a change during hashing then falls inside the stat cache's racy margin.
+  const recordedNs = BigInt(Date.now()) * 1_000_000n;
+  const helperHashes = helper?.hash(shared.map((index) => kept[index]!));
+  helperHashes?.catch(() => {}); // awaited below; an error of ours first must not leave it unhandled
+  try {
+    // Small files keep their bytes: storing them then needs no second read and hash.
+    const fileResults = await checksumFiles(own.map((index) => kept[index]!), own.map((index) => allStats[index]!), statCache, { keepSmallBytesUpTo: MAX_RETAINED_BYTES });
+    for (const [k, index] of own.entries()) hashed[index] = { path: kept[index]!, directory: null, file: fileResults[k]! };
+    const helperResults = (await helperHashes) ?? [];
+    for (const [k, index] of shared.entries()) {
+      const file = helperResults[k]!;
+      statCache?.record(stampOf(allStats[index]!), false, file.checksum, recordedNs);
+      hashed[index] = { path: kept[index]!, directory: null, file, held: k };
+    }
+  } catch (error) {
+    helper?.close();
+    throw error;
+  }
   for (const entry of hashed) {
     if (entry.directory) {
       const { files, indexBuffer, checksum } = entry.directory;
@@ -71,11 +112,35 @@ export async function planUpload(paths: string[], statCache: StatCache | null): 
       sidecars.push({ checksumPath: `${entry.path}.CHECKSUM`, checksum, index: { path: `${entry.path}.INDEX`, bytes: indexBuffer } });
     } else if (entry.file) {
       const { checksum, length, bytes } = entry.file;
-      if (!buffers.has(checksum)) buffers.set(checksum, bytes ? { checksum, length, bytes } : { checksum, length, path: entry.path });
+      const held = entry.held;
+      if (!buffers.has(checksum)) buffers.set(checksum, held !== undefined ? { checksum, length, held } : bytes ? { checksum, length, bytes } : { checksum, length, path: entry.path });
       sidecars.push({ checksumPath: `${stripCompressionSuffix(entry.path)}.CHECKSUM`, checksum, likelyExists: entry.file.fromStatCache });
     }
   }
-  return { buffers, sidecars, paths: kept };
+  return { buffers, sidecars, paths: kept, helper };
+}
+
+/**
+ * The files a helper thread hashes and stores: half of the small, uncompressed files the stat
+ * cache does not know (up to the helper's own memory budget), when there are enough of them
+ * to pay for a thread.
+ */
+function helperShare(files: number[], paths: string[], stats: BigIntStats[], statCache: StatCache | null): number[] {
+  if (hashThreads() < 2) return [];
+  const fresh = files.filter((index) => {
+    const stat = stats[index]!;
+    if (stat.size > BigInt(SMALL_FILE_BYTES) || compressionSuffixOf(paths[index]!)) return false;
+    return !statCache || stat.size < BigInt(statCache.minBytes) || statCache.lookup(stampOf(stat), false) === null;
+  });
+  if (fresh.length < HELPER_MIN_FILES) return [];
+  const share: number[] = [];
+  let bytes = 0;
+  for (const index of fresh.slice(fresh.length >> 1)) {
+    bytes += Number(stats[index]!.size);
+    if (bytes > MAX_RETAINED_BYTES) break;
+    share.push(index);
+  }
+  return share;
 }
 
 function missingInput(path: string): never {
@@ -83,37 +148,49 @@ function missingInput(path: string): never {
 }
 
 /** The buffers of a plan that the store lacks, found with one batched check. */
-export async function findMissing(store: BufferStore, plan: UploadPlan): Promise<BufferSource[]> {
+export async function findMissing(store: BufferStore, plan: UploadPlan): Promise<UploadSource[]> {
   const sources = [...plan.buffers.values()];
   const present = await store.has(sources.map((s) => s.checksum));
   return sources.filter((_, i) => !present[i]);
 }
 
 /** Length in bytes of a source, measuring compressed files if needed. */
-export function sourceLength(source: BufferSource): number {
+export function sourceLength(source: UploadSource): number {
   if (source.length >= 0) return source.length;
-  return "path" in source ? statSync(source.path).size : source.bytes.byteLength;
+  return "path" in source ? statSync(source.path).size : "bytes" in source ? source.bytes.byteLength : 0;
 }
 
 /** Stores buffers that {@link findMissing} just reported missing (existence is not checked again). */
-export async function storeBuffers(store: BufferStore, sources: BufferSource[], onProgress?: (bytes: number) => void): Promise<void> {
+export async function storeBuffers(store: BufferStore, sources: UploadSource[], onProgress?: (bytes: number) => void, helper?: UploadHelper | null): Promise<void> {
+  const held = sources.filter((source): source is HeldSource => "held" in source);
   if (store instanceof BufferDir) {
     for (const source of sources) if ("path" in source) store.putFileSync(source.checksum, source.path, onProgress);
     const small = sources.filter((source): source is Extract<BufferSource, { bytes: Uint8Array }> => "bytes" in source);
-    store.preparePrefixDirs(small.map((source) => source.checksum));
+    store.preparePrefixDirs([...small, ...held].map((source) => source.checksum));
+    const helperDone = held.length > 0 ? requireHelper(helper).store(held.map((source) => [source.held, store.pathFor(source.checksum)]), store.fileMode) : null;
+    helperDone?.catch(() => {}); // awaited below
     // The bytes of a plan were hashed by this process, and findMissing found them missing.
     await forEachAdaptive(small, (source) => store.putHashedSync(source.checksum, source.bytes), (source) => store.putHashedAsync(source.checksum, source.bytes));
+    await helperDone;
     return;
   }
+  if (held.length > 0) throw new Error("buffers held by an upload helper can only go to a local buffer directory");
   // A few requests in flight hide round-trip latency without flooding the server.
-  await mapConcurrent(sources, 8, async (source) => {
+  await mapConcurrent(sources as BufferSource[], 8, async (source) => {
     if ("path" in source) await store.putFile(source.checksum, source.path, onProgress);
     else await store.put(source.checksum, source.bytes);
   });
 }
 
+function requireHelper(helper: UploadHelper | null | undefined): UploadHelper {
+  if (!helper) throw new Error("an upload plan with held buffers needs its helper");
+  return helper;
+}
+
 /** Writes the `.CHECKSUM` (and `.INDEX`) sidecars of a plan, each atomically, concurrently. */
 export async function writeSidecars(plan: UploadPlan): Promise<void> {
+  // Main thread only: two threads creating files in one directory slowed each other down
+  // (sidecars of 10k files: 155 ms on one thread, ~210 ms on two; BENCHMARKS.md).
   await forEachAdaptive(
     plan.sidecars,
     (sidecar) => {
@@ -136,8 +213,9 @@ export type ExistingPolicy = "skip" | "verify" | "repair";
  * Writes buffers straight into a buffer directory (`seamless upload --destination`,
  * cli-spec §6): files mode 0444, prefix directories mode 3775.
  */
-export function storeIntoDestination(dest: BufferDir, sources: BufferSource[], mode: TransferMode, policy: ExistingPolicy, incremental: boolean): void {
+export function storeIntoDestination(dest: BufferDir, sources: UploadSource[], mode: TransferMode, policy: ExistingPolicy, incremental: boolean): void {
   for (const source of sources) {
+    if ("held" in source) throw new Error("buffers held by an upload helper cannot go to --destination");
     const target = dest.pathFor(source.checksum);
     if (dest.layout === "prefix") {
       const dir = target.slice(0, target.lastIndexOf("/"));

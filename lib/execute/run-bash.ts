@@ -37,7 +37,7 @@ export interface RunOptions {
 /** Stores every buffer the transformation needs (inputs, code, variables, the transformation). */
 export async function storePreparedBuffers(prepared: PreparedBash, hashserverUrl: string | undefined, reporter: Voice): Promise<BufferStore> {
   const store = await openBufferStore({ hashserverUrl });
-  const plan: UploadPlan = { buffers: prepared.buffers, sidecars: [], paths: [] };
+  const plan: UploadPlan = { buffers: prepared.buffers, sidecars: [], paths: [], helper: null };
   const missing = await findMissing(store, plan);
   const inputs = new Set(prepared.inputChecksums);
   const missingInputs = missing.filter((s) => inputs.has(s.checksum) || "path" in s);

@@ -93,6 +93,32 @@ describe("seamless checksum / upload / download / resolve", () => {
     expect(readFileSync(join(dir.path, "big.INDEX"), "utf8")).toBe(`{\n  "one.bin": "${expected[0]}",\n  "two.bin": "${expected[1]}"\n}\n`);
   });
 
+  test("many new small files are shared with the upload helper thread: every buffer and sidecar is right", async () => {
+    using dir = tempDir();
+    const env = scrubbedEnv(join(dir.path, "cache"));
+    mkdirSync(join(dir.path, "many"));
+    const names: string[] = [];
+    const checksums: string[] = [];
+    for (let i = 0; i < 1500; i++) {
+      const data = new TextEncoder().encode(`file ${i}\n`.repeat(i % 7 === 0 ? 1 : 3));
+      const name = `many/f${i}.txt`;
+      writeFileSync(join(dir.path, name), data);
+      names.push(name);
+      checksums.push(computeChecksumOf(data));
+    }
+    const up = await runSeamless(["upload", ...names], { cwd: dir.path, env });
+    expect(up.exitCode).toBe(0);
+    const distinct = new Set(checksums);
+    expect(up.stderr).toContain(`Upload ${distinct.size} files`);
+    for (const [i, name] of names.entries()) {
+      const checksum = checksums[i]!;
+      expect(readFileSync(join(dir.path, `${name}.CHECKSUM`), "utf8")).toBe(`${checksum}\n`);
+      expect(readFileSync(join(dir.path, "cache/__TOPLEVEL__", checksum.slice(0, 2), checksum), "utf8")).toBe(readFileSync(join(dir.path, name), "utf8"));
+    }
+    const leftovers = readdirSync(join(dir.path, "cache/__TOPLEVEL__"), { recursive: true }).filter((entry) => String(entry).endsWith(".tmp"));
+    expect(leftovers).toEqual([]);
+  });
+
   test("a missing buffer exits 1 and names the checksum", async () => {
     using dir = tempDir();
     const env = scrubbedEnv(join(dir.path, "cache"));
