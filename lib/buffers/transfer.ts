@@ -74,7 +74,7 @@ export async function planUpload(paths: string[], statCache: StatCache | null, o
   const sidecars: SidecarWrite[] = [];
   const kept = paths.map((raw) => (raw.length > 1 ? raw.replace(/\/+$/, "") : raw)).filter((path) => !path.endsWith(".CHECKSUM"));
   const allStats = kept.map((path) => statSync(path, { bigint: true, throwIfNoEntry: false }) ?? missingInput(path));
-  prefetchChecksums(statCache, kept, allStats);
+  const cachedCount = prefetchChecksums(statCache, kept, allStats);
   type Hashed = { path: string; directory: DirectoryIndex | null; file: FileChecksum | null; held?: number };
   const hashed: Hashed[] = new Array(kept.length);
   const files: number[] = [];
@@ -82,7 +82,7 @@ export async function planUpload(paths: string[], statCache: StatCache | null, o
     if (allStats[index]!.isDirectory()) hashed[index] = { path, directory: await indexDirectoryAsync(path, statCache), file: null };
     else files.push(index);
   }
-  const shared = options.localStore ? helperShare(files, kept, allStats, statCache) : [];
+  const shared = options.localStore ? helperShare(files, kept, allStats, statCache, cachedCount) : [];
   const helper = shared.length > 0 ? new UploadHelper() : null;
   const sharedSet = new Set(shared);
   const own = shared.length > 0 ? files.filter((index) => !sharedSet.has(index)) : files;
@@ -124,13 +124,18 @@ export async function planUpload(paths: string[], statCache: StatCache | null, o
  * The files a helper thread hashes and stores: half of the small, uncompressed files the stat
  * cache does not know (up to the helper's own memory budget), when there are enough of them
  * to pay for a thread.
+ *
+ * @param cachedCount how many files the stat cache has entries for (null: not prefetched)
  */
-function helperShare(files: number[], paths: string[], stats: BigIntStats[], statCache: StatCache | null): number[] {
+function helperShare(files: number[], paths: string[], stats: BigIntStats[], statCache: StatCache | null, cachedCount: number | null): number[] {
   if (hashThreads() < 2) return [];
-  const fresh = files.filter((index) => {
+  const small = files.filter((index) => stats[index]!.size <= BigInt(SMALL_FILE_BYTES) && !compressionSuffixOf(paths[index]!));
+  // The prefetch's count spares a lookup per file in the common cases: a new tree (no entries)
+  // and an unchanged one (an entry for nearly every file; stale ones are left to this thread).
+  if (statCache && cachedCount !== null && small.length - cachedCount < HELPER_MIN_FILES) return [];
+  const fresh = !statCache || cachedCount === 0 ? small : small.filter((index) => {
     const stat = stats[index]!;
-    if (stat.size > BigInt(SMALL_FILE_BYTES) || compressionSuffixOf(paths[index]!)) return false;
-    return !statCache || stat.size < BigInt(statCache.minBytes) || statCache.lookup(stampOf(stat), false) === null;
+    return stat.size < BigInt(statCache.minBytes) || statCache.lookup(stampOf(stat), false) === null;
   });
   if (fresh.length < HELPER_MIN_FILES) return [];
   const share: number[] = [];

@@ -65,12 +65,14 @@ export async function checksumFileAsync(path: string, cache: StatCache | null, o
 /**
  * Fetches the stat-cache entries of many paths at once (directories among them are skipped),
  * so that the {@link checksumFile} calls that follow need no query each.
+ *
+ * @returns how many files have an entry, or null when nothing was fetched ({@link StatCache.prefetch})
  */
-export function prefetchChecksums(statCache: StatCache | null | undefined, paths: readonly string[], stats: readonly BigIntStats[]): void {
-  statCache?.prefetch(paths.flatMap((path, index) => {
+export function prefetchChecksums(statCache: StatCache | null | undefined, paths: readonly string[], stats: readonly BigIntStats[]): number | null {
+  return statCache?.prefetch(paths.flatMap((path, index) => {
     const stat = stats[index]!;
     return stat.isDirectory() ? [] : [{ stamp: stampOf(stat), decompress: compressionSuffixOf(path) !== null }];
-  }));
+  })) ?? null;
 }
 
 /** One file found while indexing a directory. */

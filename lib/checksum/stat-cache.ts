@@ -108,10 +108,13 @@ export class StatCache {
   /**
    * Fetches the entries of many files at once, so that their {@link lookup}s need no query
    * each. Worth it from a few dozen files; fewer are left to plain lookups.
+   *
+   * @returns how many of the files have an entry (valid or stale), or null when nothing was fetched
    */
-  prefetch(queries: StampQuery[]): void {
+  prefetch(queries: StampQuery[]): number | null {
     const wanted = queries.filter((query) => query.stamp.size >= BigInt(this.minBytes));
-    if (wanted.length < PREFETCH_FROM) return;
+    if (wanted.length < PREFETCH_FROM) return null;
+    let found = 0;
     const byDevice = [new Map<bigint, bigint[]>(), new Map<bigint, bigint[]>()];
     for (const { stamp, decompress } of wanted) {
       const dev = asInt64(stamp.dev);
@@ -130,10 +133,14 @@ export class StatCache {
           const batch = inodes.slice(start, start + PREFETCH_BATCH);
           // Padding repeats an inode of the batch: the statement has a fixed number of parameters.
           while (batch.length < PREFETCH_BATCH) batch.push(batch[0]!);
-          for (const [ino, ...row] of selectBatch.values(dev, flag, ...batch) as [bigint, ...Row][]) rows.set(ino, row);
+          for (const [ino, ...row] of selectBatch.values(dev, flag, ...batch) as [bigint, ...Row][]) {
+            if (rows.get(ino) === null) found++; // padding repeats an inode: count it once
+            rows.set(ino, row);
+          }
         }
       }
     }
+    return found;
   }
 
   #rowsOf(flag: 0 | 1, dev: bigint): Map<bigint, Row | null> {
