@@ -17,6 +17,16 @@ import { serializeDeepIndex, type DeepIndex } from "./sidecar.ts";
 
 export { hashFileContent, type FileChecksum } from "./file-content.ts";
 
+/** Options of {@link checksumFile} and {@link checksumFileAsync}. */
+export interface ChecksumFileOptions {
+  /** Keep the bytes of a small file ({@link FileChecksum.bytes}). */
+  keepSmallBytes?: boolean;
+  /** The file's `stat({ bigint: true })`, if the caller has it. */
+  stats?: BigIntStats;
+  /** The caller found no stat-cache entry already: hash (and record) without looking again. */
+  knownMiss?: boolean;
+}
+
 /**
  * Computes a file's checksum, using the stat cache when the file has not changed.
  *
@@ -24,10 +34,10 @@ export { hashFileContent, type FileChecksum } from "./file-content.ts";
  * @param cache optional stat cache; consulted for files of at least its `minBytes`
  * @returns checksum and buffer length
  */
-export function checksumFile(path: string, cache?: StatCache | null, options: { keepSmallBytes?: boolean; stats?: BigIntStats } = {}): FileChecksum {
+export function checksumFile(path: string, cache?: StatCache | null, options: ChecksumFileOptions = {}): FileChecksum {
   const stats = options.stats ?? (cache ? statSync(path, { bigint: true }) : null);
   const statCache = cache && stats && stats.size >= BigInt(cache.minBytes) ? cache : null;
-  if (statCache && stats) {
+  if (statCache && stats && !options.knownMiss) {
     const cached = statCache.lookup(stampOf(stats), compressionSuffixOf(path) !== null);
     if (cached) return cachedResult(path, stats, cached);
   }
@@ -46,11 +56,11 @@ function cachedResult(path: string, stats: BigIntStats, checksum: Checksum): Fil
  * Async {@link checksumFile}: small files are read with async I/O so that many can be hashed
  * concurrently; large ones stream synchronously (they are bound by throughput, not latency).
  */
-export async function checksumFileAsync(path: string, cache: StatCache | null, options: { keepSmallBytes?: boolean; stats?: BigIntStats } = {}): Promise<FileChecksum> {
+export async function checksumFileAsync(path: string, cache: StatCache | null, options: ChecksumFileOptions = {}): Promise<FileChecksum> {
   const stats = options.stats ?? (await fsPromises().stat(path, { bigint: true }));
   if (compressionSuffixOf(path) || stats.size > BigInt(SMALL_FILE_BYTES)) return checksumFile(path, cache, { ...options, stats });
   const statCache = cache && stats.size >= BigInt(cache.minBytes) ? cache : null;
-  if (statCache) {
+  if (statCache && !options.knownMiss) {
     const cached = statCache.lookup(stampOf(stats), false);
     if (cached) return cachedResult(path, stats, cached);
   }
@@ -122,17 +132,17 @@ export async function checksumFiles(paths: readonly string[], stats: readonly Bi
   const large: number[] = [];
   const rest: number[] = [];
   let largeBytes = 0;
+  // Stat-cache hits first, in one tight loop: on an unchanged tree that is all the work.
+  const minBytes = statCache ? BigInt(statCache.minBytes) : 0n;
+  const smallBytes = BigInt(SMALL_FILE_BYTES);
   for (const [index, path] of paths.entries()) {
-    const size = stats[index]!.size;
-    if (size <= BigInt(SMALL_FILE_BYTES)) {
-      rest.push(index);
-      continue;
-    }
-    const cached = statCache && size >= BigInt(statCache.minBytes) ? statCache.lookup(stampOf(stats[index]!), compressionSuffixOf(path) !== null) : null;
-    if (cached) keep(cachedResult(path, stats[index]!, cached), index);
+    const stat = stats[index]!;
+    const cached = statCache && stat.size >= minBytes ? statCache.lookup(stampOf(stat), compressionSuffixOf(path) !== null) : null;
+    if (cached) keep(cachedResult(path, stat, cached), index);
+    else if (stat.size <= smallBytes) rest.push(index);
     else {
       large.push(index);
-      largeBytes += Number(size);
+      largeBytes += Number(stat.size);
     }
   }
   if (large.length >= 2 && largeBytes >= (options.parallelFromBytes ?? PARALLEL_MIN_BYTES) && hashThreads() > 1) {
@@ -145,8 +155,8 @@ export async function checksumFiles(paths: readonly string[], stats: readonly Bi
   } else rest.push(...large);
   await forEachAdaptive(
     rest,
-    (index) => keep(checksumFile(paths[index]!, statCache, { stats: stats[index]!, keepSmallBytes: budget > 0 }), index),
-    async (index) => keep(await checksumFileAsync(paths[index]!, statCache, { stats: stats[index]!, keepSmallBytes: budget > 0 }), index),
+    (index) => keep(checksumFile(paths[index]!, statCache, { stats: stats[index]!, keepSmallBytes: budget > 0, knownMiss: true }), index),
+    async (index) => keep(await checksumFileAsync(paths[index]!, statCache, { stats: stats[index]!, keepSmallBytes: budget > 0, knownMiss: true }), index),
   );
   return results;
 }
