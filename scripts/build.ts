@@ -4,7 +4,8 @@
  * `--bytecode` ships precompiled JavaScriptCore bytecode: start-up drops from ~23 ms to ~9 ms,
  * because the ~300 KB bundle is no longer parsed at every run; `--splitting` keeps the tree-sitter
  * glue in its own chunk, loaded only when a command line needs the real parser (BENCHMARKS.md).
- * The hash pool's worker is a second entry point: a Worker can only start embedded modules.
+ * The hash pool's worker and the upload helper are further entry points: a Worker can only
+ * start embedded modules.
  */
 import { mkdirSync } from "node:fs";
 
