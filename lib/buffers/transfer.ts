@@ -57,8 +57,8 @@ export interface UploadPlan {
 export interface PlanOptions {
   /**
    * The buffers go to a local {@link BufferDir} (not a server or `--destination`): many small
-   * new files are then shared with a helper thread that keeps their bytes until
-   * {@link storeBuffers} and {@link writeSidecars}.
+   * new files are then shared with a helper thread that keeps their bytes for
+   * {@link storeBuffers} (pass it `plan.helper`).
    */
   localStore?: boolean;
 }
