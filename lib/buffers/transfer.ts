@@ -129,13 +129,15 @@ export async function planUpload(paths: string[], statCache: StatCache | null, o
  */
 function helperShare(files: number[], paths: string[], stats: BigIntStats[], statCache: StatCache | null, cachedCount: number | null): number[] {
   if (hashThreads() < 2) return [];
-  const small = files.filter((index) => stats[index]!.size <= BigInt(SMALL_FILE_BYTES) && !compressionSuffixOf(paths[index]!));
+  const smallBytes = BigInt(SMALL_FILE_BYTES);
+  const small = files.filter((index) => stats[index]!.size <= smallBytes && !compressionSuffixOf(paths[index]!));
   // The prefetch's count spares a lookup per file in the common cases: a new tree (no entries)
   // and an unchanged one (an entry for nearly every file; stale ones are left to this thread).
   if (statCache && cachedCount !== null && small.length - cachedCount < HELPER_MIN_FILES) return [];
+  const minBytes = BigInt(statCache?.minBytes ?? 0);
   const fresh = !statCache || cachedCount === 0 ? small : small.filter((index) => {
     const stat = stats[index]!;
-    return stat.size < BigInt(statCache.minBytes) || statCache.lookup(stampOf(stat), false) === null;
+    return stat.size < minBytes || statCache.lookup(stampOf(stat), false) === null;
   });
   if (fresh.length < HELPER_MIN_FILES) return [];
   const share: number[] = [];
