@@ -6,7 +6,9 @@
 import { existsSync, linkSync, mkdirSync, rmSync, statSync, symlinkSync, lstatSync, type BigIntStats } from "node:fs";
 import { resolve as resolvePath } from "node:path";
 import type { Checksum } from "../checksum/checksum.ts";
-import { checksumFiles, indexDirectoryAsync, prefetchChecksums, type DirectoryIndex, type FileChecksum } from "../checksum/file-checksum.ts";
+import {
+  checksumFiles, checksumsOfUnchangedSet, fileSetOfFiles, indexDirectoryAsync, prefetchChecksums, type DirectoryIndex, type FileChecksum,
+} from "../checksum/file-checksum.ts";
 import { stripCompressionSuffix, compressionSuffixOf } from "../checksum/compression.ts";
 import { formatChecksumSidecar, writeFileIfChanged, writeFileIfChangedAsync } from "../checksum/sidecar.ts";
 import { forEachAdaptive, mapConcurrent } from "../concurrency/map-concurrent.ts";
@@ -70,11 +72,8 @@ export interface PlanOptions {
  * @param paths files and directories; a trailing `/` is ignored, `*.CHECKSUM` arguments are skipped
  */
 export async function planUpload(paths: string[], statCache: StatCache | null, options: PlanOptions = {}): Promise<UploadPlan> {
-  const buffers = new Map<Checksum, UploadSource>();
-  const sidecars: SidecarWrite[] = [];
   const kept = paths.map((raw) => (raw.length > 1 ? raw.replace(/\/+$/, "") : raw)).filter((path) => !path.endsWith(".CHECKSUM"));
   const allStats = kept.map((path) => statSync(path, { bigint: true, throwIfNoEntry: false }) ?? missingInput(path));
-  const cachedCount = prefetchChecksums(statCache, kept, allStats);
   type Hashed = { path: string; directory: DirectoryIndex | null; file: FileChecksum | null; held?: number };
   const hashed: Hashed[] = new Array(kept.length);
   const files: number[] = [];
@@ -82,28 +81,42 @@ export async function planUpload(paths: string[], statCache: StatCache | null, o
     if (allStats[index]!.isDirectory()) hashed[index] = { path, directory: await indexDirectoryAsync(path, statCache), file: null };
     else files.push(index);
   }
-  const shared = options.localStore ? helperShare(files, kept, allStats, statCache, cachedCount) : [];
-  const helper = shared.length > 0 ? new UploadHelper() : null;
-  const sharedSet = new Set(shared);
-  const own = shared.length > 0 ? files.filter((index) => !sharedSet.has(index)) : files;
-  // Taken before reading: a change during hashing then falls inside the stat cache's racy margin.
-  const recordedNs = BigInt(Date.now()) * 1_000_000n;
-  const helperHashes = helper?.hash(shared.map((index) => kept[index]!));
-  helperHashes?.catch(() => {}); // awaited below; an error of ours first must not leave it unhandled
-  try {
-    // Small files keep their bytes: storing them then needs no second read and hash.
-    const fileResults = await checksumFiles(own.map((index) => kept[index]!), own.map((index) => allStats[index]!), statCache, { keepSmallBytesUpTo: MAX_RETAINED_BYTES });
-    for (const [k, index] of own.entries()) hashed[index] = { path: kept[index]!, directory: null, file: fileResults[k]! };
-    const helperResults = (await helperHashes) ?? [];
-    for (const [k, index] of shared.entries()) {
-      const file = helperResults[k]!;
-      statCache?.record(stampOf(allStats[index]!), false, file.checksum, recordedNs);
-      hashed[index] = { path: kept[index]!, directory: null, file, held: k };
+  const filePaths = files.map((index) => kept[index]!);
+  const fileStats = files.map((index) => allStats[index]!);
+  // An unchanged tree uploaded before: one query instead of a lookup per file.
+  const set = statCache ? fileSetOfFiles(filePaths, fileStats) : null;
+  const unchanged = statCache && set ? checksumsOfUnchangedSet(statCache, set, filePaths, fileStats) : null;
+  let helper: UploadHelper | null = null;
+  if (unchanged) {
+    for (const [k, index] of files.entries()) hashed[index] = { path: kept[index]!, directory: null, file: unchanged[k]! };
+  } else {
+    // Taken before reading: a change during hashing then falls inside the stat cache's racy margin.
+    const recordedNs = BigInt(Date.now()) * 1_000_000n;
+    const cachedCount = prefetchChecksums(statCache, filePaths, fileStats);
+    const shared = options.localStore ? helperShare(files, kept, allStats, statCache, cachedCount) : [];
+    helper = shared.length > 0 ? new UploadHelper() : null;
+    const sharedSet = new Set(shared);
+    const own = shared.length > 0 ? files.filter((index) => !sharedSet.has(index)) : files;
+    const helperHashes = helper?.hash(shared.map((index) => kept[index]!));
+    helperHashes?.catch(() => {}); // awaited below; an error of ours first must not leave it unhandled
+    try {
+      // Small files keep their bytes: storing them then needs no second read and hash.
+      const ownResults = await checksumFiles(own.map((index) => kept[index]!), own.map((index) => allStats[index]!), statCache, { keepSmallBytesUpTo: MAX_RETAINED_BYTES, asSet: false });
+      for (const [k, index] of own.entries()) hashed[index] = { path: kept[index]!, directory: null, file: ownResults[k]! };
+      const helperResults = (await helperHashes) ?? [];
+      for (const [k, index] of shared.entries()) {
+        const file = helperResults[k]!;
+        statCache?.record(stampOf(allStats[index]!), false, file.checksum, recordedNs);
+        hashed[index] = { path: kept[index]!, directory: null, file, held: k };
+      }
+    } catch (error) {
+      helper?.close();
+      throw error;
     }
-  } catch (error) {
-    helper?.close();
-    throw error;
+    if (statCache && set) statCache.recordSet(set, files.map((index) => hashed[index]!.file!.checksum), recordedNs);
   }
+  const buffers = new Map<Checksum, UploadSource>();
+  const sidecars: SidecarWrite[] = [];
   for (const entry of hashed) {
     if (entry.directory) {
       const { files, indexBuffer, checksum } = entry.directory;

@@ -12,7 +12,7 @@ import { computeChecksum } from "./sha256.ts";
 import { compressionSuffixOf, stripCompressionSuffix } from "./compression.ts";
 import { hashFileContent, SMALL_FILE_BYTES, type FileChecksum } from "./file-content.ts";
 import { hashFilesOnAllCores, hashThreads } from "./hash-pool.ts";
-import { stampOf, type StatCache } from "./stat-cache.ts";
+import { fileSetOf, stampOf, type FileSet, type StatCache } from "./stat-cache.ts";
 import { serializeDeepIndex, type DeepIndex } from "./sidecar.ts";
 
 export { hashFileContent, type FileChecksum } from "./file-content.ts";
@@ -85,6 +85,25 @@ export function prefetchChecksums(statCache: StatCache | null | undefined, paths
   })) ?? null;
 }
 
+/**
+ * Many files as one set for the stat cache ({@link StatCache.lookupSet}); null for too few
+ * files to be worth it (or too many to remember whole).
+ *
+ * @param paths files, not directories
+ */
+export function fileSetOfFiles(paths: readonly string[], stats: readonly BigIntStats[]): FileSet | null {
+  return fileSetOf(paths.map((path, index) => ({ stamp: stampOf(stats[index]!), decompress: compressionSuffixOf(path) !== null })));
+}
+
+/**
+ * The checksums of a set of files when the stat cache remembers it, unchanged, as one set;
+ * null otherwise (then look them up one by one, and {@link StatCache.recordSet} the results).
+ */
+export function checksumsOfUnchangedSet(statCache: StatCache, set: FileSet, paths: readonly string[], stats: readonly BigIntStats[]): FileChecksum[] | null {
+  const checksums = statCache.lookupSet(set);
+  return checksums && checksums.map((checksum, index) => cachedResult(paths[index]!, stats[index]!, checksum));
+}
+
 /** One file found while indexing a directory. */
 export interface IndexedFile {
   /** Index key: relative POSIX path with the compression suffix removed. */
@@ -109,6 +128,11 @@ export interface ChecksumFilesOptions {
   parallelFromBytes?: number;
   /** Called with each result as soon as it is known (what was done before an error stays done). */
   onResult?: (index: number, result: FileChecksum) => void;
+  /**
+   * Look these files up, and remember them, as one set too ({@link checksumsOfUnchangedSet});
+   * default true. Off for a part of a larger set.
+   */
+  asSet?: boolean;
 }
 
 /**
@@ -122,6 +146,14 @@ export interface ChecksumFilesOptions {
  * @returns one result per file, in input order
  */
 export async function checksumFiles(paths: readonly string[], stats: readonly BigIntStats[], statCache: StatCache | null, options: ChecksumFilesOptions = {}): Promise<FileChecksum[]> {
+  const set = statCache && (options.asSet ?? true) ? fileSetOfFiles(paths, stats) : null;
+  const unchanged = statCache && set ? checksumsOfUnchangedSet(statCache, set, paths, stats) : null;
+  if (unchanged) {
+    unchanged.forEach((result, index) => options.onResult?.(index, result));
+    return unchanged;
+  }
+  // Taken before reading, for the set as for each file (the racy rule of the stat cache).
+  const recordedNs = BigInt(Date.now()) * 1_000_000n;
   const results = new Array<FileChecksum>(paths.length);
   let budget = options.keepSmallBytesUpTo ?? 0;
   const keep = (result: FileChecksum, index: number) => {
@@ -146,7 +178,6 @@ export async function checksumFiles(paths: readonly string[], stats: readonly Bi
     }
   }
   if (large.length >= 2 && largeBytes >= (options.parallelFromBytes ?? PARALLEL_MIN_BYTES) && hashThreads() > 1) {
-    const recordedNs = BigInt(Date.now()) * 1_000_000n;
     const hashed = await hashFilesOnAllCores(large.map((index) => ({ path: paths[index]!, size: Number(stats[index]!.size) })));
     for (const [k, index] of large.entries()) {
       statCache?.record(stampOf(stats[index]!), compressionSuffixOf(paths[index]!) !== null, hashed[k]!.checksum, recordedNs);
@@ -158,6 +189,7 @@ export async function checksumFiles(paths: readonly string[], stats: readonly Bi
     (index) => keep(checksumFile(paths[index]!, statCache, { stats: stats[index]!, keepSmallBytes: budget > 0, knownMiss: true }), index),
     async (index) => keep(await checksumFileAsync(paths[index]!, statCache, { stats: stats[index]!, keepSmallBytes: budget > 0, knownMiss: true }), index),
   );
+  if (statCache && set) statCache.recordSet(set, results.map((result) => result.checksum), recordedNs);
   return results;
 }
 

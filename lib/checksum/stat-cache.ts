@@ -8,6 +8,7 @@ import type { BigIntStats } from "node:fs";
 import type { Database } from "bun:sqlite";
 import { openSharedDatabase, retryWhileBusy } from "../cache/sqlite.ts";
 import type { Checksum } from "./checksum.ts";
+import { computeChecksum } from "./sha256.ts";
 
 /** The stat fields that identify one version of a file. */
 export interface FileStamp {
@@ -49,11 +50,55 @@ const PREFETCH_BATCH = 256;
 /** Below this many files a batched SELECT saves nothing. */
 const PREFETCH_FROM = 32;
 
+/**
+ * From this many files, a set hashed together is also remembered as a whole
+ * ({@link StatCache.lookupSet}): an unchanged tree then costs one query instead of a lookup per file.
+ */
+export const FILE_SET_MIN_FILES = 256;
+
+/** Larger sets are not remembered whole (32 bytes per file per set). */
+const FILE_SET_MAX_FILES = 100_000;
+
+/** How many file sets are kept; the oldest recorded go first. */
+const FILE_SETS_KEPT = 16;
+
+/** Bytes per file in a file-set digest: dev, ino, size, mtime_ns, ctime_ns, decompress. */
+const STAMP_BYTES = 41;
+
 type Row = [size: bigint, mtimeNs: bigint, ctimeNs: bigint, recordedNs: bigint, checksum: string];
 
 /** SQLite integers are signed 64-bit; device and inode numbers are unsigned and may use all 64 bits. */
 function asInt64(value: bigint): bigint {
   return BigInt.asIntN(64, value);
+}
+
+/** A list of file versions as {@link StatCache.lookupSet} and {@link StatCache.recordSet} know it. */
+export interface FileSet {
+  /** SHA-256 of the versions' stamps, in order. */
+  digest: string;
+  count: number;
+  /** The latest mtime or ctime among them. */
+  latestChangeNs: bigint;
+}
+
+/** The {@link FileSet} of these file versions; null for too few or too many to remember whole. */
+export function fileSetOf(queries: StampQuery[]): FileSet | null {
+  if (queries.length < FILE_SET_MIN_FILES || queries.length > FILE_SET_MAX_FILES) return null;
+  const bytes = new Uint8Array(queries.length * STAMP_BYTES);
+  const view = new DataView(bytes.buffer);
+  let latestChangeNs = 0n;
+  for (let i = 0, at = 0; i < queries.length; i++, at += STAMP_BYTES) {
+    const { stamp, decompress } = queries[i]!;
+    view.setBigUint64(at, stamp.dev);
+    view.setBigUint64(at + 8, stamp.ino);
+    view.setBigUint64(at + 16, stamp.size);
+    view.setBigUint64(at + 24, stamp.mtimeNs);
+    view.setBigUint64(at + 32, stamp.ctimeNs);
+    bytes[at + 40] = decompress ? 1 : 0;
+    if (stamp.mtimeNs > latestChangeNs) latestChangeNs = stamp.mtimeNs;
+    if (stamp.ctimeNs > latestChangeNs) latestChangeNs = stamp.ctimeNs;
+  }
+  return { digest: computeChecksum(bytes), count: queries.length, latestChangeNs };
 }
 
 /** A stat-keyed checksum cache backed by SQLite, opened on first use. */
@@ -64,6 +109,9 @@ export class StatCache {
     select: ReturnType<Database["prepare"]>;
     selectBatch: ReturnType<Database["prepare"]>;
     upsert: ReturnType<Database["prepare"]>;
+    selectSet: ReturnType<Database["prepare"]>;
+    upsertSet: ReturnType<Database["prepare"]>;
+    pruneSets: ReturnType<Database["prepare"]>;
   } | null = null;
   #pending = 0;
   /**
@@ -89,7 +137,9 @@ export class StatCache {
     retryWhileBusy(() => db.exec(
       `CREATE TABLE IF NOT EXISTS file_stamp (dev INTEGER NOT NULL, ino INTEGER NOT NULL, decompress INTEGER NOT NULL,
        size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, ctime_ns INTEGER NOT NULL, recorded_ns INTEGER NOT NULL,
-       checksum TEXT NOT NULL, PRIMARY KEY (dev, ino, decompress)) WITHOUT ROWID`,
+       checksum TEXT NOT NULL, PRIMARY KEY (dev, ino, decompress)) WITHOUT ROWID;
+       CREATE TABLE IF NOT EXISTS file_set (digest TEXT PRIMARY KEY, recorded_ns INTEGER NOT NULL,
+       checksums BLOB NOT NULL) WITHOUT ROWID`,
     ));
     const select = db.prepare(
       "SELECT size, mtime_ns, ctime_ns, recorded_ns, checksum FROM file_stamp WHERE dev=? AND ino=? AND decompress=?",
@@ -101,7 +151,12 @@ export class StatCache {
     const upsert = db.prepare(
       "INSERT OR REPLACE INTO file_stamp (dev, ino, decompress, size, mtime_ns, ctime_ns, recorded_ns, checksum) VALUES (?,?,?,?,?,?,?,?)",
     );
-    this.#opened = { db, select, selectBatch, upsert };
+    const selectSet = db.prepare("SELECT recorded_ns, checksums FROM file_set WHERE digest=?").safeIntegers(true);
+    const upsertSet = db.prepare("INSERT OR REPLACE INTO file_set (digest, recorded_ns, checksums) VALUES (?,?,?)");
+    const pruneSets = db.prepare(
+      `DELETE FROM file_set WHERE digest NOT IN (SELECT digest FROM file_set ORDER BY recorded_ns DESC LIMIT ${FILE_SETS_KEPT})`,
+    );
+    this.#opened = { db, select, selectBatch, upsert, selectSet, upsertSet, pruneSets };
     return this.#opened;
   }
 
@@ -166,12 +221,46 @@ export class StatCache {
 
   /** Records the checksum of a file version that was just hashed. */
   record(stamp: FileStamp, decompress: boolean, checksum: Checksum, recordedNs: bigint): void {
-    // IMMEDIATE: a deferred transaction that later needs the write lock can fail at once.
-    const { db, upsert } = this.#open();
+    const { upsert } = this.#beginWrite();
     this.#prefetched[decompress ? 1 : 0].get(asInt64(stamp.dev))?.delete(asInt64(stamp.ino));
-    if (this.#pending === 0) retryWhileBusy(() => db.exec("BEGIN IMMEDIATE"));
     upsert.run(asInt64(stamp.dev), asInt64(stamp.ino), decompress ? 1 : 0, stamp.size, stamp.mtimeNs, stamp.ctimeNs, recordedNs, checksum);
     if (++this.#pending >= 2000) this.flush();
+  }
+
+  #beginWrite() {
+    const opened = this.#open();
+    // IMMEDIATE: a deferred transaction that later needs the write lock can fail at once.
+    if (this.#pending === 0) retryWhileBusy(() => opened.db.exec("BEGIN IMMEDIATE"));
+    return opened;
+  }
+
+  /**
+   * The checksums of a whole set of file versions recorded together by {@link recordSet}, in
+   * the same order, or null (not recorded as this exact set, or recorded too soon after a
+   * change: the racy rule of {@link lookup}).
+   */
+  lookupSet(set: FileSet): Checksum[] | null {
+    const row = (this.#open().selectSet.values(set.digest) as [bigint, Uint8Array][])[0];
+    if (!row || row[0] - set.latestChangeNs < RACY_MARGIN_NS || row[1].byteLength !== set.count * 32) return null;
+    const hex = Buffer.from(row[1].buffer, row[1].byteOffset, row[1].byteLength).toString("hex");
+    const checksums = new Array<Checksum>(set.count);
+    for (let i = 0; i < checksums.length; i++) checksums[i] = hex.slice(i * 64, i * 64 + 64);
+    return checksums;
+  }
+
+  /**
+   * Remembers a set of file versions and their checksums as a whole, besides each file's own
+   * entry, for {@link lookupSet}.
+   *
+   * @param recordedNs taken before any of the files was read (see {@link record})
+   */
+  recordSet(set: FileSet, checksums: Checksum[], recordedNs: bigint): void {
+    if (checksums.length !== set.count) throw new Error("a file set needs one checksum per file");
+    const { digest } = set;
+    const { upsertSet, pruneSets } = this.#beginWrite();
+    upsertSet.run(digest, recordedNs, Buffer.from(checksums.join(""), "hex"));
+    pruneSets.run();
+    this.#pending++;
   }
 
   /** Commits pending records. */

@@ -1,6 +1,6 @@
 /** End-to-end: the compiled binary moving buffers, as a user runs it. */
 import { describe, expect, test, beforeAll } from "bun:test";
-import { existsSync, readFileSync, writeFileSync, mkdirSync, readdirSync, chmodSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync, mkdirSync, readdirSync, chmodSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { BINARY, runSeamless, scrubbedEnv, tempDir } from "../helpers.ts";
 import { VECTORS } from "../fixtures/spec-vectors.ts";
@@ -106,6 +106,7 @@ describe("seamless checksum / upload / download / resolve", () => {
       names.push(name);
       checksums.push(computeChecksumOf(data));
     }
+    await Bun.sleep(60); // past the stat cache's racy-timestamp margin: what is hashed now is trusted later
     const up = await runSeamless(["upload", ...names], { cwd: dir.path, env });
     expect(up.exitCode).toBe(0);
     const distinct = new Set(checksums);
@@ -117,6 +118,18 @@ describe("seamless checksum / upload / download / resolve", () => {
     }
     const leftovers = readdirSync(join(dir.path, "cache/__TOPLEVEL__"), { recursive: true }).filter((entry) => String(entry).endsWith(".tmp"));
     expect(leftovers).toEqual([]);
+
+    // Again, with one file changed (same size) and one buffer gone: the stat cache knows the
+    // tree as a whole, and must notice both.
+    const changed = new TextEncoder().encode("file 1\nfile 1\nfile X\n");
+    writeFileSync(join(dir.path, names[1]!), changed);
+    rmSync(join(dir.path, "cache/__TOPLEVEL__", checksums[2]!.slice(0, 2), checksums[2]!));
+    const again = await runSeamless(["upload", ...names], { cwd: dir.path, env });
+    expect(again.exitCode).toBe(0);
+    expect(readFileSync(join(dir.path, `${names[1]}.CHECKSUM`), "utf8")).toBe(`${computeChecksumOf(changed)}\n`);
+    for (const checksum of [computeChecksumOf(changed), checksums[2]!]) {
+      expect(existsSync(join(dir.path, "cache/__TOPLEVEL__", checksum.slice(0, 2), checksum))).toBe(true);
+    }
   });
 
   test("a missing buffer exits 1 and names the checksum", async () => {

@@ -6,7 +6,7 @@ import { parseChecksum, tryParseChecksum } from "../../lib/checksum/checksum.ts"
 import { computeChecksum, hashFileRaw } from "../../lib/checksum/sha256.ts";
 import { checksumFile, checksumFiles, indexDirectory, indexDirectoryAsync } from "../../lib/checksum/file-checksum.ts";
 import { hashFilesOnAllCores } from "../../lib/checksum/hash-pool.ts";
-import { STAT_CACHE_MIN_BYTES, StatCache } from "../../lib/checksum/stat-cache.ts";
+import { FILE_SET_MIN_FILES, STAT_CACHE_MIN_BYTES, StatCache, fileSetOf, stampOf } from "../../lib/checksum/stat-cache.ts";
 import { parseChecksumSidecar, parseIndexText, stripTextData, writeFileIfChanged } from "../../lib/checksum/sidecar.ts";
 import { VECTORS } from "../fixtures/spec-vectors.ts";
 import { tempDir } from "../helpers.ts";
@@ -213,4 +213,71 @@ test("a prefetched stat cache answers as single lookups do, and a new record rep
   cache.record({ ...stampAt(1n), size: 5n }, false, VECTORS.empty, 2_000_000_000n);
   expect(cache.lookup({ ...stampAt(1n), size: 5n }, false)).toBe(VECTORS.empty);
   cache.close();
+});
+
+describe("file sets in the stat cache", () => {
+  const stampAt = (ino: bigint, changedNs = 1_000_000_000n) => ({ dev: 7n, ino, size: 4n, mtimeNs: changedNs, ctimeNs: changedNs });
+  const queriesOf = (count: number) => [...Array(count).keys()].map((i) => ({ stamp: stampAt(BigInt(i + 1)), decompress: false }));
+  const checksumsOf = (count: number) => [...Array(count).keys()].map((i) => computeChecksum(`${i}`));
+
+  test("a set is answered whole, in order; any other set is not", () => {
+    using dir = tempDir();
+    const cache = new StatCache(join(dir.path, "stat-cache.sqlite"), { minBytes: 0 });
+    const queries = queriesOf(300);
+    cache.recordSet(fileSetOf(queries)!, checksumsOf(300), 2_000_000_000n);
+    cache.flush();
+    expect(cache.lookupSet(fileSetOf(queries)!)).toEqual(checksumsOf(300));
+    const changed = queries.map((query, i) => (i === 299 ? { ...query, stamp: { ...query.stamp, size: 5n } } : query));
+    expect(cache.lookupSet(fileSetOf(changed)!)).toBeNull();
+    // A file set back to an older mtime (touch -d): its ctime still counts.
+    const touched = queries.map((query, i) => (i === 7 ? { ...query, stamp: { ...query.stamp, mtimeNs: 500_000_000n } } : query));
+    expect(cache.lookupSet(fileSetOf(touched)!)).toBeNull();
+    expect(cache.lookupSet(fileSetOf(queries.toReversed())!)).toBeNull();
+    expect(cache.lookupSet(fileSetOf(queries.map((query) => ({ ...query, decompress: true })))!)).toBeNull();
+    expect(fileSetOf(queriesOf(FILE_SET_MIN_FILES - 1))).toBeNull();
+    cache.close();
+  });
+
+  test("a set recorded too soon after one of its files changed is not trusted (racy timestamps)", () => {
+    using dir = tempDir();
+    const cache = new StatCache(join(dir.path, "stat-cache.sqlite"), { minBytes: 0 });
+    const queries = queriesOf(300);
+    queries[150] = { stamp: stampAt(151n, 1_990_000_000n), decompress: false };
+    cache.recordSet(fileSetOf(queries)!, checksumsOf(300), 2_000_000_000n);
+    expect(cache.lookupSet(fileSetOf(queries)!)).toBeNull();
+    cache.close();
+  });
+
+  test("only the most recently recorded sets are kept", () => {
+    using dir = tempDir();
+    const cache = new StatCache(join(dir.path, "stat-cache.sqlite"), { minBytes: 0 });
+    const setAt = (n: number) => fileSetOf(queriesOf(256 + n))!;
+    for (let n = 0; n < 20; n++) cache.recordSet(setAt(n), checksumsOf(256 + n), 2_000_000_000n + BigInt(n));
+    cache.flush();
+    expect(cache.lookupSet(setAt(0))).toBeNull();
+    expect(cache.lookupSet(setAt(3))).toBeNull();
+    expect(cache.lookupSet(setAt(4))).toEqual(checksumsOf(260));
+    expect(cache.lookupSet(setAt(19))).toEqual(checksumsOf(275));
+    cache.close();
+  });
+
+  test("checksumFiles() answers an unchanged set at once and re-hashes a changed file", async () => {
+    using dir = tempDir();
+    const paths = [...Array(300).keys()].map((i) => join(dir.path, `f${i}.txt`));
+    paths.forEach((path, i) => writeFileSync(path, `file ${i}\n`));
+    await Bun.sleep(80); // past the racy-timestamp margin
+    const cache = new StatCache(join(dir.path, "stat-cache.sqlite"), { minBytes: 0 });
+    const stats = () => paths.map((path) => statSync(path, { bigint: true }));
+    const expected = paths.map((_, i) => computeChecksum(`file ${i}\n`));
+    expect((await checksumFiles(paths, stats(), cache)).map((result) => result.checksum)).toEqual(expected);
+    const set = fileSetOf(stats().map((stat) => ({ stamp: stampOf(stat), decompress: false })))!;
+    expect(cache.lookupSet(set)).toEqual(expected);
+    expect((await checksumFiles(paths, stats(), cache)).map((result) => result.checksum)).toEqual(expected);
+    writeFileSync(paths[42]!, "changed\n");
+    const changed = await checksumFiles(paths, stats(), cache);
+    expect(changed[42]!.checksum).toBe(computeChecksum("changed\n"));
+    expect(changed[42]!.fromStatCache).toBeUndefined();
+    expect(changed.filter((result) => result.fromStatCache).length).toBe(299);
+    cache.close();
+  });
 });
