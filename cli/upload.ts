@@ -5,7 +5,7 @@ import { resolveCacheDir, statCachePathOf } from "../lib/buffers/cache-dir.ts";
 import { openBufferStore, remoteUrlOf } from "../lib/buffers/open-store.ts";
 import { BufferDir } from "../lib/buffers/bufferdir.ts";
 import {
-  findMissing, planUpload, removeInputs, sourceLength, storeBuffers, storeIntoDestination, writeSidecars,
+  findMissing, planUpload, removeInputs, sourceLength, staleSidecars, storeBuffers, storeIntoDestination, writeSidecars,
   type ExistingPolicy, type TransferMode, type UploadPlan,
 } from "../lib/buffers/transfer.ts";
 import { type CommandSpec, HASHSERVER_OPTION, VERBOSITY_OPTIONS, formatHelp, parseOrHelp, verbosityOf } from "./args.ts";
@@ -65,7 +65,11 @@ export async function main(argv: string[]): Promise<number> {
     const store = destination ? destinationStore(destination) : await openBufferStore({ hashserverUrl: values.hashserver as string | undefined });
     const policy = (values.policy as ExistingPolicy | undefined) ?? "skip";
     // verify/repair must see the entries that exist already, so they get every buffer.
-    const missing = destination && policy !== "skip" ? [...plan.buffers.values()] : await findMissing(store, plan);
+    const missingFound = destination && policy !== "skip" ? Promise.resolve([...plan.buffers.values()]) : findMissing(store, plan);
+    missingFound.catch(() => {}); // awaited below; an error of ours first must not leave it unhandled
+    // Sidecars are compared while the store answers; they are written only after storing.
+    const sidecars = await staleSidecars(plan);
+    const missing = await missingFound;
     const total = missing.reduce((sum, source) => sum + sourceLength(source), 0);
     if (missing.length === 0) reporter.message(1, "Upload no files");
     else {
@@ -85,7 +89,7 @@ export async function main(argv: string[]): Promise<number> {
         await storeBuffers(store, missing, reporter.progress(total, "uploaded"), plan.helper);
       }
     }
-    await writeSidecars(plan);
+    await writeSidecars(sidecars);
     if (values.move) removeInputs(plan.paths);
     store.close();
   } finally {

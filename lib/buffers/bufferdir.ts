@@ -4,7 +4,8 @@
  * compressed entries `<hex>.zst`/`<hex>.gz`; extra read-only directories.
  * @module
  */
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
+import { fsPromises } from "../lazy-node.ts";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import type { Checksum } from "../checksum/checksum.ts";
 import { StreamingHasher, computeChecksum } from "../checksum/sha256.ts";
@@ -96,20 +97,16 @@ export class BufferDir implements BufferStore {
     if (checksums.length < 256 || this.layout !== "prefix" || this.#extra.length > 0) {
       return checksums.map((checksum) => this.locate(checksum) !== null);
     }
-    // Many at once: one readdir per prefix directory instead of up to three stats per buffer.
-    const listings = new Map<string, Set<string>>();
+    // Many at once: one readdir per prefix directory instead of up to three stats per buffer,
+    // all in flight together, so that the caller's thread is free meanwhile (an upload compares
+    // sidecars while this runs).
+    const prefixes = [...new Set(checksums.map((checksum) => checksum.slice(0, 2)))];
+    const { readdir } = fsPromises();
+    const names = await Promise.all(prefixes.map((prefix) => readdir(join(this.directory, prefix)).catch(() => [] as string[])));
+    const listings = new Map(prefixes.map((prefix, i) => [prefix, new Set(names[i])]));
     return checksums.map((checksum) => {
-      const prefix = checksum.slice(0, 2);
-      let names = listings.get(prefix);
-      if (!names) {
-        try {
-          names = new Set(readdirSync(join(this.directory, prefix)));
-        } catch {
-          names = new Set();
-        }
-        listings.set(prefix, names);
-      }
-      return names.has(checksum) || names.has(`${checksum}.zst`) || names.has(`${checksum}.gz`);
+      const listed = listings.get(checksum.slice(0, 2))!;
+      return listed.has(checksum) || listed.has(`${checksum}.zst`) || listed.has(`${checksum}.gz`);
     });
   }
 

@@ -68,23 +68,31 @@ export function writeChecksumSidecar(path: string, checksum: Checksum, likelyExi
  */
 export function writeFileIfChanged(path: string, data: Uint8Array | string, likelyExists = false): void {
   const wanted = typeof data === "string" ? Buffer.from(data) : data;
-  if (likelyExists || mayHoldSame(path, wanted)) {
-    try {
-      if (readFileSync(path).equals(wanted)) return;
-    } catch {}
-  }
-  writeFileAtomic(path, wanted);
+  if (!holdsBytes(path, wanted, likelyExists)) writeFileAtomic(path, wanted);
 }
 
-/** Async {@link writeFileIfChanged}. */
-export async function writeFileIfChangedAsync(path: string, data: Uint8Array | string, likelyExists = false): Promise<void> {
-  const wanted = typeof data === "string" ? Buffer.from(data) : data;
-  if (likelyExists || mayHoldSame(path, wanted)) {
-    try {
-      if ((await fsPromises().readFile(path)).equals(wanted)) return;
-    } catch {}
+/**
+ * Whether a file exists and holds exactly these bytes.
+ *
+ * @param likelyExists see {@link writeFileIfChanged}
+ */
+export function holdsBytes(path: string, wanted: Uint8Array, likelyExists = false): boolean {
+  if (!likelyExists && !mayHoldSame(path, wanted)) return false;
+  try {
+    return readFileSync(path).equals(wanted);
+  } catch {
+    return false;
   }
-  await writeFileAtomicAsync(path, wanted);
+}
+
+/** Async {@link holdsBytes}. */
+export async function holdsBytesAsync(path: string, wanted: Uint8Array, likelyExists = false): Promise<boolean> {
+  if (!likelyExists && !mayHoldSame(path, wanted)) return false;
+  try {
+    return (await fsPromises().readFile(path)).equals(wanted);
+  } catch {
+    return false;
+  }
 }
 
 function mayHoldSame(path: string, wanted: Uint8Array): boolean {

@@ -1,11 +1,11 @@
 /** The upload helper thread and the upload plans that use it. */
 import { describe, expect, test } from "bun:test";
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { computeChecksum } from "../../lib/checksum/sha256.ts";
 import { StatCache } from "../../lib/checksum/stat-cache.ts";
 import { BufferDir } from "../../lib/buffers/bufferdir.ts";
-import { findMissing, planUpload, storeBuffers, writeSidecars } from "../../lib/buffers/transfer.ts";
+import { findMissing, planUpload, staleSidecars, storeBuffers, writeSidecars } from "../../lib/buffers/transfer.ts";
 import { HELPER_MIN_FILES, UploadHelper } from "../../lib/buffers/upload-helper.ts";
 import { tempDir } from "../helpers.ts";
 
@@ -67,7 +67,7 @@ describe("upload plans with a helper", () => {
       const held = [...plan.buffers.values()].filter((source) => "held" in source).length;
       expect(held).toBeGreaterThan(HELPER_MIN_FILES / 4);
       await storeBuffers(store, await findMissing(store, plan), undefined, plan.helper);
-      await writeSidecars(plan);
+      await writeSidecars(await staleSidecars(plan));
     } finally {
       plan.helper?.close();
     }
@@ -89,5 +89,29 @@ describe("upload plans with a helper", () => {
     // helper's share, the second half of the new files.
     const unreadable = "/proc/self/mem";
     await expect(planUpload([...paths, unreadable], null, { localStore: true })).rejects.toMatchObject({ path: unreadable });
+  });
+});
+
+describe("upload sidecars", () => {
+  test("staleSidecars() finds missing and differing sidecars; identical ones stay untouched", async () => {
+    using dir = tempDir();
+    const { paths, checksums } = smallFiles(dir.path, 3);
+    mkdirSync(join(dir.path, "tree"));
+    writeFileSync(join(dir.path, "tree", "a.txt"), "a\n");
+    writeFileSync(`${paths[0]}.CHECKSUM`, `${checksums[0]}\n`); // identical
+    writeFileSync(`${paths[1]}.CHECKSUM`, `${checksums[0]}\n`); // wrong; paths[2] has none
+    const untouched = statSync(`${paths[0]}.CHECKSUM`).ino;
+    const plan = await planUpload([...paths, join(dir.path, "tree")], null);
+    const stale = await staleSidecars(plan);
+    expect(stale.map((file) => file.path).toSorted()).toEqual(
+      [`${paths[1]}.CHECKSUM`, `${paths[2]}.CHECKSUM`, join(dir.path, "tree.CHECKSUM"), join(dir.path, "tree.INDEX")].toSorted(),
+    );
+    await writeSidecars(stale);
+    for (const [i, path] of paths.entries()) expect(readFileSync(`${path}.CHECKSUM`, "utf8")).toBe(`${checksums[i]}\n`);
+    expect(statSync(`${paths[0]}.CHECKSUM`).ino).toBe(untouched);
+    const index = readFileSync(join(dir.path, "tree.INDEX"));
+    expect(JSON.parse(index.toString())).toEqual({ "a.txt": computeChecksum("a\n") });
+    expect(readFileSync(join(dir.path, "tree.CHECKSUM"), "utf8")).toBe(`${computeChecksum(index)}\n`);
+    expect(await staleSidecars(plan)).toEqual([]);
   });
 });
