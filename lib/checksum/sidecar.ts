@@ -3,7 +3,7 @@
  * @module
  */
 import { readFileSync, statSync } from "node:fs";
-import { writeFileAtomic, writeFileAtomicAsync } from "../buffers/atomic-write.ts";
+import { writeFileAtomic } from "../buffers/atomic-write.ts";
 import { fsPromises } from "../lazy-node.ts";
 import { SeamlessError } from "../errors.ts";
 import { parseChecksum, type Checksum } from "./checksum.ts";
