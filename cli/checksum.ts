@@ -1,5 +1,5 @@
 import { statSync } from "node:fs";
-import { checksumFiles, indexDirectoryAsync, prefetchChecksums } from "../lib/checksum/file-checksum.ts";
+import { checksumFiles, indexDirectoryAsync } from "../lib/checksum/file-checksum.ts";
 import { writeChecksumSidecar, writeFileIfChanged } from "../lib/checksum/sidecar.ts";
 import { stripCompressionSuffix } from "../lib/checksum/compression.ts";
 import { StatCache } from "../lib/checksum/stat-cache.ts";
@@ -29,7 +29,6 @@ export async function main(argv: string[]): Promise<number> {
   try {
     const paths = positionals.map((raw) => (raw.length > 1 ? raw.replace(/\/+$/, "") : raw));
     const allStats = paths.map((path) => statSync(path, { bigint: true }));
-    prefetchChecksums(statCache, paths, allStats);
     const files: number[] = [];
     for (const [index, path] of paths.entries()) {
       if (!allStats[index]!.isDirectory()) {

@@ -7,7 +7,7 @@ import { existsSync, linkSync, mkdirSync, rmSync, statSync, symlinkSync, lstatSy
 import { resolve as resolvePath } from "node:path";
 import type { Checksum } from "../checksum/checksum.ts";
 import {
-  checksumFiles, checksumsOfUnchangedSet, fileSetOfFiles, indexDirectoryAsync, prefetchChecksums, type DirectoryIndex, type FileChecksum,
+  checksumFiles, indexDirectoryAsync, resultsOfKnownSet, stampQueriesOf, type DirectoryIndex, type FileChecksum,
 } from "../checksum/file-checksum.ts";
 import { stripCompressionSuffix, compressionSuffixOf } from "../checksum/compression.ts";
 import { formatChecksumSidecar, holdsBytes, holdsBytesAsync } from "../checksum/sidecar.ts";
@@ -18,7 +18,7 @@ import { BufferDir } from "./bufferdir.ts";
 import type { BufferStore } from "./store.ts";
 import { ChecksumMismatchError, SeamlessError } from "../errors.ts";
 import { hashFileRaw } from "../checksum/sha256.ts";
-import { stampOf } from "../checksum/stat-cache.ts";
+import { fileSetOf, stampOf } from "../checksum/stat-cache.ts";
 import { SMALL_FILE_BYTES } from "../checksum/file-content.ts";
 import { hashThreads } from "../checksum/hash-pool.ts";
 import { HELPER_MIN_FILES, UploadHelper } from "./upload-helper.ts";
@@ -85,15 +85,17 @@ export async function planUpload(paths: string[], statCache: StatCache | null, o
   const filePaths = files.map((index) => kept[index]!);
   const fileStats = files.map((index) => allStats[index]!);
   // An unchanged tree uploaded before: one query instead of a lookup per file.
-  const set = statCache ? fileSetOfFiles(filePaths, fileStats) : null;
-  const unchanged = statCache && set ? checksumsOfUnchangedSet(statCache, set, filePaths, fileStats) : null;
+  const queries = statCache ? stampQueriesOf(filePaths, fileStats) : [];
+  const set = fileSetOf(queries);
+  const known = statCache && set ? statCache.lookupSet(set) : null;
   let helper: UploadHelper | null = null;
-  if (unchanged) {
+  if (known) {
+    const unchanged = resultsOfKnownSet(filePaths, fileStats, known);
     for (const [k, index] of files.entries()) hashed[index] = { path: kept[index]!, directory: null, file: unchanged[k]! };
   } else {
     // Taken before reading: a change during hashing then falls inside the stat cache's racy margin.
     const recordedNs = BigInt(Date.now()) * 1_000_000n;
-    const cachedCount = prefetchChecksums(statCache, filePaths, fileStats);
+    const cachedCount = statCache?.prefetch(queries) ?? null;
     const shared = options.localStore ? helperShare(files, kept, allStats, statCache, cachedCount) : [];
     helper = shared.length > 0 ? new UploadHelper() : null;
     const sharedSet = new Set(shared);
@@ -102,7 +104,7 @@ export async function planUpload(paths: string[], statCache: StatCache | null, o
     helperHashes?.catch(() => {}); // awaited below; an error of ours first must not leave it unhandled
     try {
       // Small files keep their bytes: storing them then needs no second read and hash.
-      const ownResults = await checksumFiles(own.map((index) => kept[index]!), own.map((index) => allStats[index]!), statCache, { keepSmallBytesUpTo: MAX_RETAINED_BYTES, asSet: false });
+      const ownResults = await checksumFiles(own.map((index) => kept[index]!), own.map((index) => allStats[index]!), statCache, { keepSmallBytesUpTo: MAX_RETAINED_BYTES, lookedUpByCaller: true });
       for (const [k, index] of own.entries()) hashed[index] = { path: kept[index]!, directory: null, file: ownResults[k]! };
       const helperResults = (await helperHashes) ?? [];
       for (const [k, index] of shared.entries()) {

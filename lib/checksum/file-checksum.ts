@@ -12,7 +12,7 @@ import { computeChecksum } from "./sha256.ts";
 import { compressionSuffixOf, stripCompressionSuffix } from "./compression.ts";
 import { hashFileContent, SMALL_FILE_BYTES, type FileChecksum } from "./file-content.ts";
 import { hashFilesOnAllCores, hashThreads } from "./hash-pool.ts";
-import { fileSetOf, stampOf, type FileSet, type StatCache } from "./stat-cache.ts";
+import { fileSetOf, stampOf, type FileSet, type StampQuery, type StatCache } from "./stat-cache.ts";
 import { serializeDeepIndex, type DeepIndex } from "./sidecar.ts";
 
 export { hashFileContent, type FileChecksum } from "./file-content.ts";
@@ -73,35 +73,17 @@ export async function checksumFileAsync(path: string, cache: StatCache | null, o
 }
 
 /**
- * Fetches the stat-cache entries of many paths at once (directories among them are skipped),
- * so that the {@link checksumFile} calls that follow need no query each.
- *
- * @returns how many files have an entry, or null when nothing was fetched ({@link StatCache.prefetch})
- */
-export function prefetchChecksums(statCache: StatCache | null | undefined, paths: readonly string[], stats: readonly BigIntStats[]): number | null {
-  return statCache?.prefetch(paths.flatMap((path, index) => {
-    const stat = stats[index]!;
-    return stat.isDirectory() ? [] : [{ stamp: stampOf(stat), decompress: compressionSuffixOf(path) !== null }];
-  })) ?? null;
-}
-
-/**
- * Many files as one set for the stat cache ({@link StatCache.lookupSet}); null for too few
- * files to be worth it (or too many to remember whole).
+ * The stat-cache queries of files, for a set lookup ({@link fileSetOf}) and a prefetch alike.
  *
  * @param paths files, not directories
  */
-export function fileSetOfFiles(paths: readonly string[], stats: readonly BigIntStats[]): FileSet | null {
-  return fileSetOf(paths.map((path, index) => ({ stamp: stampOf(stats[index]!), decompress: compressionSuffixOf(path) !== null })));
+export function stampQueriesOf(paths: readonly string[], stats: readonly BigIntStats[]): StampQuery[] {
+  return paths.map((path, index) => ({ stamp: stampOf(stats[index]!), decompress: compressionSuffixOf(path) !== null }));
 }
 
-/**
- * The checksums of a set of files when the stat cache remembers it, unchanged, as one set;
- * null otherwise (then look them up one by one, and {@link StatCache.recordSet} the results).
- */
-export function checksumsOfUnchangedSet(statCache: StatCache, set: FileSet, paths: readonly string[], stats: readonly BigIntStats[]): FileChecksum[] | null {
-  const checksums = statCache.lookupSet(set);
-  return checksums && checksums.map((checksum, index) => cachedResult(paths[index]!, stats[index]!, checksum));
+/** The results of files whose checksums a set lookup ({@link StatCache.lookupSet}) answered. */
+export function resultsOfKnownSet(paths: readonly string[], stats: readonly BigIntStats[], checksums: readonly Checksum[]): FileChecksum[] {
+  return checksums.map((checksum, index) => cachedResult(paths[index]!, stats[index]!, checksum));
 }
 
 /** One file found while indexing a directory. */
@@ -129,14 +111,14 @@ export interface ChecksumFilesOptions {
   /** Called with each result as soon as it is known (what was done before an error stays done). */
   onResult?: (index: number, result: FileChecksum) => void;
   /**
-   * Look these files up, and remember them, as one set too ({@link checksumsOfUnchangedSet});
-   * default true. Off for a part of a larger set.
+   * The caller already looked these files up as part of a larger set and prefetched their
+   * entries: skip both, and do not remember them as a set of their own.
    */
-  asSet?: boolean;
+  lookedUpByCaller?: boolean;
 }
 
 /**
- * Checksums of many files, stat cache first. Files over 1 MiB that are left to hash go to
+ * Checksums of many files, stat cache first (as a set, then per file, with one prefetch). Files over 1 MiB that are left to hash go to
  * every core ({@link hashFilesOnAllCores}) when they add up to {@link PARALLEL_MIN_BYTES};
  * the others go through {@link checksumFile}, synchronously or with async reads, whichever
  * the disk answers faster.
@@ -146,11 +128,18 @@ export interface ChecksumFilesOptions {
  * @returns one result per file, in input order
  */
 export async function checksumFiles(paths: readonly string[], stats: readonly BigIntStats[], statCache: StatCache | null, options: ChecksumFilesOptions = {}): Promise<FileChecksum[]> {
-  const set = statCache && (options.asSet ?? true) ? fileSetOfFiles(paths, stats) : null;
-  const unchanged = statCache && set ? checksumsOfUnchangedSet(statCache, set, paths, stats) : null;
-  if (unchanged) {
-    unchanged.forEach((result, index) => options.onResult?.(index, result));
-    return unchanged;
+  let set: FileSet | null = null;
+  if (statCache && !options.lookedUpByCaller) {
+    // The set first: when it answers, fetching the files' own entries would be wasted.
+    const queries = stampQueriesOf(paths, stats);
+    set = fileSetOf(queries);
+    const known = set && statCache.lookupSet(set);
+    if (known) {
+      const results = resultsOfKnownSet(paths, stats, known);
+      results.forEach((result, index) => options.onResult?.(index, result));
+      return results;
+    }
+    statCache.prefetch(queries);
   }
   // Taken before reading, for the set as for each file (the racy rule of the stat cache).
   const recordedNs = BigInt(Date.now()) * 1_000_000n;
@@ -242,7 +231,8 @@ function listDirectory(dir: string): ListedFile[] {
  */
 export function walkDirectory(dir: string, statCache?: StatCache | null): IndexedFile[] {
   const found = listDirectory(dir);
-  prefetchChecksums(statCache, found.map((file) => file.path), found.map((file) => file.stats));
+  // One batched fetch, so that the lookups that follow need no query each.
+  statCache?.prefetch(stampQueriesOf(found.map((file) => file.path), found.map((file) => file.stats)));
   return found.map(({ key, path, stats }) => {
     const { checksum, length } = checksumFile(path, statCache, { stats });
     return { key, path, checksum, length };
@@ -267,7 +257,6 @@ export async function indexDirectoryAsync(dir: string, statCache: StatCache | nu
   const found = listDirectory(dir);
   const paths = found.map((file) => file.path);
   const stats = found.map((file) => file.stats);
-  prefetchChecksums(statCache, paths, stats);
   const hashed = await checksumFiles(paths, stats, statCache);
   return indexOf(found.map(({ key, path }, i) => ({ key, path, checksum: hashed[i]!.checksum, length: hashed[i]!.length })));
 }
