@@ -5,7 +5,7 @@ import { resolveCacheDir, statCachePathOf } from "../lib/buffers/cache-dir.ts";
 import { openBufferStore, remoteUrlOf } from "../lib/buffers/open-store.ts";
 import { BufferDir } from "../lib/buffers/bufferdir.ts";
 import {
-  findMissing, planUpload, removeInputs, sourceLength, staleSidecars, storeBuffers, storeIntoDestination, writeSidecars,
+  findMissing, planUpload, removeInputs, sidecarFilesOf, sourceLength, staleSidecars, storeAndWriteSidecars, storeIntoDestination, writeSidecars,
   type ExistingPolicy, type TransferMode, type UploadPlan,
 } from "../lib/buffers/transfer.ts";
 import { type CommandSpec, HASHSERVER_OPTION, VERBOSITY_OPTIONS, formatHelp, parseOrHelp, verbosityOf } from "./args.ts";
@@ -61,18 +61,22 @@ export async function main(argv: string[]): Promise<number> {
   try {
     const localStore = !destination && remoteUrlOf({ hashserverUrl: values.hashserver as string | undefined }) === undefined;
     plan = await planUpload(positionals, statCache, { localStore });
-    statCache?.flush();
     const store = destination ? destinationStore(destination) : await openBufferStore({ hashserverUrl: values.hashserver as string | undefined });
     const policy = (values.policy as ExistingPolicy | undefined) ?? "skip";
     // verify/repair must see the entries that exist already, so they get every buffer.
     const missingFound = destination && policy !== "skip" ? Promise.resolve([...plan.buffers.values()]) : findMissing(store, plan);
     missingFound.catch(() => {}); // awaited below; an error of ours first must not leave it unhandled
-    // Sidecars are compared while the store answers; they are written only after storing.
-    const sidecars = await staleSidecars(plan);
+    // Sidecars are compared with those on disk while the store answers, and written only after
+    // storing. With a helper (a local store, whose answer is quick) this thread compares them
+    // where it would otherwise wait for the helper to store.
+    const compareLater = plan.helper !== null;
+    const sidecars = compareLater ? sidecarFilesOf(plan) : await staleSidecars(plan);
     const missing = await missingFound;
     const total = missing.reduce((sum, source) => sum + sourceLength(source), 0);
-    if (missing.length === 0) reporter.message(1, "Upload no files");
-    else {
+    if (missing.length === 0) {
+      reporter.message(1, "Upload no files");
+      await writeSidecars(sidecars, { compare: compareLater });
+    } else {
       const remote = !destination && remoteUrlOf({ hashserverUrl: values.hashserver as string | undefined }) !== undefined;
       const maxFiles = Number(process.env.SEAMLESS_MAX_UPLOAD_FILES ?? 400);
       const maxSize = parseHumanSize(process.env.SEAMLESS_MAX_UPLOAD_SIZE ?? "100 MB");
@@ -85,11 +89,12 @@ export async function main(argv: string[]): Promise<number> {
       reporter.message(0, `Upload ${missing.length} files, total ${formatSize(total)}`);
       if (destination) {
         storeIntoDestination(store as BufferDir, missing, mode, policy, values.incremental === true);
+        await writeSidecars(sidecars);
       } else {
-        await storeBuffers(store, missing, reporter.progress(total, "uploaded"), plan.helper);
+        await storeAndWriteSidecars(store, missing, sidecars, { onProgress: reporter.progress(total, "uploaded"), helper: plan.helper, meanwhile: plan.recordStatCache, compare: compareLater });
       }
     }
-    await writeSidecars(sidecars);
+    plan.recordStatCache();
     if (values.move) removeInputs(plan.paths);
     store.close();
   } finally {

@@ -32,7 +32,6 @@ const COMPOUND_TYPES = new Set([
   "if_statement", "case_statement", "function_definition",
 ]);
 const STATEMENT_CONTAINERS = new Set(["program", "list", "subshell", "compound_statement", "do_group", "if_statement", "elif_clause", "else_clause", "case_item", "while_statement"]);
-const NESTED_COMMAND_HOLDERS = new Set(["command_substitution", "process_substitution"]);
 
 function isBareAssignment(node: Node): boolean {
   return (node.type === "variable_assignment" || node.type === "variable_assignments") && STATEMENT_CONTAINERS.has(node.parent?.type ?? "");

@@ -3,7 +3,7 @@
  * one batched check, store the missing buffers, then write sidecars.
  * @module
  */
-import { existsSync, linkSync, mkdirSync, rmSync, statSync, symlinkSync, lstatSync, type BigIntStats } from "node:fs";
+import { existsSync, linkSync, lstatSync, mkdirSync, rmSync, statSync, symlinkSync, type BigIntStats } from "node:fs";
 import { resolve as resolvePath } from "node:path";
 import type { Checksum } from "../checksum/checksum.ts";
 import {
@@ -12,7 +12,7 @@ import {
 import { stripCompressionSuffix, compressionSuffixOf } from "../checksum/compression.ts";
 import { formatChecksumSidecar, holdsBytes, holdsBytesAsync } from "../checksum/sidecar.ts";
 import { writeFileAtomic, writeFileAtomicAsync } from "./atomic-write.ts";
-import { forEachAdaptive, mapConcurrent } from "../concurrency/map-concurrent.ts";
+import { forEachAdaptive, IO_CONCURRENCY, mapConcurrent } from "../concurrency/map-concurrent.ts";
 import type { StatCache } from "../checksum/stat-cache.ts";
 import { BufferDir } from "./bufferdir.ts";
 import type { BufferStore } from "./store.ts";
@@ -21,16 +21,17 @@ import { hashFileRaw } from "../checksum/sha256.ts";
 import { fileSetOf, stampOf } from "../checksum/stat-cache.ts";
 import { SMALL_FILE_BYTES } from "../checksum/file-content.ts";
 import { hashThreads } from "../checksum/hash-pool.ts";
-import { HELPER_MIN_FILES, UploadHelper } from "./upload-helper.ts";
+import { HELPER_MIN_FILES, UploadHelper, type StoreItems } from "./upload-helper.ts";
+import { hashClaimed, sharedFilesOf, sharedResults } from "./shared-hash.ts";
 
 /** One buffer to make present: from a file on disk, or from bytes (an index buffer). */
 export type BufferSource = { checksum: Checksum; length: number; path: string } | { checksum: Checksum; length: number; bytes: Uint8Array };
 
-/** A buffer whose bytes the plan's {@link UploadHelper} holds: `held` is their position there. */
-export type HeldSource = { checksum: Checksum; length: number; held: number };
+/** Bytes in the shared memory of the plan's helper ({@link hashClaimed}), which it can store. */
+type SharedSource = { checksum: Checksum; length: number; bytes: Uint8Array<SharedArrayBuffer> };
 
 /** A buffer an upload plan will store. */
-export type UploadSource = BufferSource | HeldSource;
+export type UploadSource = BufferSource;
 
 /** How many bytes of small files an upload plan may keep in memory. */
 const MAX_RETAINED_BYTES = 256 * 1024 * 1024;
@@ -52,8 +53,14 @@ export interface UploadPlan {
   sidecars: SidecarWrite[];
   /** Top-level paths, for --move. */
   paths: string[];
-  /** The second thread that holds some of the buffers ({@link HeldSource}); close it when done. */
+  /** The second thread, for buffers in shared memory ({@link hashClaimed}); close it when done. */
   helper: UploadHelper | null;
+  /**
+   * Records and commits in the stat cache what planning hashed and has not recorded yet. Call
+   * it once the plan is carried out, or earlier at a moment when this thread would otherwise
+   * wait ({@link StoreOptions.meanwhile}); later calls do nothing.
+   */
+  recordStatCache: () => void;
 }
 
 /** Options of {@link planUpload}. */
@@ -75,7 +82,7 @@ export interface PlanOptions {
 export async function planUpload(paths: string[], statCache: StatCache | null, options: PlanOptions = {}): Promise<UploadPlan> {
   const kept = paths.map((raw) => (raw.length > 1 ? raw.replace(/\/+$/, "") : raw)).filter((path) => !path.endsWith(".CHECKSUM"));
   const allStats = kept.map((path) => statSync(path, { bigint: true, throwIfNoEntry: false }) ?? missingInput(path));
-  type Hashed = { path: string; directory: DirectoryIndex | null; file: FileChecksum | null; held?: number };
+  type Hashed = { path: string; directory: DirectoryIndex | null; file: FileChecksum | null };
   const hashed: Hashed[] = new Array(kept.length);
   const files: number[] = [];
   for (const [index, path] of kept.entries()) {
@@ -89,6 +96,7 @@ export async function planUpload(paths: string[], statCache: StatCache | null, o
   const set = fileSetOf(queries);
   const known = statCache && set ? statCache.lookupSet(set) : null;
   let helper: UploadHelper | null = null;
+  let recordStatCache = () => statCache?.flush();
   if (known) {
     const unchanged = resultsOfKnownSet(filePaths, fileStats, known);
     for (const [k, index] of files.entries()) hashed[index] = { path: kept[index]!, directory: null, file: unchanged[k]! };
@@ -96,27 +104,37 @@ export async function planUpload(paths: string[], statCache: StatCache | null, o
     // Taken before reading: a change during hashing then falls inside the stat cache's racy margin.
     const recordedNs = BigInt(Date.now()) * 1_000_000n;
     const cachedCount = statCache?.prefetch(queries) ?? null;
-    const shared = options.localStore ? helperShare(files, kept, allStats, statCache, cachedCount) : [];
-    helper = shared.length > 0 ? new UploadHelper() : null;
-    const sharedSet = new Set(shared);
-    const own = shared.length > 0 ? files.filter((index) => !sharedSet.has(index)) : files;
-    const helperHashes = helper?.hash(shared.map((index) => kept[index]!));
-    helperHashes?.catch(() => {}); // awaited below; an error of ours first must not leave it unhandled
+    const share = options.localStore ? helperShare(files, kept, allStats, statCache, cachedCount) : [];
+    helper = share.length > 0 ? new UploadHelper() : null;
+    const shareSet = new Set(share);
+    const rest = share.length > 0 ? files.filter((index) => !shareSet.has(index)) : files;
+    const shared = helper ? sharedFilesOf(share.map((index) => kept[index]!), share.map((index) => Number(allStats[index]!.size))) : null;
+    const helperHashed = shared && helper?.hash(shared);
+    helperHashed?.catch(() => {}); // awaited below; an error of ours first must not leave it unhandled
     try {
       // Small files keep their bytes: storing them then needs no second read and hash.
-      const ownResults = await checksumFiles(own.map((index) => kept[index]!), own.map((index) => allStats[index]!), statCache, { keepSmallBytesUpTo: MAX_RETAINED_BYTES, lookedUpByCaller: true });
-      for (const [k, index] of own.entries()) hashed[index] = { path: kept[index]!, directory: null, file: ownResults[k]! };
-      const helperResults = (await helperHashes) ?? [];
-      for (const [k, index] of shared.entries()) {
-        const file = helperResults[k]!;
-        statCache?.record(stampOf(allStats[index]!), false, file.checksum, recordedNs);
-        hashed[index] = { path: kept[index]!, directory: null, file, held: k };
+      const restResults = await checksumFiles(rest.map((index) => kept[index]!), rest.map((index) => allStats[index]!), statCache, { keepSmallBytesUpTo: MAX_RETAINED_BYTES, lookedUpByCaller: true });
+      for (const [k, index] of rest.entries()) hashed[index] = { path: kept[index]!, directory: null, file: restResults[k]! };
+      if (shared) {
+        // Then this thread joins the helper on the shared files until none are left.
+        hashClaimed(shared);
+        await helperHashed;
+        for (const [k, { checksum, bytes }] of sharedResults(shared).entries()) {
+          hashed[share[k]!] = { path: kept[share[k]!]!, directory: null, file: { checksum, length: bytes.byteLength, bytes } };
+        }
       }
     } catch (error) {
       helper?.close();
       throw error;
     }
-    if (statCache && set) statCache.recordSet(set, files.map((index) => hashed[index]!.file!.checksum), recordedNs);
+    if (statCache) {
+      // The shared files and the set are recorded later, while the helper stores (~25 ms per 10k files).
+      recordStatCache = () => {
+        for (const index of share) statCache.record(stampOf(allStats[index]!), false, hashed[index]!.file!.checksum, recordedNs);
+        if (set) statCache.recordSet(set, files.map((index) => hashed[index]!.file!.checksum), recordedNs);
+        statCache.flush();
+      };
+    }
   }
   const buffers = new Map<Checksum, UploadSource>();
   const sidecars: SidecarWrite[] = [];
@@ -128,20 +146,25 @@ export async function planUpload(paths: string[], statCache: StatCache | null, o
       sidecars.push({ checksumPath: `${entry.path}.CHECKSUM`, checksum, index: { path: `${entry.path}.INDEX`, bytes: indexBuffer } });
     } else if (entry.file) {
       const { checksum, length, bytes } = entry.file;
-      const held = entry.held;
-      if (!buffers.has(checksum)) buffers.set(checksum, held !== undefined ? { checksum, length, held } : bytes ? { checksum, length, bytes } : { checksum, length, path: entry.path });
+      if (!buffers.has(checksum)) buffers.set(checksum, bytes ? { checksum, length, bytes } : { checksum, length, path: entry.path });
       sidecars.push({ checksumPath: `${stripCompressionSuffix(entry.path)}.CHECKSUM`, checksum, likelyExists: entry.file.fromStatCache });
     }
   }
-  return { buffers, sidecars, paths: kept, helper };
+  let recorded = false;
+  const recordOnce = () => {
+    if (!recorded) recordStatCache();
+    recorded = true;
+  };
+  return { buffers, sidecars, paths: kept, helper, recordStatCache: recordOnce };
 }
 
 /**
- * The files a helper thread hashes and stores: half of the small, uncompressed files the stat
- * cache does not know (up to the helper's own memory budget), when there are enough of them
- * to pay for a thread.
+ * The files an upload hashes on two threads into shared memory ({@link hashClaimed}), so that
+ * the helper can then store their buffers: the small, uncompressed files the stat cache does not
+ * know (up to a memory budget), when there are enough of them to pay for a thread.
  *
  * @param cachedCount how many files the stat cache has entries for (null: not prefetched)
+ * @returns none when no helper pays
  */
 function helperShare(files: number[], paths: string[], stats: BigIntStats[], statCache: StatCache | null, cachedCount: number | null): number[] {
   if (hashThreads() < 2) return [];
@@ -156,14 +179,9 @@ function helperShare(files: number[], paths: string[], stats: BigIntStats[], sta
     return stat.size < minBytes || statCache.lookup(stampOf(stat), false) === null;
   });
   if (fresh.length < HELPER_MIN_FILES) return [];
-  const share: number[] = [];
   let bytes = 0;
-  for (const index of fresh.slice(fresh.length >> 1)) {
-    bytes += Number(stats[index]!.size);
-    if (bytes > MAX_RETAINED_BYTES) break;
-    share.push(index);
-  }
-  return share;
+  const over = fresh.findIndex((index) => (bytes += Number(stats[index]!.size) + 1) > MAX_RETAINED_BYTES);
+  return over < 0 ? fresh : fresh.slice(0, over);
 }
 
 function missingInput(path: string): never {
@@ -171,7 +189,7 @@ function missingInput(path: string): never {
 }
 
 /** The buffers of a plan that the store lacks, found with one batched check. */
-export async function findMissing(store: BufferStore, plan: UploadPlan): Promise<UploadSource[]> {
+export async function findMissing(store: BufferStore, plan: Pick<UploadPlan, "buffers">): Promise<UploadSource[]> {
   const sources = [...plan.buffers.values()];
   const present = await store.has(sources.map((s) => s.checksum));
   return sources.filter((_, i) => !present[i]);
@@ -184,20 +202,15 @@ export function sourceLength(source: UploadSource): number {
 }
 
 /** Stores buffers that {@link findMissing} just reported missing (existence is not checked again). */
-export async function storeBuffers(store: BufferStore, sources: UploadSource[], onProgress?: (bytes: number) => void, helper?: UploadHelper | null): Promise<void> {
-  const held = sources.filter((source): source is HeldSource => "held" in source);
+export async function storeBuffers(store: BufferStore, sources: UploadSource[], onProgress?: (bytes: number) => void): Promise<void> {
   if (store instanceof BufferDir) {
     for (const source of sources) if ("path" in source) store.putFileSync(source.checksum, source.path, onProgress);
     const small = sources.filter((source): source is Extract<BufferSource, { bytes: Uint8Array }> => "bytes" in source);
-    store.preparePrefixDirs([...small, ...held].map((source) => source.checksum));
-    const helperDone = held.length > 0 ? requireHelper(helper).store(held.map((source) => [source.held, store.pathFor(source.checksum)]), store.fileMode) : null;
-    helperDone?.catch(() => {}); // awaited below
+    store.preparePrefixDirs(small.map((source) => source.checksum));
     // The bytes of a plan were hashed by this process, and findMissing found them missing.
     await forEachAdaptive(small, (source) => store.putHashedSync(source.checksum, source.bytes), (source) => store.putHashedAsync(source.checksum, source.bytes));
-    await helperDone;
     return;
   }
-  if (held.length > 0) throw new Error("buffers held by an upload helper can only go to a local buffer directory");
   // A few requests in flight hide round-trip latency without flooding the server.
   await mapConcurrent(sources as BufferSource[], 8, async (source) => {
     if ("path" in source) await store.putFile(source.checksum, source.path, onProgress);
@@ -205,17 +218,23 @@ export async function storeBuffers(store: BufferStore, sources: UploadSource[], 
   });
 }
 
-function requireHelper(helper: UploadHelper | null | undefined): UploadHelper {
-  if (!helper) throw new Error("an upload plan with held buffers needs its helper");
-  return helper;
-}
-
 /** One sidecar file to write: a `.CHECKSUM` or an `.INDEX`. */
 export interface SidecarFile {
   path: string;
   bytes: Uint8Array;
+  /** The buffer it names: a file's, or a directory's index buffer. */
+  names: Checksum;
   /** See {@link SidecarWrite.likelyExists}. */
   likelyExists?: boolean;
+}
+
+/** Every sidecar file of a plan, in plan order; see {@link staleSidecars}. */
+export function sidecarFilesOf(plan: UploadPlan): SidecarFile[] {
+  return plan.sidecars.flatMap((sidecar): SidecarFile[] => {
+    const names = sidecar.checksum;
+    const checksumFile = { path: sidecar.checksumPath, bytes: Buffer.from(formatChecksumSidecar(names)), names, likelyExists: sidecar.likelyExists };
+    return sidecar.index ? [{ ...sidecar.index, names }, checksumFile] : [checksumFile];
+  });
 }
 
 /**
@@ -224,10 +243,7 @@ export interface SidecarFile {
  * {@link findMissing} waits on the store, and writes the result after storing.
  */
 export async function staleSidecars(plan: UploadPlan): Promise<SidecarFile[]> {
-  const files = plan.sidecars.flatMap((sidecar): SidecarFile[] => {
-    const checksumFile = { path: sidecar.checksumPath, bytes: Buffer.from(formatChecksumSidecar(sidecar.checksum)), likelyExists: sidecar.likelyExists };
-    return sidecar.index ? [sidecar.index, checksumFile] : [checksumFile];
-  });
+  const files = sidecarFilesOf(plan);
   const stale = new Array<boolean>(files.length).fill(false);
   const indexes = files.map((_, index) => index);
   await forEachAdaptive(
@@ -238,13 +254,106 @@ export async function staleSidecars(plan: UploadPlan): Promise<SidecarFile[]> {
   return files.filter((_, index) => stale[index]);
 }
 
+/** Options of {@link writeSidecars}. */
+export interface SidecarWriteOptions {
+  /** The files were not compared with what is on disk ({@link staleSidecars}): leave identical ones untouched. */
+  compare?: boolean;
+}
+
 /** Writes sidecar files ({@link staleSidecars}), each atomically; `.INDEX` files before any `.CHECKSUM`. */
-export async function writeSidecars(files: SidecarFile[]): Promise<void> {
+export async function writeSidecars(files: SidecarFile[], options: SidecarWriteOptions = {}): Promise<void> {
   // Main thread only: two threads creating files in one directory slowed each other down
   // (sidecars of 10k files: 155 ms on one thread, ~210 ms on two; BENCHMARKS.md).
+  const { writeSync, writeAsync } = sidecarWriters(options);
+  for (const batch of indexesFirst(files)) await forEachAdaptive(batch, writeSync, writeAsync);
+}
+
+function sidecarWriters(options: SidecarWriteOptions): { writeSync: (file: SidecarFile) => void; writeAsync: (file: SidecarFile) => Promise<void> } {
+  if (!options.compare) return { writeSync: (file) => writeFileAtomic(file.path, file.bytes), writeAsync: (file) => writeFileAtomicAsync(file.path, file.bytes) };
+  return {
+    writeSync: (file) => void (holdsBytes(file.path, file.bytes, file.likelyExists) || writeFileAtomic(file.path, file.bytes)),
+    writeAsync: async (file) => void ((await holdsBytesAsync(file.path, file.bytes, file.likelyExists)) || (await writeFileAtomicAsync(file.path, file.bytes))),
+  };
+}
+
+function indexesFirst(files: SidecarFile[]): SidecarFile[][] {
   const isIndex = (file: SidecarFile) => file.path.endsWith(".INDEX");
-  for (const batch of [files.filter(isIndex), files.filter((file) => !isIndex(file))]) {
-    await forEachAdaptive(batch, (file) => writeFileAtomic(file.path, file.bytes), (file) => writeFileAtomicAsync(file.path, file.bytes));
+  return [files.filter(isIndex), files.filter((file) => !isIndex(file))];
+}
+
+/** Options of {@link storeAndWriteSidecars}. */
+export interface StoreOptions extends SidecarWriteOptions {
+  onProgress?: (bytes: number) => void;
+  /** Work for this thread while the helper stores, before the sidecars (it then has a head start). */
+  meanwhile?: () => void;
+  /** The plan's helper thread, if it has one. */
+  helper?: UploadHelper | null;
+}
+
+/**
+ * Stores the buffers that {@link findMissing} reported missing, then writes the sidecars
+ * ({@link staleSidecars}, or all of {@link sidecarFilesOf} with `compare`). With the plan's
+ * helper and a local buffer directory the two run together: the helper writes the buffers in
+ * shared memory into the prefix directories while this thread writes the sidecars, each one
+ * only after the buffer it names is stored. Files created in different directories do not slow
+ * each other down as files created in one directory do (BENCHMARKS.md, seventh session).
+ */
+export async function storeAndWriteSidecars(store: BufferStore, missing: UploadSource[], sidecars: SidecarFile[], options: StoreOptions = {}): Promise<void> {
+  const { onProgress, helper } = options;
+  const handed = missing.filter((source): source is SharedSource => "bytes" in source && source.bytes.buffer instanceof SharedArrayBuffer);
+  if (!helper || !(store instanceof BufferDir) || handed.length === 0) {
+    await storeBuffers(store, missing, onProgress);
+    await writeSidecars(sidecars, options);
+    return;
+  }
+  const handedSet = new Set<UploadSource>(handed);
+  for (const source of missing) {
+    if ("path" in source) store.putFileSync(source.checksum, source.path, onProgress);
+    else if ("bytes" in source && !handedSet.has(source)) store.putHashedSync(source.checksum, source.bytes);
+  }
+  store.preparePrefixDirs(handed.map((source) => source.checksum));
+  const shared = new Uint8Array(handed[0]!.bytes.buffer);
+  const items: StoreItems = { targets: "", offsets: new Float64Array(handed.length), lengths: new Float64Array(handed.length) };
+  const targets = handed.map((source, position) => {
+    if (source.bytes.buffer !== shared.buffer) throw new Error("an upload plan shares bytes in one block of memory only");
+    items.offsets[position] = source.bytes.byteOffset;
+    items.lengths[position] = source.bytes.byteLength;
+    return store.pathFor(source.checksum);
+  });
+  items.targets = targets.join("\0");
+  const progress = new Int32Array(new SharedArrayBuffer(8));
+  const stored = helper.store(items, store.fileMode, shared, { progress });
+  stored.catch(() => {}); // awaited below
+  options.meanwhile?.();
+  const positions = new Map(handed.map((source, position) => [source.checksum, position]));
+  await writeSidecarsAfterBuffers(sidecars, (file) => positions.get(file.names) ?? -1, progress, stored, options);
+  await stored;
+}
+
+/**
+ * {@link writeSidecars}, each sidecar once `progress[0]` (buffers stored so far, in order) has
+ * passed the position of the buffer it names; stops when the helper reports a failure.
+ */
+async function writeSidecarsAfterBuffers(files: SidecarFile[], positionOf: (file: SidecarFile) => number, progress: Int32Array<SharedArrayBuffer>, stored: Promise<void>, options: SidecarWriteOptions): Promise<void> {
+  const { writeSync, writeAsync } = sidecarWriters(options);
+  let useAsync: boolean | null = null;
+  for (const batch of indexesFirst(files)) {
+    let next = 0;
+    while (next < batch.length) {
+      const done = Atomics.load(progress, 0);
+      if (Atomics.load(progress, 1) !== 0) return; // the caller's await of `stored` throws its error
+      let end = next;
+      while (end < batch.length && positionOf(batch[end]!) < done) end++;
+      if (end === next) {
+        await Promise.race([Atomics.waitAsync(progress, 0, done).value, stored]);
+        continue;
+      }
+      const ready = batch.slice(next, end);
+      if (useAsync === null) useAsync = await forEachAdaptive(ready, writeSync, writeAsync);
+      else if (useAsync) await mapConcurrent(ready, IO_CONCURRENCY, writeAsync);
+      else for (const file of ready) writeSync(file);
+      next = end;
+    }
   }
 }
 

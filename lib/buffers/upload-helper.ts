@@ -1,24 +1,42 @@
 /**
  * A second thread for uploads of many small new files into a local buffer directory. Per
- * file, such an upload is syscalls (read, create, rename), and those run in parallel when each
- * thread owns whole files: the helper hashes its share, keeps the bytes, and later stores
- * those buffers itself, so no file content crosses between threads. Sidecars stay on the main
- * thread: two threads creating files in one directory slowed each other down.
+ * file, such an upload is syscalls (read, create, rename), and those run in parallel when
+ * the threads do not create files in the same directory. The helper hashes new small files
+ * together with the main thread ({@link hashClaimed}, into shared memory); later it stores
+ * all of those buffers into the prefix directories while the main thread writes the sidecars.
+ * Two threads creating files in the one directory of the sidecars slowed each other down.
  * @module
  */
-import type { Checksum } from "../checksum/checksum.ts";
+import type { SharedFiles } from "./shared-hash.ts";
 
 /** What the helper is asked to do. */
 export type HelperRequest =
-  | { op: "hash"; paths: string[] }
-  /** `buffers`: [position in the hash request, target path]; the prefix directories exist. */
-  | { op: "store"; buffers: [number, string][]; fileMode: number };
+  | { op: "hash"; files: SharedFiles }
+  /** The prefix directories exist; see {@link StoreItems} and {@link StoreOptions.progress}. */
+  | { op: "store"; items: StoreItems; fileMode: number; bytes: SharedArrayBuffer; progress: SharedArrayBuffer | null };
+
+/**
+ * Buffers for the helper to write: target paths and where their bytes are in the shared block.
+ * Flat, because posting 10k small arrays cost ~10 ms.
+ */
+export interface StoreItems {
+  /** Joined by NUL. */
+  targets: string;
+  offsets: Float64Array;
+  lengths: Float64Array;
+}
+
+/** Options of {@link UploadHelper.store}. */
+export interface StoreOptions {
+  /**
+   * Progress for a caller that must not wait for a message: `[0]` is how many items are
+   * stored (in order), `[1]` becomes 1 when storing failed; each change is notified.
+   */
+  progress?: Int32Array<SharedArrayBuffer>;
+}
 
 /** What the helper answers. */
-export type HelperReply =
-  | { op: "hashed"; files: { checksum: Checksum; length: number }[] }
-  | { op: "stored" }
-  | { op: "error"; message: string; code?: string; path?: string };
+export type HelperReply = { op: "hashed" } | { op: "stored" } | { op: "error"; message: string; code?: string; path?: string };
 
 /** From this many new files, a helper (~5 ms to start) pays for itself several times over. */
 export const HELPER_MIN_FILES = 1024;
@@ -48,24 +66,23 @@ export class UploadHelper {
     };
   }
 
-  #request(request: HelperRequest): Promise<HelperReply> {
-    if (this.#pending) return Promise.reject(new Error("upload helper is busy"));
-    return new Promise((resolve, reject) => {
+  async #request(request: HelperRequest, expected: HelperReply["op"]): Promise<void> {
+    if (this.#pending) throw new Error("upload helper is busy");
+    const reply = await new Promise<HelperReply>((resolve, reject) => {
       this.#pending = { resolve, reject };
       this.#worker.postMessage(request);
     });
+    if (reply.op !== expected) throw new Error("upload helper: unexpected reply");
   }
 
-  /** Hashes small, uncompressed files (read whole) and keeps their bytes for {@link store}. */
-  async hash(paths: string[]): Promise<{ checksum: Checksum; length: number }[]> {
-    const reply = await this.#request({ op: "hash", paths });
-    if (reply.op !== "hashed") throw new Error("upload helper: unexpected reply");
-    return reply.files;
+  /** Joins {@link hashClaimed} on these files; resolves when no claim is left to it. */
+  hash(files: SharedFiles): Promise<void> {
+    return this.#request({ op: "hash", files }, "hashed");
   }
 
-  /** Writes held buffers to their targets, atomically; the bytes are then dropped. */
-  async store(buffers: [number, string][], fileMode: number): Promise<void> {
-    await this.#request({ op: "store", buffers, fileMode });
+  /** Writes buffers from the shared block to their targets, atomically and in order. */
+  store(items: StoreItems, fileMode: number, bytes: Uint8Array<SharedArrayBuffer>, options: StoreOptions = {}): Promise<void> {
+    return this.#request({ op: "store", items, fileMode, bytes: bytes.buffer, progress: options.progress?.buffer ?? null }, "stored");
   }
 
   close(): void {

@@ -1,38 +1,40 @@
 /**
- * Worker entry of {@link ./upload-helper.ts}: hashes its share of an upload's small files,
- * keeps their bytes, and later stores the buffers it is told to. A third entry point of the
- * compiled binary (scripts/build.ts); it loads no database.
+ * Worker entry of {@link ./upload-helper.ts}: hashes its claims of an upload's new small files,
+ * and later stores the buffers it is told to from shared memory, publishing its progress there.
+ * A third entry point of the compiled binary (scripts/build.ts); it loads no database.
  * @module
  */
-import { readFileSync } from "node:fs";
-import { computeChecksum } from "../checksum/sha256.ts";
 import { tagTempNames, writeFileAtomic } from "./atomic-write.ts";
+import { hashClaimed } from "./shared-hash.ts";
 import type { HelperReply, HelperRequest } from "./upload-helper.ts";
 
 declare const self: Worker;
 
 tagTempNames("helper");
 
-/** Bytes of the files of the last hash request, by position. */
-let held: Uint8Array[] = [];
-
-/** Reads a file; a read error (EIO has no path of its own) names the file. */
-function readNamingErrors(path: string): Uint8Array {
-  try {
-    return readFileSync(path);
-  } catch (error) {
-    if (error instanceof Error && !(error as NodeJS.ErrnoException).path) (error as NodeJS.ErrnoException).path = path;
-    throw error;
-  }
-}
-
 function handle(request: HelperRequest): HelperReply {
   if (request.op === "hash") {
-    held = request.paths.map(readNamingErrors);
-    return { op: "hashed", files: held.map((bytes) => ({ checksum: computeChecksum(bytes), length: bytes.byteLength })) };
+    hashClaimed(request.files);
+    return { op: "hashed" };
   }
-  for (const [index, target] of request.buffers) writeFileAtomic(target, held[index]!, request.fileMode);
-  held = [];
+  const bytes = new Uint8Array(request.bytes);
+  const progress = request.progress ? new Int32Array(request.progress) : null;
+  try {
+    const { offsets, lengths } = request.items;
+    for (const [position, target] of request.items.targets.split("\0").entries()) {
+      writeFileAtomic(target, bytes.subarray(offsets[position]!, offsets[position]! + lengths[position]!), request.fileMode);
+      if (progress) {
+        Atomics.store(progress, 0, position + 1);
+        Atomics.notify(progress, 0);
+      }
+    }
+  } catch (error) {
+    if (progress) {
+      Atomics.store(progress, 1, 1);
+      Atomics.notify(progress, 0);
+    }
+    throw error;
+  }
   return { op: "stored" };
 }
 

@@ -6,7 +6,7 @@
 import { join } from "node:path";
 import type { BufferStore } from "../buffers/store.ts";
 import { openBufferStore, remoteUrlOf } from "../buffers/open-store.ts";
-import { findMissing, sourceLength, storeBuffers, type UploadPlan } from "../buffers/transfer.ts";
+import { findMissing, sourceLength, storeBuffers } from "../buffers/transfer.ts";
 import { resolveCacheDir, resultCachePathOf } from "../buffers/cache-dir.ts";
 import { ResultCache } from "../cache/result-cache.ts";
 import { SeamlessError } from "../errors.ts";
@@ -37,8 +37,7 @@ export interface RunOptions {
 /** Stores every buffer the transformation needs (inputs, code, variables, the transformation). */
 export async function storePreparedBuffers(prepared: PreparedBash, hashserverUrl: string | undefined, reporter: Voice): Promise<BufferStore> {
   const store = await openBufferStore({ hashserverUrl });
-  const plan: UploadPlan = { buffers: prepared.buffers, sidecars: [], paths: [], helper: null };
-  const missing = await findMissing(store, plan);
+  const missing = await findMissing(store, { buffers: prepared.buffers });
   const inputs = new Set(prepared.inputChecksums);
   const missingInputs = missing.filter((s) => inputs.has(s.checksum) || "path" in s);
   if (missingInputs.length > 0) {

@@ -26,7 +26,6 @@ export interface HashserverOptions {
 
 const JSON_TYPE = { "content-type": "application/json" };
 const TEXT_TYPE = { "content-type": "text/plain; charset=utf-8" };
-const CHUNK_BYTES = 640 * 1024;
 const LOCK_STALE_MS = 120_000;
 
 /** Checksum → promise expiry (ms since epoch) and waiters. */

@@ -1,12 +1,13 @@
 /** The upload helper thread and the upload plans that use it. */
 import { describe, expect, test } from "bun:test";
-import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { computeChecksum } from "../../lib/checksum/sha256.ts";
 import { StatCache } from "../../lib/checksum/stat-cache.ts";
 import { BufferDir } from "../../lib/buffers/bufferdir.ts";
-import { findMissing, planUpload, staleSidecars, storeBuffers, writeSidecars } from "../../lib/buffers/transfer.ts";
+import { findMissing, planUpload, sidecarFilesOf, staleSidecars, storeAndWriteSidecars, writeSidecars } from "../../lib/buffers/transfer.ts";
 import { HELPER_MIN_FILES, UploadHelper } from "../../lib/buffers/upload-helper.ts";
+import { hashClaimed, sharedFilesOf, sharedResults } from "../../lib/buffers/shared-hash.ts";
 import { tempDir } from "../helpers.ts";
 
 function smallFiles(dir: string, count: number): { paths: string[]; checksums: string[] } {
@@ -24,18 +25,37 @@ function smallFiles(dir: string, count: number): { paths: string[]; checksums: s
 }
 
 describe("UploadHelper", () => {
-  test("hashes files, keeps their bytes, and stores the ones it is told to", async () => {
+  test("hashes shared files with this thread, then stores buffers from the shared block in order, publishing progress", async () => {
     using dir = tempDir();
-    const { paths, checksums } = smallFiles(dir.path, 3);
+    const { paths, checksums } = smallFiles(dir.path, 200);
+    const shared = sharedFilesOf(paths, paths.map((path) => statSync(path).size));
     const helper = new UploadHelper();
     try {
-      const hashed = await helper.hash(paths);
-      expect(hashed.map((file) => file.checksum)).toEqual(checksums);
-      expect(hashed.map((file) => file.length)).toEqual(paths.map((path) => readFileSync(path).byteLength));
+      const helperDone = helper.hash(shared);
+      hashClaimed(shared); // both threads claim batches until none are left
+      await helperDone;
+      const results = sharedResults(shared);
+      expect(results.map((result) => result.checksum)).toEqual(checksums);
+      expect(results.every((result) => result.bytes.buffer === shared.bytes)).toBe(true);
+      expect(results[7]!.bytes).toEqual(new Uint8Array(readFileSync(paths[7]!)));
       mkdirSync(join(dir.path, "store"));
-      await helper.store([[0, join(dir.path, "store", "a")], [2, join(dir.path, "store", "c")]], 0o600);
+      const progress = new Int32Array(new SharedArrayBuffer(8));
+      const picked = [results[0]!, results[2]!];
+      const items = {
+        targets: [join(dir.path, "store", "a"), join(dir.path, "store", "c")].join("\0"),
+        offsets: Float64Array.from(picked, (result) => result.bytes.byteOffset),
+        lengths: Float64Array.from(picked, (result) => result.bytes.byteLength),
+      };
+      await helper.store(items, 0o600, new Uint8Array(shared.bytes), { progress });
       expect(readdirSync(join(dir.path, "store")).toSorted()).toEqual(["a", "c"]);
       expect(readFileSync(join(dir.path, "store", "c"))).toEqual(readFileSync(paths[2]!));
+      expect([...progress]).toEqual([2, 0]);
+      // A failed store reports itself in the progress block too, for a caller that is not listening.
+      const failing = { targets: join(dir.path, "no-such-dir", "x"), offsets: Float64Array.of(0), lengths: Float64Array.of(1) };
+      const failed = new Int32Array(new SharedArrayBuffer(8));
+      const error = await helper.store(failing, 0o600, new Uint8Array(shared.bytes), { progress: failed }).then(() => null, (error: unknown) => error);
+      expect(error).toMatchObject({ code: "ENOENT" });
+      expect([...failed]).toEqual([0, 1]);
     } finally {
       helper.close();
     }
@@ -46,10 +66,32 @@ describe("UploadHelper", () => {
     const missing = join(dir.path, "gone.txt");
     const helper = new UploadHelper();
     try {
-      await expect(helper.hash([missing])).rejects.toMatchObject({ code: "ENOENT", path: missing });
+      await expect(helper.hash(sharedFilesOf([missing], [3]))).rejects.toMatchObject({ code: "ENOENT", path: missing });
     } finally {
       helper.close();
     }
+  });
+});
+
+describe("shared hashing", () => {
+  test("a file whose size changed since its stat is read again: the checksum is of what it holds now", () => {
+    using dir = tempDir();
+    const { paths } = smallFiles(dir.path, 3);
+    const sizes = paths.map((path) => statSync(path).size);
+    writeFileSync(paths[1]!, "grown since its stat, so longer than before\n");
+    writeFileSync(paths[2]!, "x");
+    const shared = sharedFilesOf(paths, sizes);
+    hashClaimed(shared);
+    const results = sharedResults(shared);
+    for (const [k, path] of paths.entries()) expect(results[k]!.checksum).toBe(computeChecksum(readFileSync(path)));
+    expect(results[0]!.bytes.buffer).toBe(shared.bytes);
+    expect(results[1]!.bytes.buffer).not.toBe(shared.bytes);
+  });
+
+  test("no files", () => {
+    const shared = sharedFilesOf([], []);
+    hashClaimed(shared);
+    expect(sharedResults(shared)).toEqual([]);
   });
 });
 
@@ -59,34 +101,56 @@ describe("upload plans with a helper", () => {
     const { paths, checksums } = smallFiles(dir.path, HELPER_MIN_FILES + 10);
     const store = new BufferDir(join(dir.path, "cache"), { layout: "prefix" });
     store.ensureExists();
+    writeFileSync(`${paths[0]}.CHECKSUM`, `${checksums[0]}\n`); // identical: left untouched
+    writeFileSync(`${paths[1]}.CHECKSUM`, `${checksums[0]}\n`); // wrong: replaced
+    const untouched = statSync(`${paths[0]}.CHECKSUM`).ino;
+    store.putSync(checksums[2]!, readFileSync(paths[2]!)); // present: the helper is not asked to store it
     const statCache = new StatCache(join(dir.path, "stat.sqlite"), { minBytes: 0 });
     await Bun.sleep(80); // past the stat cache's racy-timestamp margin
     const plan = await planUpload(paths, statCache, { localStore: true });
     try {
       expect(plan.helper).not.toBeNull();
-      const held = [...plan.buffers.values()].filter((source) => "held" in source).length;
-      expect(held).toBeGreaterThan(HELPER_MIN_FILES / 4);
-      await storeBuffers(store, await findMissing(store, plan), undefined, plan.helper);
-      await writeSidecars(await staleSidecars(plan));
+      const shared = [...plan.buffers.values()].filter((source) => "bytes" in source && source.bytes.buffer instanceof SharedArrayBuffer).length;
+      expect(shared).toBe(paths.length);
+      await storeAndWriteSidecars(store, await findMissing(store, plan), sidecarFilesOf(plan), { helper: plan.helper, meanwhile: plan.recordStatCache, compare: true });
     } finally {
       plan.helper?.close();
     }
-    statCache.flush();
     for (const [i, path] of paths.entries()) {
       expect(readFileSync(`${path}.CHECKSUM`, "utf8")).toBe(`${checksums[i]}\n`);
       expect(await store.get(checksums[i]!)).toEqual(new Uint8Array(readFileSync(path)));
     }
+    expect(statSync(`${paths[0]}.CHECKSUM`).ino).toBe(untouched);
     const again = await planUpload(paths, statCache, { localStore: true });
     expect(again.helper).toBeNull();
     expect([...again.buffers.keys()].toSorted()).toEqual(checksums.toSorted());
     statCache.close();
   });
 
+  test("a buffer the helper cannot store fails the upload, and no sidecar is written ahead of its buffer", async () => {
+    using dir = tempDir();
+    const { paths, checksums } = smallFiles(dir.path, HELPER_MIN_FILES + 10);
+    const store = new BufferDir(join(dir.path, "cache"), { layout: "prefix" });
+    store.ensureExists();
+    const plan = await planUpload(paths, null, { localStore: true });
+    try {
+      const missing = await findMissing(store, plan);
+      const failing = 600;
+      mkdirSync(store.pathFor(checksums[failing]!), { recursive: true }); // renaming a file onto it fails
+      const error = await storeAndWriteSidecars(store, missing, sidecarFilesOf(plan), { helper: plan.helper }).then(() => null, (error: unknown) => error);
+      expect(error).toMatchObject({ code: "EISDIR" });
+    } finally {
+      plan.helper?.close();
+    }
+    expect(existsSync(`${paths[0]}.CHECKSUM`)).toBe(true);
+    for (const path of paths.slice(600)) expect(existsSync(`${path}.CHECKSUM`)).toBe(false);
+  });
+
   test("a file the helper cannot read fails the plan with that file's error", async () => {
     using dir = tempDir();
     const { paths } = smallFiles(dir.path, HELPER_MIN_FILES + 10);
     // Stats as an empty regular file, and reading it fails (EIO) even for root: it lands in the
-    // helper's share, the second half of the new files.
+    // shared files, whichever thread claims it.
     const unreadable = "/proc/self/mem";
     await expect(planUpload([...paths, unreadable], null, { localStore: true })).rejects.toMatchObject({ path: unreadable });
   });
