@@ -373,7 +373,6 @@ export type ExistingPolicy = "skip" | "verify" | "repair";
  */
 export function storeIntoDestination(dest: BufferDir, sources: UploadSource[], mode: TransferMode, policy: ExistingPolicy, incremental: boolean): void {
   for (const source of sources) {
-    if ("held" in source) throw new Error("buffers held by an upload helper cannot go to --destination");
     const target = dest.pathFor(source.checksum);
     if (dest.layout === "prefix") {
       const dir = target.slice(0, target.lastIndexOf("/"));
