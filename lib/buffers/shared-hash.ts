@@ -7,9 +7,10 @@
  * Imported by the upload worker too, so it stays free of the database and other heavy imports.
  * @module
  */
-import { closeSync, openSync, readFileSync, readSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import type { Checksum } from "../checksum/checksum.ts";
 import { computeChecksum } from "../checksum/sha256.ts";
+import { readUpTo } from "../checksum/file-content.ts";
 
 /** Files claimed at a time: large enough that the shared counter is no cost, small enough to balance. */
 const CLAIM_BATCH = 32;
@@ -68,7 +69,7 @@ export function hashClaimed(files: SharedFiles): void {
     for (let k = start; k < Math.min(start + CLAIM_BATCH, count); k++) {
       const offset = files.offsets[k]!;
       const size = files.sizes[k]!;
-      if (readWhole(paths[k]!, bytes, offset, size + 1) !== size) {
+      if (readUpTo(paths[k]!, bytes, offset, size + 1) !== size) {
         states[k] = CHANGED;
         continue;
       }
@@ -106,20 +107,4 @@ export function sharedResults(files: SharedFiles): SharedResult[] {
 
 function pathsOf(files: SharedFiles): string[] {
   return files.count === 0 ? [] : files.paths.split("\0");
-}
-
-/** Reads up to `length` bytes of a file into `target` at `offset`; errors name the file. */
-function readWhole(path: string, target: Uint8Array, offset: number, length: number): number {
-  let fd: number | undefined;
-  try {
-    fd = openSync(path, "r");
-    let done = 0;
-    for (let n = -1; n !== 0 && done < length; done += n) n = readSync(fd, target, offset + done, length - done, null);
-    return done;
-  } catch (error) {
-    if (error instanceof Error && !(error as NodeJS.ErrnoException).path) (error as NodeJS.ErrnoException).path = path;
-    throw error;
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
 }

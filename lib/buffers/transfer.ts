@@ -312,10 +312,7 @@ export async function storeAndWriteSidecars(store: BufferStore, missing: UploadS
     return;
   }
   const handedSet = new Set<UploadSource>(handed);
-  for (const source of missing) {
-    if ("path" in source) store.putFileSync(source.checksum, source.path, onProgress);
-    else if ("bytes" in source && !handedSet.has(source)) store.putHashedSync(source.checksum, source.bytes);
-  }
+  await storeBuffers(store, missing.filter((source) => !handedSet.has(source)), onProgress);
   store.preparePrefixDirs(handed.map((source) => source.checksum));
   const shared = new Uint8Array(handed[0]!.bytes.buffer);
   const items: StoreItems = { targets: "", offsets: new Float64Array(handed.length), lengths: new Float64Array(handed.length) };

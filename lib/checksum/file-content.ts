@@ -3,7 +3,7 @@
  * thread can do, so it stays free of the database and other heavy imports.
  * @module
  */
-import { readFileSync } from "node:fs";
+import { closeSync, openSync, readFileSync, readSync } from "node:fs";
 import type { Checksum } from "./checksum.ts";
 import { hashFileRaw, computeChecksum } from "./sha256.ts";
 import { compressionSuffixOf, decompress } from "./compression.ts";
@@ -47,4 +47,25 @@ export function hashFileContent(path: string, size: bigint | null, keepSmallByte
     return result;
   }
   return hashFileRaw(path);
+}
+
+/**
+ * Reads up to `length` bytes of a file into `target` at `offset`, stopping early at its end:
+ * one `read` for a small file, and no buffer of its own. Errors name the file.
+ *
+ * @returns how many bytes were read
+ */
+export function readUpTo(path: string, target: Uint8Array, offset: number, length: number): number {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, "r");
+    let done = 0;
+    for (let n = -1; n !== 0 && done < length; done += n) n = readSync(fd, target, offset + done, length - done, null);
+    return done;
+  } catch (error) {
+    if (error instanceof Error && !(error as NodeJS.ErrnoException).path) (error as NodeJS.ErrnoException).path = path;
+    throw error;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
 }

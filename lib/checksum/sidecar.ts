@@ -2,11 +2,12 @@
  * `.CHECKSUM` and `.INDEX` sidecar files, byte-compatible with Python Seamless (cli-spec §1.5).
  * @module
  */
-import { closeSync, openSync, readFileSync, readSync, statSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { writeFileAtomic } from "../buffers/atomic-write.ts";
 import { fsPromises } from "../lazy-node.ts";
 import { SeamlessError } from "../errors.ts";
 import { parseChecksum, type Checksum } from "./checksum.ts";
+import { readUpTo } from "./file-content.ts";
 import { parsePlain, serializePlain } from "../serialize/plain-json.ts";
 import { validateIndexKey } from "../serialize/deep-index.ts";
 
@@ -80,15 +81,9 @@ export function holdsBytes(path: string, wanted: Uint8Array, likelyExists = fals
   if (!likelyExists && !mayHoldSame(path, wanted)) return false;
   try {
     if (wanted.byteLength >= COMPARE_SCRATCH.byteLength) return readFileSync(path).equals(wanted);
-    // One read of one byte more than wanted, into a reused buffer: readFileSync reads twice
-    // (to see the end) into a fresh 256 KiB buffer, ~10% slower per sidecar.
-    const fd = openSync(path, "r");
-    let length: number;
-    try {
-      length = readSync(fd, COMPARE_SCRATCH, 0, wanted.byteLength + 1, 0);
-    } finally {
-      closeSync(fd);
-    }
+    // One byte more than wanted, into a reused buffer: readFileSync reads twice (to see the
+    // end) into a fresh 256 KiB buffer.
+    const length = readUpTo(path, COMPARE_SCRATCH, 0, wanted.byteLength + 1);
     return length === wanted.byteLength && COMPARE_SCRATCH.subarray(0, length).equals(wanted);
   } catch {
     return false;
