@@ -23,6 +23,7 @@ import { SMALL_FILE_BYTES } from "../checksum/file-content.ts";
 import { hashThreads } from "../checksum/hash-pool.ts";
 import { HELPER_MIN_FILES, UploadHelper, type StoreItems } from "./upload-helper.ts";
 import { hashClaimed, sharedFilesOf, sharedResults } from "./shared-hash.ts";
+import { SidecarReads, readClaimedSidecars, sharedSidecarsOf, type SharedSidecars } from "./shared-sidecars.ts";
 
 /** One buffer to make present: from a file on disk, or from bytes (an index buffer). */
 export type BufferSource = { checksum: Checksum; length: number; path: string } | { checksum: Checksum; length: number; bytes: Uint8Array };
@@ -45,6 +46,8 @@ export interface SidecarWrite {
   index?: { path: string; bytes: Uint8Array };
   /** The input was unchanged since last hashed, so the sidecar is probably there already. */
   likelyExists?: boolean;
+  /** Whether the `.CHECKSUM` file holds what it should, when read ahead ({@link SidecarReads}). */
+  heldAlready?: boolean;
 }
 
 /** A hashed set of inputs. */
@@ -75,12 +78,55 @@ export interface PlanOptions {
 
 /**
  * Hashes files and directories (with the stat cache) into an upload plan, with
- * {@link checksumFiles}; the plan keeps argument order.
+ * {@link checksumFiles}; the plan keeps argument order. With many inputs whose sidecars exist,
+ * the helper thread reads those sidecars meanwhile ({@link SidecarWrite.heldAlready}).
  *
  * @param paths files and directories; a trailing `/` is ignored, `*.CHECKSUM` arguments are skipped
  */
 export async function planUpload(paths: string[], statCache: StatCache | null, options: PlanOptions = {}): Promise<UploadPlan> {
   const kept = paths.map((raw) => (raw.length > 1 ? raw.replace(/\/+$/, "") : raw)).filter((path) => !path.endsWith(".CHECKSUM"));
+  const readAhead = startReadingSidecars(kept);
+  try {
+    return await planWith(kept, statCache, options, readAhead);
+  } catch (error) {
+    readAhead?.helper.close();
+    throw error;
+  }
+}
+
+/** Sidecars the helper reads while the main thread stats the inputs (see {@link SidecarReads}). */
+interface ReadAhead {
+  helper: UploadHelper;
+  paths: string[];
+  sidecars: SharedSidecars;
+  read: Promise<void>;
+}
+
+/**
+ * Starts the helper reading the inputs' sidecars, when there are enough inputs to pay for a
+ * thread and their sidecars seem to exist (a re-upload). A directory named `*.gz` or `*.zst`
+ * gets the wrong path here; {@link sidecarFilesOf} does not use what was read for it.
+ */
+function startReadingSidecars(paths: string[]): ReadAhead | null {
+  if (paths.length < HELPER_MIN_FILES || hashThreads() < 2) return null;
+  const sidecarPaths = paths.map((path) => `${stripCompressionSuffix(path)}.CHECKSUM`);
+  const exists = (path: string) => statSync(path, { throwIfNoEntry: false }) !== undefined;
+  if (!exists(sidecarPaths[0]!) && !exists(sidecarPaths.at(-1)!)) return null;
+  const helper = new UploadHelper();
+  const sidecars = sharedSidecarsOf(sidecarPaths);
+  const read = helper.readSidecars(sidecars);
+  read.catch(() => {}); // awaited by finishReading
+  return { helper, paths: sidecarPaths, sidecars, read };
+}
+
+/** Joins the helper until every sidecar is claimed, then waits for its last claims. */
+async function finishReading(readAhead: ReadAhead): Promise<SidecarReads> {
+  readClaimedSidecars(readAhead.sidecars);
+  await readAhead.read;
+  return new SidecarReads(readAhead.sidecars, readAhead.paths);
+}
+
+async function planWith(kept: string[], statCache: StatCache | null, options: PlanOptions, readAhead: ReadAhead | null): Promise<UploadPlan> {
   const allStats = kept.map((path) => statSync(path, { bigint: true, throwIfNoEntry: false }) ?? missingInput(path));
   type Hashed = { path: string; directory: DirectoryIndex | null; file: FileChecksum | null };
   const hashed: Hashed[] = new Array(kept.length);
@@ -95,9 +141,11 @@ export async function planUpload(paths: string[], statCache: StatCache | null, o
   const queries = statCache ? stampQueriesOf(filePaths, fileStats) : [];
   const set = fileSetOf(queries);
   const known = statCache && set ? statCache.lookupSet(set) : null;
+  const reads = readAhead ? await finishReading(readAhead) : null;
   let helper: UploadHelper | null = null;
   let recordStatCache = () => statCache?.flush();
   if (known) {
+    readAhead?.helper.close();
     const unchanged = resultsOfKnownSet(filePaths, fileStats, known);
     for (const [k, index] of files.entries()) hashed[index] = { path: kept[index]!, directory: null, file: unchanged[k]! };
   } else {
@@ -105,7 +153,8 @@ export async function planUpload(paths: string[], statCache: StatCache | null, o
     const recordedNs = BigInt(Date.now()) * 1_000_000n;
     const cachedCount = statCache?.prefetch(queries) ?? null;
     const share = options.localStore ? helperShare(files, kept, allStats, statCache, cachedCount) : [];
-    helper = share.length > 0 ? new UploadHelper() : null;
+    helper = share.length > 0 ? (readAhead?.helper ?? new UploadHelper()) : null;
+    if (!helper) readAhead?.helper.close();
     const shareSet = new Set(share);
     const rest = share.length > 0 ? files.filter((index) => !shareSet.has(index)) : files;
     const shared = helper ? sharedFilesOf(share.map((index) => kept[index]!), share.map((index) => Number(allStats[index]!.size))) : null;
@@ -138,16 +187,18 @@ export async function planUpload(paths: string[], statCache: StatCache | null, o
   }
   const buffers = new Map<Checksum, UploadSource>();
   const sidecars: SidecarWrite[] = [];
-  for (const entry of hashed) {
+  for (const [k, entry] of hashed.entries()) {
     if (entry.directory) {
       const { files, indexBuffer, checksum } = entry.directory;
       for (const file of files) if (!buffers.has(file.checksum)) buffers.set(file.checksum, { checksum: file.checksum, length: file.length, path: file.path });
       if (!buffers.has(checksum)) buffers.set(checksum, { checksum, length: indexBuffer.byteLength, bytes: indexBuffer });
-      sidecars.push({ checksumPath: `${entry.path}.CHECKSUM`, checksum, index: { path: `${entry.path}.INDEX`, bytes: indexBuffer } });
+      const checksumPath = `${entry.path}.CHECKSUM`;
+      sidecars.push({ checksumPath, checksum, index: { path: `${entry.path}.INDEX`, bytes: indexBuffer }, heldAlready: reads?.holds(k, checksumPath, formatChecksumSidecar(checksum)) });
     } else if (entry.file) {
       const { checksum, length, bytes } = entry.file;
       if (!buffers.has(checksum)) buffers.set(checksum, bytes ? { checksum, length, bytes } : { checksum, length, path: entry.path });
-      sidecars.push({ checksumPath: `${stripCompressionSuffix(entry.path)}.CHECKSUM`, checksum, likelyExists: entry.file.fromStatCache });
+      const checksumPath = `${stripCompressionSuffix(entry.path)}.CHECKSUM`;
+      sidecars.push({ checksumPath, checksum, likelyExists: entry.file.fromStatCache, heldAlready: reads?.holds(k, checksumPath, formatChecksumSidecar(checksum)) });
     }
   }
   let recorded = false;
@@ -226,6 +277,8 @@ export interface SidecarFile {
   names: Checksum;
   /** See {@link SidecarWrite.likelyExists}. */
   likelyExists?: boolean;
+  /** See {@link SidecarWrite.heldAlready}. */
+  heldAlready?: boolean;
 }
 
 /** Every sidecar file of a plan, in plan order; see {@link staleSidecars}. */
@@ -237,7 +290,7 @@ export function sidecarFilesOf(plan: UploadPlan): SidecarFile[] {
   return plan.sidecars.flatMap((sidecar, k): SidecarFile[] => {
     const names = sidecar.checksum;
     const bytes = all.subarray(end, (end += texts[k]!.length));
-    const checksumFile = { path: sidecar.checksumPath, bytes, names, likelyExists: sidecar.likelyExists };
+    const checksumFile = { path: sidecar.checksumPath, bytes, names, likelyExists: sidecar.likelyExists, heldAlready: sidecar.heldAlready };
     return sidecar.index ? [{ ...sidecar.index, names }, checksumFile] : [checksumFile];
   });
 }
@@ -249,8 +302,8 @@ export function sidecarFilesOf(plan: UploadPlan): SidecarFile[] {
  */
 export async function staleSidecars(plan: UploadPlan): Promise<SidecarFile[]> {
   const files = sidecarFilesOf(plan);
-  const stale = new Array<boolean>(files.length).fill(false);
-  const indexes = files.map((_, index) => index);
+  const stale = files.map((file) => file.heldAlready === false);
+  const indexes = files.flatMap((file, index) => (file.heldAlready === undefined ? [index] : []));
   await forEachAdaptive(
     indexes,
     (index) => void (stale[index] = !holdsBytes(files[index]!.path, files[index]!.bytes, files[index]!.likelyExists)),
@@ -276,8 +329,8 @@ export async function writeSidecars(files: SidecarFile[], options: SidecarWriteO
 function sidecarWriters(options: SidecarWriteOptions): { writeSync: (file: SidecarFile) => void; writeAsync: (file: SidecarFile) => Promise<void> } {
   if (!options.compare) return { writeSync: (file) => writeFileAtomic(file.path, file.bytes), writeAsync: (file) => writeFileAtomicAsync(file.path, file.bytes) };
   return {
-    writeSync: (file) => void (holdsBytes(file.path, file.bytes, file.likelyExists) || writeFileAtomic(file.path, file.bytes)),
-    writeAsync: async (file) => void ((await holdsBytesAsync(file.path, file.bytes, file.likelyExists)) || (await writeFileAtomicAsync(file.path, file.bytes))),
+    writeSync: (file) => void ((file.heldAlready ?? holdsBytes(file.path, file.bytes, file.likelyExists)) || writeFileAtomic(file.path, file.bytes)),
+    writeAsync: async (file) => void ((file.heldAlready ?? (await holdsBytesAsync(file.path, file.bytes, file.likelyExists))) || (await writeFileAtomicAsync(file.path, file.bytes))),
   };
 }
 

@@ -1,16 +1,19 @@
 /**
- * A second thread for uploads of many small new files into a local buffer directory. Per
- * file, such an upload is syscalls (read, create, rename), and those run in parallel when
- * the threads do not create files in the same directory. The helper hashes new small files
+ * A second thread for uploads of many small files. Per file, such an upload is syscalls (stat,
+ * read, create, rename), and those run in parallel when the threads do not create files in the
+ * same directory. The helper reads the existing sidecars ahead ({@link readClaimedSidecars})
+ * while the main thread stats the inputs. Into a local buffer directory, it hashes new files
  * together with the main thread ({@link hashClaimed}, into shared memory); later it stores
  * all of those buffers into the prefix directories while the main thread writes the sidecars.
  * Two threads creating files in the one directory of the sidecars slowed each other down.
  * @module
  */
 import type { SharedFiles } from "./shared-hash.ts";
+import type { SharedSidecars } from "./shared-sidecars.ts";
 
 /** What the helper is asked to do. */
 export type HelperRequest =
+  | { op: "read"; sidecars: SharedSidecars }
   | { op: "hash"; files: SharedFiles }
   /** The prefix directories exist; see {@link StoreItems} and {@link StoreOptions.progress}. */
   | { op: "store"; items: StoreItems; fileMode: number; bytes: SharedArrayBuffer; progress: SharedArrayBuffer | null };
@@ -36,7 +39,7 @@ export interface StoreOptions {
 }
 
 /** What the helper answers. */
-export type HelperReply = { op: "hashed" } | { op: "stored" } | { op: "error"; message: string; code?: string; path?: string };
+export type HelperReply = { op: "read" } | { op: "hashed" } | { op: "stored" } | { op: "error"; message: string; code?: string; path?: string };
 
 /** From this many new files, a helper (~5 ms to start) pays for itself several times over. */
 export const HELPER_MIN_FILES = 1024;
@@ -73,6 +76,11 @@ export class UploadHelper {
       this.#worker.postMessage(request);
     });
     if (reply.op !== expected) throw new Error("upload helper: unexpected reply");
+  }
+
+  /** Joins {@link readClaimedSidecars} on these sidecars; resolves when no claim is left to it. */
+  readSidecars(sidecars: SharedSidecars): Promise<void> {
+    return this.#request({ op: "read", sidecars }, "read");
   }
 
   /** Joins {@link hashClaimed} on these files; resolves when no claim is left to it. */

@@ -1,11 +1,13 @@
 /**
- * Worker entry of {@link ./upload-helper.ts}: hashes its claims of an upload's new small files,
- * and later stores the buffers it is told to from shared memory, publishing its progress there.
+ * Worker entry of {@link ./upload-helper.ts}: reads its claims of an upload's sidecars, hashes
+ * its claims of the new small files, and later stores the buffers it is told to from shared
+ * memory, publishing its progress there.
  * A third entry point of the compiled binary (scripts/build.ts); it loads no database.
  * @module
  */
 import { tagTempNames, writeFileAtomic } from "./atomic-write.ts";
 import { hashClaimed } from "./shared-hash.ts";
+import { readClaimedSidecars } from "./shared-sidecars.ts";
 import type { HelperReply, HelperRequest } from "./upload-helper.ts";
 
 declare const self: Worker;
@@ -13,6 +15,10 @@ declare const self: Worker;
 tagTempNames("helper");
 
 function handle(request: HelperRequest): HelperReply {
+  if (request.op === "read") {
+    readClaimedSidecars(request.sidecars);
+    return { op: "read" };
+  }
   if (request.op === "hash") {
     hashClaimed(request.files);
     return { op: "hashed" };

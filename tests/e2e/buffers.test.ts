@@ -1,6 +1,6 @@
 /** End-to-end: the compiled binary moving buffers, as a user runs it. */
 import { describe, expect, test, beforeAll } from "bun:test";
-import { existsSync, readFileSync, writeFileSync, mkdirSync, readdirSync, chmodSync, rmSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync, mkdirSync, readdirSync, chmodSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { BINARY, runSeamless, scrubbedEnv, tempDir } from "../helpers.ts";
 import { VECTORS } from "../fixtures/spec-vectors.ts";
@@ -119,14 +119,20 @@ describe("seamless checksum / upload / download / resolve", () => {
     const leftovers = readdirSync(join(dir.path, "cache/__TOPLEVEL__"), { recursive: true }).filter((entry) => String(entry).endsWith(".tmp"));
     expect(leftovers).toEqual([]);
 
-    // Again, with one file changed (same size) and one buffer gone: the stat cache knows the
-    // tree as a whole, and must notice both.
+    // Again, with one file changed (same size), one buffer gone, one sidecar wrong and one
+    // missing: the stat cache knows the tree as a whole, the helper reads the sidecars ahead,
+    // and all four must be noticed.
     const changed = new TextEncoder().encode("file 1\nfile 1\nfile X\n");
     writeFileSync(join(dir.path, names[1]!), changed);
     rmSync(join(dir.path, "cache/__TOPLEVEL__", checksums[2]!.slice(0, 2), checksums[2]!));
+    writeFileSync(join(dir.path, `${names[3]}.CHECKSUM`), `${checksums[4]}\n`);
+    rmSync(join(dir.path, `${names[4]}.CHECKSUM`));
+    const untouched = statSync(join(dir.path, `${names[5]}.CHECKSUM`)).ino;
     const again = await runSeamless(["upload", ...names], { cwd: dir.path, env });
     expect(again.exitCode).toBe(0);
     expect(readFileSync(join(dir.path, `${names[1]}.CHECKSUM`), "utf8")).toBe(`${computeChecksumOf(changed)}\n`);
+    for (const i of [3, 4]) expect(readFileSync(join(dir.path, `${names[i]}.CHECKSUM`), "utf8")).toBe(`${checksums[i]}\n`);
+    expect(statSync(join(dir.path, `${names[5]}.CHECKSUM`)).ino).toBe(untouched);
     for (const checksum of [computeChecksumOf(changed), checksums[2]!]) {
       expect(existsSync(join(dir.path, "cache/__TOPLEVEL__", checksum.slice(0, 2), checksum))).toBe(true);
     }

@@ -1,6 +1,6 @@
 /** The upload helper thread and the upload plans that use it. */
 import { describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { computeChecksum } from "../../lib/checksum/sha256.ts";
 import { StatCache } from "../../lib/checksum/stat-cache.ts";
@@ -8,6 +8,7 @@ import { BufferDir } from "../../lib/buffers/bufferdir.ts";
 import { findMissing, planUpload, sidecarFilesOf, staleSidecars, storeAndWriteSidecars, writeSidecars } from "../../lib/buffers/transfer.ts";
 import { HELPER_MIN_FILES, UploadHelper } from "../../lib/buffers/upload-helper.ts";
 import { hashClaimed, sharedFilesOf, sharedResults } from "../../lib/buffers/shared-hash.ts";
+import { SidecarReads, readClaimedSidecars, sharedSidecarsOf } from "../../lib/buffers/shared-sidecars.ts";
 import { tempDir } from "../helpers.ts";
 
 function smallFiles(dir: string, count: number): { paths: string[]; checksums: string[] } {
@@ -177,5 +178,60 @@ describe("upload sidecars", () => {
     expect(JSON.parse(index.toString())).toEqual({ "a.txt": computeChecksum("a\n") });
     expect(readFileSync(join(dir.path, "tree.CHECKSUM"), "utf8")).toBe(`${computeChecksum(index)}\n`);
     expect(await staleSidecars(plan)).toEqual([]);
+  });
+});
+
+describe("sidecars read ahead", () => {
+  test("a re-upload's plan knows from the helper's reading which sidecars hold what they should", async () => {
+    using dir = tempDir();
+    const { paths, checksums } = smallFiles(dir.path, HELPER_MIN_FILES + 10);
+    // A directory named like a compressed file: read ahead under the wrong name, which holds
+    // what its right one should, so the plan must not use that reading.
+    mkdirSync(join(dir.path, "d.gz"));
+    writeFileSync(join(dir.path, "d.gz", "a.txt"), "a\n");
+    const inputs = [...paths, join(dir.path, "d.gz")];
+    const statCache = new StatCache(join(dir.path, "stat.sqlite"), { minBytes: 0 });
+    await Bun.sleep(80); // past the stat cache's racy-timestamp margin
+    const first = await planUpload(inputs, statCache, { localStore: true });
+    first.helper?.close();
+    first.recordStatCache();
+    await writeSidecars(sidecarFilesOf(first));
+    const dirChecksum = readFileSync(join(dir.path, "d.gz.CHECKSUM"), "utf8");
+    rmSync(join(dir.path, "d.gz.CHECKSUM"));
+    writeFileSync(join(dir.path, "d.CHECKSUM"), dirChecksum);
+    writeFileSync(`${paths[1]}.CHECKSUM`, `${checksums[0]}\n`); // wrong
+    rmSync(`${paths[2]}.CHECKSUM`); // absent
+    writeFileSync(`${paths[3]}.CHECKSUM`, `${checksums[3]}\n# more\n`); // longer
+    rmSync(`${paths[4]}.CHECKSUM`);
+    mkdirSync(`${paths[4]}.CHECKSUM`); // unreadable: left to the check without read-ahead
+    const untouched = statSync(`${paths[5]}.CHECKSUM`).ino;
+
+    const again = await planUpload(inputs, statCache, { localStore: true });
+    statCache.close();
+    expect(again.helper).toBeNull(); // an unchanged set: no hashing, and the reading helper is closed
+    const held = again.sidecars.map((sidecar) => sidecar.heldAlready);
+    expect(held.slice(0, 6)).toEqual([true, false, false, false, undefined, true]);
+    expect(held.filter((value) => value === true)).toHaveLength(paths.length - 4);
+    expect(held.at(-1)).toBeUndefined();
+    const stale = await staleSidecars(again);
+    expect(stale.map((file) => file.path).toSorted()).toEqual(
+      [1, 2, 3, 4].map((i) => `${paths[i]}.CHECKSUM`).concat(join(dir.path, "d.gz.CHECKSUM")).toSorted(),
+    );
+    rmSync(`${paths[4]}.CHECKSUM`, { recursive: true });
+    await writeSidecars(stale);
+    for (const i of [1, 2, 3, 4]) expect(readFileSync(`${paths[i]}.CHECKSUM`, "utf8")).toBe(`${checksums[i]}\n`);
+    expect(readFileSync(join(dir.path, "d.gz.CHECKSUM"), "utf8")).toBe(dirChecksum);
+    expect(statSync(`${paths[5]}.CHECKSUM`).ino).toBe(untouched);
+  });
+
+  test("reading stops after many absent sidecars: those left unread are unknown, not absent", () => {
+    using dir = tempDir();
+    const paths = Array.from({ length: 500 }, (_, i) => join(dir.path, `none${i}.CHECKSUM`));
+    writeFileSync(paths[499]!, "x\n");
+    const shared = sharedSidecarsOf(paths);
+    readClaimedSidecars(shared);
+    const reads = new SidecarReads(shared, paths);
+    expect(reads.holds(0, paths[0]!, "x\n")).toBe(false);
+    expect(reads.holds(499, paths[499]!, "x\n")).toBeUndefined();
   });
 });
