@@ -28,7 +28,7 @@ export async function main(argv: string[]): Promise<number> {
   const lines: string[] = new Array(positionals.length);
   try {
     const paths = positionals.map((raw) => (raw.length > 1 ? raw.replace(/\/+$/, "") : raw));
-    const allStats = paths.map((path) => statSync(path, { bigint: true }));
+    const allStats = paths.map((path) => statSync(path));
     const files: number[] = [];
     for (const [index, path] of paths.entries()) {
       if (!allStats[index]!.isDirectory()) {

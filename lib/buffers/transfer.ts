@@ -3,7 +3,7 @@
  * one batched check, store the missing buffers, then write sidecars.
  * @module
  */
-import { existsSync, linkSync, lstatSync, mkdirSync, rmSync, statSync, symlinkSync, type BigIntStats } from "node:fs";
+import { existsSync, linkSync, lstatSync, mkdirSync, rmSync, statSync, symlinkSync, type Stats } from "node:fs";
 import { resolve as resolvePath } from "node:path";
 import type { Checksum } from "../checksum/checksum.ts";
 import {
@@ -127,7 +127,7 @@ async function finishReading(readAhead: ReadAhead): Promise<SidecarReads> {
 }
 
 async function planWith(kept: string[], statCache: StatCache | null, options: PlanOptions, readAhead: ReadAhead | null): Promise<UploadPlan> {
-  const allStats = kept.map((path) => statSync(path, { bigint: true, throwIfNoEntry: false }) ?? missingInput(path));
+  const allStats = kept.map((path) => statSync(path, { throwIfNoEntry: false }) ?? missingInput(path));
   type Hashed = { path: string; directory: DirectoryIndex | null; file: FileChecksum | null };
   const hashed: Hashed[] = new Array(kept.length);
   const files: number[] = [];
@@ -150,14 +150,14 @@ async function planWith(kept: string[], statCache: StatCache | null, options: Pl
     for (const [k, index] of files.entries()) hashed[index] = { path: kept[index]!, directory: null, file: unchanged[k]! };
   } else {
     // Taken before reading: a change during hashing then falls inside the stat cache's racy margin.
-    const recordedNs = BigInt(Date.now()) * 1_000_000n;
+    const recordedMs = Date.now();
     const cachedCount = statCache?.prefetch(queries) ?? null;
     const share = options.localStore ? helperShare(files, kept, allStats, statCache, cachedCount) : [];
     helper = share.length > 0 ? (readAhead?.helper ?? new UploadHelper()) : null;
     if (!helper) readAhead?.helper.close();
     const shareSet = new Set(share);
     const rest = share.length > 0 ? files.filter((index) => !shareSet.has(index)) : files;
-    const shared = helper ? sharedFilesOf(share.map((index) => kept[index]!), share.map((index) => Number(allStats[index]!.size))) : null;
+    const shared = helper ? sharedFilesOf(share.map((index) => kept[index]!), share.map((index) => allStats[index]!.size)) : null;
     const helperHashed = shared && helper?.hash(shared);
     helperHashed?.catch(() => {}); // awaited below; an error of ours first must not leave it unhandled
     try {
@@ -179,8 +179,8 @@ async function planWith(kept: string[], statCache: StatCache | null, options: Pl
     if (statCache) {
       // The shared files and the set are recorded later, while the helper stores (~25 ms per 10k files).
       recordStatCache = () => {
-        for (const index of share) statCache.record(stampOf(allStats[index]!), false, hashed[index]!.file!.checksum, recordedNs);
-        if (set) statCache.recordSet(set, files.map((index) => hashed[index]!.file!.checksum), recordedNs);
+        for (const index of share) statCache.record(stampOf(allStats[index]!), false, hashed[index]!.file!.checksum, recordedMs);
+        if (set) statCache.recordSet(set, files.map((index) => hashed[index]!.file!.checksum), recordedMs);
         statCache.flush();
       };
     }
@@ -217,21 +217,20 @@ async function planWith(kept: string[], statCache: StatCache | null, options: Pl
  * @param cachedCount how many files the stat cache has entries for (null: not prefetched)
  * @returns none when no helper pays
  */
-function helperShare(files: number[], paths: string[], stats: BigIntStats[], statCache: StatCache | null, cachedCount: number | null): number[] {
+function helperShare(files: number[], paths: string[], stats: Stats[], statCache: StatCache | null, cachedCount: number | null): number[] {
   if (hashThreads() < 2) return [];
-  const smallBytes = BigInt(SMALL_FILE_BYTES);
-  const small = files.filter((index) => stats[index]!.size <= smallBytes && !compressionSuffixOf(paths[index]!));
+  const small = files.filter((index) => stats[index]!.size <= SMALL_FILE_BYTES && !compressionSuffixOf(paths[index]!));
   // The prefetch's count spares a lookup per file in the common cases: a new tree (no entries)
   // and an unchanged one (an entry for nearly every file; stale ones are left to this thread).
   if (statCache && cachedCount !== null && small.length - cachedCount < HELPER_MIN_FILES) return [];
-  const minBytes = BigInt(statCache?.minBytes ?? 0);
+  const minBytes = statCache?.minBytes ?? 0;
   const fresh = !statCache || cachedCount === 0 ? small : small.filter((index) => {
     const stat = stats[index]!;
     return stat.size < minBytes || statCache.lookup(stampOf(stat), false) === null;
   });
   if (fresh.length < HELPER_MIN_FILES) return [];
   let bytes = 0;
-  const over = fresh.findIndex((index) => (bytes += Number(stats[index]!.size) + 1) > MAX_RETAINED_BYTES);
+  const over = fresh.findIndex((index) => (bytes += stats[index]!.size + 1) > MAX_RETAINED_BYTES);
   return over < 0 ? fresh : fresh.slice(0, over);
 }
 

@@ -3,7 +3,7 @@
  * raw bytes, decompressed for `.zst`/`.gz` names; directories as deep indexes.
  * @module
  */
-import { lstatSync, readdirSync, statSync, type BigIntStats } from "node:fs";
+import { lstatSync, readdirSync, statSync, type Stats } from "node:fs";
 import { join } from "node:path";
 import { fsPromises } from "../lazy-node.ts";
 import { forEachAdaptive } from "../concurrency/map-concurrent.ts";
@@ -21,8 +21,8 @@ export { hashFileContent, type FileChecksum } from "./file-content.ts";
 export interface ChecksumFileOptions {
   /** Keep the bytes of a small file ({@link FileChecksum.bytes}). */
   keepSmallBytes?: boolean;
-  /** The file's `stat({ bigint: true })`, if the caller has it. */
-  stats?: BigIntStats;
+  /** The file's `stat`, if the caller has it. */
+  stats?: Stats;
   /** The caller found no stat-cache entry already: hash (and record) without looking again. */
   knownMiss?: boolean;
 }
@@ -35,21 +35,21 @@ export interface ChecksumFileOptions {
  * @returns checksum and buffer length
  */
 export function checksumFile(path: string, cache?: StatCache | null, options: ChecksumFileOptions = {}): FileChecksum {
-  const stats = options.stats ?? (cache ? statSync(path, { bigint: true }) : null);
-  const statCache = cache && stats && stats.size >= BigInt(cache.minBytes) ? cache : null;
+  const stats = options.stats ?? (cache ? statSync(path) : null);
+  const statCache = cache && stats && stats.size >= cache.minBytes ? cache : null;
   if (statCache && stats && !options.knownMiss) {
     const cached = statCache.lookup(stampOf(stats), compressionSuffixOf(path) !== null);
     if (cached) return cachedResult(path, stats, cached);
   }
   // Taken before reading: a change during hashing then falls inside the racy margin.
-  const recordedNs = BigInt(Date.now()) * 1_000_000n;
+  const recordedMs = Date.now();
   const result = hashFileContent(path, stats?.size ?? null, options.keepSmallBytes);
-  if (statCache && stats) statCache.record(stampOf(stats), compressionSuffixOf(path) !== null, result.checksum, recordedNs);
+  if (statCache && stats) statCache.record(stampOf(stats), compressionSuffixOf(path) !== null, result.checksum, recordedMs);
   return result;
 }
 
-function cachedResult(path: string, stats: BigIntStats, checksum: Checksum): FileChecksum {
-  return { checksum, length: compressionSuffixOf(path) ? -1 : Number(stats.size), fromStatCache: true };
+function cachedResult(path: string, stats: Stats, checksum: Checksum): FileChecksum {
+  return { checksum, length: compressionSuffixOf(path) ? -1 : stats.size, fromStatCache: true };
 }
 
 /**
@@ -57,18 +57,18 @@ function cachedResult(path: string, stats: BigIntStats, checksum: Checksum): Fil
  * concurrently; large ones stream synchronously (they are bound by throughput, not latency).
  */
 export async function checksumFileAsync(path: string, cache: StatCache | null, options: ChecksumFileOptions = {}): Promise<FileChecksum> {
-  const stats = options.stats ?? (await fsPromises().stat(path, { bigint: true }));
-  if (compressionSuffixOf(path) || stats.size > BigInt(SMALL_FILE_BYTES)) return checksumFile(path, cache, { ...options, stats });
-  const statCache = cache && stats.size >= BigInt(cache.minBytes) ? cache : null;
+  const stats = options.stats ?? (await fsPromises().stat(path));
+  if (compressionSuffixOf(path) || stats.size > SMALL_FILE_BYTES) return checksumFile(path, cache, { ...options, stats });
+  const statCache = cache && stats.size >= cache.minBytes ? cache : null;
   if (statCache && !options.knownMiss) {
     const cached = statCache.lookup(stampOf(stats), false);
     if (cached) return cachedResult(path, stats, cached);
   }
-  const recordedNs = BigInt(Date.now()) * 1_000_000n;
+  const recordedMs = Date.now();
   const bytes = await fsPromises().readFile(path);
   const result: FileChecksum = { checksum: computeChecksum(bytes), length: bytes.byteLength };
   if (options.keepSmallBytes) result.bytes = bytes;
-  statCache?.record(stampOf(stats), false, result.checksum, recordedNs);
+  statCache?.record(stampOf(stats), false, result.checksum, recordedMs);
   return result;
 }
 
@@ -77,12 +77,12 @@ export async function checksumFileAsync(path: string, cache: StatCache | null, o
  *
  * @param paths files, not directories
  */
-export function stampQueriesOf(paths: readonly string[], stats: readonly BigIntStats[]): StampQuery[] {
+export function stampQueriesOf(paths: readonly string[], stats: readonly Stats[]): StampQuery[] {
   return paths.map((path, index) => ({ stamp: stampOf(stats[index]!), decompress: compressionSuffixOf(path) !== null }));
 }
 
 /** The results of files whose checksums a set lookup ({@link StatCache.lookupSet}) answered. */
-export function resultsOfKnownSet(paths: readonly string[], stats: readonly BigIntStats[], checksums: readonly Checksum[]): FileChecksum[] {
+export function resultsOfKnownSet(paths: readonly string[], stats: readonly Stats[], checksums: readonly Checksum[]): FileChecksum[] {
   return checksums.map((checksum, index) => cachedResult(paths[index]!, stats[index]!, checksum));
 }
 
@@ -124,10 +124,10 @@ export interface ChecksumFilesOptions {
  * the disk answers faster.
  *
  * @param paths the files
- * @param stats their `stat({ bigint: true })`, same order
+ * @param stats their `stat`, same order
  * @returns one result per file, in input order
  */
-export async function checksumFiles(paths: readonly string[], stats: readonly BigIntStats[], statCache: StatCache | null, options: ChecksumFilesOptions = {}): Promise<FileChecksum[]> {
+export async function checksumFiles(paths: readonly string[], stats: readonly Stats[], statCache: StatCache | null, options: ChecksumFilesOptions = {}): Promise<FileChecksum[]> {
   let set: FileSet | null = null;
   if (statCache && !options.lookedUpByCaller) {
     // The set first: when it answers, fetching the files' own entries would be wasted.
@@ -142,7 +142,7 @@ export async function checksumFiles(paths: readonly string[], stats: readonly Bi
     statCache.prefetch(queries);
   }
   // Taken before reading, for the set as for each file (the racy rule of the stat cache).
-  const recordedNs = BigInt(Date.now()) * 1_000_000n;
+  const recordedMs = Date.now();
   const results = new Array<FileChecksum>(paths.length);
   let budget = options.keepSmallBytesUpTo ?? 0;
   const keep = (result: FileChecksum, index: number) => {
@@ -154,22 +154,21 @@ export async function checksumFiles(paths: readonly string[], stats: readonly Bi
   const rest: number[] = [];
   let largeBytes = 0;
   // Stat-cache hits first, in one tight loop: on an unchanged tree that is all the work.
-  const minBytes = statCache ? BigInt(statCache.minBytes) : 0n;
-  const smallBytes = BigInt(SMALL_FILE_BYTES);
+  const minBytes = statCache?.minBytes ?? 0;
   for (const [index, path] of paths.entries()) {
     const stat = stats[index]!;
     const cached = statCache && stat.size >= minBytes ? statCache.lookup(stampOf(stat), compressionSuffixOf(path) !== null) : null;
     if (cached) keep(cachedResult(path, stat, cached), index);
-    else if (stat.size <= smallBytes) rest.push(index);
+    else if (stat.size <= SMALL_FILE_BYTES) rest.push(index);
     else {
       large.push(index);
-      largeBytes += Number(stat.size);
+      largeBytes += stat.size;
     }
   }
   if (large.length >= 2 && largeBytes >= (options.parallelFromBytes ?? PARALLEL_MIN_BYTES) && hashThreads() > 1) {
-    const hashed = await hashFilesOnAllCores(large.map((index) => ({ path: paths[index]!, size: Number(stats[index]!.size) })));
+    const hashed = await hashFilesOnAllCores(large.map((index) => ({ path: paths[index]!, size: stats[index]!.size })));
     for (const [k, index] of large.entries()) {
-      statCache?.record(stampOf(stats[index]!), compressionSuffixOf(paths[index]!) !== null, hashed[k]!.checksum, recordedNs);
+      statCache?.record(stampOf(stats[index]!), compressionSuffixOf(paths[index]!) !== null, hashed[k]!.checksum, recordedMs);
       keep(hashed[k]!, index);
     }
   } else rest.push(...large);
@@ -178,7 +177,7 @@ export async function checksumFiles(paths: readonly string[], stats: readonly Bi
     (index) => keep(checksumFile(paths[index]!, statCache, { stats: stats[index]!, keepSmallBytes: budget > 0, knownMiss: true }), index),
     async (index) => keep(await checksumFileAsync(paths[index]!, statCache, { stats: stats[index]!, keepSmallBytes: budget > 0, knownMiss: true }), index),
   );
-  if (statCache && set) statCache.recordSet(set, results.map((result) => result.checksum), recordedNs);
+  if (statCache && set) statCache.recordSet(set, results.map((result) => result.checksum), recordedMs);
   return results;
 }
 
@@ -186,7 +185,7 @@ export async function checksumFiles(paths: readonly string[], stats: readonly Bi
 interface ListedFile {
   key: string;
   path: string;
-  stats: BigIntStats;
+  stats: Stats;
 }
 
 /**
@@ -203,12 +202,12 @@ function listDirectory(dir: string): ListedFile[] {
         visit(path, rel);
         continue;
       }
-      let stats: BigIntStats;
+      let stats: Stats;
       try {
-        stats = statSync(path, { bigint: true });
+        stats = statSync(path);
       } catch (error) {
         if (!entry.isSymbolicLink()) throw error;
-        stats = lstatSync(path, { bigint: true }); // a dangling link: hashing it fails below, as in Python
+        stats = lstatSync(path); // a dangling link: hashing it fails below, as in Python
       }
       if (stats.isDirectory()) {
         if (entry.isSymbolicLink()) continue; // os.walk lists it but does not descend

@@ -32,7 +32,7 @@ export const SMALL_FILE_BYTES = 1024 * 1024;
  * @param path the file
  * @param size its size from a recent stat, if known (picks the whole-file read)
  */
-export function hashFileContent(path: string, size: bigint | null, keepSmallBytes = false): FileChecksum {
+export function hashFileContent(path: string, size: number | null, keepSmallBytes = false): FileChecksum {
   const suffix = compressionSuffixOf(path);
   if (suffix) {
     const bytes = decompress(readFileSync(path), suffix);
@@ -40,7 +40,7 @@ export function hashFileContent(path: string, size: bigint | null, keepSmallByte
     if (keepSmallBytes && bytes.byteLength <= SMALL_FILE_BYTES) result.bytes = bytes;
     return result;
   }
-  if (size !== null && size <= BigInt(SMALL_FILE_BYTES)) {
+  if (size !== null && size <= SMALL_FILE_BYTES) {
     const bytes = readFileSync(path);
     const result: FileChecksum = { checksum: computeChecksum(bytes), length: bytes.byteLength };
     if (keepSmallBytes) result.bytes = bytes;

@@ -13,7 +13,7 @@ self.onmessage = (event: MessageEvent<HashRequest>) => {
   const { id, path, size } = event.data;
   let reply: HashReply;
   try {
-    const { checksum, length } = hashFileContent(path, BigInt(size));
+    const { checksum, length } = hashFileContent(path, size);
     reply = { id, checksum, length };
   } catch (error) {
     const err = error as NodeJS.ErrnoException;

@@ -56,10 +56,9 @@ describe("file checksums", () => {
     expect(checksumFile(path, cache).checksum).toBe(computeChecksum(big));
     cache.flush();
     // The cache is consulted: a forged entry for this exact stat stamp is believed.
-    const stats = statSync(path, { bigint: true });
-  const stamp = { dev: stats.dev, ino: stats.ino, size: stats.size, mtimeNs: stats.mtimeNs, ctimeNs: stats.ctimeNs };
+    const stats = statSync(path);
     // Recorded well after the file's last change (utimes just set its ctime to now).
-    cache.record(stamp, false, VECTORS.hello, stats.ctimeNs + 1_000_000_000n);
+    cache.record(stampOf(stats), false, VECTORS.hello, stats.ctimeMs + 1000);
     cache.flush();
     expect(checksumFile(path, cache).checksum).toBe(VECTORS.hello);
     // A changed file is hashed again.
@@ -121,7 +120,7 @@ describe("hashing many files on every core", () => {
     const cache = new StatCache(join(dir.path, "stat.sqlite"), { minBytes: 0 });
     const paths = files.map(({ path }) => path);
     await Bun.sleep(80); // so that the first hashing falls outside the racy-timestamp margin
-    const stats = () => paths.map((path) => statSync(path, { bigint: true }));
+    const stats = () => paths.map((path) => statSync(path));
     const expected = files.map(({ data }) => computeChecksum(data));
     const seen: number[] = [];
     const first = await checksumFiles(paths, stats(), cache, { parallelFromBytes: 1, onResult: (index) => seen.push(index) });
@@ -181,56 +180,67 @@ describe("sidecars", () => {
   });
 });
 
-test("the stat cache keeps device and inode numbers that use all 64 bits", () => {
+test("the stat cache keeps exact times and large device and inode numbers, and never caches inexact ones", () => {
   using dir = tempDir();
   const cache = new StatCache(join(dir.path, "stat-cache.sqlite"), { minBytes: 0 });
-  const stamp = { dev: 2n ** 64n - 1n, ino: 2n ** 63n + 5n, size: 4n, mtimeNs: 1_000_000_000n, ctimeNs: 1_000_000_000n };
+  const stamp = { dev: 2 ** 52 + 3, ino: 2 ** 53 - 1, size: 4, mtimeMs: 1000.123456, ctimeMs: 1000.123456 };
   const checksum = "b5bb9d8014a0f9b1d61e21e796d78dccdf1352f23cd32812f4850b878ae4944c";
-  cache.record(stamp, false, checksum, 2_000_000_000n);
+  cache.record(stamp, false, checksum, 2000);
   cache.flush();
   expect(cache.lookup(stamp, false)).toBe(checksum);
-  expect(cache.lookup({ ...stamp, ino: 5n }, false)).toBeNull();
+  expect(cache.lookup({ ...stamp, ino: 5 }, false)).toBeNull();
+  // A fraction of a millisecond is a change: times are stored as they are.
+  expect(cache.lookup({ ...stamp, mtimeMs: 1000.123457 }, false)).toBeNull();
+  expect(cache.lookup({ ...stamp, ctimeMs: 1000.123455 }, false)).toBeNull();
+  // Above 2^53 a number is not one inode: such files are hashed every time.
+  const inexact = { ...stamp, ino: 2 ** 60 };
+  cache.record(inexact, false, checksum, 2000);
+  cache.flush();
+  expect(cache.lookup(inexact, false)).toBeNull();
+  const queries = [...Array(FILE_SET_MIN_FILES).keys()].map((i) => ({ stamp: { ...stamp, ino: i + 1 }, decompress: false }));
+  expect(fileSetOf(queries)).not.toBeNull();
+  expect(fileSetOf([...queries, { stamp: inexact, decompress: false }])).toBeNull();
   cache.close();
 });
 
 test("a prefetched stat cache answers as single lookups do, and a new record replaces what was prefetched", () => {
   using dir = tempDir();
   const cache = new StatCache(join(dir.path, "stat-cache.sqlite"), { minBytes: 0 });
-  const stampAt = (ino: bigint, dev = 7n) => ({ dev, ino, size: 4n, mtimeNs: 1_000_000_000n, ctimeNs: 1_000_000_000n });
-  const checksumOf = (ino: bigint) => computeChecksum(`${ino}`);
+  const stampAt = (ino: number, dev = 7) => ({ dev, ino, size: 4, mtimeMs: 1000, ctimeMs: 1000 });
+  const checksumOf = (ino: number) => computeChecksum(`${ino}`);
   // Two devices, both decompress flags, 300 files: more than one batch of 256.
-  for (let ino = 1n; ino <= 300n; ino++) cache.record(stampAt(ino), false, checksumOf(ino), 2_000_000_000n);
-  cache.record(stampAt(5n, 2n ** 64n - 1n), true, VECTORS.hello, 2_000_000_000n);
+  for (let ino = 1; ino <= 300; ino++) cache.record(stampAt(ino), false, checksumOf(ino), 2000);
+  cache.record(stampAt(5, 2 ** 52), true, VECTORS.hello, 2000);
   cache.flush();
-  const queries = [...Array(310).keys()].map((i) => ({ stamp: stampAt(BigInt(i + 1)), decompress: false }));
-  queries.push({ stamp: stampAt(5n, 2n ** 64n - 1n), decompress: true }, { stamp: stampAt(5n, 2n ** 64n - 1n), decompress: false });
+  const queries = [...Array(310).keys()].map((i) => ({ stamp: stampAt(i + 1), decompress: false }));
+  queries.push({ stamp: stampAt(5, 2 ** 52), decompress: true }, { stamp: stampAt(5, 2 ** 52), decompress: false });
   const before = queries.map(({ stamp, decompress }) => cache.lookup(stamp, decompress));
   cache.prefetch(queries);
   expect(queries.map(({ stamp, decompress }) => cache.lookup(stamp, decompress))).toEqual(before);
-  expect([before[0], before[299], before[300], before.at(-2), before.at(-1)]).toEqual([checksumOf(1n), checksumOf(300n), null, VECTORS.hello, null]);
+  expect([before[0], before[299], before[300], before.at(-2), before.at(-1)]).toEqual([checksumOf(1), checksumOf(300), null, VECTORS.hello, null]);
   // A changed file (other size) is not answered from the prefetched row.
-  expect(cache.lookup({ ...stampAt(1n), size: 5n }, false)).toBeNull();
-  cache.record({ ...stampAt(1n), size: 5n }, false, VECTORS.empty, 2_000_000_000n);
-  expect(cache.lookup({ ...stampAt(1n), size: 5n }, false)).toBe(VECTORS.empty);
+  expect(cache.lookup({ ...stampAt(1), size: 5 }, false)).toBeNull();
+  cache.record({ ...stampAt(1), size: 5 }, false, VECTORS.empty, 2000);
+  expect(cache.lookup({ ...stampAt(1), size: 5 }, false)).toBe(VECTORS.empty);
   cache.close();
 });
 
 describe("file sets in the stat cache", () => {
-  const stampAt = (ino: bigint, changedNs = 1_000_000_000n) => ({ dev: 7n, ino, size: 4n, mtimeNs: changedNs, ctimeNs: changedNs });
-  const queriesOf = (count: number) => [...Array(count).keys()].map((i) => ({ stamp: stampAt(BigInt(i + 1)), decompress: false }));
+  const stampAt = (ino: number, changedMs = 1000) => ({ dev: 7, ino, size: 4, mtimeMs: changedMs, ctimeMs: changedMs });
+  const queriesOf = (count: number) => [...Array(count).keys()].map((i) => ({ stamp: stampAt(i + 1), decompress: false }));
   const checksumsOf = (count: number) => [...Array(count).keys()].map((i) => computeChecksum(`${i}`));
 
   test("a set is answered whole, in order; any other set is not", () => {
     using dir = tempDir();
     const cache = new StatCache(join(dir.path, "stat-cache.sqlite"), { minBytes: 0 });
     const queries = queriesOf(300);
-    cache.recordSet(fileSetOf(queries)!, checksumsOf(300), 2_000_000_000n);
+    cache.recordSet(fileSetOf(queries)!, checksumsOf(300), 2000);
     cache.flush();
     expect(cache.lookupSet(fileSetOf(queries)!)).toEqual(checksumsOf(300));
-    const changed = queries.map((query, i) => (i === 299 ? { ...query, stamp: { ...query.stamp, size: 5n } } : query));
+    const changed = queries.map((query, i) => (i === 299 ? { ...query, stamp: { ...query.stamp, size: 5 } } : query));
     expect(cache.lookupSet(fileSetOf(changed)!)).toBeNull();
     // A file set back to an older mtime (touch -d): its ctime still counts.
-    const touched = queries.map((query, i) => (i === 7 ? { ...query, stamp: { ...query.stamp, mtimeNs: 500_000_000n } } : query));
+    const touched = queries.map((query, i) => (i === 7 ? { ...query, stamp: { ...query.stamp, mtimeMs: 500 } } : query));
     expect(cache.lookupSet(fileSetOf(touched)!)).toBeNull();
     expect(cache.lookupSet(fileSetOf(queries.toReversed())!)).toBeNull();
     expect(cache.lookupSet(fileSetOf(queries.map((query) => ({ ...query, decompress: true })))!)).toBeNull();
@@ -242,8 +252,8 @@ describe("file sets in the stat cache", () => {
     using dir = tempDir();
     const cache = new StatCache(join(dir.path, "stat-cache.sqlite"), { minBytes: 0 });
     const queries = queriesOf(300);
-    queries[150] = { stamp: stampAt(151n, 1_990_000_000n), decompress: false };
-    cache.recordSet(fileSetOf(queries)!, checksumsOf(300), 2_000_000_000n);
+    queries[150] = { stamp: stampAt(151, 1990), decompress: false };
+    cache.recordSet(fileSetOf(queries)!, checksumsOf(300), 2000);
     expect(cache.lookupSet(fileSetOf(queries)!)).toBeNull();
     cache.close();
   });
@@ -252,7 +262,7 @@ describe("file sets in the stat cache", () => {
     using dir = tempDir();
     const cache = new StatCache(join(dir.path, "stat-cache.sqlite"), { minBytes: 0 });
     const setAt = (n: number) => fileSetOf(queriesOf(256 + n))!;
-    for (let n = 0; n < 20; n++) cache.recordSet(setAt(n), checksumsOf(256 + n), 2_000_000_000n + BigInt(n));
+    for (let n = 0; n < 20; n++) cache.recordSet(setAt(n), checksumsOf(256 + n), 2000 + n);
     cache.flush();
     expect(cache.lookupSet(setAt(0))).toBeNull();
     expect(cache.lookupSet(setAt(3))).toBeNull();
@@ -267,7 +277,7 @@ describe("file sets in the stat cache", () => {
     paths.forEach((path, i) => writeFileSync(path, `file ${i}\n`));
     await Bun.sleep(80); // past the racy-timestamp margin
     const cache = new StatCache(join(dir.path, "stat-cache.sqlite"), { minBytes: 0 });
-    const stats = () => paths.map((path) => statSync(path, { bigint: true }));
+    const stats = () => paths.map((path) => statSync(path));
     const expected = paths.map((_, i) => computeChecksum(`file ${i}\n`));
     expect((await checksumFiles(paths, stats(), cache)).map((result) => result.checksum)).toEqual(expected);
     const set = fileSetOf(stats().map((stat) => ({ stamp: stampOf(stat), decompress: false })))!;
