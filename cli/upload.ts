@@ -13,6 +13,9 @@ import { Reporter, formatSize, parseHumanSize } from "./output.ts";
 import { confirm, type AutoConfirm } from "./confirm.ts";
 import { writeStdout } from "./stdio.ts";
 
+/** From this many inputs a local store lists all its buffers at once (see {@link BufferDir.listAhead}). */
+const LIST_AHEAD_FROM = 2048;
+
 export const spec: CommandSpec = {
   name: "upload",
   usage: "seamless upload [options] FILE_OR_DIR...",
@@ -60,8 +63,10 @@ export async function main(argv: string[]): Promise<number> {
   let plan: UploadPlan | undefined;
   try {
     const localStore = !destination && remoteUrlOf({ hashserverUrl: values.hashserver as string | undefined }) === undefined;
-    plan = await planUpload(positionals, statCache, { localStore });
     const store = destination ? destinationStore(destination) : await openBufferStore({ hashserverUrl: values.hashserver as string | undefined });
+    // Which buffers are stored is then known by the time the inputs are hashed.
+    if (store instanceof BufferDir && positionals.length >= LIST_AHEAD_FROM) store.listAhead();
+    plan = await planUpload(positionals, statCache, { localStore });
     const policy = (values.policy as ExistingPolicy | undefined) ?? "skip";
     // verify/repair must see the entries that exist already, so they get every buffer.
     const missingFound = destination && policy !== "skip" ? Promise.resolve([...plan.buffers.values()]) : findMissing(store, plan);

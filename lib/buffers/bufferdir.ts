@@ -48,6 +48,8 @@ export class BufferDir implements BufferStore {
   readonly #fileMode: number;
   /** Prefix directories known to exist, to skip a mkdir per buffer. */
   readonly #madeDirs = new Set<string>();
+  /** Started by {@link listAhead}, used by the next {@link has} of many checksums. */
+  #listing: Promise<Set<string>> | null = null;
 
   constructor(readonly directory: string, options: BufferDirOptions = {}) {
     this.location = directory;
@@ -90,24 +92,45 @@ export class BufferDir implements BufferStore {
 
   async has(checksums: Checksum[]): Promise<boolean[]> {
     const present = await this.#hasStored(checksums);
-    return present.map((stored, i) => stored || trivialBuffer(checksums[i]!) !== null);
+    for (let i = 0; i < present.length; i++) if (!present[i]) present[i] = trivialBuffer(checksums[i]!) !== null;
+    return present;
   }
 
   async #hasStored(checksums: Checksum[]): Promise<boolean[]> {
-    if (checksums.length < 256 || this.layout !== "prefix" || this.#extra.length > 0) {
+    if (checksums.length < 256 || !this.#listable()) {
       return checksums.map((checksum) => this.locate(checksum) !== null);
     }
-    // Many at once: one readdir per prefix directory instead of up to three stats per buffer,
-    // all in flight together, so that the caller's thread is free meanwhile (an upload compares
-    // sidecars while this runs).
-    const prefixes = [...new Set(checksums.map((checksum) => checksum.slice(0, 2)))];
+    // Many at once: one readdir per prefix directory instead of up to three stats per buffer.
+    // From a few thousand checksums on, every prefix is as good as certain to be among them.
+    let listed: Set<string>;
+    if (checksums.length >= ALL_PREFIXES_FROM) {
+      listed = await (this.#listing ?? this.#list(ALL_PREFIXES));
+      this.#listing = null;
+    } else listed = await this.#list([...new Set(checksums.map((checksum) => checksum.slice(0, 2)))]);
+    return checksums.map((checksum) => listed.has(checksum) || listed.has(`${checksum}.zst`) || listed.has(`${checksum}.gz`));
+  }
+
+  #listable(): boolean {
+    return this.layout === "prefix" && this.#extra.length === 0;
+  }
+
+  /** The names in these prefix directories, listed all in flight together (the caller's thread is free meanwhile). */
+  async #list(prefixes: readonly string[]): Promise<Set<string>> {
     const { readdir } = fsPromises();
     const names = await Promise.all(prefixes.map((prefix) => readdir(join(this.directory, prefix)).catch(() => [] as string[])));
-    const listings = new Map(prefixes.map((prefix, i) => [prefix, new Set(names[i])]));
-    return checksums.map((checksum) => {
-      const listed = listings.get(checksum.slice(0, 2))!;
-      return listed.has(checksum) || listed.has(`${checksum}.zst`) || listed.has(`${checksum}.gz`);
-    });
+    // One set: buffer names are unique across prefixes.
+    return new Set(names.flat());
+  }
+
+  /**
+   * Starts listing every prefix directory now, for the next {@link has} of many checksums
+   * (an upload lists while it hashes). What is stored meanwhile may be missed: it is stored again.
+   */
+  listAhead(): void {
+    if (this.#listable()) {
+      this.#listing ??= this.#list(ALL_PREFIXES);
+      this.#listing.catch(() => {}); // awaited by has()
+    }
   }
 
   async lengths(checksums: Checksum[]): Promise<(number | null)[]> {
@@ -219,6 +242,10 @@ export class BufferDir implements BufferStore {
 
   close(): void {}
 }
+
+/** {@link BufferDir.has} lists every prefix directory from this many checksums on (see there). */
+const ALL_PREFIXES_FROM = 2048;
+const ALL_PREFIXES = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, "0"));
 
 function pathIn(dir: string, layout: Layout, checksum: Checksum): string {
   return layout === "prefix" ? join(dir, checksum.slice(0, 2), checksum) : join(dir, checksum);

@@ -280,18 +280,26 @@ export interface SidecarFile {
   heldAlready?: boolean;
 }
 
-/** Every sidecar file of a plan, in plan order; see {@link staleSidecars}. */
+/**
+ * Every sidecar file of a plan that may need writing, in plan order: all but the `.CHECKSUM`
+ * files read ahead as holding what they should ({@link SidecarWrite.heldAlready}). See
+ * {@link staleSidecars}.
+ */
 export function sidecarFilesOf(plan: UploadPlan): SidecarFile[] {
+  const unsure = plan.sidecars.filter((sidecar) => sidecar.heldAlready !== true);
   // One buffer holds every `.CHECKSUM` text, viewed per file: 10k small buffers cost ~5 ms more.
-  const texts = plan.sidecars.map((sidecar) => formatChecksumSidecar(sidecar.checksum));
+  const texts = unsure.map((sidecar) => formatChecksumSidecar(sidecar.checksum));
   const all = Buffer.from(texts.join(""), "latin1");
   let end = 0;
-  return plan.sidecars.flatMap((sidecar, k): SidecarFile[] => {
+  const files = unsure.flatMap((sidecar, k): SidecarFile[] => {
     const names = sidecar.checksum;
     const bytes = all.subarray(end, (end += texts[k]!.length));
     const checksumFile = { path: sidecar.checksumPath, bytes, names, likelyExists: sidecar.likelyExists, heldAlready: sidecar.heldAlready };
     return sidecar.index ? [{ ...sidecar.index, names }, checksumFile] : [checksumFile];
   });
+  // A directory's `.INDEX` was not read ahead, even where its `.CHECKSUM` was.
+  const indexes = plan.sidecars.filter((sidecar) => sidecar.heldAlready === true && sidecar.index);
+  return indexes.length === 0 ? files : [...indexes.map((sidecar) => ({ ...sidecar.index!, names: sidecar.checksum })), ...files];
 }
 
 /**

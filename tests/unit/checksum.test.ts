@@ -156,6 +156,27 @@ describe("trivial buffers", () => {
   });
 });
 
+describe("buffer presence", () => {
+  test("has() of many checksums lists every prefix directory, ahead or not, and sees compressed buffers and trivial ones", async () => {
+    using dir = tempDir();
+    const store = new BufferDir(join(dir.path, "store"), { layout: "prefix" });
+    store.ensureExists();
+    const checksums = Array.from({ length: 2100 }, (_, i) => computeChecksum(`buffer ${i}`));
+    const bytesOf = (i: number) => new TextEncoder().encode(`buffer ${i}`);
+    for (let i = 0; i < 1000; i++) store.putSync(checksums[i]!, bytesOf(i));
+    mkdirSync(join(store.directory, checksums[1500]!.slice(0, 2)), { recursive: true });
+    writeFileSync(join(store.directory, checksums[1500]!.slice(0, 2), `${checksums[1500]}.zst`), "");
+    const expected = checksums.map((_, i) => i < 1000 || i === 1500);
+    store.listAhead();
+    expect(await store.has(checksums)).toEqual(expected);
+    // The listing ahead is used once: a buffer stored since is seen by the next call.
+    store.putSync(checksums[2000]!, bytesOf(2000));
+    expected[2000] = true;
+    expect(await store.has(checksums)).toEqual(expected);
+    expect(await store.has([...checksums, VECTORS.empty])).toEqual([...expected, true]);
+  });
+});
+
 describe("sidecars", () => {
   test("stripTextData() drops comment lines and surrounding whitespace", () => {
     expect(stripTextData(`  # note\n${VECTORS.hello}\n\n`)).toBe(VECTORS.hello);
