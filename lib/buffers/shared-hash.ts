@@ -13,7 +13,7 @@ import { computeChecksum } from "../checksum/sha256.ts";
 import { readUpTo } from "../checksum/file-content.ts";
 
 /** Files claimed at a time: large enough that the shared counter is no cost, small enough to balance. */
-const CLAIM_BATCH = 32;
+export const CLAIM_BATCH = 32;
 
 /** A file's state in {@link SharedFiles.states}: not claimed yet (0), hashed, or changed. */
 const HASHED = 1;

@@ -8,6 +8,7 @@
  * @module
  */
 import { readUpTo } from "../checksum/file-content.ts";
+import { CLAIM_BATCH } from "./shared-hash.ts";
 
 /**
  * Bytes kept per sidecar. A `.CHECKSUM` file holds 65; reading up to here tells a longer one
@@ -15,8 +16,6 @@ import { readUpTo } from "../checksum/file-content.ts";
  */
 const SLOT_BYTES = 80;
 
-/** Files claimed at a time, as in shared hashing. */
-const CLAIM_BATCH = 32;
 
 /** A sidecar's state in {@link SharedSidecars.states}, besides 0: not read. */
 const READ = 1;
