@@ -13,9 +13,6 @@ import { Reporter, formatSize, parseHumanSize } from "./output.ts";
 import { confirm, type AutoConfirm } from "./confirm.ts";
 import { writeStdout } from "./stdio.ts";
 
-/** From this many inputs a local store lists all its buffers at once (see {@link BufferDir.listAhead}). */
-const LIST_AHEAD_FROM = 2048;
-
 export const spec: CommandSpec = {
   name: "upload",
   usage: "seamless upload [options] FILE_OR_DIR...",
@@ -65,7 +62,7 @@ export async function main(argv: string[]): Promise<number> {
     const localStore = !destination && remoteUrlOf({ hashserverUrl: values.hashserver as string | undefined }) === undefined;
     const store = destination ? destinationStore(destination) : await openBufferStore({ hashserverUrl: values.hashserver as string | undefined });
     // Which buffers are stored is then known by the time the inputs are hashed.
-    if (store instanceof BufferDir && positionals.length >= LIST_AHEAD_FROM) store.listAhead();
+    if (store instanceof BufferDir) store.listAhead(positionals.length);
     plan = await planUpload(positionals, statCache, { localStore });
     const policy = (values.policy as ExistingPolicy | undefined) ?? "skip";
     // verify/repair must see the entries that exist already, so they get every buffer.

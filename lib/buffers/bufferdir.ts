@@ -123,11 +123,12 @@ export class BufferDir implements BufferStore {
   }
 
   /**
-   * Starts listing every prefix directory now, for the next {@link has} of many checksums
-   * (an upload lists while it hashes). What is stored meanwhile may be missed: it is stored again.
+   * Starts listing every prefix directory now, for the next {@link has} of about `count`
+   * checksums, if that many are enough for it to list them all (an upload lists while it
+   * hashes). What is stored meanwhile may be missed: it is stored again.
    */
-  listAhead(): void {
-    if (this.#listable()) {
+  listAhead(count: number): void {
+    if (count >= ALL_PREFIXES_FROM && this.#listable()) {
       this.#listing ??= this.#list(ALL_PREFIXES);
       this.#listing.catch(() => {}); // awaited by has()
     }

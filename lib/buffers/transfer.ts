@@ -197,7 +197,8 @@ async function planWith(kept: string[], statCache: StatCache | null, options: Pl
     } else if (entry.file) {
       const { checksum, length, bytes } = entry.file;
       if (!buffers.has(checksum)) buffers.set(checksum, bytes ? { checksum, length, bytes } : { checksum, length, path: entry.path });
-      const checksumPath = `${stripCompressionSuffix(entry.path)}.CHECKSUM`;
+      // The read-ahead built this very path for a file input.
+      const checksumPath = readAhead?.paths[k] ?? `${stripCompressionSuffix(entry.path)}.CHECKSUM`;
       sidecars.push({ checksumPath, checksum, likelyExists: entry.file.fromStatCache, heldAlready: reads?.holds(k, checksumPath, formatChecksumSidecar(checksum)) });
     }
   }

@@ -167,7 +167,7 @@ describe("buffer presence", () => {
     mkdirSync(join(store.directory, checksums[1500]!.slice(0, 2)), { recursive: true });
     writeFileSync(join(store.directory, checksums[1500]!.slice(0, 2), `${checksums[1500]}.zst`), "");
     const expected = checksums.map((_, i) => i < 1000 || i === 1500);
-    store.listAhead();
+    store.listAhead(checksums.length);
     expect(await store.has(checksums)).toEqual(expected);
     // The listing ahead is used once: a buffer stored since is seen by the next call.
     store.putSync(checksums[2000]!, bytesOf(2000));
