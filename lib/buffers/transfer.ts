@@ -21,9 +21,11 @@ import { hashFileRaw } from "../checksum/sha256.ts";
 import { fileSetOf, stampOf } from "../checksum/stat-cache.ts";
 import { SMALL_FILE_BYTES } from "../checksum/file-content.ts";
 import { hashThreads } from "../checksum/hash-pool.ts";
-import { HELPER_MIN_FILES, UploadHelper, type StoreItems } from "./upload-helper.ts";
+import { HELPER_MIN_FILES, UploadHelper } from "./upload-helper.ts";
 import { hashClaimed, sharedFilesOf, sharedResults } from "./shared-hash.ts";
 import { SidecarReads, readClaimedSidecars, sharedSidecarsOf, type SharedSidecars } from "./shared-sidecars.ts";
+import { StoreClaims, sharedStoresOf } from "./shared-store.ts";
+import { LIST_FROM, listDirectoriesOf, type DirectoryListings } from "./listed-dirs.ts";
 
 /** One buffer to make present: from a file on disk, or from bytes (an index buffer). */
 export type BufferSource = { checksum: Checksum; length: number; path: string } | { checksum: Checksum; length: number; bytes: Uint8Array };
@@ -46,7 +48,10 @@ export interface SidecarWrite {
   index?: { path: string; bytes: Uint8Array };
   /** The input was unchanged since last hashed, so the sidecar is probably there already. */
   likelyExists?: boolean;
-  /** Whether the `.CHECKSUM` file holds what it should, when read ahead ({@link SidecarReads}). */
+  /**
+   * Whether the `.CHECKSUM` file holds what it should, when read ahead ({@link SidecarReads});
+   * false too when its directory was listed without it ({@link DirectoryListings}).
+   */
   heldAlready?: boolean;
 }
 
@@ -86,8 +91,10 @@ export interface PlanOptions {
 export async function planUpload(paths: string[], statCache: StatCache | null, options: PlanOptions = {}): Promise<UploadPlan> {
   const kept = paths.map((raw) => (raw.length > 1 ? raw.replace(/\/+$/, "") : raw)).filter((path) => !path.endsWith(".CHECKSUM"));
   const readAhead = startReadingSidecars(kept);
+  // Without sidecars to read ahead (a first upload), their directories tell which are absent.
+  const listings = readAhead || kept.length < LIST_FROM ? null : listDirectoriesOf(kept);
   try {
-    return await planWith(kept, statCache, options, readAhead);
+    return await planWith(kept, statCache, options, readAhead, listings);
   } catch (error) {
     readAhead?.helper.close();
     throw error;
@@ -126,7 +133,7 @@ async function finishReading(readAhead: ReadAhead): Promise<SidecarReads> {
   return new SidecarReads(readAhead.sidecars, readAhead.paths);
 }
 
-async function planWith(kept: string[], statCache: StatCache | null, options: PlanOptions, readAhead: ReadAhead | null): Promise<UploadPlan> {
+async function planWith(kept: string[], statCache: StatCache | null, options: PlanOptions, readAhead: ReadAhead | null, listings: Promise<DirectoryListings> | null): Promise<UploadPlan> {
   const allStats = kept.map((path) => statSync(path, { throwIfNoEntry: false }) ?? missingInput(path));
   type Hashed = { path: string; directory: DirectoryIndex | null; file: FileChecksum | null };
   const hashed: Hashed[] = new Array(kept.length);
@@ -185,6 +192,7 @@ async function planWith(kept: string[], statCache: StatCache | null, options: Pl
       };
     }
   }
+  const listed = await listings;
   const buffers = new Map<Checksum, UploadSource>();
   const sidecars: SidecarWrite[] = [];
   for (const [k, entry] of hashed.entries()) {
@@ -199,7 +207,8 @@ async function planWith(kept: string[], statCache: StatCache | null, options: Pl
       if (!buffers.has(checksum)) buffers.set(checksum, bytes ? { checksum, length, bytes } : { checksum, length, path: entry.path });
       // The read-ahead built this very path for a file input.
       const checksumPath = readAhead?.paths[k] ?? `${stripCompressionSuffix(entry.path)}.CHECKSUM`;
-      sidecars.push({ checksumPath, checksum, likelyExists: entry.file.fromStatCache, heldAlready: reads?.holds(k, checksumPath, formatChecksumSidecar(checksum)) });
+      const heldAlready = reads ? reads.holds(k, checksumPath, formatChecksumSidecar(checksum)) : listed?.lacks(checksumPath) ? false : undefined;
+      sidecars.push({ checksumPath, checksum, likelyExists: entry.file.fromStatCache, heldAlready });
     }
   }
   let recorded = false;
@@ -361,8 +370,9 @@ export interface StoreOptions extends SidecarWriteOptions {
  * ({@link staleSidecars}, or all of {@link sidecarFilesOf} with `compare`). With the plan's
  * helper and a local buffer directory the two run together: the helper writes the buffers in
  * shared memory into the prefix directories while this thread writes the sidecars, each one
- * only after the buffer it names is stored. Files created in different directories do not slow
- * each other down as files created in one directory do (BENCHMARKS.md, seventh session).
+ * only after the buffer it names is stored, and stores buffers too whenever it has caught up.
+ * Files created in different directories do not slow each other down as files created in one
+ * directory do (BENCHMARKS.md, seventh session).
  */
 export async function storeAndWriteSidecars(store: BufferStore, missing: UploadSource[], sidecars: SidecarFile[], options: StoreOptions = {}): Promise<void> {
   const { onProgress, helper } = options;
@@ -375,46 +385,44 @@ export async function storeAndWriteSidecars(store: BufferStore, missing: UploadS
   const handedSet = new Set<UploadSource>(handed);
   await storeBuffers(store, missing.filter((source) => !handedSet.has(source)), onProgress);
   store.preparePrefixDirs(handed.map((source) => source.checksum));
-  const shared = new Uint8Array(handed[0]!.bytes.buffer);
-  const items: StoreItems = { targets: "", offsets: new Float64Array(handed.length), lengths: new Float64Array(handed.length) };
-  const targets = handed.map((source, position) => {
-    if (source.bytes.buffer !== shared.buffer) throw new Error("an upload plan shares bytes in one block of memory only");
-    items.offsets[position] = source.bytes.byteOffset;
-    items.lengths[position] = source.bytes.byteLength;
-    return store.pathFor(source.checksum);
-  });
-  items.targets = targets.join("\0");
-  const progress = new Int32Array(new SharedArrayBuffer(8));
-  const stored = helper.store(items, store.fileMode, shared, { progress });
+  const stores = sharedStoresOf(handed.map((source) => source.bytes), handed.map((source) => store.pathFor(source.checksum)), store.fileMode);
+  const stored = helper.store(stores);
   stored.catch(() => {}); // awaited below
   options.meanwhile?.();
   const positions = new Map(handed.map((source, position) => [source.checksum, position]));
-  await writeSidecarsAfterBuffers(sidecars, (file) => positions.get(file.names) ?? -1, progress, stored, options);
+  await writeSidecarsWhileStoring(sidecars, (file) => positions.get(file.names) ?? -1, new StoreClaims(stores), stored, options);
   await stored;
 }
 
 /**
- * {@link writeSidecars}, each sidecar once `progress[0]` (buffers stored so far, in order) has
- * passed the position of the buffer it names; stops when the helper reports a failure.
+ * {@link writeSidecars}, each sidecar once the buffer it names is stored; when the next one is
+ * not, this thread stores the next batch of buffers itself, and waits only when the helper holds
+ * every claim left. Stops when storing fails, on either thread.
+ *
+ * @param positionOf the buffer's position among the shared stores, or -1 when it is stored already
  */
-async function writeSidecarsAfterBuffers(files: SidecarFile[], positionOf: (file: SidecarFile) => number, progress: Int32Array<SharedArrayBuffer>, stored: Promise<void>, options: SidecarWriteOptions): Promise<void> {
+async function writeSidecarsWhileStoring(files: SidecarFile[], positionOf: (file: SidecarFile) => number, claims: StoreClaims, stored: Promise<void>, options: SidecarWriteOptions): Promise<void> {
   const { writeSync, writeAsync } = sidecarWriters(options);
+  const ready = (file: SidecarFile) => {
+    const position = positionOf(file);
+    return position < 0 || claims.isStored(position);
+  };
   let useAsync: boolean | null = null;
   for (const batch of indexesFirst(files)) {
     let next = 0;
     while (next < batch.length) {
-      const done = Atomics.load(progress, 0);
-      if (Atomics.load(progress, 1) !== 0) return; // the caller's await of `stored` throws its error
+      const seen = claims.changes;
+      if (claims.failed) return; // the caller's await of `stored` throws the helper's error
       let end = next;
-      while (end < batch.length && positionOf(batch[end]!) < done) end++;
+      while (end < batch.length && ready(batch[end]!)) end++;
       if (end === next) {
-        await Promise.race([Atomics.waitAsync(progress, 0, done).value, stored]);
+        if (!claims.storeNextBatch()) await Promise.race([claims.changeFrom(seen), stored]);
         continue;
       }
-      const ready = batch.slice(next, end);
-      if (useAsync === null) useAsync = await forEachAdaptive(ready, writeSync, writeAsync);
-      else if (useAsync) await mapConcurrent(ready, IO_CONCURRENCY, writeAsync);
-      else for (const file of ready) writeSync(file);
+      const writable = batch.slice(next, end);
+      if (useAsync === null) useAsync = await forEachAdaptive(writable, writeSync, writeAsync);
+      else if (useAsync) await mapConcurrent(writable, IO_CONCURRENCY, writeAsync);
+      else for (const file of writable) writeSync(file);
       next = end;
     }
   }

@@ -4,39 +4,21 @@
  * same directory. The helper reads the existing sidecars ahead ({@link readClaimedSidecars})
  * while the main thread stats the inputs. Into a local buffer directory, it hashes new files
  * together with the main thread ({@link hashClaimed}, into shared memory); later it stores
- * all of those buffers into the prefix directories while the main thread writes the sidecars.
- * Two threads creating files in the one directory of the sidecars slowed each other down.
+ * those buffers into the prefix directories while the main thread writes the sidecars, and the
+ * main thread joins the storing whenever it has caught up ({@link StoreClaims}). Two threads
+ * creating files in the one directory of the sidecars slowed each other down.
  * @module
  */
 import type { SharedFiles } from "./shared-hash.ts";
 import type { SharedSidecars } from "./shared-sidecars.ts";
+import type { SharedStores } from "./shared-store.ts";
 
 /** What the helper is asked to do. */
 export type HelperRequest =
   | { op: "read"; sidecars: SharedSidecars }
   | { op: "hash"; files: SharedFiles }
-  /** The prefix directories exist; see {@link StoreItems} and {@link StoreOptions.progress}. */
-  | { op: "store"; items: StoreItems; fileMode: number; bytes: SharedArrayBuffer; progress: SharedArrayBuffer | null };
-
-/**
- * Buffers for the helper to write: target paths and where their bytes are in the shared block.
- * Flat, because posting 10k small arrays cost ~10 ms.
- */
-export interface StoreItems {
-  /** Joined by NUL. */
-  targets: string;
-  offsets: Float64Array;
-  lengths: Float64Array;
-}
-
-/** Options of {@link UploadHelper.store}. */
-export interface StoreOptions {
-  /**
-   * Progress for a caller that must not wait for a message: `[0]` is how many items are
-   * stored (in order), `[1]` becomes 1 when storing failed; each change is notified.
-   */
-  progress?: Int32Array<SharedArrayBuffer>;
-}
+  /** The target directories exist. */
+  | { op: "store"; stores: SharedStores };
 
 /** What the helper answers. */
 export type HelperReply = { op: "read" } | { op: "hashed" } | { op: "stored" } | { op: "error"; message: string; code?: string; path?: string };
@@ -88,9 +70,9 @@ export class UploadHelper {
     return this.#request({ op: "hash", files }, "hashed");
   }
 
-  /** Writes buffers from the shared block to their targets, atomically and in order. */
-  store(items: StoreItems, fileMode: number, bytes: Uint8Array<SharedArrayBuffer>, options: StoreOptions = {}): Promise<void> {
-    return this.#request({ op: "store", items, fileMode, bytes: bytes.buffer, progress: options.progress?.buffer ?? null }, "stored");
+  /** Joins {@link StoreClaims} on these buffers; resolves when no claim is left to it. */
+  store(stores: SharedStores): Promise<void> {
+    return this.#request({ op: "store", stores }, "stored");
   }
 
   close(): void {

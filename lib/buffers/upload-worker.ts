@@ -1,13 +1,14 @@
 /**
  * Worker entry of {@link ./upload-helper.ts}: reads its claims of an upload's sidecars, hashes
- * its claims of the new small files, and later stores the buffers it is told to from shared
- * memory, publishing its progress there.
+ * its claims of the new small files, and later stores its claims of their buffers from shared
+ * memory.
  * A third entry point of the compiled binary (scripts/build.ts); it loads no database.
  * @module
  */
-import { tagTempNames, writeFileAtomic } from "./atomic-write.ts";
+import { tagTempNames } from "./atomic-write.ts";
 import { hashClaimed } from "./shared-hash.ts";
 import { readClaimedSidecars } from "./shared-sidecars.ts";
+import { StoreClaims } from "./shared-store.ts";
 import type { HelperReply, HelperRequest } from "./upload-helper.ts";
 
 declare const self: Worker;
@@ -23,24 +24,7 @@ function handle(request: HelperRequest): HelperReply {
     hashClaimed(request.files);
     return { op: "hashed" };
   }
-  const bytes = new Uint8Array(request.bytes);
-  const progress = request.progress ? new Int32Array(request.progress) : null;
-  try {
-    const { offsets, lengths } = request.items;
-    for (const [position, target] of request.items.targets.split("\0").entries()) {
-      writeFileAtomic(target, bytes.subarray(offsets[position]!, offsets[position]! + lengths[position]!), request.fileMode);
-      if (progress) {
-        Atomics.store(progress, 0, position + 1);
-        Atomics.notify(progress, 0);
-      }
-    }
-  } catch (error) {
-    if (progress) {
-      Atomics.store(progress, 1, 1);
-      Atomics.notify(progress, 0);
-    }
-    throw error;
-  }
+  new StoreClaims(request.stores).storeAll();
   return { op: "stored" };
 }
 

@@ -51,7 +51,9 @@ export function hashFileContent(path: string, size: number | null, keepSmallByte
 
 /**
  * Reads up to `length` bytes of a file into `target` at `offset`, stopping early at its end:
- * one `read` for a small file, and no buffer of its own. Errors name the file.
+ * one `read` for a small file, and no buffer of its own. Errors name the file. A regular file
+ * reads short only at its end, so a short read ends the reading (a second `read` to see 0 bytes
+ * cost 10k syscalls per 10k files); a pipe may then be read only in part.
  *
  * @returns how many bytes were read
  */
@@ -60,7 +62,12 @@ export function readUpTo(path: string, target: Uint8Array, offset: number, lengt
   try {
     fd = openSync(path, "r");
     let done = 0;
-    for (let n = -1; n !== 0 && done < length; done += n) n = readSync(fd, target, offset + done, length - done, null);
+    while (done < length) {
+      const wanted = length - done;
+      const n = readSync(fd, target, offset + done, wanted, null);
+      done += n;
+      if (n < wanted) break;
+    }
     return done;
   } catch (error) {
     if (error instanceof Error && !(error as NodeJS.ErrnoException).path) (error as NodeJS.ErrnoException).path = path;

@@ -9,6 +9,8 @@ import { findMissing, planUpload, sidecarFilesOf, staleSidecars, storeAndWriteSi
 import { HELPER_MIN_FILES, UploadHelper } from "../../lib/buffers/upload-helper.ts";
 import { hashClaimed, sharedFilesOf, sharedResults } from "../../lib/buffers/shared-hash.ts";
 import { SidecarReads, readClaimedSidecars, sharedSidecarsOf } from "../../lib/buffers/shared-sidecars.ts";
+import { StoreClaims, sharedStoresOf } from "../../lib/buffers/shared-store.ts";
+import { LIST_FROM, listDirectoriesOf } from "../../lib/buffers/listed-dirs.ts";
 import { tempDir } from "../helpers.ts";
 
 function smallFiles(dir: string, count: number): { paths: string[]; checksums: string[] } {
@@ -26,7 +28,7 @@ function smallFiles(dir: string, count: number): { paths: string[]; checksums: s
 }
 
 describe("UploadHelper", () => {
-  test("hashes shared files with this thread, then stores buffers from the shared block in order, publishing progress", async () => {
+  test("hashes shared files with this thread, then stores buffers from the shared block with it", async () => {
     using dir = tempDir();
     const { paths, checksums } = smallFiles(dir.path, 200);
     const shared = sharedFilesOf(paths, paths.map((path) => statSync(path).size));
@@ -40,23 +42,29 @@ describe("UploadHelper", () => {
       expect(results.every((result) => result.bytes.buffer === shared.bytes)).toBe(true);
       expect(results[7]!.bytes).toEqual(new Uint8Array(readFileSync(paths[7]!)));
       mkdirSync(join(dir.path, "store"));
-      const progress = new Int32Array(new SharedArrayBuffer(8));
-      const picked = [results[0]!, results[2]!];
-      const items = {
-        targets: [join(dir.path, "store", "a"), join(dir.path, "store", "c")].join("\0"),
-        offsets: Float64Array.from(picked, (result) => result.bytes.byteOffset),
-        lengths: Float64Array.from(picked, (result) => result.bytes.byteLength),
-      };
-      await helper.store(items, 0o600, new Uint8Array(shared.bytes), { progress });
-      expect(readdirSync(join(dir.path, "store")).toSorted()).toEqual(["a", "c"]);
-      expect(readFileSync(join(dir.path, "store", "c"))).toEqual(readFileSync(paths[2]!));
-      expect([...progress]).toEqual([2, 0]);
-      // A failed store reports itself in the progress block too, for a caller that is not listening.
-      const failing = { targets: join(dir.path, "no-such-dir", "x"), offsets: Float64Array.of(0), lengths: Float64Array.of(1) };
-      const failed = new Int32Array(new SharedArrayBuffer(8));
-      const error = await helper.store(failing, 0o600, new Uint8Array(shared.bytes), { progress: failed }).then(() => null, (error: unknown) => error);
+      const picked = results.slice(0, 70).map((result) => result.bytes as Uint8Array<SharedArrayBuffer>);
+      const targets = picked.map((_, k) => join(dir.path, "store", `b${k}`));
+      const stores = sharedStoresOf(picked, targets, 0o600);
+      const claims = new StoreClaims(stores);
+      expect(claims.storeNextBatch()).toBe(true); // this thread claims the first batch
+      expect([0, 31].map((k) => claims.isStored(k))).toEqual([true, true]);
+      expect(claims.isStored(32)).toBe(false);
+      await helper.store(stores); // the helper claims the rest
+      expect(claims.storeNextBatch()).toBe(false);
+      expect(readdirSync(join(dir.path, "store")).length).toBe(70);
+      for (const k of [0, 40, 69]) expect(readFileSync(targets[k]!)).toEqual(readFileSync(paths[k]!));
+      expect(claims.isStored(69)).toBe(true);
+      expect(claims.changes).toBe(3);
+      // A failure on either thread stops the other's claims and is counted as a change.
+      const failing = sharedStoresOf(picked, picked.map((_, k) => join(dir.path, k === 40 ? "no-such-dir" : "store", `c${k}`)), 0o600);
+      const error = await helper.store(failing).then(() => null, (error: unknown) => error);
       expect(error).toMatchObject({ code: "ENOENT" });
-      expect([...failed]).toEqual([0, 1]);
+      const afterFailure = new StoreClaims(failing);
+      expect(afterFailure.failed).toBe(true);
+      expect(afterFailure.storeNextBatch()).toBe(false);
+      expect(afterFailure.isStored(39)).toBe(true);
+      expect(afterFailure.isStored(40)).toBe(false);
+      expect(afterFailure.changes).toBe(2);
     } finally {
       helper.close();
     }
@@ -233,5 +241,40 @@ describe("sidecars read ahead", () => {
     const reads = new SidecarReads(shared, paths);
     expect(reads.holds(0, paths[0]!, "x\n")).toBe(false);
     expect(reads.holds(499, paths[499]!, "x\n")).toBeUndefined();
+  });
+});
+
+describe("sidecar directories listed", () => {
+  test("a first upload's plan knows from a listing which sidecars are absent; present ones are compared", async () => {
+    using dir = tempDir();
+    const { paths, checksums } = smallFiles(dir.path, LIST_FROM + 10);
+    mkdirSync(join(dir.path, "few"));
+    writeFileSync(join(dir.path, "few", "a.txt"), "a\n");
+    // Neither the first nor the last sidecar exists, so nothing is read ahead.
+    writeFileSync(`${paths[1]}.CHECKSUM`, `${checksums[1]}\n`); // identical: left untouched
+    writeFileSync(`${paths[2]}.CHECKSUM`, `${checksums[0]}\n`); // wrong: replaced
+    const untouched = statSync(`${paths[1]}.CHECKSUM`).ino;
+    const plan = await planUpload([...paths, join(dir.path, "few", "a.txt")], null, { localStore: true });
+    const held = plan.sidecars.map((sidecar) => sidecar.heldAlready);
+    expect(held.slice(0, 4)).toEqual([false, undefined, undefined, false]);
+    expect(held.filter((value) => value === false)).toHaveLength(paths.length - 2);
+    expect(held.at(-1)).toBeUndefined(); // its directory holds too few inputs to be listed
+    await writeSidecars(sidecarFilesOf(plan), { compare: true });
+    for (const [i, path] of paths.entries()) expect(readFileSync(`${path}.CHECKSUM`, "utf8")).toBe(`${checksums[i]}\n`);
+    expect(statSync(`${paths[1]}.CHECKSUM`).ino).toBe(untouched);
+    expect(readFileSync(join(dir.path, "few", "a.txt.CHECKSUM"), "utf8")).toBe(`${computeChecksum("a\n")}\n`);
+  });
+
+  test("lacks() answers only for listed directories", async () => {
+    using dir = tempDir();
+    const { paths } = smallFiles(dir.path, LIST_FROM);
+    const listings = await listDirectoriesOf([...paths, "elsewhere/x", "/no/such/dir/y"]);
+    expect(listings.lacks(`${paths[0]}.CHECKSUM`)).toBe(true);
+    expect(listings.lacks(paths[0]!)).toBe(false);
+    expect(listings.lacks("elsewhere/x.CHECKSUM")).toBe(false);
+    const unlistable = await listDirectoriesOf(Array.from({ length: LIST_FROM }, (_, i) => `/no/such/dir/f${i}`));
+    expect(unlistable.lacks("/no/such/dir/f0.CHECKSUM")).toBe(false);
+    const relative = await listDirectoriesOf(Array.from({ length: LIST_FROM }, (_, i) => `f${i}`));
+    expect(relative.lacks("f0.CHECKSUM")).toBe(!existsSync("f0.CHECKSUM"));
   });
 });
