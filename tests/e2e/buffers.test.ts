@@ -26,6 +26,19 @@ describe("seamless (global)", () => {
       expect(result.stdout).toStartWith(`Usage: seamless ${command}`);
     }
   });
+  test("a .env or bunfig.toml in the working directory changes nothing and runs nothing", async () => {
+    using dir = tempDir();
+    const cache = join(dir.path, "cache");
+    writeFileSync(join(dir.path, ".env"), `SEAMLESS_CACHE=${join(dir.path, "from-dotenv")}\n`);
+    writeFileSync(join(dir.path, "bunfig.toml"), 'preload = ["./preload.js"]\n');
+    writeFileSync(join(dir.path, "preload.js"), `require("fs").writeFileSync(${JSON.stringify(join(dir.path, "PRELOADED"))}, "x");\n`);
+    writeFileSync(join(dir.path, "a.txt"), "a\n");
+    const upload = await runSeamless(["upload", "-q", "a.txt"], { cwd: dir.path, env: scrubbedEnv(cache) });
+    expect(upload.exitCode).toBe(0);
+    expect(existsSync(join(dir.path, "PRELOADED"))).toBe(false);
+    expect(existsSync(join(dir.path, "from-dotenv"))).toBe(false);
+    expect(existsSync(join(cache, "__TOPLEVEL__"))).toBe(true);
+  });
   test("an unknown command or flag is a usage error (exit 2)", async () => {
     using dir = tempDir();
     const env = scrubbedEnv(join(dir.path, "cache"));
