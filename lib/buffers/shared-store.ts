@@ -60,6 +60,8 @@ export class StoreClaims {
   readonly #states: Uint8Array;
   readonly #counters: Int32Array<SharedArrayBuffer>;
   #targets: string[] | null = null;
+  /** Every buffer before this position is stored. */
+  #storedBefore = 0;
 
   constructor(stores: SharedStores) {
     this.#stores = stores;
@@ -103,6 +105,12 @@ export class StoreClaims {
   /** Whether buffer `position` is stored. */
   isStored(position: number): boolean {
     return Atomics.load(this.#states, position) === 1;
+  }
+
+  /** Whether every buffer is stored. */
+  allStored(): boolean {
+    while (this.#storedBefore < this.#stores.count && this.isStored(this.#storedBefore)) this.#storedBefore++;
+    return this.#storedBefore === this.#stores.count;
   }
 
   get failed(): boolean {

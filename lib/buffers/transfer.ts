@@ -7,7 +7,7 @@ import { existsSync, linkSync, lstatSync, mkdirSync, rmSync, statSync, symlinkSy
 import { resolve as resolvePath } from "node:path";
 import type { Checksum } from "../checksum/checksum.ts";
 import {
-  checksumFiles, indexDirectoryAsync, resultsOfKnownSet, stampQueriesOf, type DirectoryIndex, type FileChecksum,
+  checksumFiles, directoryIndexOf, listDirectoryFiles, resultsOfKnownSet, stampQueriesOf, type FileChecksum, type IndexedFile, type ListedFile,
 } from "../checksum/file-checksum.ts";
 import { stripCompressionSuffix, compressionSuffixOf } from "../checksum/compression.ts";
 import { formatChecksumSidecar, holdsBytes, holdsBytesAsync } from "../checksum/sidecar.ts";
@@ -18,7 +18,7 @@ import { BufferDir } from "./bufferdir.ts";
 import type { BufferStore } from "./store.ts";
 import { ChecksumMismatchError, SeamlessError } from "../errors.ts";
 import { hashFileRaw } from "../checksum/sha256.ts";
-import { fileSetOf, stampOf } from "../checksum/stat-cache.ts";
+import { fileSetOf, stampOf, type FileSet, type StampQuery } from "../checksum/stat-cache.ts";
 import { SMALL_FILE_BYTES } from "../checksum/file-content.ts";
 import { hashThreads } from "../checksum/hash-pool.ts";
 import { HELPER_MIN_FILES, UploadHelper } from "./upload-helper.ts";
@@ -135,80 +135,57 @@ async function finishReading(readAhead: ReadAhead): Promise<SidecarReads> {
 
 async function planWith(kept: string[], statCache: StatCache | null, options: PlanOptions, readAhead: ReadAhead | null, listings: Promise<DirectoryListings> | null): Promise<UploadPlan> {
   const allStats = kept.map((path) => statSync(path, { throwIfNoEntry: false }) ?? missingInput(path));
-  type Hashed = { path: string; directory: DirectoryIndex | null; file: FileChecksum | null };
-  const hashed: Hashed[] = new Array(kept.length);
-  const files: number[] = [];
-  for (const [index, path] of kept.entries()) {
-    if (allStats[index]!.isDirectory()) hashed[index] = { path, directory: await indexDirectoryAsync(path, statCache), file: null };
-    else files.push(index);
-  }
-  const filePaths = files.map((index) => kept[index]!);
-  const fileStats = files.map((index) => allStats[index]!);
-  // An unchanged tree uploaded before: one query instead of a lookup per file.
-  const queries = statCache ? stampQueriesOf(filePaths, fileStats) : [];
+  // Every file to hash, hashed together: the file inputs, and the files of the directory inputs.
+  const paths: string[] = [];
+  const stats: Stats[] = [];
+  /** Per input: the position of a file among `paths`, or the files of a directory. */
+  const members = kept.map((path, index): number | { first: number; files: ListedFile[] } => {
+    const first = paths.length;
+    if (!allStats[index]!.isDirectory()) {
+      paths.push(path);
+      stats.push(allStats[index]!);
+      return first;
+    }
+    const files = listDirectoryFiles(path);
+    for (const file of files) {
+      paths.push(file.path);
+      stats.push(file.stats);
+    }
+    return { first, files };
+  });
+  // An unchanged set uploaded before: one query instead of a lookup per file.
+  const queries = statCache ? stampQueriesOf(paths, stats) : [];
   const set = fileSetOf(queries);
   const known = statCache && set ? statCache.lookupSet(set) : null;
   const reads = readAhead ? await finishReading(readAhead) : null;
-  let helper: UploadHelper | null = null;
-  let recordStatCache = () => statCache?.flush();
+  let hashed: HashedFiles;
   if (known) {
     readAhead?.helper.close();
-    const unchanged = resultsOfKnownSet(filePaths, fileStats, known);
-    for (const [k, index] of files.entries()) hashed[index] = { path: kept[index]!, directory: null, file: unchanged[k]! };
-  } else {
-    // Taken before reading: a change during hashing then falls inside the stat cache's racy margin.
-    const recordedMs = Date.now();
-    const cachedCount = statCache?.prefetch(queries) ?? null;
-    const share = options.localStore ? helperShare(files, kept, allStats, statCache, cachedCount) : [];
-    helper = share.length > 0 ? (readAhead?.helper ?? new UploadHelper()) : null;
-    if (!helper) readAhead?.helper.close();
-    const shareSet = new Set(share);
-    const rest = share.length > 0 ? files.filter((index) => !shareSet.has(index)) : files;
-    const shared = helper ? sharedFilesOf(share.map((index) => kept[index]!), share.map((index) => allStats[index]!.size)) : null;
-    const helperHashed = shared && helper?.hash(shared);
-    helperHashed?.catch(() => {}); // awaited below; an error of ours first must not leave it unhandled
-    try {
-      // Small files keep their bytes: storing them then needs no second read and hash.
-      const restResults = await checksumFiles(rest.map((index) => kept[index]!), rest.map((index) => allStats[index]!), statCache, { keepSmallBytesUpTo: MAX_RETAINED_BYTES, lookedUpByCaller: true });
-      for (const [k, index] of rest.entries()) hashed[index] = { path: kept[index]!, directory: null, file: restResults[k]! };
-      if (shared) {
-        // Then this thread joins the helper on the shared files until none are left.
-        hashClaimed(shared);
-        await helperHashed;
-        for (const [k, { checksum, bytes }] of sharedResults(shared).entries()) {
-          hashed[share[k]!] = { path: kept[share[k]!]!, directory: null, file: { checksum, length: bytes.byteLength, bytes } };
-        }
-      }
-    } catch (error) {
-      helper?.close();
-      throw error;
-    }
-    if (statCache) {
-      // The shared files and the set are recorded later, while the helper stores (~25 ms per 10k files).
-      recordStatCache = () => {
-        for (const index of share) statCache.record(stampOf(allStats[index]!), false, hashed[index]!.file!.checksum, recordedMs);
-        if (set) statCache.recordSet(set, files.map((index) => hashed[index]!.file!.checksum), recordedMs);
-        statCache.flush();
-      };
-    }
-  }
+    hashed = { results: resultsOfKnownSet(paths, stats, known), helper: null, recordStatCache: () => statCache?.flush() };
+  } else hashed = await hashNewFiles(paths, stats, { statCache, queries, set }, options, readAhead?.helper ?? null);
+  const { results, helper, recordStatCache } = hashed;
   const listed = await listings;
   const buffers = new Map<Checksum, UploadSource>();
   const sidecars: SidecarWrite[] = [];
-  for (const [k, entry] of hashed.entries()) {
-    if (entry.directory) {
-      const { files, indexBuffer, checksum } = entry.directory;
-      for (const file of files) if (!buffers.has(file.checksum)) buffers.set(file.checksum, { checksum: file.checksum, length: file.length, path: file.path });
-      if (!buffers.has(checksum)) buffers.set(checksum, { checksum, length: indexBuffer.byteLength, bytes: indexBuffer });
-      const checksumPath = `${entry.path}.CHECKSUM`;
-      sidecars.push({ checksumPath, checksum, index: { path: `${entry.path}.INDEX`, bytes: indexBuffer }, heldAlready: reads?.holds(k, checksumPath, formatChecksumSidecar(checksum)) });
-    } else if (entry.file) {
-      const { checksum, length, bytes } = entry.file;
-      if (!buffers.has(checksum)) buffers.set(checksum, bytes ? { checksum, length, bytes } : { checksum, length, path: entry.path });
+  const addBuffer = ({ checksum, length, bytes }: FileChecksum, path: string) => {
+    if (!buffers.has(checksum)) buffers.set(checksum, bytes ? { checksum, length, bytes } : { checksum, length, path });
+  };
+  for (const [k, path] of kept.entries()) {
+    const member = members[k]!;
+    if (typeof member !== "number") {
+      const files = member.files.map(({ key, path }, j): IndexedFile => ({ key, path, checksum: results[member.first + j]!.checksum, length: results[member.first + j]!.length }));
+      for (const [j, file] of files.entries()) addBuffer(results[member.first + j]!, file.path);
+      const { indexBuffer, checksum } = directoryIndexOf(files);
+      addBuffer({ checksum, length: indexBuffer.byteLength, bytes: indexBuffer }, path);
+      const checksumPath = `${path}.CHECKSUM`;
+      sidecars.push({ checksumPath, checksum, index: { path: `${path}.INDEX`, bytes: indexBuffer }, heldAlready: reads?.holds(k, checksumPath, formatChecksumSidecar(checksum)) });
+    } else {
+      const result = results[member]!;
+      addBuffer(result, path);
       // The read-ahead built this very path for a file input.
-      const checksumPath = readAhead?.paths[k] ?? `${stripCompressionSuffix(entry.path)}.CHECKSUM`;
-      const heldAlready = reads ? reads.holds(k, checksumPath, formatChecksumSidecar(checksum)) : listed?.lacks(checksumPath) ? false : undefined;
-      sidecars.push({ checksumPath, checksum, likelyExists: entry.file.fromStatCache, heldAlready });
+      const checksumPath = readAhead?.paths[k] ?? `${stripCompressionSuffix(path)}.CHECKSUM`;
+      const heldAlready = reads ? reads.holds(k, checksumPath, formatChecksumSidecar(result.checksum)) : listed?.lacks(checksumPath) ? false : undefined;
+      sidecars.push({ checksumPath, checksum: result.checksum, likelyExists: result.fromStatCache, heldAlready });
     }
   }
   let recorded = false;
@@ -217,6 +194,66 @@ async function planWith(kept: string[], statCache: StatCache | null, options: Pl
     recorded = true;
   };
   return { buffers, sidecars, paths: kept, helper, recordStatCache: recordOnce };
+}
+
+/** What {@link hashNewFiles} found, and the helper that keeps new small files in shared memory. */
+interface HashedFiles {
+  results: FileChecksum[];
+  helper: UploadHelper | null;
+  /** See {@link UploadPlan.recordStatCache}. */
+  recordStatCache: () => void;
+}
+
+/** The stat cache, and what a set lookup in it asked. */
+interface CacheLookup {
+  statCache: StatCache | null;
+  queries: StampQuery[];
+  set: FileSet | null;
+}
+
+/**
+ * Hashes an upload's files when the stat cache does not know them as a set: new small files on
+ * two threads into shared memory (see {@link helperShare}), the rest with {@link checksumFiles},
+ * keeping the bytes of small files.
+ *
+ * @param idleHelper the read-ahead's helper, done reading: kept for hashing and storing, or closed
+ */
+async function hashNewFiles(paths: string[], stats: Stats[], { statCache, queries, set }: CacheLookup, options: PlanOptions, idleHelper: UploadHelper | null): Promise<HashedFiles> {
+  // Taken before reading: a change during hashing then falls inside the stat cache's racy margin.
+  const recordedMs = Date.now();
+  const cachedCount = statCache?.prefetch(queries) ?? null;
+  const all = paths.map((_, index) => index);
+  const share = options.localStore ? helperShare(all, paths, stats, statCache, cachedCount) : [];
+  const helper = share.length > 0 ? (idleHelper ?? new UploadHelper()) : null;
+  if (!helper) idleHelper?.close();
+  const shareSet = new Set(share);
+  const rest = share.length > 0 ? all.filter((index) => !shareSet.has(index)) : all;
+  const shared = helper ? sharedFilesOf(share.map((index) => paths[index]!), share.map((index) => stats[index]!.size)) : null;
+  const helperHashed = shared && helper?.hash(shared);
+  helperHashed?.catch(() => {}); // awaited below; an error of ours first must not leave it unhandled
+  const results = new Array<FileChecksum>(paths.length);
+  try {
+    // Small files keep their bytes: storing them then needs no second read and hash.
+    const restResults = await checksumFiles(rest.map((index) => paths[index]!), rest.map((index) => stats[index]!), statCache, { keepSmallBytesUpTo: MAX_RETAINED_BYTES, lookedUpByCaller: true });
+    for (const [k, index] of rest.entries()) results[index] = restResults[k]!;
+    if (shared) {
+      // Then this thread joins the helper on the shared files until none are left.
+      hashClaimed(shared);
+      await helperHashed;
+      for (const [k, { checksum, bytes }] of sharedResults(shared).entries()) results[share[k]!] = { checksum, length: bytes.byteLength, bytes };
+    }
+  } catch (error) {
+    helper?.close();
+    throw error;
+  }
+  // The shared files and the set are recorded later, while the helper stores (~25 ms per 10k files).
+  const recordStatCache = () => {
+    if (!statCache) return;
+    for (const index of share) statCache.record(stampOf(stats[index]!), false, results[index]!.checksum, recordedMs);
+    if (set) statCache.recordSet(set, results.map((result) => result.checksum), recordedMs);
+    statCache.flush();
+  };
+  return { results, helper, recordStatCache };
 }
 
 /**
@@ -288,6 +325,8 @@ export interface SidecarFile {
   likelyExists?: boolean;
   /** See {@link SidecarWrite.heldAlready}. */
   heldAlready?: boolean;
+  /** One of a directory's sidecars: through its index it names the buffers of all its files too. */
+  directory?: boolean;
 }
 
 /**
@@ -304,12 +343,14 @@ export function sidecarFilesOf(plan: UploadPlan): SidecarFile[] {
   const files = unsure.flatMap((sidecar, k): SidecarFile[] => {
     const names = sidecar.checksum;
     const bytes = all.subarray(end, (end += texts[k]!.length));
-    const checksumFile = { path: sidecar.checksumPath, bytes, names, likelyExists: sidecar.likelyExists, heldAlready: sidecar.heldAlready };
-    return sidecar.index ? [{ ...sidecar.index, names }, checksumFile] : [checksumFile];
+    const checksumFile: SidecarFile = { path: sidecar.checksumPath, bytes, names, likelyExists: sidecar.likelyExists, heldAlready: sidecar.heldAlready };
+    if (!sidecar.index) return [checksumFile];
+    checksumFile.directory = true;
+    return [{ ...sidecar.index, names, directory: true }, checksumFile];
   });
   // A directory's `.INDEX` was not read ahead, even where its `.CHECKSUM` was.
   const indexes = plan.sidecars.filter((sidecar) => sidecar.heldAlready === true && sidecar.index);
-  return indexes.length === 0 ? files : [...indexes.map((sidecar) => ({ ...sidecar.index!, names: sidecar.checksum })), ...files];
+  return indexes.length === 0 ? files : [...indexes.map((sidecar) => ({ ...sidecar.index!, names: sidecar.checksum, directory: true })), ...files];
 }
 
 /**
@@ -390,25 +431,35 @@ export async function storeAndWriteSidecars(store: BufferStore, missing: UploadS
   stored.catch(() => {}); // awaited below
   options.meanwhile?.();
   const positions = new Map(handed.map((source, position) => [source.checksum, position]));
-  await writeSidecarsWhileStoring(sidecars, (file) => positions.get(file.names) ?? -1, new StoreClaims(stores), stored, options);
+  try {
+    await writeSidecarsWhileStoring(sidecars, (file) => (file.directory ? ALL_BUFFERS : (positions.get(file.names) ?? -1)), new StoreClaims(stores), stored, options);
+  } catch (error) {
+    await stored.catch(() => {}); // the helper stops at its next claim: storing is marked failed
+    throw error;
+  }
   await stored;
 }
+
+/** The position {@link writeSidecarsWhileStoring} takes for a sidecar that must wait for every buffer. */
+const ALL_BUFFERS = Number.POSITIVE_INFINITY;
 
 /**
  * {@link writeSidecars}, each sidecar once the buffer it names is stored; when the next one is
  * not, this thread stores the next batch of buffers itself, and waits only when the helper holds
- * every claim left. Stops when storing fails, on either thread.
+ * every claim left. The sidecars of directories come last (`.INDEX` before `.CHECKSUM`), once
+ * every buffer is stored. Stops when storing fails, on either thread.
  *
- * @param positionOf the buffer's position among the shared stores, or -1 when it is stored already
+ * @param positionOf the buffer's position among the shared stores, -1 when it is stored
+ *   already, or {@link ALL_BUFFERS}
  */
 async function writeSidecarsWhileStoring(files: SidecarFile[], positionOf: (file: SidecarFile) => number, claims: StoreClaims, stored: Promise<void>, options: SidecarWriteOptions): Promise<void> {
   const { writeSync, writeAsync } = sidecarWriters(options);
   const ready = (file: SidecarFile) => {
     const position = positionOf(file);
-    return position < 0 || claims.isStored(position);
+    return position < 0 || (position === ALL_BUFFERS ? claims.allStored() : claims.isStored(position));
   };
   let useAsync: boolean | null = null;
-  for (const batch of indexesFirst(files)) {
+  for (const batch of [files.filter((file) => !file.directory), files.filter((file) => file.directory)]) {
     let next = 0;
     while (next < batch.length) {
       const seen = claims.changes;

@@ -182,7 +182,9 @@ export async function checksumFiles(paths: readonly string[], stats: readonly St
 }
 
 
-interface ListedFile {
+/** A file found in a directory, not hashed yet. */
+export interface ListedFile {
+  /** Index key: relative POSIX path with the compression suffix removed. */
   key: string;
   path: string;
   stats: Stats;
@@ -192,7 +194,7 @@ interface ListedFile {
  * Lists a directory's files like Python `os.walk(followlinks=False)`: hidden files included,
  * symlinked files read through the link, symlinked directories not descended.
  */
-function listDirectory(dir: string): ListedFile[] {
+export function listDirectoryFiles(dir: string): ListedFile[] {
   const found: ListedFile[] = [];
   const visit = (absolute: string, relative: string) => {
     for (const entry of readdirSync(absolute, { withFileTypes: true })) {
@@ -222,14 +224,14 @@ function listDirectory(dir: string): ListedFile[] {
 }
 
 /**
- * Walks a directory ({@link listDirectory}) and hashes its files on this thread.
+ * Walks a directory ({@link listDirectoryFiles}) and hashes its files on this thread.
  *
  * @param dir the directory
  * @param statCache optional stat cache
  * @returns the files with their keys and checksums, in walk order
  */
 export function walkDirectory(dir: string, statCache?: StatCache | null): IndexedFile[] {
-  const found = listDirectory(dir);
+  const found = listDirectoryFiles(dir);
   // One batched fetch, so that the lookups that follow need no query each.
   statCache?.prefetch(stampQueriesOf(found.map((file) => file.path), found.map((file) => file.stats)));
   return found.map(({ key, path, stats }) => {
@@ -248,19 +250,20 @@ export interface DirectoryIndex {
 
 /** The deep index of a directory, hashed on this thread (for commands that hash a few inputs). */
 export function indexDirectory(dir: string, statCache?: StatCache | null): DirectoryIndex {
-  return indexOf(walkDirectory(dir, statCache));
+  return directoryIndexOf(walkDirectory(dir, statCache));
 }
 
 /** {@link indexDirectory} for big trees: files hashed with {@link checksumFiles} (every core for large ones). */
 export async function indexDirectoryAsync(dir: string, statCache: StatCache | null): Promise<DirectoryIndex> {
-  const found = listDirectory(dir);
+  const found = listDirectoryFiles(dir);
   const paths = found.map((file) => file.path);
   const stats = found.map((file) => file.stats);
   const hashed = await checksumFiles(paths, stats, statCache);
-  return indexOf(found.map(({ key, path }, i) => ({ key, path, checksum: hashed[i]!.checksum, length: hashed[i]!.length })));
+  return directoryIndexOf(found.map(({ key, path }, i) => ({ key, path, checksum: hashed[i]!.checksum, length: hashed[i]!.length })));
 }
 
-function indexOf(files: IndexedFile[]): DirectoryIndex {
+/** The deep index of a directory's hashed files (in any order: the index sorts its keys). */
+export function directoryIndexOf(files: IndexedFile[]): DirectoryIndex {
   const index: DeepIndex = Object.create(null);
   for (const file of files) index[file.key] = file.checksum;
   const indexBuffer = serializeDeepIndex(index);

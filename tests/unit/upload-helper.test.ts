@@ -3,6 +3,7 @@ import { describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { computeChecksum } from "../../lib/checksum/sha256.ts";
+import { indexDirectory } from "../../lib/checksum/file-checksum.ts";
 import { StatCache } from "../../lib/checksum/stat-cache.ts";
 import { BufferDir } from "../../lib/buffers/bufferdir.ts";
 import { findMissing, planUpload, sidecarFilesOf, staleSidecars, storeAndWriteSidecars, writeSidecars } from "../../lib/buffers/transfer.ts";
@@ -49,7 +50,9 @@ describe("UploadHelper", () => {
       expect(claims.storeNextBatch()).toBe(true); // this thread claims the first batch
       expect([0, 31].map((k) => claims.isStored(k))).toEqual([true, true]);
       expect(claims.isStored(32)).toBe(false);
+      expect(claims.allStored()).toBe(false);
       await helper.store(stores); // the helper claims the rest
+      expect(claims.allStored()).toBe(true);
       expect(claims.storeNextBatch()).toBe(false);
       expect(readdirSync(join(dir.path, "store")).length).toBe(70);
       for (const k of [0, 40, 69]) expect(readFileSync(targets[k]!)).toEqual(readFileSync(paths[k]!));
@@ -153,6 +156,41 @@ describe("upload plans with a helper", () => {
     }
     expect(existsSync(`${paths[0]}.CHECKSUM`)).toBe(true);
     for (const path of paths.slice(600)) expect(existsSync(`${path}.CHECKSUM`)).toBe(false);
+  });
+
+  test("the files of a directory input are hashed and stored as file inputs are; its sidecars come after all buffers", async () => {
+    using dir = tempDir();
+    const { paths, checksums } = smallFiles(dir.path, HELPER_MIN_FILES + 10); // in dir/in
+    const loose = join(dir.path, "loose.txt");
+    writeFileSync(loose, "loose\n");
+    const store = new BufferDir(join(dir.path, "cache"), { layout: "prefix" });
+    store.ensureExists();
+    const plan = await planUpload([loose, join(dir.path, "in")], null, { localStore: true });
+    const expected = indexDirectory(join(dir.path, "in"));
+    try {
+      expect(plan.helper).not.toBeNull();
+      const shared = [...plan.buffers.values()].filter((source) => "bytes" in source && source.bytes.buffer instanceof SharedArrayBuffer).length;
+      expect(shared).toBe(paths.length + 1); // the loose file too
+      expect(plan.sidecars.map((sidecar) => sidecar.checksum)).toEqual([computeChecksum("loose\n"), expected.checksum]);
+      const missing = await findMissing(store, plan);
+      const failing = 600;
+      mkdirSync(store.pathFor(checksums[failing]!), { recursive: true }); // renaming a file onto it fails
+      const error = await storeAndWriteSidecars(store, missing, sidecarFilesOf(plan), { helper: plan.helper }).then(() => null, (error: unknown) => error);
+      expect(error).toMatchObject({ code: "EISDIR" });
+      // The loose file's buffer came first and was stored before the failure, so its sidecar
+      // was written; the directory's sidecars wait for every buffer of its files.
+      expect(existsSync(`${loose}.CHECKSUM`)).toBe(true);
+      expect(existsSync(join(dir.path, "in.INDEX"))).toBe(false);
+      expect(existsSync(join(dir.path, "in.CHECKSUM"))).toBe(false);
+      rmSync(store.pathFor(checksums[failing]!), { recursive: true });
+      await storeAndWriteSidecars(store, await findMissing(store, plan), sidecarFilesOf(plan), { helper: plan.helper, compare: true });
+    } finally {
+      plan.helper?.close();
+    }
+    expect(readFileSync(join(dir.path, "in.INDEX"))).toEqual(Buffer.from(expected.indexBuffer));
+    expect(readFileSync(join(dir.path, "in.CHECKSUM"), "utf8")).toBe(`${expected.checksum}\n`);
+    for (const [i, path] of paths.entries()) expect(await store.get(checksums[i]!)).toEqual(new Uint8Array(readFileSync(path)));
+    expect(await store.get(expected.checksum)).toEqual(new Uint8Array(expected.indexBuffer));
   });
 
   test("a file the helper cannot read fails the plan with that file's error", async () => {
