@@ -53,6 +53,18 @@ try {
   console.log(`bare Bun loop: ${rate(median(bare)).toFixed(0)} files/s (median of ${ROUNDS})`);
   report(`upload 10k x 4 KiB, first run (median of ${ROUNDS})`, `${rate(median(first)).toFixed(0)} files/s (${firstVsBare.toFixed(2)}x bare)`, ">= 25,000 files/s", rate(median(first)) >= 25_000);
   report("upload 10k x 4 KiB, unchanged tree", `${rate(median(second)).toFixed(0)} files/s, ${speedup.toFixed(1)}x faster`, ">= 3x faster than first", speedup >= 3);
+
+  // The same files as one directory input (one .INDEX and .CHECKSUM instead of 10k sidecars); no target.
+  const dirFirst: number[] = [];
+  const dirSecond: number[] = [];
+  for (const file of files) rmSync(join(dir, `${file}.CHECKSUM`), { force: true });
+  for (let round = 0; round < 3; round++) {
+    removeDir(join(dir, "cache"));
+    for (const suffix of [".INDEX", ".CHECKSUM"]) rmSync(join(dir, `tree${suffix}`), { force: true });
+    dirFirst.push(timeCommand([BINARY, "upload", "-q", "tree"], { cwd: dir, env }));
+    dirSecond.push(timeCommand([BINARY, "upload", "-q", "tree"], { cwd: dir, env }));
+  }
+  console.log(`info  upload of the 10k files as one directory: first ${rate(median(dirFirst)).toFixed(0)} files/s, unchanged ${rate(median(dirSecond)).toFixed(0)} files/s (medians of 3)`);
 } finally {
   removeDir(dir);
 }
