@@ -1,7 +1,6 @@
 import { statSync } from "node:fs";
 import { checksumFiles, indexDirectoryAsync } from "../lib/checksum/file-checksum.ts";
-import { writeChecksumSidecar, writeFileIfChanged } from "../lib/checksum/sidecar.ts";
-import { stripCompressionSuffix } from "../lib/checksum/compression.ts";
+import { fileSidecarPath, writeChecksumSidecar, writeFileIfChanged } from "../lib/checksum/sidecar.ts";
 import { StatCache } from "../lib/checksum/stat-cache.ts";
 import { resolveCacheDir, statCachePathOf } from "../lib/buffers/cache-dir.ts";
 import { parseOrHelp, type CommandSpec } from "./args.ts";
@@ -45,7 +44,7 @@ export async function main(argv: string[]): Promise<number> {
     await checksumFiles(files.map((index) => paths[index]!), files.map((index) => allStats[index]!), statCache, {
       onResult: (k, { checksum, fromStatCache }) => {
         const index = files[k]!;
-        if (values.write) writeChecksumSidecar(`${stripCompressionSuffix(paths[index]!)}.CHECKSUM`, checksum, fromStatCache);
+        if (values.write) writeChecksumSidecar(fileSidecarPath(paths[index]!), checksum, fromStatCache);
         lines[index] = `${checksum}  ${positionals[index]}`;
       },
     });

@@ -8,8 +8,8 @@ import { dirname, join, relative, resolve as resolvePath } from "node:path";
 import { tryParseChecksum, type Checksum } from "../checksum/checksum.ts";
 import { computeChecksum } from "../checksum/sha256.ts";
 import { hashFileRaw } from "../checksum/sha256.ts";
-import { compress, stripCompressionSuffix, type CompressionSuffix } from "../checksum/compression.ts";
-import { parseIndexText, readChecksumSidecar, stripTextData, writeChecksumSidecar, type DeepIndex } from "../checksum/sidecar.ts";
+import { compress, type CompressionSuffix } from "../checksum/compression.ts";
+import { fileSidecarPath, parseIndexText, readChecksumSidecar, stripTextData, writeChecksumSidecar, type DeepIndex } from "../checksum/sidecar.ts";
 import { ChecksumMismatchError, NotFoundError } from "../errors.ts";
 import { writeFileAtomic } from "./atomic-write.ts";
 import { BufferDir } from "./bufferdir.ts";
@@ -156,7 +156,7 @@ export async function fetchFile(
 /** Writes a `.CHECKSUM` per index member instead of downloading (`--index`). */
 export function writeMemberSidecars(directory: string, index: DeepIndex): void {
   for (const [key, checksum] of Object.entries(index)) {
-    const path = join(directory, `${stripCompressionSuffix(key)}.CHECKSUM`);
+    const path = fileSidecarPath(join(directory, key));
     mkdirSync(dirname(path), { recursive: true });
     writeChecksumSidecar(path, checksum);
   }

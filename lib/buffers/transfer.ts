@@ -9,8 +9,8 @@ import type { Checksum } from "../checksum/checksum.ts";
 import {
   checksumFiles, directoryIndexOf, listDirectoryFiles, resultsOfKnownSet, stampQueriesOf, type FileChecksum, type IndexedFile, type ListedFile,
 } from "../checksum/file-checksum.ts";
-import { stripCompressionSuffix, compressionSuffixOf } from "../checksum/compression.ts";
-import { formatChecksumSidecar, holdsBytes, holdsBytesAsync } from "../checksum/sidecar.ts";
+import { compressionSuffixOf } from "../checksum/compression.ts";
+import { fileSidecarPath, formatChecksumSidecar, holdsBytes, holdsBytesAsync } from "../checksum/sidecar.ts";
 import { writeFileAtomic, writeFileAtomicAsync } from "./atomic-write.ts";
 import { forEachAdaptive, IO_CONCURRENCY, mapConcurrent } from "../concurrency/map-concurrent.ts";
 import type { StatCache } from "../checksum/stat-cache.ts";
@@ -116,7 +116,7 @@ interface ReadAhead {
  */
 function startReadingSidecars(paths: string[]): ReadAhead | null {
   if (paths.length < HELPER_MIN_FILES || hashThreads() < 2) return null;
-  const sidecarPaths = paths.map((path) => `${stripCompressionSuffix(path)}.CHECKSUM`);
+  const sidecarPaths = paths.map(fileSidecarPath);
   const exists = (path: string) => statSync(path, { throwIfNoEntry: false }) !== undefined;
   if (!exists(sidecarPaths[0]!) && !exists(sidecarPaths.at(-1)!)) return null;
   const helper = new UploadHelper();
@@ -183,7 +183,7 @@ async function planWith(kept: string[], statCache: StatCache | null, options: Pl
       const result = results[member]!;
       addBuffer(result, path);
       // The read-ahead built this very path for a file input.
-      const checksumPath = readAhead?.paths[k] ?? `${stripCompressionSuffix(path)}.CHECKSUM`;
+      const checksumPath = readAhead?.paths[k] ?? fileSidecarPath(path);
       const heldAlready = reads ? reads.holds(k, checksumPath, formatChecksumSidecar(result.checksum)) : listed?.lacks(checksumPath) ? false : undefined;
       sidecars.push({ checksumPath, checksum: result.checksum, likelyExists: result.fromStatCache, heldAlready });
     }

@@ -10,6 +10,12 @@ import { parseChecksum, type Checksum } from "./checksum.ts";
 import { readUpTo } from "./file-content.ts";
 import { parsePlain, serializePlain } from "../serialize/plain-json.ts";
 import { validateIndexKey } from "../serialize/deep-index.ts";
+import { stripCompressionSuffix } from "./compression.ts";
+
+/** The `.CHECKSUM` path of a file: next to it, without its `.gz`/`.zst` suffix (cli-spec §1.5). */
+export function fileSidecarPath(path: string): string {
+  return `${stripCompressionSuffix(path)}.CHECKSUM`;
+}
 
 /** A sidecar that exists but cannot be used. */
 export class InvalidSidecarError extends SeamlessError {}
