@@ -32,12 +32,22 @@ export class DirectoryListings {
 
 /** Lists the directories holding at least {@link LIST_FROM} of these paths; one that cannot be listed is left out. */
 export async function listDirectoriesOf(paths: readonly string[]): Promise<DirectoryListings> {
+  // Counted per run of paths in one directory: inputs usually come grouped (a shell glob).
   const counts = new Map<string, number>();
+  let prefix = "";
+  let run = 0;
   for (const path of paths) {
-    const directory = directoryOf(path, path.lastIndexOf("/"));
-    counts.set(directory, (counts.get(directory) ?? 0) + 1);
+    const slash = path.lastIndexOf("/");
+    if (run > 0 && slash === prefix.length - 1 && path.startsWith(prefix)) {
+      run++;
+      continue;
+    }
+    if (run > 0) counts.set(prefix, (counts.get(prefix) ?? 0) + run);
+    prefix = path.slice(0, slash + 1);
+    run = 1;
   }
-  const listed = [...counts].filter(([, count]) => count >= LIST_FROM).map(([directory]) => directory);
+  if (run > 0) counts.set(prefix, (counts.get(prefix) ?? 0) + run);
+  const listed = [...counts].filter(([, count]) => count >= LIST_FROM).map(([prefix]) => directoryOf(prefix, prefix.length - 1));
   // The callback form: node:fs is loaded already, node:fs/promises is not.
   const names = await Promise.all(listed.map((directory) => new Promise<string[] | null>((resolve) => readdir(directory, (error, names) => resolve(error ? null : names)))));
   return new DirectoryListings(new Map(listed.flatMap((directory, k) => (names[k] ? [[directory, new Set(names[k])] as const] : []))));

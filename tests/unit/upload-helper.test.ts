@@ -314,5 +314,11 @@ describe("sidecar directories listed", () => {
     expect(unlistable.lacks("/no/such/dir/f0.CHECKSUM")).toBe(false);
     const relative = await listDirectoriesOf(Array.from({ length: LIST_FROM }, (_, i) => `f${i}`));
     expect(relative.lacks("f0.CHECKSUM")).toBe(!existsSync("f0.CHECKSUM"));
+    // Inputs of two directories, interleaved: each directory's count adds up over its runs.
+    mkdirSync(join(dir.path, "b"));
+    const interleaved = paths.flatMap((path, i) => [path, join(dir.path, "b", `g${i}`)]);
+    const both = await listDirectoriesOf(interleaved);
+    expect(both.lacks(join(dir.path, "b", "g0.CHECKSUM"))).toBe(true);
+    expect(both.lacks(`${paths[0]}.CHECKSUM`)).toBe(true);
   });
 });
