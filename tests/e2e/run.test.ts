@@ -178,7 +178,9 @@ describe("seamless run (execution and cache)", () => {
     mkdirSync(tmp);
     const env = scrubbedEnv(join(dir.path, "cache"), { TMPDIR: tmp });
     const child = Bun.spawn([BINARY, "run", "sleep 30; echo late"], { cwd: dir.path, env, stdout: "pipe", stderr: "pipe" });
-    await Bun.sleep(700);
+    // Interrupted once the command runs (its workspace exists), however slowly the machine starts it.
+    for (let i = 0; i < 250 && readdirSync(tmp).length === 0; i++) await Bun.sleep(20);
+    await Bun.sleep(200);
     child.kill("SIGINT");
     const code = await child.exited;
     const stderr = await new Response(child.stderr).text();
@@ -205,8 +207,8 @@ describe("seamless run (execution and cache)", () => {
   test("a reader of a running result waits for its .FUTURE", async () => {
     using dir = tempDir();
     const env = scrubbedEnv(join(dir.path, "cache"));
-    const writer = Bun.spawn([BINARY, "run", "sleep 1; echo later > out.txt"], { cwd: dir.path, env, stdout: "pipe", stderr: "pipe" });
-    for (let i = 0; i < 50 && !existsSync(join(dir.path, "out.txt.FUTURE")); i++) await Bun.sleep(20);
+    const writer = Bun.spawn([BINARY, "run", "sleep 2; echo later > out.txt"], { cwd: dir.path, env, stdout: "pipe", stderr: "pipe" });
+    for (let i = 0; i < 250 && !existsSync(join(dir.path, "out.txt.FUTURE")); i++) await Bun.sleep(20);
     const reader = await runSeamless(["run", "cat out.txt"], { cwd: dir.path, env });
     expect(await writer.exited).toBe(0);
     expect(reader.stdout).toBe("later\n");
