@@ -63,7 +63,7 @@ export async function main(argv: string[]): Promise<number> {
     const store = destination ? destinationStore(destination) : await openBufferStore({ hashserverUrl: values.hashserver as string | undefined });
     // Which buffers are stored is then known by the time the inputs are hashed.
     if (store instanceof BufferDir) store.listAhead(positionals.length);
-    plan = await planUpload(positionals, statCache, { localStore });
+    plan = await planUpload(positionals, statCache, { localStore, directStore: localStore && store instanceof BufferDir ? store : undefined });
     const policy = (values.policy as ExistingPolicy | undefined) ?? "skip";
     // verify/repair must see the entries that exist already, so they get every buffer.
     const missingFound = destination && policy !== "skip" ? Promise.resolve([...plan.buffers.values()]) : findMissing(store, plan);
@@ -76,7 +76,8 @@ export async function main(argv: string[]): Promise<number> {
     const missing = await missingFound;
     const total = missing.reduce((sum, source) => sum + sourceLength(source), 0);
     if (missing.length === 0) {
-      reporter.message(1, "Upload no files");
+      const { count, bytes } = plan.storedAlready;
+      reporter.message(count === 0 ? 1 : 0, count === 0 ? "Upload no files" : `Upload ${count} files, total ${formatSize(bytes)}`);
       await writeSidecars(sidecars, { compare: compareLater });
     } else {
       const remote = !destination && remoteUrlOf({ hashserverUrl: values.hashserver as string | undefined }) !== undefined;
@@ -88,7 +89,8 @@ export async function main(argv: string[]): Promise<number> {
           throw new SeamlessError(`Cannot confirm upload of ${missing.length} files, total ${formatSize(total)}. Exiting.`, { hint: "pass -y to confirm" });
         }
       }
-      reporter.message(0, `Upload ${missing.length} files, total ${formatSize(total)}`);
+      const { count, bytes } = plan.storedAlready;
+      reporter.message(0, `Upload ${missing.length + count} files, total ${formatSize(total + bytes)}`);
       if (destination) {
         storeIntoDestination(store as BufferDir, missing, mode, policy, values.incremental === true);
         await writeSidecars(sidecars);

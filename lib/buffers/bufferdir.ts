@@ -114,6 +114,17 @@ export class BufferDir implements BufferStore {
     return this.layout === "prefix" && this.#extra.length === 0;
   }
 
+  /**
+   * The names in every prefix directory (listed ahead by {@link listAhead}, or now), for a
+   * directory in prefix layout without extra directories; null for any other.
+   */
+  async storedNames(): Promise<Set<string> | null> {
+    if (!this.#listable()) return null;
+    const listing = this.#listing ?? this.#list(ALL_PREFIXES);
+    this.#listing = null;
+    return await listing;
+  }
+
   /** The names in these prefix directories, listed all in flight together (the caller's thread is free meanwhile). */
   async #list(prefixes: readonly string[]): Promise<Set<string>> {
     const { readdir } = fsPromises();

@@ -18,7 +18,7 @@ import { BufferDir } from "./bufferdir.ts";
 import type { BufferStore } from "./store.ts";
 import { ChecksumMismatchError, SeamlessError } from "../errors.ts";
 import { hashFileRaw } from "../checksum/sha256.ts";
-import { fileSetOf, stampOf, type FileSet, type StampQuery } from "../checksum/stat-cache.ts";
+import { fileSetOf, stampOf, type FileSet, type FileStamp, type StampQuery } from "../checksum/stat-cache.ts";
 import { SMALL_FILE_BYTES } from "../checksum/file-content.ts";
 import { hashThreads } from "../checksum/hash-pool.ts";
 import { HELPER_MIN_FILES, UploadHelper } from "./upload-helper.ts";
@@ -26,6 +26,7 @@ import { hashClaimed, sharedFilesOf, sharedResults } from "./shared-hash.ts";
 import { SidecarReads, readClaimedSidecars, sharedSidecarsOf, type SharedSidecars } from "./shared-sidecars.ts";
 import { StoreClaims, sharedStoresOf } from "./shared-store.ts";
 import { LIST_FROM, listDirectoriesOf, type DirectoryListings } from "./listed-dirs.ts";
+import { STAMP_FIELDS, onePassFilesOf, uploadClaimedWritingSidecars, type OnePassFiles } from "./one-pass.ts";
 
 /** One buffer to make present: from a file on disk, or from bytes (an index buffer). */
 export type BufferSource = { checksum: Checksum; length: number; path: string } | { checksum: Checksum; length: number; bytes: Uint8Array };
@@ -69,6 +70,8 @@ export interface UploadPlan {
    * wait ({@link StoreOptions.meanwhile}); later calls do nothing.
    */
   recordStatCache: () => void;
+  /** Buffers stored while planning ({@link PlanOptions.directStore}), none of them in {@link buffers}. */
+  storedAlready: { count: number; bytes: number };
 }
 
 /** Options of {@link planUpload}. */
@@ -79,6 +82,12 @@ export interface PlanOptions {
    * {@link storeBuffers} (pass it `plan.helper`).
    */
   localStore?: boolean;
+  /**
+   * The local buffer directory the upload goes to. A first upload of many files (their sidecars
+   * absent) is then carried out while planning, in one pass per file on two threads
+   * ({@link uploadClaimedWritingSidecars}): buffers stored, sidecars written. The plan holds what is left.
+   */
+  directStore?: BufferDir;
 }
 
 /**
@@ -91,7 +100,13 @@ export interface PlanOptions {
 export async function planUpload(paths: string[], statCache: StatCache | null, options: PlanOptions = {}): Promise<UploadPlan> {
   // The regular expression only where it is needed: run 10k times early in a process, it cost ~4 ms.
   const kept = paths.map((raw) => (raw.length > 1 && raw.endsWith("/") ? raw.replace(/\/+$/, "") : raw)).filter((path) => !path.endsWith(".CHECKSUM"));
-  const readAhead = startReadingSidecars(kept);
+  const many = kept.length >= HELPER_MIN_FILES && hashThreads() >= 2;
+  const reupload = many && sidecarsSeemToExist(kept);
+  if (many && !reupload && options.directStore) {
+    const plan = await planAfterOnePass(kept, options.directStore, statCache, options);
+    if (plan) return plan;
+  }
+  const readAhead = reupload ? startReadingSidecars(kept) : null;
   // Without sidecars to read ahead (a first upload), their directories tell which are absent.
   const listings = readAhead || kept.length < LIST_FROM ? null : listDirectoriesOf(kept);
   try {
@@ -110,16 +125,19 @@ interface ReadAhead {
   read: Promise<void>;
 }
 
+/** Whether the first or the last input has a sidecar: then this is most likely a re-upload. */
+function sidecarsSeemToExist(paths: string[]): boolean {
+  const exists = (path: string) => statSync(fileSidecarPath(path), { throwIfNoEntry: false }) !== undefined;
+  return exists(paths[0]!) || exists(paths.at(-1)!);
+}
+
 /**
- * Starts the helper reading the inputs' sidecars, when there are enough inputs to pay for a
- * thread and their sidecars seem to exist (a re-upload). A directory named `*.gz` or `*.zst`
- * gets the wrong path here; {@link sidecarFilesOf} does not use what was read for it.
+ * Starts the helper reading the inputs' sidecars (a re-upload of many inputs). A directory
+ * named `*.gz` or `*.zst` gets the wrong path here; {@link sidecarFilesOf} does not use what
+ * was read for it.
  */
-function startReadingSidecars(paths: string[]): ReadAhead | null {
-  if (paths.length < HELPER_MIN_FILES || hashThreads() < 2) return null;
+function startReadingSidecars(paths: string[]): ReadAhead {
   const sidecarPaths = paths.map(fileSidecarPath);
-  const exists = (path: string) => statSync(path, { throwIfNoEntry: false }) !== undefined;
-  if (!exists(sidecarPaths[0]!) && !exists(sidecarPaths.at(-1)!)) return null;
   const helper = new UploadHelper();
   const sidecars = sharedSidecarsOf(sidecarPaths);
   const read = helper.readSidecars(sidecars);
@@ -194,7 +212,67 @@ async function planWith(kept: string[], statCache: StatCache | null, options: Pl
     if (!recorded) recordStatCache();
     recorded = true;
   };
-  return { buffers, sidecars, paths: kept, helper, recordStatCache: recordOnce };
+  return { buffers, sidecars, paths: kept, helper, recordStatCache: recordOnce, storedAlready: { count: 0, bytes: 0 } };
+}
+
+/**
+ * Uploads the inputs in one pass per file on two threads ({@link uploadClaimedWritingSidecars}),
+ * recording them in the stat cache as their sidecars are written, then plans what that left
+ * over (directories, large or compressed files, an unreadable file) as usual.
+ */
+async function planAfterOnePass(kept: string[], store: BufferDir, statCache: StatCache | null, options: PlanOptions): Promise<UploadPlan | null> {
+  // Started first: the thread boots while the directories are listed.
+  const helper = new UploadHelper();
+  const checksums = new Array<Checksum>(kept.length);
+  const storedChecksums = new Set<Checksum>();
+  let storedBytes = 0;
+  let uploaded = 0;
+  let recordedMs: number;
+  let files: OnePassFiles;
+  try {
+    const sidecarListing = listDirectoriesOf(kept);
+    const storedNames = await store.storedNames();
+    if (!storedNames) return null;
+    // Taken before reading: a change during the upload then falls inside the stat cache's racy margin.
+    recordedMs = Date.now();
+    files = onePassFilesOf(kept, store.directory, store.fileMode, storedNames);
+    const helped = helper.uploadInOnePass(files);
+    helped.catch(() => {}); // awaited by uploadClaimedWritingSidecars
+    const sidecarListings = await sidecarListing;
+    // Collected (and recorded in the stat cache) as the sidecars are written, while the helper takes more files.
+    const onUploaded = (k: number, checksum: Checksum, stored: boolean) => {
+      checksums[k] = checksum;
+      uploaded++;
+      if (stored && !storedChecksums.has(checksum)) {
+        storedChecksums.add(checksum);
+        storedBytes += files.stamps[k * STAMP_FIELDS + 2]!;
+      }
+      statCache?.record(stampIn(files.stamps, k), false, checksum, recordedMs);
+    };
+    await uploadClaimedWritingSidecars(files, (path) => sidecarListings.lacks(path), helped, onUploaded);
+  } finally {
+    helper.close();
+  }
+  const left = uploaded === kept.length ? [] : kept.filter((_, k) => checksums[k] === undefined);
+  const rest = left.length > 0 ? await planWith(left, statCache, options, null, null) : null;
+  let recorded = false;
+  const recordStatCache = () => {
+    if (recorded || !statCache) return;
+    recorded = true;
+    // The set, when nothing was left over: the next upload of these files is then one query.
+    const set = left.length === 0 ? fileSetOf(kept.map((_, k) => ({ stamp: stampIn(files.stamps, k), decompress: false }))) : null;
+    if (set) statCache.recordSet(set, checksums, recordedMs);
+    rest?.recordStatCache();
+    statCache.flush();
+  };
+  const storedAlready = { count: storedChecksums.size, bytes: storedBytes };
+  return { buffers: rest?.buffers ?? new Map(), sidecars: rest?.sidecars ?? [], paths: kept, helper: rest?.helper ?? null, recordStatCache, storedAlready };
+}
+
+/** File `k`'s stamp in {@link OnePassFiles.stamps}. */
+function stampIn(stamps: Float64Array, k: number): FileStamp {
+  const at = k * STAMP_FIELDS;
+  return { dev: stamps[at]!, ino: stamps[at + 1]!, size: stamps[at + 2]!, mtimeMs: stamps[at + 3]!, ctimeMs: stamps[at + 4]! };
 }
 
 /** What {@link hashNewFiles} found, and the helper that keeps new small files in shared memory. */

@@ -12,16 +12,18 @@
 import type { SharedFiles } from "./shared-hash.ts";
 import type { SharedSidecars } from "./shared-sidecars.ts";
 import type { SharedStores } from "./shared-store.ts";
+import type { OnePassFiles } from "./one-pass.ts";
 
 /** What the helper is asked to do. */
 export type HelperRequest =
   | { op: "read"; sidecars: SharedSidecars }
   | { op: "hash"; files: SharedFiles }
   /** The target directories exist. */
-  | { op: "store"; stores: SharedStores };
+  | { op: "store"; stores: SharedStores }
+  | { op: "one-pass"; files: OnePassFiles };
 
 /** What the helper answers. */
-export type HelperReply = { op: "read" } | { op: "hashed" } | { op: "stored" } | { op: "error"; message: string; code?: string; path?: string };
+export type HelperReply = { op: "read" } | { op: "hashed" } | { op: "stored" } | { op: "uploaded" } | { op: "error"; message: string; code?: string; path?: string };
 
 /** From this many new files, a helper (~5 ms to start) pays for itself several times over. */
 export const HELPER_MIN_FILES = 1024;
@@ -73,6 +75,11 @@ export class UploadHelper {
   /** Joins {@link StoreClaims} on these buffers; resolves when no claim is left to it. */
   store(stores: SharedStores): Promise<void> {
     return this.#request({ op: "store", stores }, "stored");
+  }
+
+  /** Joins {@link uploadClaimed} on these files; resolves when no claim is left to it. */
+  uploadInOnePass(files: OnePassFiles): Promise<void> {
+    return this.#request({ op: "one-pass", files }, "uploaded");
   }
 
   close(): void {

@@ -7,6 +7,7 @@
  */
 import { tagTempNames } from "./atomic-write.ts";
 import { hashClaimed } from "./shared-hash.ts";
+import { uploadClaimed } from "./one-pass.ts";
 import { readClaimedSidecars } from "./shared-sidecars.ts";
 import { StoreClaims } from "./shared-store.ts";
 import type { HelperReply, HelperRequest } from "./upload-helper.ts";
@@ -23,6 +24,10 @@ function handle(request: HelperRequest): HelperReply {
   if (request.op === "hash") {
     hashClaimed(request.files);
     return { op: "hashed" };
+  }
+  if (request.op === "one-pass") {
+    uploadClaimed(request.files);
+    return { op: "uploaded" };
   }
   new StoreClaims(request.stores).storeAll();
   return { op: "stored" };
