@@ -9,7 +9,7 @@
  * Imported by the upload worker: no heavy imports.
  * @module
  */
-import { closeSync, constants, existsSync, fstatSync, mkdirSync, openSync, readSync } from "node:fs";
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readSync, statSync } from "node:fs";
 import { compressionSuffixOf } from "../checksum/compression.ts";
 import { SMALL_FILE_BYTES, readUpTo } from "../checksum/file-content.ts";
 import { trivialBuffer } from "../checksum/trivial.ts";
@@ -52,30 +52,38 @@ export interface OnePassFiles {
   states: SharedArrayBuffer;
   /** Int32 `[0]`: the next file to claim; `[1]`: 1 once stopped. */
   counters: SharedArrayBuffer;
+  /**
+   * Per file, 1 when its directory was listed with it as a regular file: it is opened at once.
+   * Any other is looked at first, for a FIFO must not be opened here: a writer waiting for a
+   * reader would write to this one, which does not read.
+   */
+  listedRegular: Uint8Array<SharedArrayBuffer>;
 }
 
-/** The shared memory for these files, and the store's listing as {@link OnePassFiles.storedPrefixes}. */
-export function onePassFilesOf(paths: readonly string[], storeDirectory: string, fileMode: number, storedNames: Iterable<string>): OnePassFiles {
-  const prefixes: number[] = [];
-  for (const name of storedNames) if (/^[0-9a-f]{8}/.test(name)) prefixes.push(Number.parseInt(name.slice(0, 8), 16));
-  const storedPrefixes = new Uint32Array(new SharedArrayBuffer(prefixes.length * 4));
-  storedPrefixes.set(prefixes);
-  storedPrefixes.sort();
+/** The shared memory for these files; set {@link OnePassFiles.storedPrefixes} with {@link storedPrefixesOf} before use. */
+export function onePassFilesOf(paths: readonly string[], storeDirectory: string, fileMode: number): OnePassFiles {
   return {
     paths: paths.join("\0"),
     count: paths.length,
     storeDirectory,
     fileMode,
-    storedPrefixes,
+    storedPrefixes: new Uint32Array(new SharedArrayBuffer(0)),
     digests: new SharedArrayBuffer(paths.length * 32),
     stamps: new Float64Array(new SharedArrayBuffer(paths.length * STAMP_FIELDS * 8)),
     states: new SharedArrayBuffer(paths.length),
     counters: new SharedArrayBuffer(8),
+    listedRegular: new Uint8Array(new SharedArrayBuffer(paths.length)),
   };
 }
 
-/** A FIFO opened to read blocks until a writer comes; with this flag it does not, and is left over. */
-const OPEN_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK;
+/** The store's listing as {@link OnePassFiles.storedPrefixes}. */
+export function storedPrefixesOf(storedNames: Iterable<string>): Uint32Array<SharedArrayBuffer> {
+  const prefixes: number[] = [];
+  for (const name of storedNames) if (/^[0-9a-f]{8}/.test(name)) prefixes.push(Number.parseInt(name.slice(0, 8), 16));
+  const sorted = new Uint32Array(new SharedArrayBuffer(prefixes.length * 4));
+  sorted.set(prefixes);
+  return sorted.sort();
+}
 
 /**
  * Claims batches of files and uploads each (read, hash, store), until none are left or the
@@ -175,7 +183,7 @@ class OnePass {
   #upload(k: number): number {
     const path = this.paths[k]!;
     if (compressionSuffixOf(path)) return ONE_PASS_LEFT;
-    const length = this.#read(path, k * STAMP_FIELDS);
+    const length = this.#read(path, k);
     if (length === LEFT_OVER) return ONE_PASS_LEFT;
     if (length === UNREADABLE) {
       Atomics.store(this.#counters, STOP, 1);
@@ -194,17 +202,23 @@ class OnePass {
     return Buffer.from(this.#files.digests, k * 32, 32).toString("hex");
   }
 
-  /** Reads a small regular file whole into the buffer, and its stamp. */
-  #read(path: string, at: number): number {
+  /** Reads small regular file `k` whole into the buffer, and its stamp. */
+  #read(path: string, k: number): number {
+    if (this.#files.listedRegular[k] !== 1) {
+      const stats = statSync(path, { throwIfNoEntry: false });
+      if (!stats) return UNREADABLE;
+      if (!stats.isFile()) return LEFT_OVER;
+    }
     let fd: number;
     try {
-      fd = openSync(path, OPEN_FLAGS);
+      fd = openSync(path, "r");
     } catch {
       return UNREADABLE;
     }
     try {
       const stats = fstatSync(fd);
       if (!stats.isFile() || stats.size > SMALL_FILE_BYTES) return LEFT_OVER;
+      const at = k * STAMP_FIELDS;
       const stamps = this.#files.stamps;
       stamps[at] = stats.dev;
       stamps[at + 1] = stats.ino;

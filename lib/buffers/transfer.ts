@@ -26,7 +26,7 @@ import { hashClaimed, sharedFilesOf, sharedResults } from "./shared-hash.ts";
 import { SidecarReads, readClaimedSidecars, sharedSidecarsOf, type SharedSidecars } from "./shared-sidecars.ts";
 import { StoreClaims, sharedStoresOf } from "./shared-store.ts";
 import { LIST_FROM, listDirectoriesOf, type DirectoryListings } from "./listed-dirs.ts";
-import { STAMP_FIELDS, onePassFilesOf, uploadClaimedWritingSidecars, type OnePassFiles } from "./one-pass.ts";
+import { STAMP_FIELDS, onePassFilesOf, storedPrefixesOf, uploadClaimedWritingSidecars } from "./one-pass.ts";
 
 /** One buffer to make present: from a file on disk, or from bytes (an index buffer). */
 export type BufferSource = { checksum: Checksum; length: number; path: string } | { checksum: Checksum; length: number; bytes: Uint8Array };
@@ -228,17 +228,16 @@ async function planAfterOnePass(kept: string[], store: BufferDir, statCache: Sta
   let storedBytes = 0;
   let uploaded = 0;
   let recordedMs: number;
-  let files: OnePassFiles;
+  const files = onePassFilesOf(kept, store.directory, store.fileMode);
   try {
-    const sidecarListing = listDirectoriesOf(kept);
-    const storedNames = await store.storedNames();
+    const [storedNames, listings] = await Promise.all([store.storedNames(), listDirectoriesOf(kept)]);
     if (!storedNames) return null;
+    files.storedPrefixes = storedPrefixesOf(storedNames);
+    for (const [k, path] of kept.entries()) if (listings.holdsRegularFile(path)) files.listedRegular[k] = 1;
     // Taken before reading: a change during the upload then falls inside the stat cache's racy margin.
     recordedMs = Date.now();
-    files = onePassFilesOf(kept, store.directory, store.fileMode, storedNames);
     const helped = helper.uploadInOnePass(files);
     helped.catch(() => {}); // awaited by uploadClaimedWritingSidecars
-    const sidecarListings = await sidecarListing;
     // Collected (and recorded in the stat cache) as the sidecars are written, while the helper takes more files.
     const onUploaded = (k: number, checksum: Checksum, stored: boolean) => {
       checksums[k] = checksum;
@@ -249,7 +248,7 @@ async function planAfterOnePass(kept: string[], store: BufferDir, statCache: Sta
       }
       statCache?.record(stampIn(files.stamps, k), false, checksum, recordedMs);
     };
-    await uploadClaimedWritingSidecars(files, (path) => sidecarListings.lacks(path), helped, onUploaded);
+    await uploadClaimedWritingSidecars(files, (path) => listings.lacks(path), helped, onUploaded);
   } finally {
     helper.close();
   }

@@ -33,6 +33,14 @@ export const SMALL_FILE_BYTES = 1024 * 1024;
  * @param size its size from a recent stat, if known (picks the whole-file read)
  */
 export function hashFileContent(path: string, size: number | null, keepSmallBytes = false): FileChecksum {
+  try {
+    return hashContent(path, size, keepSmallBytes);
+  } catch (error) {
+    throw namingFile(error, path);
+  }
+}
+
+function hashContent(path: string, size: number | null, keepSmallBytes: boolean): FileChecksum {
   const suffix = compressionSuffixOf(path);
   if (suffix) {
     const bytes = decompress(readFileSync(path), suffix);
@@ -70,9 +78,14 @@ export function readUpTo(path: string, target: Uint8Array, offset: number, lengt
     }
     return done;
   } catch (error) {
-    if (error instanceof Error && !(error as NodeJS.ErrnoException).path) (error as NodeJS.ErrnoException).path = path;
-    throw error;
+    throw namingFile(error, path);
   } finally {
     if (fd !== undefined) closeSync(fd);
   }
+}
+
+/** A file error that names no file (a failed `read` does not) gets this path, for the message. */
+function namingFile(error: unknown, path: string): unknown {
+  if (error instanceof Error && !(error as NodeJS.ErrnoException).path) (error as NodeJS.ErrnoException).path = path;
+  return error;
 }

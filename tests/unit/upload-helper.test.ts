@@ -1,6 +1,7 @@
 /** The upload helper thread and the upload plans that use it. */
 import { describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { computeChecksum } from "../../lib/checksum/sha256.ts";
 import { indexDirectory } from "../../lib/checksum/file-checksum.ts";
@@ -306,8 +307,12 @@ describe("sidecar directories listed", () => {
   test("lacks() answers only for listed directories", async () => {
     using dir = tempDir();
     const { paths } = smallFiles(dir.path, LIST_FROM);
+    symlinkSync(paths[1]!, join(dir.path, "in", "link"));
+    mkdirSync(join(dir.path, "in", "sub"));
     const listings = await listDirectoriesOf([...paths, "elsewhere/x", "/no/such/dir/y"]);
     expect(listings.lacks(`${paths[0]}.CHECKSUM`)).toBe(true);
+    // Entry types: only a regular file listed as one counts (a link to one is looked at later).
+    expect([paths[0]!, join(dir.path, "in", "link"), join(dir.path, "in", "sub"), "elsewhere/x"].map((path) => listings.holdsRegularFile(path))).toEqual([true, false, false, false]);
     expect(listings.lacks(paths[0]!)).toBe(false);
     expect(listings.lacks("elsewhere/x.CHECKSUM")).toBe(false);
     const unlistable = await listDirectoriesOf(Array.from({ length: LIST_FROM }, (_, i) => `/no/such/dir/f${i}`));
@@ -320,5 +325,120 @@ describe("sidecar directories listed", () => {
     const both = await listDirectoriesOf(interleaved);
     expect(both.lacks(join(dir.path, "b", "g0.CHECKSUM"))).toBe(true);
     expect(both.lacks(`${paths[0]}.CHECKSUM`)).toBe(true);
+  });
+});
+
+describe("one-pass uploads", () => {
+  /** A first upload's plan in one pass, carried out as the CLI does. */
+  async function upload(paths: string[], store: BufferDir, statCache: StatCache | null) {
+    const plan = await planUpload(paths, statCache, { localStore: true, directStore: store });
+    try {
+      await storeAndWriteSidecars(store, await findMissing(store, plan), sidecarFilesOf(plan), { helper: plan.helper, compare: true });
+      plan.recordStatCache();
+    } finally {
+      plan.helper?.close();
+    }
+    return plan;
+  }
+
+  test("stores each buffer and writes each sidecar; present buffers and identical sidecars stay untouched", async () => {
+    using dir = tempDir();
+    const { paths, checksums } = smallFiles(dir.path, HELPER_MIN_FILES + 10);
+    writeFileSync(paths[7]!, "small file 6\n"); // the same bytes as file 6: stored and counted once
+    checksums[7] = checksums[6]!;
+    writeFileSync(`${paths[1]}.CHECKSUM`, `${checksums[1]}\n`); // identical: left untouched
+    writeFileSync(`${paths[2]}.CHECKSUM`, `${checksums[0]}\n`); // wrong: replaced
+    writeFileSync(`${paths[3]}.CHECKSUM`, `${checksums[3]}\n# a comment\n`); // longer: replaced
+    const untouchedSidecar = statSync(`${paths[1]}.CHECKSUM`).ino;
+    const store = new BufferDir(join(dir.path, "cache"), { layout: "prefix" });
+    store.ensureExists();
+    store.putSync(checksums[4]!, readFileSync(paths[4]!)); // present
+    const untouchedBuffer = statSync(store.pathFor(checksums[4]!)).ino;
+    const statCache = new StatCache(join(dir.path, "stat.sqlite"), { minBytes: 0 });
+    await Bun.sleep(80); // past the stat cache's racy-timestamp margin
+    const plan = await upload(paths, store, statCache);
+    expect(plan.buffers.size).toBe(0); // nothing left over
+    expect(plan.sidecars).toEqual([]);
+    const bytes = paths.filter((_, i) => i !== 4 && i !== 7).reduce((sum, path) => sum + statSync(path).size, 0);
+    expect(plan.storedAlready).toEqual({ count: paths.length - 2, bytes });
+    for (const [i, path] of paths.entries()) {
+      expect(readFileSync(`${path}.CHECKSUM`, "utf8")).toBe(`${checksums[i]}\n`);
+      expect(await store.get(checksums[i]!)).toEqual(new Uint8Array(readFileSync(path)));
+    }
+    expect(statSync(`${paths[1]}.CHECKSUM`).ino).toBe(untouchedSidecar);
+    expect(statSync(store.pathFor(checksums[4]!)).ino).toBe(untouchedBuffer);
+    expect(readdirSync(dir.path, { recursive: true }).filter((name) => String(name).endsWith(".tmp"))).toEqual([]);
+    // The stat cache knows them as a set now: a re-upload hashes nothing.
+    const again = await planUpload(paths, statCache, { localStore: true, directStore: store });
+    expect(again.helper).toBeNull();
+    expect(again.storedAlready.count).toBe(0);
+    expect([...again.buffers.keys()].toSorted()).toEqual([...new Set(checksums)].toSorted());
+    statCache.close();
+  });
+
+  test("directories, compressed, large and special files are left to the general upload", async () => {
+    using dir = tempDir();
+    const { paths, checksums } = smallFiles(dir.path, HELPER_MIN_FILES + 10);
+    mkdirSync(join(dir.path, "sub"));
+    writeFileSync(join(dir.path, "sub", "a.txt"), "a\n");
+    const gz = join(dir.path, "c.txt.gz");
+    writeFileSync(gz, Bun.gzipSync(new TextEncoder().encode("compressed\n")));
+    const large = join(dir.path, "large.bin");
+    const largeBytes = new Uint8Array(1024 * 1024 + 1).fill(7);
+    writeFileSync(large, largeBytes);
+    // A FIFO whose writer is already waiting for a reader: the one-pass open must not cost it a
+    // SIGPIPE; the general upload reads what it writes.
+    const fifo = join(dir.path, "pipe");
+    expect(spawnSync("mkfifo", [fifo]).status).toBe(0);
+    const writer = Bun.spawn(["sh", "-c", `sleep 0.2; printf piped > '${fifo}'`]);
+    const store = new BufferDir(join(dir.path, "cache"), { layout: "prefix" });
+    store.ensureExists();
+    const inputs = [...paths.slice(0, 600), join(dir.path, "sub"), gz, large, fifo, ...paths.slice(600)];
+    const done = await upload(inputs, store, null);
+    expect(await writer.exited).toBe(0);
+    const expected = indexDirectory(join(dir.path, "sub"));
+    expect(done.sidecars.map((sidecar) => sidecar.checksumPath)).toEqual([join(dir.path, "sub.CHECKSUM"), join(dir.path, "c.txt.CHECKSUM"), `${large}.CHECKSUM`, `${fifo}.CHECKSUM`]);
+    expect(readFileSync(`${fifo}.CHECKSUM`, "utf8")).toBe(`${computeChecksum("piped")}\n`);
+    expect(readFileSync(join(dir.path, "sub.CHECKSUM"), "utf8")).toBe(`${expected.checksum}\n`);
+    expect(readFileSync(join(dir.path, "c.txt.CHECKSUM"), "utf8")).toBe(`${computeChecksum("compressed\n")}\n`);
+    expect(readFileSync(`${large}.CHECKSUM`, "utf8")).toBe(`${computeChecksum(largeBytes)}\n`);
+    expect(await store.get(computeChecksum(largeBytes))).toEqual(largeBytes);
+    for (const [i, path] of paths.entries()) expect(readFileSync(`${path}.CHECKSUM`, "utf8")).toBe(`${checksums[i]}\n`);
+  });
+
+  test("a missing input fails the upload as the general upload does, and the claiming stops", async () => {
+    using dir = tempDir();
+    const { paths } = smallFiles(dir.path, HELPER_MIN_FILES * 4);
+    const missing = join(dir.path, "in", "gone.txt");
+    const store = new BufferDir(join(dir.path, "cache"), { layout: "prefix" });
+    store.ensureExists();
+    const inputs = [...paths.slice(0, 100), missing, ...paths.slice(100)];
+    await expect(upload(inputs, store, null)).rejects.toThrow(`Cannot upload "${missing}": no such file or directory`);
+    const written = paths.filter((path) => existsSync(`${path}.CHECKSUM`)).length;
+    expect(written).toBeLessThan(paths.length);
+  });
+
+  test("a file that cannot be read fails the upload with that file's error", async () => {
+    using dir = tempDir();
+    const { paths } = smallFiles(dir.path, HELPER_MIN_FILES + 10);
+    const store = new BufferDir(join(dir.path, "cache"), { layout: "prefix" });
+    store.ensureExists();
+    const unreadable = "/proc/self/mem"; // a regular file of size 0 whose read fails (EIO)
+    await expect(upload([...paths.slice(0, 500), unreadable, ...paths.slice(500)], store, null)).rejects.toMatchObject({ path: unreadable });
+  });
+
+  test("a buffer that cannot be stored fails the upload; no sidecar names it", async () => {
+    using dir = tempDir();
+    const { paths, checksums } = smallFiles(dir.path, HELPER_MIN_FILES + 10);
+    const store = new BufferDir(join(dir.path, "cache"), { layout: "prefix" });
+    store.ensureExists();
+    // A file where a prefix directory goes: the buffers with that prefix cannot be stored.
+    const prefix = checksums[600]!.slice(0, 2);
+    writeFileSync(join(store.directory, prefix), "not a directory\n");
+    const error = await upload(paths, store, null).then(() => null, (error: unknown) => error);
+    expect(error).toMatchObject({ code: expect.stringMatching(/^(EEXIST|ENOTDIR)$/) });
+    for (const [i, path] of paths.entries()) if (checksums[i]!.startsWith(prefix)) expect(existsSync(`${path}.CHECKSUM`)).toBe(false);
+    expect(existsSync(`${paths[0]}.CHECKSUM`) || checksums[0]!.startsWith(prefix)).toBe(true);
+    expect(existsSync(`${paths.at(-1)}.CHECKSUM`)).toBe(false);
   });
 });
