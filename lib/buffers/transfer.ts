@@ -18,7 +18,7 @@ import { BufferDir } from "./bufferdir.ts";
 import type { BufferStore } from "./store.ts";
 import { ChecksumMismatchError, SeamlessError } from "../errors.ts";
 import { hashFileRaw } from "../checksum/sha256.ts";
-import { fileSetOf, stampOf, type FileSet, type FileStamp, type StampQuery } from "../checksum/stat-cache.ts";
+import { fileSetOfFiles, stampOf, type FileSet, type FileStamp, type StampQuery } from "../checksum/stat-cache.ts";
 import { SMALL_FILE_BYTES } from "../checksum/file-content.ts";
 import { hashThreads } from "../checksum/hash-pool.ts";
 import { HELPER_MIN_FILES, UploadHelper } from "./upload-helper.ts";
@@ -177,15 +177,17 @@ async function planWith(kept: string[], statCache: StatCache | null, options: Pl
     return { first, files };
   });
   // An unchanged set uploaded before: one query instead of a lookup per file.
-  const queries = statCache ? stampQueriesOf(paths, stats) : [];
-  const set = fileSetOf(queries);
+  const set = statCache ? fileSetOfFiles(stats, paths) : null;
   const known = statCache && set ? statCache.lookupSet(set) : null;
   const reads = readAhead ? await finishReading(readAhead) : null;
   let hashed: HashedFiles;
   if (known) {
     readAhead?.helper.close();
     hashed = { results: resultsOfKnownSet(paths, stats, known), helper: null, recordStatCache: () => statCache?.flush() };
-  } else hashed = await hashNewFiles(paths, stats, { statCache, queries, set }, options, readAhead?.helper ?? null);
+  } else {
+    const queries = statCache ? stampQueriesOf(paths, stats) : [];
+    hashed = await hashNewFiles(paths, stats, { statCache, queries, set }, options, readAhead?.helper ?? null);
+  }
   const { results, helper, recordStatCache } = hashed;
   const listed = await listings;
   const buffers = new Map<Checksum, UploadSource>();
@@ -266,7 +268,7 @@ async function planAfterOnePass(kept: string[], store: BufferDir, statCache: Sta
     if (recorded || !statCache) return;
     recorded = true;
     // The set, when nothing was left over: the next upload of these files is then one query.
-    const set = left.length === 0 ? fileSetOf(kept.map((_, k) => ({ stamp: stampIn(files.stamps, k), decompress: false }))) : null;
+    const set = left.length === 0 ? fileSetOfFiles(kept.map((_, k) => stampIn(files.stamps, k)), kept) : null;
     if (set) statCache.recordSet(set, checksums, recordedMs);
     rest?.recordStatCache();
     statCache.flush();

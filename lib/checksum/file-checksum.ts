@@ -12,7 +12,7 @@ import { computeChecksum, hashFileRawAsync } from "./sha256.ts";
 import { compressionSuffixOf, stripCompressionSuffix } from "./compression.ts";
 import { hashFileContent, SMALL_FILE_BYTES, type FileChecksum } from "./file-content.ts";
 import { hashFilesOnAllCores, hashThreads } from "./hash-pool.ts";
-import { fileSetOf, stampOf, type FileSet, type StampQuery, type StatCache } from "./stat-cache.ts";
+import { fileSetOfFiles, stampOf, type FileSet, type StampQuery, type StatCache } from "./stat-cache.ts";
 import { serializeDeepIndex, type DeepIndex } from "./sidecar.ts";
 
 export { hashFileContent, type FileChecksum } from "./file-content.ts";
@@ -135,15 +135,14 @@ export async function checksumFiles(paths: readonly string[], stats: readonly St
   let set: FileSet | null = null;
   if (statCache && !options.lookedUpByCaller) {
     // The set first: when it answers, fetching the files' own entries would be wasted.
-    const queries = stampQueriesOf(paths, stats);
-    set = fileSetOf(queries);
+    set = fileSetOfFiles(stats, paths);
     const known = set && statCache.lookupSet(set);
     if (known) {
       const results = resultsOfKnownSet(paths, stats, known);
       results.forEach((result, index) => options.onResult?.(index, result));
       return results;
     }
-    statCache.prefetch(queries);
+    statCache.prefetch(stampQueriesOf(paths, stats));
   }
   // Taken before reading, for the set as for each file (the racy rule of the stat cache).
   const recordedMs = Date.now();

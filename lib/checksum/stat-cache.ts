@@ -15,6 +15,7 @@ import type { Database } from "bun:sqlite";
 import { openSharedDatabase, retryWhileBusy } from "../cache/sqlite.ts";
 import type { Checksum } from "./checksum.ts";
 import { computeChecksum } from "./sha256.ts";
+import { compressionSuffixOf } from "./compression.ts";
 
 /** The stat fields that identify one version of a file. */
 export interface FileStamp {
@@ -93,21 +94,32 @@ export interface FileSet {
  * or when one of them cannot be cached.
  */
 export function fileSetOf(queries: StampQuery[]): FileSet | null {
-  const count = queries.length;
+  return setOf(queries.length, (i) => queries[i]!.stamp, (i) => queries[i]!.decompress);
+}
+
+/**
+ * {@link fileSetOf} of files from their `stat`s (or stamps) and paths, without a query per file:
+ * building 10k of them cost an unchanged tree's upload ~5 ms.
+ */
+export function fileSetOfFiles(stamps: readonly FileStamp[], paths: readonly string[]): FileSet | null {
+  return setOf(stamps.length, (i) => stamps[i]!, (i) => compressionSuffixOf(paths[i]!) !== null);
+}
+
+function setOf(count: number, stampAt: (index: number) => FileStamp, decompressAt: (index: number) => boolean): FileSet | null {
   if (count < FILE_SET_MIN_FILES || count > FILE_SET_MAX_FILES) return null;
   const bytes = new Uint8Array(count * (STAMP_NUMBERS * 8 + 1));
   const numbers = new Float64Array(bytes.buffer, 0, count * STAMP_NUMBERS);
   const flags = bytes.subarray(count * STAMP_NUMBERS * 8);
   let latestChangeMs = 0;
   for (let i = 0, at = 0; i < count; i++, at += STAMP_NUMBERS) {
-    const { stamp, decompress } = queries[i]!;
+    const stamp = stampAt(i);
     if (!cacheable(stamp)) return null;
     numbers[at] = stamp.dev;
     numbers[at + 1] = stamp.ino;
     numbers[at + 2] = stamp.size;
     numbers[at + 3] = stamp.mtimeMs;
     numbers[at + 4] = stamp.ctimeMs;
-    flags[i] = decompress ? 1 : 0;
+    flags[i] = decompressAt(i) ? 1 : 0;
     latestChangeMs = Math.max(latestChangeMs, stamp.mtimeMs, stamp.ctimeMs);
   }
   return { digest: computeChecksum(bytes), count, latestChangeMs };

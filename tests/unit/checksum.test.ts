@@ -6,7 +6,7 @@ import { parseChecksum, tryParseChecksum } from "../../lib/checksum/checksum.ts"
 import { computeChecksum, hashFileRaw, hashFileRawAsync } from "../../lib/checksum/sha256.ts";
 import { checksumFile, checksumFiles, indexDirectory, indexDirectoryAsync } from "../../lib/checksum/file-checksum.ts";
 import { hashFilesOnAllCores } from "../../lib/checksum/hash-pool.ts";
-import { FILE_SET_MIN_FILES, STAT_CACHE_MIN_BYTES, StatCache, fileSetOf, stampOf } from "../../lib/checksum/stat-cache.ts";
+import { FILE_SET_MIN_FILES, STAT_CACHE_MIN_BYTES, StatCache, fileSetOf, fileSetOfFiles, stampOf } from "../../lib/checksum/stat-cache.ts";
 import { parseChecksumSidecar, parseIndexText, stripTextData, writeFileIfChanged } from "../../lib/checksum/sidecar.ts";
 import { VECTORS } from "../fixtures/spec-vectors.ts";
 import { tempDir } from "../helpers.ts";
@@ -290,6 +290,11 @@ describe("file sets in the stat cache", () => {
     expect(cache.lookupSet(fileSetOf(queries.toReversed())!)).toBeNull();
     expect(cache.lookupSet(fileSetOf(queries.map((query) => ({ ...query, decompress: true })))!)).toBeNull();
     expect(fileSetOf(queriesOf(FILE_SET_MIN_FILES - 1))).toBeNull();
+    // From stamps and paths: a compressed name is a decompressing query.
+    const paths = queries.map((_, i) => (i === 5 ? `f${i}.zst` : `f${i}`));
+    const fromFiles = fileSetOfFiles(queries.map((query) => query.stamp), paths);
+    expect(fromFiles).toEqual(fileSetOf(queries.map((query, i) => ({ ...query, decompress: i === 5 }))));
+    expect(fromFiles).not.toEqual(fileSetOf(queries));
     cache.close();
   });
 
