@@ -1,11 +1,12 @@
 /**
  * A first upload of many small files into a local buffer directory, one pass per file on two
- * threads: open, `fstat`, read, hash, store the buffer (unless present), write the sidecar
- * (unless it holds the checksum already). Each thread claims batches of files from a shared
- * counter and reuses one read buffer, so nothing waits on a phase of the other thread and no
- * file's bytes stay in memory. The `fstat` of the open file, taken before reading, is the
- * stamp the stat cache records. What a thread cannot do in one pass (a directory, a large or
- * compressed file, one that changed while read, an error) is left to the general upload.
+ * threads: open, `fstat`, read, hash, store the buffer unless present. Each thread claims
+ * batches of files from a shared counter and reuses one read buffer, so neither waits for a
+ * phase of the other and no file's bytes stay in memory. The main thread writes the sidecars,
+ * each once its buffer is stored, and uploads batches too whenever it has caught up. The
+ * `fstat` of the open file, taken before reading, is the stamp the stat cache records. What
+ * cannot be done in one pass (a directory, a large, compressed or special file, one that
+ * changed while read, an error) is left to the general upload.
  * Imported by the upload worker: no heavy imports.
  * @module
  */
@@ -16,16 +17,19 @@ import { trivialBuffer } from "../checksum/trivial.ts";
 import { writeFileAtomic } from "./atomic-write.ts";
 import { CLAIM_BATCH } from "./shared-hash.ts";
 
-/** A file's state in {@link OnePassFiles.states}, besides 0: not claimed. */
-export const ONE_PASS_STORED = 1;
+/** A file's state in {@link OnePassFiles.states}, besides 0: not claimed, or not done yet. */
+const ONE_PASS_STORED = 1;
 /** The buffer was there already (or is trivial); the sidecar is written as for a stored one. */
-export const ONE_PASS_PRESENT = 2;
+const ONE_PASS_PRESENT = 2;
 /** Left to the general upload. */
-export const ONE_PASS_LEFT = 3;
+const ONE_PASS_LEFT = 3;
 
 /** Int32 slots of {@link OnePassFiles.counters}. */
 const NEXT = 0;
-/** 1 once a file could not be opened or read, or storing failed: both threads stop claiming. What is left goes to the general upload, which reports an unreadable file. */
+/**
+ * 1 once a file could not be opened or read, or storing failed: both threads stop claiming.
+ * What is left goes to the general upload, which reports an unreadable file.
+ */
 const STOP = 1;
 
 /** Numbers per file in {@link OnePassFiles.stamps}: dev, ino, size, mtime, ctime (as `stat` gives them). */
@@ -101,8 +105,8 @@ export type SidecarAbsence = (path: string) => boolean;
  * The main thread's part: writes the sidecars, in input order, of the files whose buffers are
  * stored or present (by either thread), and uploads the next batch itself whenever it has
  * caught up. A sidecar that holds its text already is left untouched. Sidecars are written by
- * this thread alone: two threads creating files in one directory slow each other down.
- * Sidecars after the first file left over are written once the helper is done.
+ * this thread alone: two threads creating files in one directory slow each other down. A file
+ * still in the helper's hands holds up the sidecars after it.
  *
  * @param helperDone resolves when the helper has no claim left; rejects with its error
  * @param onUploaded called once a file's sidecar is written (or held its checksum already);
@@ -204,13 +208,9 @@ class OnePass {
 
   /** Reads small regular file `k` whole into the buffer, and its stamp. */
   #read(path: string, k: number): number {
-    if (this.#files.listedRegular[k] !== 1) {
-      const stats = statSync(path, { throwIfNoEntry: false });
-      if (!stats) return UNREADABLE;
-      if (!stats.isFile()) return LEFT_OVER;
-    }
     let fd: number;
     try {
+      if (this.#files.listedRegular[k] !== 1 && !statSync(path).isFile()) return LEFT_OVER;
       fd = openSync(path, "r");
     } catch {
       return UNREADABLE;
