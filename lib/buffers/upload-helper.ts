@@ -5,8 +5,10 @@
  * while the main thread stats the inputs. Into a local buffer directory, it hashes new files
  * together with the main thread ({@link hashClaimed}, into shared memory); later it stores
  * those buffers into the prefix directories while the main thread writes the sidecars, and the
- * main thread joins the storing whenever it has caught up ({@link StoreClaims}). Two threads
- * creating files in the one directory of the sidecars slowed each other down.
+ * main thread joins the storing whenever it has caught up ({@link StoreClaims}). A first upload
+ * of many small files skips those phases: both threads read, hash and store each file in one
+ * pass ({@link uploadClaimed}) while the main thread writes the sidecars. Two threads creating
+ * files in the one directory of the sidecars slowed each other down.
  * @module
  */
 import type { SharedFiles } from "./shared-hash.ts";
