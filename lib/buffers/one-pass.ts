@@ -12,7 +12,7 @@
  */
 import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readSync, statSync } from "node:fs";
 import { compressionSuffixOf } from "../checksum/compression.ts";
-import { SMALL_FILE_BYTES, readUpTo } from "../checksum/file-content.ts";
+import { SMALL_FILE_BYTES } from "../checksum/file-content.ts";
 import { trivialBuffer } from "../checksum/trivial.ts";
 import { writeFileAtomic } from "./atomic-write.ts";
 import { CLAIM_BATCH } from "./shared-hash.ts";
@@ -98,31 +98,23 @@ export function uploadClaimed(files: OnePassFiles): void {
   while (pass.uploadNextBatch());
 }
 
-/** Whether a sidecar is absent as its directory was listed ({@link DirectoryListings.lacks}): then it need not be compared. */
-export type SidecarAbsence = (path: string) => boolean;
-
 /**
- * The main thread's part: writes the sidecars, in input order, of the files whose buffers are
- * stored or present (by either thread), and uploads the next batch itself whenever it has
- * caught up. A sidecar that holds its text already is left untouched. Sidecars are written by
- * this thread alone: two threads creating files in one directory slow each other down. A file
- * still in the helper's hands holds up the sidecars after it.
+ * The main thread's part: hands each file whose buffer is stored or present (by either thread)
+ * to `onStored`, in input order, and uploads the next batch itself whenever it has caught up.
+ * The caller writes the sidecars there, on this thread alone: two threads creating files in one
+ * directory slow each other down. A file still in the helper's hands holds up those after it.
  *
  * @param helperDone resolves when the helper has no claim left; rejects with its error
- * @param onUploaded called once a file's sidecar is written (or held its checksum already);
- *   `stored` when this upload stored its buffer, which was absent
+ * @param onStored file `k`'s checksum; `stored` when this upload stored its buffer, which was absent
  */
-export async function uploadClaimedWritingSidecars(files: OnePassFiles, absent: SidecarAbsence, helperDone: Promise<void>, onUploaded?: (k: number, checksum: string, stored: boolean) => void): Promise<void> {
+export async function uploadClaimedInOrder(files: OnePassFiles, helperDone: Promise<void>, onStored: (k: number, checksum: string, stored: boolean) => void): Promise<void> {
   const pass = new OnePass(files);
   const states = new Uint8Array(files.states);
   let helperFinished = false;
   try {
     for (let next = 0; next < files.count; ) {
       const state = Atomics.load(states, next);
-      if (state === ONE_PASS_STORED || state === ONE_PASS_PRESENT) {
-        const checksum = pass.writeSidecar(next, absent);
-        onUploaded?.(next, checksum, state === ONE_PASS_STORED);
-      }
+      if (state === ONE_PASS_STORED || state === ONE_PASS_PRESENT) onStored(next, pass.checksumOf(next), state === ONE_PASS_STORED);
       if (state !== 0 || helperFinished) {
         next++;
         continue;
@@ -147,7 +139,6 @@ class OnePass {
   readonly #digests: Uint8Array;
   readonly #counters: Int32Array;
   readonly #buffer = Buffer.allocUnsafe(SMALL_FILE_BYTES + 1);
-  readonly #sidecarScratch = Buffer.allocUnsafe(80);
   readonly #madeDirs = new Set<string>();
 
   constructor(files: OnePassFiles) {
@@ -196,13 +187,14 @@ class OnePass {
     const bytes = this.#buffer.subarray(0, length);
     const digest = this.#digests.subarray(k * 32, k * 32 + 32);
     Bun.SHA256.hash(bytes, digest);
-    const hex = this.#hexOf(k);
+    const hex = this.checksumOf(k);
     if (this.#isStored(hex, digest)) return ONE_PASS_PRESENT;
     this.#store(hex, bytes);
     return ONE_PASS_STORED;
   }
 
-  #hexOf(k: number): string {
+  /** File `k`'s checksum, once hashed. */
+  checksumOf(k: number): string {
     return Buffer.from(this.#files.digests, k * 32, 32).toString("hex");
   }
 
@@ -261,26 +253,6 @@ class OnePass {
 
   #target(hex: string): string {
     return `${this.#files.storeDirectory}/${hex.slice(0, 2)}/${hex}`;
-  }
-
-  /**
-   * Writes file `k`'s sidecar atomically, unless it holds the checksum already (it then keeps its mtime).
-   *
-   * @returns the checksum
-   */
-  writeSidecar(k: number, absent: SidecarAbsence): string {
-    const path = `${this.paths[k]!}.CHECKSUM`;
-    const checksum = this.#hexOf(k);
-    const text = `${checksum}\n`;
-    if (!absent(path) && existsSync(path)) {
-      let held = -1;
-      try {
-        held = readUpTo(path, this.#sidecarScratch, 0, this.#sidecarScratch.byteLength);
-      } catch {} // not a readable file: replacing it says why, if it fails
-      if (held === text.length && this.#sidecarScratch.toString("latin1", 0, held) === text) return checksum;
-    }
-    writeFileAtomic(path, text);
-    return checksum;
   }
 }
 

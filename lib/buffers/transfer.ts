@@ -26,7 +26,7 @@ import { hashClaimed, sharedFilesOf, sharedResults } from "./shared-hash.ts";
 import { SidecarReads, readClaimedSidecars, sharedSidecarsOf, type SharedSidecars } from "./shared-sidecars.ts";
 import { StoreClaims, sharedStoresOf } from "./shared-store.ts";
 import { LIST_FROM, listDirectoriesOf, type DirectoryListings } from "./listed-dirs.ts";
-import { STAMP_FIELDS, onePassFilesOf, storedPrefixesOf, uploadClaimedWritingSidecars } from "./one-pass.ts";
+import { STAMP_FIELDS, onePassFilesOf, storedPrefixesOf, uploadClaimedInOrder } from "./one-pass.ts";
 
 /** One buffer to make present: from a file on disk, or from bytes (an index buffer). */
 export type BufferSource = { checksum: Checksum; length: number; path: string } | { checksum: Checksum; length: number; bytes: Uint8Array };
@@ -85,7 +85,7 @@ export interface PlanOptions {
   /**
    * The local buffer directory the upload goes to. A first upload of many files (their sidecars
    * absent) is then carried out while planning, in one pass per file on two threads
-   * ({@link uploadClaimedWritingSidecars}): buffers stored, sidecars written. The plan holds what is left.
+   * ({@link uploadClaimedInOrder}): buffers stored, sidecars written. The plan holds what is left.
    */
   directStore?: BufferDir;
 }
@@ -239,7 +239,7 @@ async function planWith(kept: string[], statCache: StatCache | null, options: Pl
 }
 
 /**
- * Uploads the inputs in one pass per file on two threads ({@link uploadClaimedWritingSidecars}),
+ * Uploads the inputs in one pass per file on two threads ({@link uploadClaimedInOrder}),
  * recording them in the stat cache as their sidecars are written, then plans what that left
  * over (directories, large or compressed files, an unreadable file) as usual.
  */
@@ -260,12 +260,16 @@ async function planAfterOnePass(kept: string[], store: BufferDir, statCache: Sta
     // Taken before reading: a change during the upload then falls inside the stat cache's racy margin.
     recordedMs = Date.now();
     const helped = helper.uploadInOnePass(files);
-    helped.catch(() => {}); // awaited by uploadClaimedWritingSidecars
+    helped.catch(() => {}); // awaited by uploadClaimedInOrder
     // Until its files are marked as listed regular files, the helper looks at each before opening it.
     const listings = await listing;
     for (let k = 0; k < kept.length; k++) if (listings.holdsRegularFile(kept[k]!)) files.listedRegular[k] = 1;
-    // Collected (and recorded in the stat cache) as the sidecars are written, while the helper takes more files.
-    const onUploaded = (k: number, checksum: Checksum, stored: boolean) => {
+    // Sidecars written, results collected and recorded in the stat cache as the buffers are
+    // stored, while the helper takes more files.
+    const onStored = (k: number, checksum: Checksum, stored: boolean) => {
+      const path = `${kept[k]!}.CHECKSUM`; // not a compressed name: those are left over
+      const text = formatChecksumSidecar(checksum);
+      if (listings.lacks(path) || !holdsBytes(path, Buffer.from(text, "latin1"))) writeFileAtomic(path, text);
       checksums[k] = checksum;
       uploaded++;
       if (stored && !storedChecksums.has(checksum)) {
@@ -274,7 +278,7 @@ async function planAfterOnePass(kept: string[], store: BufferDir, statCache: Sta
       }
       statCache?.record(stampIn(files.stamps, k), false, checksum, recordedMs);
     };
-    await uploadClaimedWritingSidecars(files, (path) => listings.lacks(path), helped, onUploaded);
+    await uploadClaimedInOrder(files, helped, onStored);
   } finally {
     helper.close();
   }
