@@ -8,6 +8,7 @@
  * @module
  */
 import { readUpTo } from "../checksum/file-content.ts";
+import type { Checksum } from "../checksum/checksum.ts";
 import { CLAIM_BATCH } from "./shared-hash.ts";
 
 /**
@@ -92,6 +93,22 @@ export class SidecarReads {
     this.#lengths = new Uint8Array(sidecars.lengths);
     this.#states = new Uint8Array(sidecars.states);
     this.#paths = paths;
+  }
+
+  /**
+   * Whether every sidecar, at the path it was read from, held exactly the `.CHECKSUM` text of
+   * its checksum (the `k`-th for sidecar `k`).
+   */
+  holdAll(checksums: readonly Checksum[]): boolean {
+    if (checksums.length !== this.#paths.length) return false;
+    // One string of every slot, searched in place: no string per sidecar.
+    const all = this.#bytes.toString("latin1", 0, checksums.length * SLOT_BYTES);
+    for (let k = 0; k < checksums.length; k++) {
+      const at = k * SLOT_BYTES;
+      const checksum = checksums[k]!;
+      if (this.#states[k] !== READ || this.#lengths[k] !== checksum.length + 1 || !all.startsWith(checksum, at) || all.charCodeAt(at + checksum.length) !== 10) return false;
+    }
+    return true;
   }
 
   /**

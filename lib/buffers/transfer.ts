@@ -174,12 +174,17 @@ async function finishReading(readAhead: ReadAhead): Promise<SidecarReads> {
 }
 
 async function planWith(kept: string[], statCache: StatCache | null, options: PlanOptions, readAhead: ReadAhead | null, listings: Promise<DirectoryListings> | null): Promise<UploadPlan> {
-  const allStats = kept.map((path) => statSync(path, { throwIfNoEntry: false }) ?? missingInput(path));
+  let directories = 0;
+  const allStats = kept.map((path) => {
+    const stats = statSync(path, { throwIfNoEntry: false }) ?? missingInput(path);
+    if (stats.isDirectory()) directories++;
+    return stats;
+  });
   // Every file to hash, hashed together: the file inputs, and the files of the directory inputs.
-  const paths: string[] = [];
-  const stats: Stats[] = [];
-  /** Per input: the position of a file among `paths`, or the files of a directory. */
-  const members = kept.map((path, index): number | { first: number; files: ListedFile[] } => {
+  const paths: string[] = directories === 0 ? kept : [];
+  const stats: Stats[] = directories === 0 ? allStats : [];
+  /** Per input: the position of a file among `paths`, or the files of a directory (none: the input's position). */
+  const members = directories === 0 ? null : kept.map((path, index): number | { first: number; files: ListedFile[] } => {
     const first = paths.length;
     if (!allStats[index]!.isDirectory()) {
       paths.push(path);
@@ -197,6 +202,14 @@ async function planWith(kept: string[], statCache: StatCache | null, options: Pl
   const set = statCache ? fileSetOfFiles(stats, paths) : null;
   const known = statCache && set ? statCache.lookupSet(set) : null;
   const reads = readAhead ? await finishReading(readAhead) : null;
+  // The common re-upload: every input an unchanged file, its sidecar right, its buffer stored.
+  if (known && reads && options.directStore && directories === 0 && reads.holdAll(known)) {
+    const present = await options.directStore.has(known);
+    if (!present.includes(false)) {
+      readAhead?.helper.close();
+      return { buffers: new Map(), sidecars: [], paths: kept, helper: null, recordStatCache: () => {}, storedAlready: { count: 0, bytes: 0 } };
+    }
+  }
   let hashed: HashedFiles;
   if (known) {
     readAhead?.helper.close();
@@ -213,7 +226,7 @@ async function planWith(kept: string[], statCache: StatCache | null, options: Pl
     if (!buffers.has(checksum)) buffers.set(checksum, bytes ? { checksum, length, bytes } : { checksum, length, path });
   };
   for (const [k, path] of kept.entries()) {
-    const member = members[k]!;
+    const member = members ? members[k]! : k;
     if (typeof member !== "number") {
       const files = member.files.map(({ key, path }, j): IndexedFile => ({ key, path, checksum: results[member.first + j]!.checksum, length: results[member.first + j]!.length }));
       for (const [j, file] of files.entries()) addBuffer(results[member.first + j]!, file.path);

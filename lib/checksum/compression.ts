@@ -9,8 +9,8 @@ export type CompressionSuffix = (typeof COMPRESSION_SUFFIXES)[number];
 
 /** The compression suffix of a file name, or null. */
 export function compressionSuffixOf(name: string): CompressionSuffix | null {
-  for (const suffix of COMPRESSION_SUFFIXES) if (name.endsWith(suffix)) return suffix;
-  return null;
+  // Spelled out: an array loop per name costs 10k file arguments milliseconds early in a process.
+  return name.endsWith(".zst") ? ".zst" : name.endsWith(".gz") ? ".gz" : null;
 }
 
 /** The name with its compression suffix (if any) removed: the "semantic" name. */

@@ -283,6 +283,59 @@ describe("sidecars read ahead", () => {
   });
 });
 
+describe("unchanged re-uploads", () => {
+  /** Many files uploaded once into a local store, their sidecars written and the set recorded. */
+  async function uploaded(dir: string) {
+    const { paths, checksums } = smallFiles(dir, HELPER_MIN_FILES + 10);
+    const store = new BufferDir(join(dir, "cache"), { layout: "prefix" });
+    store.ensureExists();
+    const statCache = new StatCache(join(dir, "stat.sqlite"), { minBytes: 0 });
+    await Bun.sleep(80); // past the stat cache's racy-timestamp margin
+    const first = await planUpload(paths, statCache, { localStore: true, directStore: store });
+    await storeAndWriteSidecars(store, await findMissing(store, first), sidecarFilesOf(first), { helper: first.helper, compare: true });
+    first.recordStatCache();
+    first.helper?.close();
+    return { paths, checksums, store, statCache };
+  }
+
+  test("sidecars right and buffers stored: the plan has nothing to store or write", async () => {
+    using dir = tempDir();
+    const { paths, store, statCache } = await uploaded(dir.path);
+    const again = await planUpload(paths, statCache, { localStore: true, directStore: store });
+    statCache.close();
+    expect(again.helper).toBeNull();
+    expect(again.buffers.size).toBe(0);
+    expect(again.sidecars).toEqual([]);
+  });
+
+  test("a buffer gone from the store is stored again", async () => {
+    using dir = tempDir();
+    const { paths, checksums, store, statCache } = await uploaded(dir.path);
+    rmSync(store.pathFor(checksums[9]!));
+    const again = await planUpload(paths, statCache, { localStore: true, directStore: store });
+    statCache.close();
+    expect((await findMissing(store, again)).map((source) => source.checksum)).toEqual([checksums[9]!]);
+    expect(await staleSidecars(again)).toEqual([]);
+  });
+
+  test("a sidecar changed, or one gone, is written again; the others stay untouched", async () => {
+    using dir = tempDir();
+    const { paths, checksums, store, statCache } = await uploaded(dir.path);
+    writeFileSync(`${paths[3]}.CHECKSUM`, `${checksums[4]}\n`);
+    rmSync(`${paths.at(-2)}.CHECKSUM`);
+    const untouched = statSync(`${paths[5]}.CHECKSUM`).ino;
+    const again = await planUpload(paths, statCache, { localStore: true, directStore: store });
+    statCache.close();
+    expect(await findMissing(store, again)).toEqual([]);
+    const stale = await staleSidecars(again);
+    expect(stale.map((file) => file.path)).toEqual([`${paths[3]}.CHECKSUM`, `${paths.at(-2)}.CHECKSUM`]);
+    await writeSidecars(stale);
+    expect(readFileSync(`${paths[3]}.CHECKSUM`, "utf8")).toBe(`${checksums[3]}\n`);
+    expect(readFileSync(`${paths.at(-2)}.CHECKSUM`, "utf8")).toBe(`${checksums.at(-2)}\n`);
+    expect(statSync(`${paths[5]}.CHECKSUM`).ino).toBe(untouched);
+  });
+});
+
 describe("sidecar directories listed", () => {
   test("a first upload's plan knows from a listing which sidecars are absent; present ones are compared", async () => {
     using dir = tempDir();
@@ -368,11 +421,12 @@ describe("one-pass uploads", () => {
     expect(statSync(`${paths[1]}.CHECKSUM`).ino).toBe(untouchedSidecar);
     expect(statSync(store.pathFor(checksums[4]!)).ino).toBe(untouchedBuffer);
     expect(readdirSync(dir.path, { recursive: true }).filter((name) => String(name).endsWith(".tmp"))).toEqual([]);
-    // The stat cache knows them as a set now: a re-upload hashes nothing.
+    // The stat cache knows them as a set now: a re-upload hashes nothing, and finds nothing to do.
     const again = await planUpload(paths, statCache, { localStore: true, directStore: store });
     expect(again.helper).toBeNull();
     expect(again.storedAlready.count).toBe(0);
-    expect([...again.buffers.keys()].toSorted()).toEqual([...new Set(checksums)].toSorted());
+    expect(again.buffers.size).toBe(0);
+    expect(again.sidecars).toEqual([]);
     statCache.close();
   });
 
