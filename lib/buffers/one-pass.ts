@@ -46,8 +46,9 @@ export interface OnePassFiles {
   /**
    * The first four bytes of every buffer name in the store when it was listed, sorted: a buffer
    * whose digest does not start with one of them is certainly absent. One that does is looked up.
+   * Null when the store was not listed (too large for a listing to pay): every buffer is looked up.
    */
-  storedPrefixes: Uint32Array<SharedArrayBuffer>;
+  storedPrefixes: Uint32Array<SharedArrayBuffer> | null;
   /** 32 bytes of SHA-256 per file. */
   digests: SharedArrayBuffer;
   /** {@link STAMP_FIELDS} numbers per file. */
@@ -64,7 +65,7 @@ export interface OnePassFiles {
   listedRegular: Uint8Array<SharedArrayBuffer>;
 }
 
-/** The shared memory for these files; set {@link OnePassFiles.storedPrefixes} with {@link storedPrefixesOf} before use. */
+/** The shared memory for these files; set {@link OnePassFiles.storedPrefixes} (with {@link storedPrefixesOf}, or null) before use. */
 export function onePassFilesOf(paths: readonly string[], storeDirectory: string, fileMode: number): OnePassFiles {
   return {
     paths: paths.join("\0"),
@@ -237,7 +238,8 @@ class OnePass {
   #isStored(hex: string, digest: Uint8Array): boolean {
     if (trivialBuffer(hex)) return true;
     const prefix = ((digest[0]! << 24) | (digest[1]! << 16) | (digest[2]! << 8) | digest[3]!) >>> 0;
-    if (!sortedHas(this.#files.storedPrefixes, prefix)) return false;
+    const listed = this.#files.storedPrefixes;
+    if (listed && !sortedHas(listed, prefix)) return false;
     const target = this.#target(hex);
     return existsSync(target) || existsSync(`${target}.zst`) || existsSync(`${target}.gz`);
   }

@@ -267,9 +267,9 @@ async function planAfterOnePass(kept: string[], store: BufferDir, statCache: Sta
   const files = onePassFilesOf(kept, store.directory, store.fileMode);
   try {
     const listing = listDirectoriesOf(kept);
-    const storedNames = await store.storedNames();
-    if (!storedNames) return null;
-    files.storedPrefixes = storedPrefixesOf(storedNames);
+    if (!store.listable) return null;
+    const storedNames = store.listingPays(kept.length) ? await store.storedNames() : null;
+    files.storedPrefixes = storedNames ? storedPrefixesOf(storedNames) : null;
     // Taken before reading: a change during the upload then falls inside the stat cache's racy margin.
     recordedMs = Date.now();
     const helped = helper.uploadInOnePass(files);

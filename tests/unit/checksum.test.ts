@@ -199,6 +199,23 @@ describe("buffer presence", () => {
     expect(await store.has(checksums)).toEqual(expected);
     expect(await store.has([...checksums, VECTORS.empty])).toEqual([...expected, true]);
   });
+
+  test("a store far larger than the checksums asked is not listed: each buffer is looked up", async () => {
+    using dir = tempDir();
+    const store = new BufferDir(join(dir.path, "store"), { layout: "prefix" });
+    store.ensureExists();
+    // 100 names in one prefix directory of 256 stand for a store of ~25,600 buffers.
+    mkdirSync(join(store.directory, "00"));
+    for (let i = 0; i < 100; i++) writeFileSync(join(store.directory, "00", `00${String(i).padStart(62, "0")}`), "");
+    const checksums = Array.from({ length: 2100 }, (_, i) => computeChecksum(`buffer ${i}`));
+    for (let i = 0; i < 10; i++) store.putSync(checksums[i]!, new TextEncoder().encode(`buffer ${i}`));
+    expect(store.listingPays(checksums.length)).toBe(false);
+    expect(store.listingPays(7000)).toBe(true);
+    store.listAhead(checksums.length);
+    // Nothing was listed ahead: a buffer stored after the call is seen.
+    store.putSync(checksums[2000]!, new TextEncoder().encode("buffer 2000"));
+    expect(await store.has(checksums)).toEqual(checksums.map((_, i) => i < 10 || i === 2000));
+  });
 });
 
 describe("sidecars", () => {

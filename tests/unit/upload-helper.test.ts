@@ -430,6 +430,26 @@ describe("one-pass uploads", () => {
     statCache.close();
   });
 
+  test("into a store too large to list, each buffer is looked up: present ones stay untouched", async () => {
+    using dir = tempDir();
+    const { paths, checksums } = smallFiles(dir.path, HELPER_MIN_FILES + 10);
+    const store = new BufferDir(join(dir.path, "cache"), { layout: "prefix" });
+    store.ensureExists();
+    // 100 names in one prefix directory of 256 stand for a store of ~25,600 buffers.
+    mkdirSync(join(store.directory, "00"));
+    for (let i = 0; i < 100; i++) writeFileSync(join(store.directory, "00", `00${String(i).padStart(62, "0")}`), "");
+    expect(store.listingPays(paths.length)).toBe(false);
+    store.putSync(checksums[4]!, readFileSync(paths[4]!));
+    const untouchedBuffer = statSync(store.pathFor(checksums[4]!)).ino;
+    const plan = await upload(paths, store, null);
+    expect(plan.storedAlready.count).toBe(paths.length - 1);
+    expect(statSync(store.pathFor(checksums[4]!)).ino).toBe(untouchedBuffer);
+    for (const [i, path] of paths.entries()) {
+      expect(readFileSync(`${path}.CHECKSUM`, "utf8")).toBe(`${checksums[i]}\n`);
+      expect(await store.get(checksums[i]!)).toEqual(new Uint8Array(readFileSync(path)));
+    }
+  });
+
   test("directories, compressed, large and special files are left to the general upload", async () => {
     using dir = tempDir();
     const { paths, checksums } = smallFiles(dir.path, HELPER_MIN_FILES + 10);
