@@ -3,7 +3,7 @@
  * then again unchanged; baseline: an in-process Bun loop that hashes, copies and writes a
  * sidecar per file, in the same rounds.
  */
-import { closeSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { BINARY, median, removeDir, report, scratchDir, timeCommand } from "./harness.ts";
 
@@ -65,8 +65,31 @@ try {
     dirSecond.push(timeCommand([BINARY, "upload", "-q", "tree"], { cwd: dir, env }));
   }
   console.log(`info  upload of the 10k files as one directory: first ${rate(median(dirFirst)).toFixed(0)} files/s, unchanged ${rate(median(dirSecond)).toFixed(0)} files/s (medians of 3)`);
+
+  // Into a cache that already holds many other buffers (a user's cache, not a fresh one); no target.
+  const OTHERS = 200_000;
+  removeDir(join(dir, "cache"));
+  fillStore(join(dir, "cache", "__TOPLEVEL__"), OTHERS);
+  const bigFirst: number[] = [];
+  const bigSecond: number[] = [];
+  for (let round = 0; round < 3; round++) {
+    for (const file of files) rmSync(join(dir, `${file}.CHECKSUM`), { force: true });
+    for (const checksum of readdirSync(join(dir, "cache", "__TOPLEVEL__")).filter((name) => name.length === 2)) {
+      for (const name of readdirSync(join(dir, "cache", "__TOPLEVEL__", checksum))) if (!name.startsWith("other")) rmSync(join(dir, "cache", "__TOPLEVEL__", checksum, name));
+    }
+    bigFirst.push(timeCommand([BINARY, "upload", "-q", ...files], { cwd: dir, env }));
+    bigSecond.push(timeCommand([BINARY, "upload", "-q", ...files], { cwd: dir, env }));
+  }
+  console.log(`info  upload 10k x 4 KiB into a cache holding ${OTHERS / 1000}k other buffers: first ${rate(median(bigFirst)).toFixed(0)} files/s, unchanged ${rate(median(bigSecond)).toFixed(0)} files/s (medians of 3)`);
 } finally {
   removeDir(dir);
+}
+
+/** Fills a buffer directory's prefix directories with `count` small files named apart from any checksum. */
+function fillStore(directory: string, count: number): void {
+  for (let prefix = 0; prefix < 256; prefix++) mkdirSync(join(directory, prefix.toString(16).padStart(2, "0")), { recursive: true });
+  writeFileSync(join(directory, ".HASHSERVER_PREFIX"), "1\n");
+  for (let i = 0; i < count; i++) writeFileSync(join(directory, (i % 256).toString(16).padStart(2, "0"), `other${i}`), "");
 }
 
 /** The baseline: a bare loop doing the same essential work, atomic writes included; wall ms. */
