@@ -49,7 +49,7 @@ export class BufferDir implements BufferStore {
   /** Prefix directories known to exist, to skip a mkdir per buffer. */
   readonly #madeDirs = new Set<string>();
   /** How many buffers {@link listingPays} judged the directory to hold. */
-  #storedEstimate: number | undefined;
+  #storedEstimate: { count: number; atMs: number } | undefined;
   /** Started by {@link listAhead}, used by the next {@link has} of many checksums. */
   #listing: Promise<Set<string>> | null = null;
 
@@ -126,8 +126,12 @@ export class BufferDir implements BufferStore {
    */
   listingPays(count: number): boolean {
     if (!this.listable) return false;
-    this.#storedEstimate ??= ALL_PREFIXES.length * namesIn(join(this.directory, ALL_PREFIXES[0]!));
-    return this.#storedEstimate <= LISTING_MAX_RATIO * count;
+    // Judged again after a while: a long-running server's store grows.
+    const now = Date.now();
+    if (!this.#storedEstimate || now - this.#storedEstimate.atMs > STORED_ESTIMATE_KEPT_MS) {
+      this.#storedEstimate = { count: ALL_PREFIXES.length * namesIn(join(this.directory, ALL_PREFIXES[0]!)), atMs: now };
+    }
+    return this.#storedEstimate.count <= LISTING_MAX_RATIO * count;
   }
 
   /**
@@ -273,6 +277,9 @@ export class BufferDir implements BufferStore {
 
 /** A listing pays ({@link BufferDir.listingPays}) for a store up to this many times the buffers asked. */
 const LISTING_MAX_RATIO = 4;
+
+/** How long {@link BufferDir.listingPays} keeps its judgement of the store's size. */
+const STORED_ESTIMATE_KEPT_MS = 30_000;
 
 /** {@link BufferDir.has} lists every prefix directory from this many checksums on (see there). */
 const ALL_PREFIXES_FROM = 2048;
