@@ -155,8 +155,9 @@ export class BufferDir implements BufferStore {
 
   /**
    * Starts listing every prefix directory now, for the next {@link has} of about `count`
-   * checksums, if that many are enough for it to list them all (an upload lists while it
-   * hashes). What is stored meanwhile may be missed: it is stored again.
+   * checksums, if that many are enough for it to list them all and the store is not too large
+   * for that ({@link listingPays}); an upload lists while it hashes. What is stored meanwhile
+   * may be missed: it is stored again.
    */
   listAhead(count: number): void {
     if (count >= ALL_PREFIXES_FROM && this.listingPays(count)) {

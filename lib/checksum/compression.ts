@@ -3,7 +3,7 @@ function zlib(): typeof import("node:zlib") {
   return require("node:zlib");
 }
 
-/** The compression suffixes Seamless recognises, checked in this order (cli-spec §1.5). */
+/** The compression suffixes Seamless recognises, checked in this order (cli-spec §1.5; {@link compressionSuffixOf} spells them out). */
 export const COMPRESSION_SUFFIXES = [".zst", ".gz"] as const;
 export type CompressionSuffix = (typeof COMPRESSION_SUFFIXES)[number];
 
