@@ -1,5 +1,5 @@
 /** Test harness: disposable temp dirs and the compiled binary run as a user would run it. */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
@@ -9,6 +9,15 @@ export const BINARY = resolve(import.meta.dir, "..", "dist", "seamless");
 export function tempDir(prefix = "seamless-test-"): { path: string; [Symbol.dispose](): void } {
   const path = mkdtempSync(join(tmpdir(), prefix));
   return { path, [Symbol.dispose]: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+/**
+ * Makes a buffer directory (prefix layout) look large to a size estimate from one prefix
+ * directory: 100 names in `00` of 256 stand for a store of ~25,600 buffers.
+ */
+export function makeStoreLookLarge(storeDirectory: string): void {
+  mkdirSync(join(storeDirectory, "00"), { recursive: true });
+  for (let i = 0; i < 100; i++) writeFileSync(join(storeDirectory, "00", `00${String(i).padStart(62, "0")}`), "");
 }
 
 /** The environment a test run gets: no stray SEAMLESS_* or HASHSERVER_*, NO_COLOR, a private cache. */

@@ -9,7 +9,7 @@ import { hashFilesOnAllCores } from "../../lib/checksum/hash-pool.ts";
 import { FILE_SET_MIN_FILES, STAT_CACHE_MIN_BYTES, StatCache, fileSetOf, fileSetOfFiles, stampOf } from "../../lib/checksum/stat-cache.ts";
 import { parseChecksumSidecar, parseIndexText, stripTextData, writeFileIfChanged } from "../../lib/checksum/sidecar.ts";
 import { VECTORS } from "../fixtures/spec-vectors.ts";
-import { tempDir } from "../helpers.ts";
+import { tempDir, makeStoreLookLarge } from "../helpers.ts";
 import { BufferDir } from "../../lib/buffers/bufferdir.ts";
 import { trivialBuffer } from "../../lib/checksum/trivial.ts";
 import { existsSync, mkdirSync, readFileSync, statSync, utimesSync } from "node:fs";
@@ -204,9 +204,7 @@ describe("buffer presence", () => {
     using dir = tempDir();
     const store = new BufferDir(join(dir.path, "store"), { layout: "prefix" });
     store.ensureExists();
-    // 100 names in one prefix directory of 256 stand for a store of ~25,600 buffers.
-    mkdirSync(join(store.directory, "00"));
-    for (let i = 0; i < 100; i++) writeFileSync(join(store.directory, "00", `00${String(i).padStart(62, "0")}`), "");
+    makeStoreLookLarge(store.directory);
     const checksums = Array.from({ length: 2100 }, (_, i) => computeChecksum(`buffer ${i}`));
     for (let i = 0; i < 10; i++) store.putSync(checksums[i]!, new TextEncoder().encode(`buffer ${i}`));
     expect(store.listingPays(checksums.length)).toBe(false);

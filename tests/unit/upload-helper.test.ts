@@ -13,7 +13,7 @@ import { hashClaimed, sharedFilesOf, sharedResults } from "../../lib/buffers/sha
 import { SidecarReads, readClaimedSidecars, sharedSidecarsOf } from "../../lib/buffers/shared-sidecars.ts";
 import { StoreClaims, sharedStoresOf } from "../../lib/buffers/shared-store.ts";
 import { LIST_FROM, listDirectoriesOf } from "../../lib/buffers/listed-dirs.ts";
-import { tempDir } from "../helpers.ts";
+import { tempDir, makeStoreLookLarge } from "../helpers.ts";
 
 function smallFiles(dir: string, count: number): { paths: string[]; checksums: string[] } {
   mkdirSync(join(dir, "in"), { recursive: true });
@@ -435,9 +435,7 @@ describe("one-pass uploads", () => {
     const { paths, checksums } = smallFiles(dir.path, HELPER_MIN_FILES + 10);
     const store = new BufferDir(join(dir.path, "cache"), { layout: "prefix" });
     store.ensureExists();
-    // 100 names in one prefix directory of 256 stand for a store of ~25,600 buffers.
-    mkdirSync(join(store.directory, "00"));
-    for (let i = 0; i < 100; i++) writeFileSync(join(store.directory, "00", `00${String(i).padStart(62, "0")}`), "");
+    makeStoreLookLarge(store.directory);
     expect(store.listingPays(paths.length)).toBe(false);
     store.putSync(checksums[4]!, readFileSync(paths[4]!));
     const untouchedBuffer = statSync(store.pathFor(checksums[4]!)).ino;
