@@ -48,3 +48,23 @@ export class InterruptedError extends SeamlessError {
     super(message, { exitCode: 130 });
   }
 }
+
+/**
+ * A write the file system refused for lack of room or permission (ENOSPC, EDQUOT, EROFS,
+ * EACCES): one line naming the cause and the path, exit 1. Nothing was committed.
+ */
+export class DiskWriteError extends SeamlessError {
+  /** The errno code, e.g. `ENOSPC`. */
+  code: string;
+  constructor(message: string, code: string, options: { cause?: unknown; hint?: string } = {}) {
+    super(message, options);
+    this.code = code;
+  }
+}
+
+/** A stored buffer whose bytes do not match its name; it has been removed from the store (exit 1). */
+export class CorruptBufferError extends ChecksumMismatchError {
+  constructor(message: string, readonly checksum: string) {
+    super(message);
+  }
+}

@@ -47,3 +47,50 @@ export async function runSeamless(args: string[], options: { cwd: string; env: R
   const [stdout, stderr, exitCode] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
   return { exitCode, stdout, stderr };
 }
+
+/**
+ * A small tmpfs of `sizeMb` MiB mounted in a fresh temp directory (to fill a disk for real),
+ * or the reason it cannot be mounted here (not root, no mount in a container): the caller
+ * skips and shows that reason.
+ */
+export function mountSmallTmpfs(sizeMb: number): { path: string; [Symbol.dispose](): void } | { reason: string } {
+  const path = mkdtempSync(join(tmpdir(), "seamless-tmpfs-"));
+  const mounted = Bun.spawnSync(["mount", "-t", "tmpfs", "-o", `size=${sizeMb}m`, "tmpfs", path], { stderr: "pipe" });
+  if (mounted.exitCode !== 0) {
+    rmSync(path, { recursive: true, force: true });
+    return { reason: `cannot mount a tmpfs (${new TextDecoder().decode(mounted.stderr).trim() || `exit ${mounted.exitCode}`})` };
+  }
+  return {
+    path,
+    [Symbol.dispose]: () => {
+      Bun.spawnSync(["umount", "-l", path]);
+      rmSync(path, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Why no tmpfs can be mounted here ("" when one can); printed once, so a skip is visible. */
+export function tmpfsUnavailable(): string {
+  const probe = mountSmallTmpfs(1);
+  if ("reason" in probe) {
+    console.warn(`full-disk tests skipped: ${probe.reason}`);
+    return probe.reason;
+  }
+  probe[Symbol.dispose]();
+  return "";
+}
+
+/** Every buffer in a prefix-layout store hashes to its name (the store's first invariant). */
+export function storeIsSound(storeDirectory: string): { ok: boolean; bad: string[] } {
+  const bad: string[] = [];
+  const { readdirSync, readFileSync, statSync } = require("node:fs") as typeof import("node:fs");
+  for (const prefix of readdirSync(storeDirectory)) {
+    const dir = join(storeDirectory, prefix);
+    if (prefix.length !== 2 || !statSync(dir).isDirectory()) continue;
+    for (const name of readdirSync(dir)) {
+      const bytes = readFileSync(join(dir, name));
+      if (!/^[0-9a-f]{64}$/.test(name) || new Bun.CryptoHasher("sha256").update(bytes).digest("hex") !== name) bad.push(`${prefix}/${name}`);
+    }
+  }
+  return { ok: bad.length === 0, bad };
+}

@@ -1,5 +1,54 @@
-import { closeSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
+import { closeSync, fstatSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
 import { fsPromises } from "../lazy-node.ts";
+import { DiskWriteError } from "../errors.ts";
+
+/** What the file system said, in words, for the write errors a user can act on. */
+const DISK_ERRORS: Record<string, string> = {
+  ENOSPC: "No space left on device",
+  EDQUOT: "Disk quota exceeded",
+  EROFS: "Read-only file system",
+  EACCES: "Permission denied",
+  EPERM: "Operation not permitted",
+  EFBIG: "File too large",
+};
+
+/**
+ * Turns a full disk, a quota, a read-only file system or a refused permission into one clear
+ * {@link DiskWriteError} naming `path`; any other error is returned as it is.
+ *
+ * @param error what a write threw
+ * @param path the file being written (the final name, not the temp file)
+ */
+export function describeWriteError(error: unknown, path: string): unknown {
+  const code = (error as NodeJS.ErrnoException)?.code;
+  if (error instanceof DiskWriteError || !code || !(code in DISK_ERRORS)) return error;
+  return new DiskWriteError(`${DISK_ERRORS[code]}: cannot write "${path}"`, code, { cause: error });
+}
+
+/**
+ * Writes all of `bytes` at the file's current offset. `write(2)` may write less than asked
+ * (a nearly full disk writes what fits and says so only in its count): the rest is written
+ * again, which then fails with the real error (ENOSPC) instead of being silently dropped.
+ */
+export function writeAllSync(fd: number, bytes: Uint8Array): void {
+  let done = 0;
+  while (done < bytes.byteLength) {
+    const n = writeSync(fd, bytes, done, bytes.byteLength - done);
+    if (n <= 0) throw Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" });
+    done += n;
+  }
+}
+
+/**
+ * Checks that the file behind `fd` holds exactly `expectedBytes` before it is renamed into
+ * place: the last guard against committing a short file under a full file's name.
+ */
+export function assertWrittenSize(fd: number, expectedBytes: number, path: string): void {
+  const size = fstatSync(fd).size;
+  if (size !== expectedBytes) {
+    throw new DiskWriteError(`Short write: "${path}" holds ${size} of ${expectedBytes} bytes`, "EIO");
+  }
+}
 
 let counter = 0;
 let owner = String(process.pid);
@@ -29,9 +78,15 @@ export function tempPathFor(path: string): string {
  */
 export function writeFileAtomic(path: string, data: Uint8Array | string, mode?: number): void {
   const temp = tempPathFor(path);
-  const fd = openSync(temp, "w", mode ?? 0o666);
+  let fd: number;
   try {
-    writeSync(fd, typeof data === "string" ? Buffer.from(data) : data);
+    fd = openSync(temp, "w", mode ?? 0o666);
+  } catch (error) {
+    throw describeWriteError(error, path);
+  }
+  try {
+    const bytes = typeof data === "string" ? Buffer.from(data) : data;
+    writeAllSync(fd, bytes);
     closeSync(fd);
     renameSync(temp, path);
   } catch (error) {
@@ -39,7 +94,7 @@ export function writeFileAtomic(path: string, data: Uint8Array | string, mode?: 
       closeSync(fd);
     } catch {}
     rmSync(temp, { force: true });
-    throw error;
+    throw describeWriteError(error, path);
   }
 }
 
@@ -51,7 +106,8 @@ export async function writeFileAtomicAsync(path: string, data: Uint8Array | stri
     await writeFile(temp, data, mode === undefined ? undefined : { mode });
     await rename(temp, path);
   } catch (error) {
+    // writeFile loops until every byte is written, so a full disk is an error here, not a short file.
     await fsPromises().rm(temp, { force: true });
-    throw error;
+    throw describeWriteError(error, path);
   }
 }

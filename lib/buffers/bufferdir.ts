@@ -5,14 +5,14 @@
  * @module
  */
 import { fsPromises } from "../lazy-node.ts";
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { Checksum } from "../checksum/checksum.ts";
 import { StreamingHasher, computeChecksum } from "../checksum/sha256.ts";
 import { compressionSuffixOf, decompress, type CompressionSuffix } from "../checksum/compression.ts";
-import { ChecksumMismatchError } from "../errors.ts";
+import { ChecksumMismatchError, CorruptBufferError } from "../errors.ts";
 import { trivialBuffer } from "../checksum/trivial.ts";
-import { tempPathFor, writeFileAtomic, writeFileAtomicAsync } from "./atomic-write.ts";
+import { assertWrittenSize, describeWriteError, tempPathFor, writeAllSync, writeFileAtomic, writeFileAtomicAsync } from "./atomic-write.ts";
 import { CHUNK_BYTES, sharedChunk } from "../checksum/chunk-buffer.ts";
 import type { BufferStore } from "./store.ts";
 
@@ -191,8 +191,22 @@ export class BufferDir implements BufferStore {
     let bytes: Uint8Array = readFileSync(found.path);
     if (found.suffix) bytes = decompress(bytes, found.suffix);
     const actual = computeChecksum(bytes);
-    if (actual !== checksum) throw corruption(found.path, checksum, actual);
+    if (actual !== checksum) throw this.#dropCorrupt(found.path, checksum, actual);
     return bytes;
+  }
+
+  /**
+   * Removes a stored file whose bytes no longer match its name, so that it is never served
+   * again (a later store of the right bytes puts it back), and says so.
+   */
+  #dropCorrupt(path: string, checksum: Checksum, actual: Checksum): CorruptBufferError {
+    let removed = false;
+    try {
+      rmSync(path);
+      removed = true;
+    } catch {}
+    const what = removed ? "it has been removed from the store" : "it could not be removed";
+    return new CorruptBufferError(`Buffer "${checksum}" is corrupt: "${path}" has checksum ${actual}; ${what}`, checksum);
   }
 
   async getToFile(checksum: Checksum, destination: string, onProgress?: (bytes: number) => void): Promise<boolean> {
@@ -208,7 +222,12 @@ export class BufferDir implements BufferStore {
       onProgress?.(bytes.byteLength);
       return true;
     }
-    copyVerified(found.path, destination, checksum, undefined, onProgress);
+    try {
+      copyVerified(found.path, destination, checksum, undefined, onProgress);
+    } catch (error) {
+      if (error instanceof CopyMismatchError) throw this.#dropCorrupt(found.path, checksum, error.actual);
+      throw error;
+    }
     return true;
   }
 
@@ -253,7 +272,12 @@ export class BufferDir implements BufferStore {
     if (suffix) {
       writeVerified(target, [decompress(readFileSync(path), suffix)], checksum, path, this.#fileMode);
     } else {
-      copyVerified(path, target, checksum, this.#fileMode, onProgress);
+      try {
+        copyVerified(path, target, checksum, this.#fileMode, onProgress);
+      } catch (error) {
+        if (error instanceof CopyMismatchError) throw sourceChanged(path, checksum, error.actual);
+        throw error;
+      }
     }
   }
 
@@ -299,16 +323,29 @@ function pathIn(dir: string, layout: Layout, checksum: Checksum): string {
   return layout === "prefix" ? join(dir, checksum.slice(0, 2), checksum) : join(dir, checksum);
 }
 
-function corruption(path: string, expected: Checksum, actual: Checksum): ChecksumMismatchError {
-  return new ChecksumMismatchError(`Buffer "${expected}" is corrupt: "${path}" has checksum ${actual}`);
+/** A mismatch found while copying; `actual` is what the bytes hash to. */
+class CopyMismatchError extends ChecksumMismatchError {
+  constructor(message: string, readonly actual: Checksum) {
+    super(message);
+  }
+}
+
+function corruption(path: string, expected: Checksum, actual: Checksum): CopyMismatchError {
+  return new CopyMismatchError(`Buffer "${expected}" is corrupt: "${path}" has checksum ${actual}`, actual);
+}
+
+/**
+ * A file that hashed to `expected` when it was planned and to something else while it was
+ * copied: the user's file changed meanwhile (the store is fine).
+ */
+export function sourceChanged(path: string, expected: Checksum, actual: Checksum): ChecksumMismatchError {
+  return new ChecksumMismatchError(`File "${path}" changed while it was being stored (checksum ${expected} when read first, ${actual} now); nothing was stored for it`, {
+    hint: "run the command again once the file is no longer being written",
+  });
 }
 
 function writeFileSafe(path: string, text: string): void {
-  const temp = tempPathFor(path);
-  const fd = openSync(temp, "w");
-  writeSync(fd, text);
-  closeSync(fd);
-  renameSync(temp, path);
+  writeFileAtomic(path, text);
 }
 
 /**
@@ -323,13 +360,21 @@ function commit(temp: string, target: string): void {
 /** Writes chunks to a temp file next to `target`, checks their SHA-256, then commits. */
 export function writeVerified(target: string, chunks: Uint8Array[], checksum: Checksum, source: string, mode?: number): void {
   const temp = tempPathFor(target);
-  const fd = openSync(temp, "w", mode ?? 0o666);
+  let fd: number;
+  try {
+    fd = openSync(temp, "w", mode ?? 0o666);
+  } catch (error) {
+    throw describeWriteError(error, target);
+  }
   const hasher = new StreamingHasher();
   try {
+    let total = 0;
     for (const chunk of chunks) {
       hasher.update(chunk);
-      writeSync(fd, chunk);
+      writeAllSync(fd, chunk);
+      total += chunk.byteLength;
     }
+    assertWrittenSize(fd, total, target);
     closeSync(fd);
     const actual = hasher.digest();
     if (actual !== checksum) throw corruption(source, checksum, actual);
@@ -337,7 +382,7 @@ export function writeVerified(target: string, chunks: Uint8Array[], checksum: Ch
   } catch (error) {
     try { closeSync(fd); } catch {}
     rmSync(temp, { force: true });
-    throw error;
+    throw describeWriteError(error, target);
   }
 }
 
@@ -345,18 +390,27 @@ export function writeVerified(target: string, chunks: Uint8Array[], checksum: Ch
 export function copyVerified(source: string, target: string, checksum: Checksum, mode?: number, onProgress?: (bytes: number) => void): void {
   const temp = tempPathFor(target);
   const input = openSync(source, "r");
-  const output = openSync(temp, "w", mode ?? 0o666);
+  let output: number;
+  try {
+    output = openSync(temp, "w", mode ?? 0o666);
+  } catch (error) {
+    closeSync(input);
+    throw describeWriteError(error, target);
+  }
   const hasher = new StreamingHasher();
   try {
     const chunk = sharedChunk();
+    let total = 0;
     for (;;) {
       const n = readSync(input, chunk, 0, CHUNK_BYTES, null);
       if (n <= 0) break;
       const view = n === CHUNK_BYTES ? chunk : chunk.subarray(0, n);
       hasher.update(view);
-      writeSync(output, view);
+      writeAllSync(output, view);
+      total += n;
       onProgress?.(n);
     }
+    assertWrittenSize(output, total, target);
     closeSync(input);
     closeSync(output);
     const actual = hasher.digest();
@@ -366,7 +420,7 @@ export function copyVerified(source: string, target: string, checksum: Checksum,
     try { closeSync(input); } catch {}
     try { closeSync(output); } catch {}
     rmSync(temp, { force: true });
-    throw error;
+    throw describeWriteError(error, target);
   }
 }
 

@@ -6,7 +6,7 @@ import { createReadStream, renameSync } from "node:fs";
 import type { Checksum } from "../checksum/checksum.ts";
 import { StreamingHasher, computeChecksum } from "../checksum/sha256.ts";
 import { compressionSuffixOf, decompress } from "../checksum/compression.ts";
-import { ChecksumMismatchError, RemoteError } from "../errors.ts";
+import { ChecksumMismatchError, DiskWriteError, RemoteError } from "../errors.ts";
 import { trivialBuffer } from "../checksum/trivial.ts";
 import {
   HAS_BATCH_SIZE, HashserverPath, HashserverStatus, decodeBufferLengthAnswer, decodeHasAnswer, encodeChecksumList, isPutSuccess,
@@ -14,7 +14,7 @@ import {
 import { describeNetworkError, httpRequest, normalizeBaseUrl, openHttpRequest, readAnswer, withRetries, type HttpAnswer, type HttpRequestOptions } from "../wire/http-client.ts";
 import { streamGet } from "../wire/raw-get.ts";
 import { BatchedFileWriter } from "./batched-writer.ts";
-import { tempPathFor } from "./atomic-write.ts";
+import { describeWriteError, tempPathFor } from "./atomic-write.ts";
 import type { BufferStore } from "./store.ts";
 import { readFileSync } from "node:fs";
 
@@ -56,7 +56,11 @@ export class HttpBufferStore implements BufferStore {
   }
 
   #httpError(what: string, status: number, body: Buffer): RemoteError {
-    const detail = body.toString("utf8").slice(0, 200);
+    let detail = body.toString("utf8").slice(0, 200);
+    try {
+      const message = (JSON.parse(body.toString("utf8")) as { message?: unknown }).message;
+      if (typeof message === "string") detail = message; // a server's own words, e.g. 507 "No space left on device"
+    } catch {}
     return new RemoteError(`${what}: server ${this.location} answered ${status}${detail ? ` (${detail})` : ""}`, this.location, status);
   }
 
@@ -135,6 +139,8 @@ export class HttpBufferStore implements BufferStore {
         return true;
       } catch (error) {
         await output.discard();
+        const described = describeWriteError(error, destination);
+        if (described instanceof DiskWriteError) throw described;
         throw error instanceof ChecksumMismatchError || error instanceof RemoteError
           ? error
           : new RemoteError(`Download of "${checksum}" from ${this.location} failed: ${describeNetworkError(error)}`, this.location);

@@ -3,7 +3,9 @@
  * verified PUTs, promises, batched `/has` and `/buffer-length`.
  * @module
  */
-import { closeSync, existsSync, fstatSync, linkSync, mkdirSync, openSync, readSync, rmSync, statSync, writeSync } from "node:fs";
+import { closeSync, existsSync, fstatSync, linkSync, mkdirSync, openSync, readSync, rmSync, statSync } from "node:fs";
+import { assertWrittenSize, describeWriteError, writeAllSync } from "../buffers/atomic-write.ts";
+import { DiskWriteError } from "../errors.ts";
 import { join } from "node:path";
 import type { Checksum } from "../checksum/checksum.ts";
 import { StreamingHasher } from "../checksum/sha256.ts";
@@ -245,15 +247,29 @@ export function createHashserverHandler(options: HashserverOptions): ServiceHand
     if (inFlight.has(checksum)) return { status: HashserverStatus.inFlight, body: "" };
     inFlight.start(checksum);
     const temp = `${target}-${Math.random().toString(36).slice(2, 10).padEnd(8, "0")}`;
-    const fd = openSync(temp, "w", 0o600);
+    let fd: number;
+    try {
+      fd = openSync(temp, "w", 0o600);
+    } catch (error) {
+      inFlight.finish(checksum);
+      return diskFailure(error, target);
+    }
     try {
       const hasher = new StreamingHasher();
+      let written = 0;
       try {
         for await (const chunk of request.body) {
           hasher.update(chunk);
-          writeSync(fd, chunk);
+          try {
+            writeAllSync(fd, chunk);
+          } catch (error) {
+            return diskFailure(error, target);
+          }
+          written += chunk.byteLength;
         }
-      } catch {
+        assertWrittenSize(fd, written, target);
+      } catch (error) {
+        if (error instanceof DiskWriteError) return diskFailure(error, target);
         return { status: HashserverStatus.badRequest, body: "" }; // client went away
       } finally {
         closeSync(fd);
@@ -311,4 +327,17 @@ export function createHashserverHandler(options: HashserverOptions): ServiceHand
     }
     return { status: 405, headers: JSON_TYPE, body: JSON.stringify({ detail: "Method Not Allowed" }) };
   };
+}
+
+/**
+ * The answer to a PUT whose bytes could not be written: 507 with a body for a full disk or a
+ * quota (the client can say why), 500 for anything else. Nothing was committed.
+ */
+function diskFailure(error: unknown, target: string): ServiceResponse {
+  const described = describeWriteError(error, target);
+  if (described instanceof DiskWriteError && (described.code === "ENOSPC" || described.code === "EDQUOT")) {
+    return { status: HashserverStatus.insufficientStorage, headers: { "content-type": "application/json" }, body: runtimeErrorBody(described.message) };
+  }
+  const message = described instanceof DiskWriteError ? described.message : `Cannot write "${target}": ${(error as Error)?.message ?? error}`;
+  return { status: 500, headers: { "content-type": "application/json" }, body: runtimeErrorBody(message) };
 }

@@ -25,6 +25,8 @@ export const HashserverStatus = {
   badRequest: 400,
   notFound: 404,
   methodNotAllowed: 405,
+  /** PUT: the server's disk is full (or over quota); the body says so. Nothing was stored. */
+  insufficientStorage: 507,
 } as const;
 
 /** Any 2xx answer to a PUT means the buffer is (or will be) stored (services-spec §6.2). */
