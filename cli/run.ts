@@ -147,7 +147,8 @@ export async function main(argv: string[]): Promise<number> {
     throw new SeamlessError("Download disabled. Refuse to print output to screen.");
   }
   const { runPrepared } = await import("../lib/execute/run-bash.ts");
-  return runPrepared(prepared, {
+  const { recoverFromCorruptBuffers } = await import("../lib/execute/recover-corrupt.ts");
+  return recoverFromCorruptBuffers(() => runPrepared(prepared, {
     reporter,
     hashserverUrl: values.hashserver as string | undefined,
     workdir,
@@ -155,5 +156,5 @@ export async function main(argv: string[]): Promise<number> {
     download: values.noDownload !== true && values.scratch !== true,
     writeStdout,
     writeStderr,
-  });
+  }), (text) => reporter.message(0, text));
 }

@@ -10,6 +10,7 @@ import type { Checksum } from "../checksum/checksum.ts";
 import { checksumFile } from "../checksum/file-checksum.ts";
 import { compressionSuffixOf } from "../checksum/compression.ts";
 import { readChecksumSidecar } from "../checksum/sidecar.ts";
+import { staleSidecarError } from "../checksum/stale-sidecar.ts";
 import type { StatCache } from "../checksum/stat-cache.ts";
 import { SeamlessError } from "../errors.ts";
 
@@ -94,7 +95,7 @@ export async function typeArgument(arg: string, number: number, rules: TypingRul
     if (actual && !actual.isDirectory()) {
       const fileChecksum = checksumFile(resolveIn(context.workdir, arg), context.statCache).checksum;
       if (fileChecksum !== checksum) {
-        throw new SeamlessError(`Argument #${number} '${arg}' exists as file and .CHECKSUM file, but the checksums are not the same`);
+        throw staleSidecarError(arg, "file", `${base}.CHECKSUM`, checksum, fileChecksum, `Argument #${number} '${arg}' exists as file and .CHECKSUM file, but the checksums are not the same`);
       }
     }
     return { type, checksum };

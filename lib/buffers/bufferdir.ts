@@ -5,10 +5,10 @@
  * @module
  */
 import { fsPromises } from "../lazy-node.ts";
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
+import { chmodSync, closeSync, constants as fsConstants, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { Checksum } from "../checksum/checksum.ts";
-import { StreamingHasher, computeChecksum } from "../checksum/sha256.ts";
+import { StreamingHasher, computeChecksum, hashFileRaw } from "../checksum/sha256.ts";
 import { compressionSuffixOf, decompress, type CompressionSuffix } from "../checksum/compression.ts";
 import { ChecksumMismatchError, CorruptBufferError } from "../errors.ts";
 import { trivialBuffer } from "../checksum/trivial.ts";
@@ -386,9 +386,44 @@ export function writeVerified(target: string, chunks: Uint8Array[], checksum: Ch
   }
 }
 
-/** Streams `source` to `target` through a hasher; nothing lands under `target` unless it verifies. */
+/** From this size on, a copy first tries a copy-on-write clone (cheap on btrfs, XFS, ZFS). */
+const CLONE_MIN_BYTES = 1 << 20;
+
+/**
+ * Clones `source` to `temp` with copy-on-write when the file system offers it, then hashes
+ * the clone: the bytes are shared on disk but never written through (a later write to either
+ * file copies the block). Returns false when cloning is not possible here.
+ */
+function cloneVerified(source: string, temp: string, checksum: Checksum, mode: number | undefined, onProgress?: (bytes: number) => void): boolean {
+  try {
+    if (statSync(source).size < CLONE_MIN_BYTES) return false;
+    copyFileSync(source, temp, fsConstants.COPYFILE_FICLONE_FORCE);
+  } catch {
+    rmSync(temp, { force: true });
+    return false;
+  }
+  try {
+    if (mode !== undefined) chmodSync(temp, mode);
+    const { checksum: actual, length } = hashFileRaw(temp);
+    onProgress?.(length);
+    if (actual !== checksum) throw corruption(source, checksum, actual);
+    return true;
+  } catch (error) {
+    rmSync(temp, { force: true });
+    throw error;
+  }
+}
+
+/**
+ * Copies `source` to `target` and verifies the copy: a copy-on-write clone hashed after, else
+ * a stream through a hasher; nothing lands under `target` unless it verifies.
+ */
 export function copyVerified(source: string, target: string, checksum: Checksum, mode?: number, onProgress?: (bytes: number) => void): void {
   const temp = tempPathFor(target);
+  if (cloneVerified(source, temp, checksum, mode, onProgress)) {
+    commit(temp, target);
+    return;
+  }
   const input = openSync(source, "r");
   let output: number;
   try {

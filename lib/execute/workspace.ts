@@ -1,10 +1,10 @@
 /**
  * The temporary workspace of a bash transformation (cli-spec §3.16): pins materialized as
- * symlinks into the buffer directory when possible, as written files otherwise; directories
+ * verified copies of their buffers (never links into the store: QUIRK, Python symlinks); directories
  * rebuilt from their deep index; variables as files and environment variables.
  * @module
  */
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { os } from "../lazy-node.ts";
 import { dirname, join, resolve } from "node:path";
 import type { Checksum } from "../checksum/checksum.ts";
@@ -13,7 +13,7 @@ import type { BufferStore } from "../buffers/store.ts";
 import { parseIndexText } from "../checksum/sidecar.ts";
 import { compress, compressionSuffixOf } from "../checksum/compression.ts";
 import { parsePlain, type PlainValue } from "../serialize/plain-json.ts";
-import { NotFoundError, SeamlessError } from "../errors.ts";
+import { NotFoundError, SeamlessError, type CorruptBufferError } from "../errors.ts";
 import type { TransformationDict } from "../transformation/dict.ts";
 
 /** Refuses pin names that could write outside the workspace. */
@@ -44,7 +44,13 @@ async function fetchBuffer(store: BufferStore, checksum: Checksum, pin: string):
   return bytes;
 }
 
-/** Places a buffer at `target`: a symlink into the local buffer directory if stored there uncompressed, else a written file. */
+/**
+ * Places a verified copy of a buffer at `target`. Never a link into the store: a command that
+ * writes to its input (`sort -o f f`, `dd conv=notrunc`) must not be able to change a stored
+ * buffer, and file modes do not stop root (issue 17). Large buffers are cloned copy-on-write
+ * where the file system offers it; a stored buffer that no longer matches its name is dropped
+ * from the store ({@link CorruptBufferError}) and the run stores it again from the user's file.
+ */
 async function placeBuffer(store: BufferStore, checksum: Checksum, target: string, pin: string): Promise<void> {
   mkdirSync(dirname(target), { recursive: true });
   rmSync(target, { force: true }); // a metafile may share its name with a pin: the later one wins, as in Python
@@ -55,14 +61,9 @@ async function placeBuffer(store: BufferStore, checksum: Checksum, target: strin
     writeFileSync(target, compress(await fetchBuffer(store, checksum, pin), suffix));
     return;
   }
-  if (store instanceof BufferDir) {
-    const found = store.locate(checksum);
-    if (found && !found.suffix) {
-      symlinkSync(resolve(found.path), target);
-      return;
-    }
+  if (!(await store.getToFile(checksum, target))) {
+    throw new NotFoundError(`Cannot materialize pin "${pin}": buffer "${checksum}" not found in ${store.location}`);
   }
-  writeFileSync(target, await fetchBuffer(store, checksum, pin));
 }
 
 /**
@@ -114,10 +115,8 @@ async function materializePins(dict: TransformationDict, store: BufferStore, dir
       if (!pin.includes(".") && bare.length <= 1000 && SHELL_NAME.test(pin)) env[pin] = bare;
     } else {
       await placeBuffer(store, checksum, join(dir, pin), pin);
-      if (SHELL_NAME.test(pin) && store instanceof BufferDir && !compressionSuffixOf(pin)) {
-        const found = store.locate(checksum);
-        if (found && !found.suffix) env[pin] = resolve(found.path);
-      }
+      // Python points this variable at the buffer file in the store; ours is the pin's own copy.
+      if (SHELL_NAME.test(pin) && store instanceof BufferDir && !compressionSuffixOf(pin) && store.locate(checksum)?.suffix === null) env[pin] = resolve(dir, pin);
     }
   }
   return env;

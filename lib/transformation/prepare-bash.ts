@@ -4,8 +4,9 @@
  * inputs and build the code and the transformation dict.
  * @module
  */
-import { readFileSync, realpathSync } from "node:fs";
-import { dirname, isAbsolute, join } from "node:path";
+import { readFileSync, realpathSync, statSync } from "node:fs";
+import { staleSidecarError } from "../checksum/stale-sidecar.ts";
+import { dirname, isAbsolute, join, relative } from "node:path";
 import type { Checksum } from "../checksum/checksum.ts";
 import { computeChecksum } from "../checksum/sha256.ts";
 import { checksumFile, indexDirectory } from "../checksum/file-checksum.ts";
@@ -245,17 +246,24 @@ export async function prepareBashTransformation(
   const argTypes: Record<string, unknown> = {};
   for (const [name, pin] of mapped.pins) {
     let checksum = pin.checksum;
+    // A sidecar argument whose file or directory is also on disk: that must match (a stale
+    // sidecar is an error), and it is the source to store when the buffer is not in the store.
+    const onDisk = checksum ? sidecarNeighbour(pin) : null;
     if (pin.type === "file") {
-      if (!checksum) {
-        const { checksum: c, length } = checksumFile(pin.mapping, statCache);
+      if (!checksum || onDisk === "file") {
+        const { checksum: c, length } = checksumFile(pin.mapping, statCache); // a stat-cache hit: typing hashed it already
+        if (checksum && c !== checksum) throw staleSidecarError(shownPath(pin.mapping), "file", `${shownPath(pin.mapping)}.CHECKSUM`, checksum, c, `Argument '${shownPath(pin.mapping)}' exists as file and .CHECKSUM file, but the checksums are not the same`);
         checksum = c;
         if (!buffers.has(c)) buffers.set(c, { checksum: c, length, path: pin.mapping });
       }
       pinEntries.push([name, ["bytes", null, checksum]]);
       formatEntries.push([name, { filesystem: { optional: true, mode: "file" } }]);
     } else {
-      if (!checksum) {
+      if (!checksum || onDisk === "directory") {
         const indexed = indexDirectory(pin.mapping, statCache);
+        if (checksum && indexed.checksum !== checksum) {
+          throw staleSidecarError(shownPath(pin.mapping), "directory", `${shownPath(pin.mapping)}.CHECKSUM`, checksum, indexed.checksum, `Argument '${shownPath(pin.mapping)}' exists as directory and .CHECKSUM file, but the checksums are not the same`);
+        }
         checksum = indexed.checksum;
         for (const file of indexed.files) if (!buffers.has(file.checksum)) buffers.set(file.checksum, { checksum: file.checksum, length: file.length, path: file.path });
         if (!buffers.has(checksum)) buffers.set(checksum, { checksum, length: indexed.indexBuffer.byteLength, bytes: indexed.indexBuffer });
@@ -304,4 +312,21 @@ export async function prepareBashTransformation(
   const { buffer: tfBuffer, checksum: tfChecksum } = transformationBufferOf(dict);
   buffers.set(tfChecksum, { checksum: tfChecksum, length: tfBuffer.byteLength, bytes: tfBuffer });
   return { dict, tfChecksum, tfBuffer, code, codeBuffer, resultTargets, captureStdout, buffers, inputChecksums, pins: mapped.pins, argTypes };
+}
+
+/** What lies on disk at a sidecar pin's own path, when that is of the pin's kind. */
+function sidecarNeighbour(pin: Pin): "file" | "directory" | null {
+  try {
+    const stats = statSync(pin.mapping);
+    const kind = stats.isDirectory() ? "directory" : stats.isFile() ? "file" : null;
+    return kind === pin.type ? kind : null;
+  } catch {
+    return null;
+  }
+}
+
+/** A path as the user would write it: relative to the current directory when under it. */
+function shownPath(path: string): string {
+  const rel = relative(process.cwd(), path);
+  return rel && !rel.startsWith("..") && !isAbsolute(rel) ? rel : path;
 }

@@ -1,0 +1,30 @@
+/**
+ * A run that met a corrupt stored buffer goes again once: the buffer was dropped from the store
+ * when it was read ({@link CorruptBufferError}), so the next attempt stores it again from the
+ * user's file when that is at hand, or executes the transformation again when the corrupt
+ * buffer was a cached result. A corrupt buffer is never used as an input or a cache hit.
+ * @module
+ */
+import { CorruptBufferError } from "../errors.ts";
+
+/** How often a run starts over after dropping corrupt buffers (each start drops at least one). */
+const MAX_RECOVERIES = 3;
+
+/**
+ * Runs `attempt`, and again after a {@link CorruptBufferError}, up to a bound.
+ *
+ * @param attempt one complete run (it must store what is missing before it computes)
+ * @param say where the "stored again" note goes
+ * @returns what the successful attempt returned
+ * @throws {CorruptBufferError} when buffers keep turning out corrupt
+ */
+export async function recoverFromCorruptBuffers<T>(attempt: () => Promise<T>, say: (text: string) => void): Promise<T> {
+  for (let recoveries = 0; ; recoveries++) {
+    try {
+      return await attempt();
+    } catch (error) {
+      if (!(error instanceof CorruptBufferError) || recoveries >= MAX_RECOVERIES) throw error;
+      say(`${error.message}; starting again without it`);
+    }
+  }
+}
