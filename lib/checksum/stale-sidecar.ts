@@ -31,7 +31,8 @@ function newestChangeMs(path: string, kind: "file" | "directory"): number {
 export function staleSidecarError(path: string, kind: "file" | "directory", sidecarPath: string, recorded: Checksum, actual: Checksum, lead: string): SeamlessError {
   let which: string;
   try {
-    which = newestChangeMs(path, kind) > statSync(sidecarPath).mtimeMs
+    // Equal times (a coarse clock) count as the content changing: by far the common case.
+    which = newestChangeMs(path, kind) >= statSync(sidecarPath).mtimeMs
       ? `the ${kind} "${path}" changed after "${sidecarPath}" was written`
       : `"${sidecarPath}" was written after the ${kind} "${path}" and names other content`;
   } catch {

@@ -1,0 +1,149 @@
+/** End-to-end: the store never holds wrong bytes and no result is wrong without a word (issue 17). */
+import { describe, expect, test } from "bun:test";
+import { Database } from "bun:sqlite";
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { mountSmallTmpfs, runSeamless, scrubbedEnv, storeIsSound, tempDir, tmpfsUnavailable } from "../helpers.ts";
+
+const sha256 = (bytes: Uint8Array | string) => new Bun.CryptoHasher("sha256").update(bytes).digest("hex");
+const bufferPath = (cache: string, checksum: string) => join(cache, "__TOPLEVEL__", checksum.slice(0, 2), checksum);
+const cachedResults = (cache: string): number => {
+  const path = join(cache, "__TOPLEVEL__", "seamless.db");
+  if (!existsSync(path)) return 0;
+  const db = new Database(path, { readonly: true });
+  try {
+    return (db.query(`SELECT count(*) AS n FROM "transformation"`).get() as { n: number }).n;
+  } catch {
+    return 0;
+  } finally {
+    db.close();
+  }
+};
+
+describe("a command cannot change the store through its inputs (item 1)", () => {
+  test("sort -o data.txt data.txt leaves the stored buffer intact; a later run on the same bytes is right", async () => {
+    using dir = tempDir();
+    const cache = join(dir.path, "cache");
+    const env = scrubbedEnv(cache);
+    writeFileSync(join(dir.path, "data.txt"), "b\na\nc\n");
+    const first = await runSeamless(["run", "sort -o data.txt data.txt; cat data.txt"], { cwd: dir.path, env });
+    expect([first.exitCode, first.stdout]).toEqual([0, "a\nb\nc\n"]);
+    expect(readFileSync(bufferPath(cache, sha256("b\na\nc\n")), "utf8")).toBe("b\na\nc\n");
+    writeFileSync(join(dir.path, "copy.txt"), "b\na\nc\n");
+    const second = await runSeamless(["run", "cat copy.txt"], { cwd: dir.path, env });
+    expect([second.exitCode, second.stdout]).toEqual([0, "b\na\nc\n"]);
+    expect(storeIsSound(join(cache, "__TOPLEVEL__")).bad).toEqual([]);
+  });
+
+  test("dd conv=notrunc on an input and on its $VARIABLE path changes no stored buffer", async () => {
+    using dir = tempDir();
+    const cache = join(dir.path, "cache");
+    const env = scrubbedEnv(cache);
+    writeFileSync(join(dir.path, "in.txt"), "clean\n");
+    writeFileSync(join(dir.path, "data"), "clean\n");
+    const run = await runSeamless(["run", "-g1", "-i", "data", "-i", "in.txt", 'printf EVIL | dd of=in.txt conv=notrunc 2>/dev/null; printf EVIL | dd of="$data" conv=notrunc 2>/dev/null; cat in.txt "$data"'], { cwd: dir.path, env });
+    expect([run.exitCode, run.stdout]).toEqual([0, "EVILn\nEVILn\n"]);
+    expect(readFileSync(bufferPath(cache, sha256("clean\n")), "utf8")).toBe("clean\n");
+    const again = await runSeamless(["run", "cat in.txt"], { cwd: dir.path, env });
+    expect([again.exitCode, again.stdout]).toEqual([0, "clean\n"]);
+    expect(storeIsSound(join(cache, "__TOPLEVEL__")).bad).toEqual([]);
+  });
+
+  test("a stored input corrupted on disk is dropped and stored again from the user's file", async () => {
+    using dir = tempDir();
+    const cache = join(dir.path, "cache");
+    const env = scrubbedEnv(cache);
+    writeFileSync(join(dir.path, "f.txt"), "precious\n");
+    expect((await runSeamless(["upload", "f.txt"], { cwd: dir.path, env })).exitCode).toBe(0);
+    const stored = bufferPath(cache, sha256("precious\n"));
+    chmodSync(stored, 0o600);
+    writeFileSync(stored, "EVILious\n");
+    const run = await runSeamless(["run", "cat f.txt"], { cwd: dir.path, env });
+    expect([run.exitCode, run.stdout]).toEqual([0, "precious\n"]);
+    expect(run.stderr).toContain(`Buffer "${sha256("precious\n")}" is corrupt`);
+    expect(readFileSync(stored, "utf8")).toBe("precious\n");
+  });
+
+  test("a corrupt cached result is never a hit: it is dropped and computed again", async () => {
+    using dir = tempDir();
+    const cache = join(dir.path, "cache");
+    const env = scrubbedEnv(cache);
+    expect((await runSeamless(["run", "echo hi"], { cwd: dir.path, env })).stdout).toBe("hi\n");
+    const stored = bufferPath(cache, sha256("hi\n"));
+    chmodSync(stored, 0o600);
+    writeFileSync(stored, "ho\n");
+    const again = await runSeamless(["run", "echo hi"], { cwd: dir.path, env });
+    expect([again.exitCode, again.stdout]).toEqual([0, "hi\n"]);
+    expect(readFileSync(stored, "utf8")).toBe("hi\n");
+  });
+});
+
+describe("a full disk stores nothing half (item 2)", () => {
+  const reason = tmpfsUnavailable();
+  test.skipIf(reason !== "")("upload and run into a 10 MiB tmpfs cache: one clear line, exit 1, nothing stored or cached", async () => {
+    const small = mountSmallTmpfs(10);
+    if ("reason" in small) throw new Error(small.reason);
+    using _ = small;
+    using dir = tempDir();
+    const cache = join(small.path, "cache");
+    const env = scrubbedEnv(cache);
+    writeFileSync(join(dir.path, "one.bin"), new Uint8Array(12_000_000).fill(1));
+    const upload = await runSeamless(["upload", "one.bin"], { cwd: dir.path, env });
+    expect(upload.exitCode).toBe(1);
+    expect(upload.stderr).toMatch(/^seamless upload: No space left on device: cannot write ".*__TOPLEVEL__\/..\/[0-9a-f]{64}"$/m);
+    expect(existsSync(join(dir.path, "one.bin.CHECKSUM"))).toBe(false);
+    const run = await runSeamless(["run", "yes abcdefghij | head -c 12000000 > big.bin"], { cwd: dir.path, env });
+    expect(run.exitCode).toBe(1);
+    expect(run.stderr).toContain("No space left on device: cannot write");
+    expect(existsSync(join(dir.path, "big.bin.CHECKSUM"))).toBe(false);
+    expect(cachedResults(cache)).toBe(0);
+    expect(storeIsSound(join(cache, "__TOPLEVEL__")).bad).toEqual([]);
+    expect(readdirSync(join(cache, "__TOPLEVEL__"), { recursive: true }).filter((name) => String(name).endsWith(".tmp"))).toEqual([]);
+  });
+});
+
+describe("sidecars that disagree with what is beside them", () => {
+  test("a stale DIR.CHECKSUM is an error naming the directory and how to refresh it", async () => {
+    using dir = tempDir();
+    const env = scrubbedEnv(join(dir.path, "cache"));
+    mkdirSync(join(dir.path, "d"));
+    writeFileSync(join(dir.path, "d/a"), "1\n");
+    expect((await runSeamless(["upload", "d"], { cwd: dir.path, env })).exitCode).toBe(0);
+    expect((await runSeamless(["run", "ls d"], { cwd: dir.path, env })).stdout).toBe("a\n");
+    writeFileSync(join(dir.path, "d/b"), "2\n");
+    const stale = await runSeamless(["run", "ls d"], { cwd: dir.path, env });
+    expect(stale.exitCode).toBe(1);
+    expect(stale.stdout).toBe("");
+    expect(stale.stderr).toContain(`Argument 'd' exists as directory and .CHECKSUM file, but the checksums are not the same: the directory "d" changed after "d.CHECKSUM" was written`);
+    expect(stale.stderr).toContain('hint: to use what is on disk, refresh the sidecar with "seamless upload d"');
+    expect((await runSeamless(["upload", "d"], { cwd: dir.path, env })).exitCode).toBe(0);
+    expect((await runSeamless(["run", "ls d"], { cwd: dir.path, env })).stdout).toBe("a\nb\n");
+  });
+
+  test("a stale file .CHECKSUM keeps Python's message and says which changed", async () => {
+    using dir = tempDir();
+    const env = scrubbedEnv(join(dir.path, "cache"));
+    writeFileSync(join(dir.path, "f.txt"), "one\n");
+    expect((await runSeamless(["upload", "f.txt"], { cwd: dir.path, env })).exitCode).toBe(0);
+    writeFileSync(join(dir.path, "f.txt"), "two\n");
+    const stale = await runSeamless(["run", "cat f.txt"], { cwd: dir.path, env });
+    expect(stale.exitCode).toBe(1);
+    expect(stale.stderr).toContain(`Argument #2 'f.txt' exists as file and .CHECKSUM file, but the checksums are not the same: the file "f.txt" changed after "f.txt.CHECKSUM" was written`);
+  });
+
+  test("a .CHECKSUM argument whose buffer left the store is stored again from the matching file", async () => {
+    using dir = tempDir();
+    const cache = join(dir.path, "cache");
+    const env = scrubbedEnv(cache);
+    writeFileSync(join(dir.path, "f.txt"), "kept\n");
+    mkdirSync(join(dir.path, "d"));
+    writeFileSync(join(dir.path, "d/a"), "member\n");
+    expect((await runSeamless(["upload", "f.txt", "d"], { cwd: dir.path, env })).exitCode).toBe(0);
+    for (const name of readdirSync(join(cache, "__TOPLEVEL__"))) if (name.length === 2) rmSync(join(cache, "__TOPLEVEL__", name), { recursive: true });
+    const file = await runSeamless(["run", "cat f.txt"], { cwd: dir.path, env });
+    expect([file.exitCode, file.stdout, file.stderr]).toEqual([0, "kept\n", ""]);
+    const directory = await runSeamless(["run", "ls d; cat d/a"], { cwd: dir.path, env });
+    expect([directory.exitCode, directory.stdout]).toEqual([0, "a\nmember\n"]);
+    expect(existsSync(bufferPath(cache, sha256("member\n")))).toBe(true);
+  });
+});
