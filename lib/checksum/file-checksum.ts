@@ -3,6 +3,7 @@
  * raw bytes, decompressed for `.zst`/`.gz` names; directories as deep indexes.
  * @module
  */
+import { SeamlessError } from "../errors.ts";
 import { lstatSync, readdirSync, statSync, type Stats } from "node:fs";
 import { join } from "node:path";
 import { fsPromises } from "../lazy-node.ts";
@@ -205,6 +206,10 @@ export function listDirectoryFiles(dir: string): ListedFile[] {
   const visit = (absolute: string, relative: string) => {
     for (const entry of readdirSync(absolute, { withFileTypes: true })) {
       const path = join(absolute, entry.name);
+      if (entry.name.includes("\uFFFD") && !isValidUtf8Name(path)) {
+        // Read with U+FFFD in place of its bad bytes: the name cannot be opened or be a JSON key (Python fails on it too).
+        throw new SeamlessError(`Cannot index directory "${dir}": the name ${JSON.stringify(path)} is not valid UTF-8 and cannot be an index key`, { hint: "rename it" });
+      }
       const rel = relative ? `${relative}/${entry.name}` : entry.name;
       if (entry.isDirectory()) {
         visit(path, rel);
@@ -226,7 +231,49 @@ export function listDirectoryFiles(dir: string): ListedFile[] {
     }
   };
   visit(dir, "");
+  refuseUnrestorableNames(dir, found);
   return found;
+}
+
+/**
+ * Refuses a directory holding names that an index cannot give back as they are, before anything
+ * is stored or moved: download would write other names, and `upload --move` would lose data.
+ * Two names whose keys collide (`a.txt` and `a.txt.gz`: keys drop the compression suffix)
+ * would keep only one file. (Names that are not valid UTF-8 are refused while listing.)
+ */
+function refuseUnrestorableNames(dir: string, found: ListedFile[]): void {
+  let seen: Map<string, string> | null = null;
+  for (const file of found) {
+    if (compressionSuffixOf(file.path) !== null) {
+      // Only a stripped suffix can make keys collide: the full map is built only then.
+      seen ??= new Map(found.filter((other) => compressionSuffixOf(other.path) === null).map((other) => [other.key, other.path]));
+      const other = seen.get(file.key);
+      if (other !== undefined) {
+        throw new SeamlessError(`Cannot index directory "${dir}": "${other}" and "${file.path}" would both be stored as "${file.key}" (index keys drop .gz/.zst)`, {
+          hint: "rename one of them",
+        });
+      }
+      seen.set(file.key, file.path);
+    }
+  }
+}
+
+/** Whether a path's last name, read as raw bytes from its directory, is valid UTF-8. */
+function isValidUtf8Name(path: string): boolean {
+  const slash = path.lastIndexOf("/");
+  const shown = path.slice(slash + 1);
+  const decoder = new TextDecoder("utf-8", { fatal: true });
+  for (const raw of readdirSync(path.slice(0, slash), { encoding: "buffer" })) {
+    let name: string;
+    try {
+      name = decoder.decode(raw);
+    } catch {
+      if (raw.toString("utf8") === shown) return false;
+      continue;
+    }
+    if (name === shown) return true;
+  }
+  return true;
 }
 
 /**

@@ -67,7 +67,13 @@ export async function executeBashTransformation(dict: TransformationDict, store:
       onStdoutLine: hooks.onStdoutLine,
       onStderr: hooks.onStderr,
       onStarted: hooks.onStarted,
+    }).catch((error) => {
+      try {
+        workspace.linked.verifyUnchanged(); // drops a buffer the command changed, whatever ended it
+      } catch {}
+      throw error;
     });
+    workspace.linked.verifyUnchanged();
     if (outcome.exitCode !== 0) {
       const detail = outcome.signal ? `Error: Killed by signal ${outcome.signal}` : `Error: Return code ${outcome.exitCode}`;
       throw new TransformationFailedError(failureMessage(code, detail, outcome));
@@ -93,6 +99,7 @@ export async function executeBashTransformation(dict: TransformationDict, store:
     const buffer = readFileSync(resultPath);
     return { checksum: computeChecksum(buffer), buffer, members: [], outcome };
   } finally {
+    workspace.linked.close();
     rmSync(workspace.dir, { recursive: true, force: true });
   }
 }

@@ -15,6 +15,7 @@ import { compress, compressionSuffixOf } from "../checksum/compression.ts";
 import { parsePlain, type PlainValue } from "../serialize/plain-json.ts";
 import { NotFoundError, SeamlessError, type CorruptBufferError } from "../errors.ts";
 import type { TransformationDict } from "../transformation/dict.ts";
+import { LinkedInputs } from "./_linked-inputs.ts";
 
 /** Refuses pin names that could write outside the workspace. */
 export function validatePinName(name: string): void {
@@ -36,6 +37,8 @@ export interface Workspace {
   dir: string;
   /** Environment variables the pins add. */
   env: Record<string, string>;
+  /** Large inputs linked into the store: check them after the run ({@link LinkedInputs.verifyUnchanged}), then close. */
+  linked: LinkedInputs;
 }
 
 async function fetchBuffer(store: BufferStore, checksum: Checksum, pin: string): Promise<Uint8Array> {
@@ -45,13 +48,14 @@ async function fetchBuffer(store: BufferStore, checksum: Checksum, pin: string):
 }
 
 /**
- * Places a verified copy of a buffer at `target`. Never a link into the store: a command that
- * writes to its input (`sort -o f f`, `dd conv=notrunc`) must not be able to change a stored
- * buffer, and file modes do not stop root (issue 17). Large buffers are cloned copy-on-write
- * where the file system offers it; a stored buffer that no longer matches its name is dropped
- * from the store ({@link CorruptBufferError}) and the run stores it again from the user's file.
+ * Places a verified copy of a buffer at `target`: a command that writes to its input
+ * (`sort -o f f`, `dd conv=notrunc`) must not be able to change a stored buffer, and file
+ * modes do not stop root (issue 17). Copies are cloned copy-on-write where the file system
+ * offers it. Large buffers of the local store are linked instead, and checked before and after
+ * the run (_linked-inputs.ts). A stored buffer that no longer matches its name is dropped from
+ * the store ({@link CorruptBufferError}) and the run stores it again from the user's file.
  */
-async function placeBuffer(store: BufferStore, checksum: Checksum, target: string, pin: string): Promise<void> {
+async function placeBuffer(store: BufferStore, checksum: Checksum, target: string, pin: string, linked: LinkedInputs): Promise<void> {
   mkdirSync(dirname(target), { recursive: true });
   rmSync(target, { force: true }); // a metafile may share its name with a pin: the later one wins, as in Python
   const suffix = compressionSuffixOf(target);
@@ -61,6 +65,7 @@ async function placeBuffer(store: BufferStore, checksum: Checksum, target: strin
     writeFileSync(target, compress(await fetchBuffer(store, checksum, pin), suffix));
     return;
   }
+  if (store instanceof BufferDir && linked.tryLink(store, checksum, target, pin)) return;
   if (!(await store.getToFile(checksum, target))) {
     throw new NotFoundError(`Cannot materialize pin "${pin}": buffer "${checksum}" not found in ${store.location}`);
   }
@@ -75,15 +80,17 @@ async function placeBuffer(store: BufferStore, checksum: Checksum, target: strin
  */
 export async function materializeWorkspace(dict: TransformationDict, store: BufferStore): Promise<Workspace> {
   const dir = mkdtempSync(join(process.env.TMPDIR || os().tmpdir(), "seamless-bash-transformer"));
+  const linked = new LinkedInputs();
   try {
-    return { dir, env: await materializePins(dict, store, dir) };
+    return { dir, env: await materializePins(dict, store, dir, linked), linked };
   } catch (error) {
+    linked.close();
     rmSync(dir, { recursive: true, force: true }); // a refused pin or a missing buffer leaves nothing behind
     throw error;
   }
 }
 
-async function materializePins(dict: TransformationDict, store: BufferStore, dir: string): Promise<Record<string, string>> {
+async function materializePins(dict: TransformationDict, store: BufferStore, dir: string, linked: LinkedInputs): Promise<Record<string, string>> {
   const env: Record<string, string> = {};
   const format = (dict.__format__ ?? {}) as Record<string, { filesystem?: { mode?: string } }>;
   const pins = Object.keys(dict).filter((key) => !key.startsWith("__") && key !== "code").sort();
@@ -93,7 +100,7 @@ async function materializePins(dict: TransformationDict, store: BufferStore, dir
     if (pin.startsWith("META__FILE__")) {
       const name = pin.slice("META__FILE__".length);
       validatePinName(name);
-      await placeBuffer(store, checksum, join(dir, name), pin);
+      await placeBuffer(store, checksum, join(dir, name), pin, linked);
       continue;
     }
     validatePinName(pin);
@@ -103,7 +110,7 @@ async function materializePins(dict: TransformationDict, store: BufferStore, dir
       const index = parseIndexText(Buffer.from(indexBytes).toString("utf8"), `pin ${pin}`);
       const target = join(dir, pin.replace(/\.(zst|gz)$/, ""));
       mkdirSync(target, { recursive: true });
-      for (const [key, member] of Object.entries(index)) await placeBuffer(store, member, join(target, key), pin);
+      for (const [key, member] of Object.entries(index)) await placeBuffer(store, member, join(target, key), pin, linked);
       if (SHELL_NAME.test(pin)) env[pin] = pin;
     } else if (celltype === "str" || celltype === "int" || celltype === "float" || celltype === "bool" || celltype === "plain") {
       const bytes = await fetchBuffer(store, checksum, pin);
@@ -114,7 +121,7 @@ async function materializePins(dict: TransformationDict, store: BufferStore, dir
       const bare = value.replace(/\n$/, "");
       if (!pin.includes(".") && bare.length <= 1000 && SHELL_NAME.test(pin)) env[pin] = bare;
     } else {
-      await placeBuffer(store, checksum, join(dir, pin), pin);
+      await placeBuffer(store, checksum, join(dir, pin), pin, linked);
       // Python points this variable at the buffer file in the store; ours is the pin's own copy.
       if (SHELL_NAME.test(pin) && store instanceof BufferDir && !compressionSuffixOf(pin) && store.locate(checksum)?.suffix === null) env[pin] = resolve(dir, pin);
     }

@@ -147,3 +147,56 @@ describe("sidecars that disagree with what is beside them", () => {
     expect(existsSync(bufferPath(cache, sha256("member\n")))).toBe(true);
   });
 });
+
+describe("large inputs are links into the store, checked around the run (item 1)", () => {
+  test("a command that writes through its linked input fails with one line; the buffer is dropped, nothing cached, the next run is right", async () => {
+    using dir = tempDir();
+    const cache = join(dir.path, "cache");
+    const env = scrubbedEnv(cache);
+    const big = new Uint8Array(33 * 1024 * 1024).fill(65); // above LINK_MIN_BYTES
+    writeFileSync(join(dir.path, "big.bin"), big);
+    const tampering = await runSeamless(["run", "-g1", "-i", "big.bin", "printf EVIL | dd of=big.bin conv=notrunc 2>/dev/null; echo done"], { cwd: dir.path, env });
+    expect(tampering.exitCode).toBe(1);
+    expect(tampering.stdout).toBe("");
+    expect(tampering.stderr.trim().split("\n")).toEqual([
+      `seamless run: The command changed its input "big.bin", a link to buffer "${sha256(big)}" in the store; the buffer has been removed from the store, and nothing was cached`,
+    ]);
+    expect(cachedResults(cache)).toBe(0);
+    expect(storeIsSound(join(cache, "__TOPLEVEL__")).bad).toEqual([]);
+    const honest = await runSeamless(["run", "head -c 4 big.bin"], { cwd: dir.path, env });
+    expect([honest.exitCode, honest.stdout]).toEqual([0, "AAAA"]);
+    expect(storeIsSound(join(cache, "__TOPLEVEL__")).bad).toEqual([]);
+  });
+});
+
+describe("what upload stores, download restores (item 3)", () => {
+  test("a name with a backslash survives upload --move and download", async () => {
+    using dir = tempDir();
+    const env = scrubbedEnv(join(dir.path, "cache"));
+    mkdirSync(join(dir.path, "m"));
+    writeFileSync(join(dir.path, "m/q1\\q2.txt"), "precious\n");
+    const upload = await runSeamless(["upload", "--move", "m"], { cwd: dir.path, env });
+    expect(upload.exitCode).toBe(0);
+    expect(existsSync(join(dir.path, "m"))).toBe(false);
+    expect(readFileSync(join(dir.path, "m.INDEX"), "utf8")).toContain('"q1\\\\q2.txt"');
+    const download = await runSeamless(["download", "m"], { cwd: dir.path, env });
+    expect([download.exitCode, download.stderr]).toEqual([0, ""]);
+    expect(readFileSync(join(dir.path, "m/q1\\q2.txt"), "utf8")).toBe("precious\n");
+  });
+
+  test("upload --move refuses names an index cannot give back, before storing or moving anything", async () => {
+    using dir = tempDir();
+    const cache = join(dir.path, "cache");
+    const env = scrubbedEnv(cache);
+    mkdirSync(join(dir.path, "m"));
+    writeFileSync(join(dir.path, "m/a.txt"), "plain\n");
+    writeFileSync(join(dir.path, "m/a.txt.gz"), Bun.gzipSync(Buffer.from("other\n")));
+    writeFileSync(join(dir.path, "keep.txt"), "kept\n");
+    const upload = await runSeamless(["upload", "--move", "keep.txt", "m"], { cwd: dir.path, env });
+    expect(upload.exitCode).toBe(1);
+    expect(upload.stderr).toContain('would both be stored as "a.txt"');
+    expect(readdirSync(join(dir.path, "m")).sort()).toEqual(["a.txt", "a.txt.gz"]);
+    expect(existsSync(join(dir.path, "keep.txt"))).toBe(true);
+    expect(existsSync(join(dir.path, "m.INDEX")) || existsSync(join(dir.path, "keep.txt.CHECKSUM"))).toBe(false);
+  });
+});
