@@ -3,7 +3,7 @@
  * written as files with `.CHECKSUM` (and `.INDEX` for directories).
  * @module
  */
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, rmdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { Checksum } from "../checksum/checksum.ts";
 import { computeChecksum, hashFileRaw } from "../checksum/sha256.ts";
@@ -52,6 +52,7 @@ export interface TargetOptions {
 export async function writeResultTargets(resultBuffer: Uint8Array, targets: ResultTargets, options: TargetOptions): Promise<void> {
   const result = parseIndexText(Buffer.from(resultBuffer).toString("utf8"), "result");
   const files: LocalFile[] = [];
+  const directories: ResultDirectory[] = [];
   for (const [server, localName] of targets) {
     const local = join(options.workdir, localName ?? server);
     if (server in result) {
@@ -68,6 +69,7 @@ export async function writeResultTargets(resultBuffer: Uint8Array, targets: Resu
       continue;
     }
     for (const key of Object.keys(sub)) validateIndexKey(key, "result");
+    directories.push({ path: local, index: sub, previous: readPreviousIndex(`${local}.INDEX`) });
     const indexBytes = serializeDeepIndex(sub);
     // Stored (Python does not), so that the `.CHECKSUM` of a result directory names a buffer
     // that `seamless download` can resolve when the `.INDEX` file is gone.
@@ -89,5 +91,80 @@ export async function writeResultTargets(resultBuffer: Uint8Array, targets: Resu
       throw new NotFoundError(`Cannot download result "${file.path}": buffer "${file.checksum}" not found in ${options.store.location}`);
     }
   }
+  for (const directory of directories) tidyResultDirectory(directory, options.say);
+}
+
+/** A result directory as written now, and the index an earlier result left beside it. */
+interface ResultDirectory {
+  path: string;
+  index: DeepIndex;
+  previous: DeepIndex | null;
+}
+
+function readPreviousIndex(path: string): DeepIndex | null {
+  try {
+    return parseIndexText(readFileSync(path, "utf8"), path);
+  } catch {
+    return null; // none, or unreadable: nothing is known to be ours
+  }
+}
+
+/**
+ * Makes a result directory hold exactly the result (QUIRK: Python leaves files of earlier
+ * results in place, where they feed the next step). Files that the previous `.INDEX` listed and
+ * that are no longer part of the result are removed, if they still hold what that result put
+ * there; anything else that is not part of the result is left and named in a warning.
+ */
+function tidyResultDirectory(directory: ResultDirectory, say: (level: number, text: string) => void): void {
+  const stale: string[] = [];
+  for (const [key, checksum] of Object.entries(directory.previous ?? {})) {
+    if (key in directory.index) continue;
+    const path = join(directory.path, key);
+    try {
+      if (hashFileRaw(path).checksum !== checksum) continue; // changed by someone since: not ours to remove
+    } catch {
+      continue; // gone already
+    }
+    rmSync(path, { force: true });
+    stale.push(key);
+  }
+  removeEmptyDirectories(directory.path, stale);
+  if (stale.length > 0) say(1, `Removed ${stale.length} files of an earlier result from "${directory.path}": ${stale.join(", ")}`);
+  const foreign = listFiles(directory.path).filter((key) => !(key in directory.index));
+  if (foreign.length > 0) {
+    const shown = foreign.slice(0, 10).join(", ") + (foreign.length > 10 ? `, … (${foreign.length - 10} more)` : "");
+    say(0, `Warning: result directory "${directory.path}" holds ${foreign.length} files that are not part of the result: ${shown}`);
+  }
+}
+
+/** Removes the directories that removing `keys` left empty, deepest first (never the result directory itself). */
+function removeEmptyDirectories(root: string, keys: string[]): void {
+  const dirs = new Set<string>();
+  for (const key of keys) for (let at = key.lastIndexOf("/"); at > 0; at = key.lastIndexOf("/", at - 1)) dirs.add(key.slice(0, at));
+  for (const dir of [...dirs].sort((a, b) => b.length - a.length)) {
+    try {
+      rmdirSync(join(root, dir));
+    } catch {} // not empty
+  }
+}
+
+/** Relative paths of the files (and links) under a directory. */
+function listFiles(root: string): string[] {
+  const found: string[] = [];
+  const visit = (dir: string, prefix: string) => {
+    let entries;
+    try {
+      entries = readdirSync(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const entry of entries) {
+      const rel = prefix ? `${prefix}/${entry.name}` : entry.name;
+      if (entry.isDirectory()) visit(join(dir, entry.name), rel);
+      else found.push(rel);
+    }
+  };
+  visit(root, "");
+  return found;
 }
 

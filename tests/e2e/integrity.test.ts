@@ -200,3 +200,18 @@ describe("what upload stores, download restores (item 3)", () => {
     expect(existsSync(join(dir.path, "m.INDEX")) || existsSync(join(dir.path, "keep.txt.CHECKSUM"))).toBe(false);
   });
 });
+
+describe("a result directory holds exactly the result", () => {
+  test("files of the previous result that are gone from the new one are removed; other files are named in a warning", async () => {
+    using dir = tempDir();
+    const env = scrubbedEnv(join(dir.path, "cache"));
+    const first = await runSeamless(["run", "-cp", "outdir", "mkdir -p outdir/s1 outdir/s2 && echo 1 > outdir/s1/r && echo 2 > outdir/s2/r"], { cwd: dir.path, env });
+    expect(first.exitCode).toBe(0);
+    writeFileSync(join(dir.path, "outdir/notes.txt"), "mine\n");
+    const second = await runSeamless(["run", "-cp", "outdir", "mkdir -p outdir/s1 && echo 1 > outdir/s1/r"], { cwd: dir.path, env });
+    expect(second.exitCode).toBe(0);
+    expect(readdirSync(join(dir.path, "outdir"), { recursive: true }).map(String).sort()).toEqual(["notes.txt", "s1", "s1/r"]);
+    expect(readFileSync(join(dir.path, "outdir/notes.txt"), "utf8")).toBe("mine\n");
+    expect(second.stderr).toContain('Warning: result directory "outdir" holds 1 files that are not part of the result: notes.txt');
+  });
+});
