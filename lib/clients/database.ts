@@ -98,10 +98,7 @@ export class DatabaseClient implements ResultCache {
         }
       }
       const detail = (last as Error).message;
-      throw new RemoteError(`${what}: database server ${this.location}: ${detail} (${this.#attempts} attempts)`, this.location, (last as RemoteError).status, {
-        cause: last,
-        hint: "check SEAMLESS_DATABASE / SEAMLESS_REMOTE_CLIENTS, or start one with 'seamless database FILE --writable'",
-      });
+      throw new RemoteError(`${what}: database server ${this.location}: ${detail} (${this.#attempts} attempts)`, this.location, (last as RemoteError).status, { cause: last });
     };
     return method === "GET" && this.#throttle ? this.#throttle.run(run) : run();
   }
