@@ -1,7 +1,6 @@
 import { UsageError } from "../lib/errors.ts";
-import { resolveConfig } from "../lib/config/mod.ts";
+import { homeOf, launcherDirOf } from "../lib/config/mod.ts";
 import { selfCommand, startServiceHere } from "../lib/launcher/mod.ts";
-import { os } from "../lib/lazy-node.ts";
 import { parseOrHelp, type CommandSpec } from "./args.ts";
 import { writeStdout, writeStderr } from "./stdio.ts";
 
@@ -26,15 +25,14 @@ export async function main(argv: string[]): Promise<number> {
   if (typeof parsed === "number") return parsed;
   const { values, positionals } = parsed;
   if (typeof values.key !== "string" || typeof values.workdir !== "string") throw new UsageError("--key and --workdir are required");
-  const config = resolveConfig(process.env, "/");
   const record = await startServiceHere({
     key: values.key,
     workdir: values.workdir,
     args: positionals,
-    launcherDir: config.launcherDir,
+    launcherDir: launcherDirOf(process.env),
     executable: selfCommand(),
     networkInterface: values.networkInterface as string | undefined,
-    home: process.env.HOME || os().homedir(),
+    home: homeOf(process.env),
     say: (text) => writeStderr(`seamless launch-service: ${text}\n`),
   });
   writeStdout(`${JSON.stringify(record)}\n`);

@@ -53,6 +53,8 @@ export interface SeamlessConfig {
   notes: string[];
   /** remote-http-launcher state directory. */
   launcherDir: string;
+  /** The home directory (`~` in cluster paths). */
+  home: string;
   /** `SEAMLESS_SSH_CONFIG`: an ssh_config file passed to ssh with -F. */
   sshConfigFile: string | null;
   /** Confirmation thresholds of upload/download (cli-spec §3.20), as given. */
@@ -88,7 +90,13 @@ export function cacheDirOf(env: Env): string {
   return join(xdg || join(homeOf(env), ".cache"), "seamless");
 }
 
-function homeOf(env: Env): string {
+/** The remote-http-launcher state directory: `$REMOTE_HTTP_LAUNCHER_DIR`, else `~/.remote-http-launcher`. */
+export function launcherDirOf(env: Env): string {
+  return expandHome(env.REMOTE_HTTP_LAUNCHER_DIR?.trim() || "~/.remote-http-launcher", env);
+}
+
+/** The home directory: `$HOME`, else the account's. */
+export function homeOf(env: Env): string {
   return env.HOME || os().homedir();
 }
 
@@ -195,7 +203,8 @@ export function resolveConfig(env: Env, cwd: string, flags: ConfigFlags = {}): S
     level: 0,
     clients: embeddedClients(cacheDir, "embedded default"),
     notes: [],
-    launcherDir: expandHome(env.REMOTE_HTTP_LAUNCHER_DIR?.trim() || "~/.remote-http-launcher", env),
+    launcherDir: launcherDirOf(env),
+    home: homeOf(env),
     sshConfigFile: env.SEAMLESS_SSH_CONFIG?.trim() || null,
     limits: {
       maxUploadFiles: env.SEAMLESS_MAX_UPLOAD_FILES ?? null,

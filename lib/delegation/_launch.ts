@@ -1,11 +1,10 @@
 /** From a client choice to a URL, launching when the configuration says so. */
 import type { ClientChoice, SeamlessConfig } from "../config/mod.ts";
 import { ensureService, keepAlive, selfCommand, type LaunchContext } from "../launcher/mod.ts";
-import { os } from "../lazy-node.ts";
 
 /** The launcher context of a configuration. */
 export function launchContextOf(config: SeamlessConfig, say?: (text: string) => void): LaunchContext {
-  return { launcherDir: config.launcherDir, home: process.env.HOME || os().homedir(), executable: selfCommand(), sshConfigFile: config.sshConfigFile, say };
+  return { launcherDir: config.launcherDir, home: config.home, executable: selfCommand(), sshConfigFile: config.sshConfigFile, say };
 }
 
 /** The URL of a `url` or `launch` client; a launched server is kept alive while we live. */
