@@ -9,7 +9,8 @@ import type { Checksum } from "../checksum/checksum.ts";
 import type { BufferStore } from "../buffers/store.ts";
 import { BufferDir } from "../buffers/bufferdir.ts";
 import { parseIndexText } from "../checksum/sidecar.ts";
-import { ResultCache, type ExecutionRecord } from "../cache/result-cache.ts";
+import type { ExecutionRecord } from "../cache/result-cache.ts";
+import type { ResultCache } from "../cache/store.ts";
 import { InterruptedError, SeamlessError } from "../errors.ts";
 import type { TransformationDict } from "../transformation/dict.ts";
 import { VERSION } from "../version.ts";
@@ -60,7 +61,7 @@ export async function computeTransformation(dict: TransformationDict, tfChecksum
   if (dict.__language__ !== "bash") throw new SeamlessError(`Cannot run a transformation in language "${String(dict.__language__)}": only bash is supported`);
   const deep = Array.isArray(dict.__output__) && dict.__output__[1] === "deepfolder";
   const lookup = async (): Promise<Computed | null> => {
-    const cached = options.cache.getResult(tfChecksum);
+    const cached = await options.cache.getResult(tfChecksum);
     if (!cached) return null;
     const present = await resultIsPresent(options.store, cached, deep);
     if (present === false) return null;
@@ -118,7 +119,7 @@ export async function computeTransformation(dict: TransformationDict, tfChecksum
         started_at: new Date(started).toISOString(),
         implementation: "seamless (TypeScript)",
       };
-      options.cache.recordResult(tfChecksum, result.checksum, record);
+      await recordResult(options.cache, tfChecksum, result.checksum, record);
       options.say(1, "Transformation finished");
       return { checksum: result.checksum, fromCache: false, buffer: options.scratch ? undefined : result.buffer };
     } finally {
@@ -128,6 +129,16 @@ export async function computeTransformation(dict: TransformationDict, tfChecksum
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
   }
+}
+
+/**
+ * Writes a fresh result with its execution record (services-spec §3.4, §4.4 "Who writes the
+ * database"). The record is write-once; when it is refused (an earlier run left another record,
+ * or another result whose buffer is gone), the result entry is still made to point at this run.
+ */
+async function recordResult(cache: ResultCache, tf: Checksum, result: Checksum, record: ExecutionRecord): Promise<void> {
+  if (await cache.setExecutionRecord(tf, result, record)) return;
+  if ((await cache.getResult(tf)) !== result) await cache.setResult(tf, result);
 }
 
 /** Where single-flight locks live inside a cache directory. */
