@@ -19,6 +19,8 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMai
   resolve: { summary: "print or save the buffer of a checksum", load: async () => (await import("./resolve.ts")).main },
   hashserver: { summary: "serve a buffer directory over HTTP (hashserver protocol)", load: async () => (await import("./hashserver.ts")).main },
   database: { summary: "serve a result cache (seamless.db) over HTTP (seamless-database protocol)", load: async () => (await import("./database.ts")).main },
+  config: { summary: "print the resolved configuration (cluster, project, stage, level, clients)", load: async () => (await import("./config.ts")).main },
+  "launch-service": { summary: "find or start a service for a launcher key (used over SSH)", load: async () => (await import("./launch-service.ts")).main },
 };
 
 function usage(): string {

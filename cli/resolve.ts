@@ -1,15 +1,16 @@
 import { existsSync } from "node:fs";
 import { tryParseChecksum } from "../lib/checksum/checksum.ts";
 import { readChecksumSidecar } from "../lib/checksum/sidecar.ts";
-import { openBufferStore } from "../lib/buffers/open-store.ts";
+import { openBufferStoreFor } from "../lib/delegation/mod.ts";
+import { configFromFlags } from "./configure.ts";
 import { writeFileAtomic } from "../lib/buffers/atomic-write.ts";
 import { NotFoundError, SeamlessError } from "../lib/errors.ts";
-import { type CommandSpec, HASHSERVER_OPTION, formatHelp, parseCommandArgs } from "./args.ts";
+import { type CommandSpec, HASHSERVER_OPTION, SCOPE_OPTIONS, formatHelp, parseCommandArgs } from "./args.ts";
 import { writeStdout } from "./stdio.ts";
 
 export const spec: CommandSpec = {
   name: "resolve",
-  usage: "seamless resolve CHECKSUM|FILE.CHECKSUM [--output FILE] [--hashserver URL]",
+  usage: "seamless resolve CHECKSUM|FILE.CHECKSUM [--output FILE] [--hashserver URL] [--project P[:SUB]] [--stage S[:SUB]]",
   summary:
     "Fetch the buffer of a checksum and print it as text, or write its raw bytes with --output.\n" +
     "A literal checksum is preferred over a file of the same name (services-spec §6.6).",
@@ -17,6 +18,7 @@ export const spec: CommandSpec = {
   options: [
     { key: "output", names: ["-o", "--output"], kind: "value", metavar: "FILE", help: "write the raw bytes to FILE (atomically)" },
     HASHSERVER_OPTION,
+    ...SCOPE_OPTIONS,
     { key: "verbose", names: ["--verbose"], kind: "flag", help: "accepted for compatibility" },
   ],
 };
@@ -30,7 +32,7 @@ export async function main(argv: string[]): Promise<number> {
   const argument = positionals[0]!;
   const checksum = tryParseChecksum(argument) ?? (existsSync(argument) ? readChecksumSidecar(argument) : null);
   if (!checksum) throw new SeamlessError(`Invalid checksum "${argument}": not a checksum and not an existing .CHECKSUM file`);
-  const store = await openBufferStore({ hashserverUrl: values.hashserver as string | undefined });
+  const store = await openBufferStoreFor(configFromFlags(values));
   const buffer = await store.get(checksum);
   if (!buffer) throw new NotFoundError(`Cannot resolve buffer "${checksum}": not found in ${store.location}`);
   if (values.output) {

@@ -2,15 +2,14 @@ import { dirname, join } from "node:path";
 import { existsSync, readFileSync } from "node:fs";
 import { tryParseChecksum } from "../lib/checksum/checksum.ts";
 import { readChecksumSidecar } from "../lib/checksum/sidecar.ts";
-import { openBufferStore } from "../lib/buffers/open-store.ts";
-import { resolveCacheDir } from "../lib/buffers/cache-dir.ts";
+import { openBufferStoreFor, openResultCacheFor } from "../lib/delegation/mod.ts";
+import { configFromFlags } from "./configure.ts";
 import { writeFileAtomic } from "../lib/buffers/atomic-write.ts";
-import { openResultCache } from "../lib/cache/open-cache.ts";
 import { NotFoundError, SeamlessError, UsageError } from "../lib/errors.ts";
 import { parsePlain } from "../lib/serialize/plain-json.ts";
 import { computeTransformation, lockDirOf } from "../lib/execute/compute.ts";
 import type { TransformationDict } from "../lib/transformation/dict.ts";
-import { type CommandSpec, HASHSERVER_OPTION, parseOrHelp } from "./args.ts";
+import { type CommandSpec, HASHSERVER_OPTION, SCOPE_OPTIONS, parseOrHelp } from "./args.ts";
 import { writeStdout, writeStderr } from "./stdio.ts";
 
 export const spec: CommandSpec = {
@@ -25,6 +24,7 @@ export const spec: CommandSpec = {
     { key: "scratch", names: ["--scratch"], kind: "flag", help: "do not store the result value" },
     { key: "dunder", names: ["--dunder"], kind: "value", metavar: "FILE", help: "JSON object of execution dunders (default: dunder.json next to FILE.CHECKSUM)" },
     HASHSERVER_OPTION,
+    ...SCOPE_OPTIONS,
     { key: "directPrint", names: ["--direct-print"], kind: "flag", help: "accepted for compatibility" },
     { key: "fingertip", names: ["--fingertip"], kind: "flag", help: "accepted for compatibility" },
     { key: "strict", names: ["--strict"], kind: "flag", help: "accepted for compatibility" },
@@ -48,7 +48,9 @@ export async function main(argv: string[]): Promise<number> {
     const sibling = join(dirname(argument), "dunder.json");
     if (dunderPath === undefined && existsSync(sibling)) dunderPath = sibling;
   }
-  const store = await openBufferStore({ hashserverUrl: values.hashserver as string | undefined });
+  const config = configFromFlags(values);
+  const say = (text: string) => values.verbose && writeStderr(`seamless run-transformation: ${text}\n`);
+  const store = await openBufferStoreFor(config, { write: true, say });
   const buffer = await store.get(checksum);
   if (!buffer) throw new NotFoundError(`Cannot load transformation "${checksum}": buffer not found in ${store.location}`);
   let dict: TransformationDict;
@@ -65,8 +67,8 @@ export async function main(argv: string[]): Promise<number> {
     if (!dunder || typeof dunder !== "object" || Array.isArray(dunder)) throw new SeamlessError(`"${dunderPath}" must contain a JSON object`);
     Object.assign(dict, dunder);
   }
-  const cacheDir = resolveCacheDir();
-  const cache = await openResultCache(cacheDir);
+  const cacheDir = config.cacheDir;
+  const cache = await openResultCacheFor(config, { say });
   try {
     const computed = await computeTransformation(dict, checksum, {
       store,

@@ -2,14 +2,15 @@ import { existsSync, mkdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { SeamlessError, UsageError } from "../lib/errors.ts";
 import { StatCache } from "../lib/checksum/stat-cache.ts";
-import { resolveCacheDir, statCachePathOf } from "../lib/buffers/cache-dir.ts";
+import { statCachePathOf } from "../lib/buffers/cache-dir.ts";
+import { configFromFlags } from "./configure.ts";
 import { writeFileAtomic } from "../lib/buffers/atomic-write.ts";
 import { parseCommandLineCached } from "../lib/bash/parse-cache.ts";
 import { parseVariables, prepareBashTransformation, type BashRunRequest } from "../lib/transformation/prepare-bash.ts";
 import { executionDundersOf } from "../lib/transformation/dict.ts";
 import { VERSION } from "../lib/version.ts";
 import { serializePlain, stringifyPlain } from "../lib/serialize/plain-json.ts";
-import { type CommandSpec, HASHSERVER_OPTION, VERBOSITY_OPTIONS, formatHelp, parseOrHelp, verbosityOf } from "./args.ts";
+import { type CommandSpec, HASHSERVER_OPTION, SCOPE_OPTIONS, VERBOSITY_OPTIONS, formatHelp, parseOrHelp, verbosityOf } from "./args.ts";
 import { Reporter } from "./output.ts";
 import { waitForFuture } from "../lib/execute/futures.ts";
 import { writeStdout, writeStderr } from "./stdio.ts";
@@ -48,13 +49,12 @@ export const spec: CommandSpec = {
     { key: "writeJob", names: ["-j", "--write-job"], kind: "value", metavar: "DIR", help: "with --dry: write the job to DIR" },
     { key: "upload", names: ["--upload"], kind: "flag", help: "with --dry: store inputs and the transformation" },
     HASHSERVER_OPTION,
+    ...SCOPE_OPTIONS,
     { key: "fingertip", names: ["--fingertip"], kind: "flag", help: "accepted; no effect (as in seamless-run)" },
-    { key: "local", names: ["--local"], kind: "flag", help: "accepted; execution is always local for now" },
+    { key: "local", names: ["--local"], kind: "flag", help: "run locally even if the configuration says execution: remote" },
     { key: "qsubmit", names: ["--qsubmit", "--qsub"], kind: "flag", help: "not available yet" },
     { key: "writeRemoteJob", names: ["--write-remote-job"], kind: "value", metavar: "DIR", help: "not available yet" },
     { key: "node", names: ["--node"], kind: "value", metavar: "NODE", help: "not available yet" },
-    { key: "stage", names: ["--stage"], kind: "value", metavar: "S", help: "not available yet" },
-    { key: "project", names: ["--project"], kind: "value", metavar: "P", help: "not available yet" },
     { key: "docker", names: ["--docker", "--docker-image"], kind: "value", metavar: "IMG", help: "not available yet" },
     { key: "conda", names: ["--conda", "--conda-env", "--conda-environment"], kind: "value", metavar: "ENV", help: "not available yet" },
     { key: "undo", names: ["--undo"], kind: "flag", help: "not available (always fails in seamless-run too)" },
@@ -68,7 +68,7 @@ export async function main(argv: string[]): Promise<number> {
   const parsed = parseOrHelp(spec, argv);
   if (typeof parsed === "number") return parsed;
   const { values, positionals } = parsed;
-  for (const [key, flag] of [["qsubmit", "--qsubmit"], ["writeRemoteJob", "--write-remote-job"], ["node", "--node"], ["stage", "--stage"], ["project", "--project"], ["docker", "--docker"], ["conda", "--conda"]] as const) {
+  for (const [key, flag] of [["qsubmit", "--qsubmit"], ["writeRemoteJob", "--write-remote-job"], ["node", "--node"], ["docker", "--docker"], ["conda", "--conda"]] as const) {
     if (values[key] !== undefined) throw new SeamlessError(`${flag} is not available yet in this version of seamless`, { exitCode: 2 });
   }
   if (values.undo) throw new SeamlessError("--undo is not implemented");
@@ -100,7 +100,9 @@ export async function main(argv: string[]): Promise<number> {
     captures: (values.capture as string[] | undefined) ?? [],
     directPrint: values.directPrint === true,
   };
-  const cacheDir = resolveCacheDir();
+  const config = configFromFlags(values);
+  if (!values.local) for (const note of config.notes) reporter.message(0, note);
+  const cacheDir = config.cacheDir;
   reporter.message(1, `Verbosity set to ${reporter.verbosity}`);
   reporter.message(1, `seamless run ${VERSION}`);
   reporter.message(3, `Command: ${JSON.stringify(values.unquote ? [command] : positionals)}`);
@@ -126,7 +128,7 @@ export async function main(argv: string[]): Promise<number> {
   if (values.dry) {
     if (values.upload) {
       const { storePreparedBuffers } = await import("../lib/execute/run-bash.ts");
-      await storePreparedBuffers(prepared, values.hashserver as string | undefined, reporter);
+      await storePreparedBuffers(prepared, config, reporter);
     }
     if (jobDir !== undefined) {
       mkdirSync(jobDir);
@@ -150,7 +152,7 @@ export async function main(argv: string[]): Promise<number> {
   const { recoverFromCorruptBuffers } = await import("../lib/execute/recover-corrupt.ts");
   return recoverFromCorruptBuffers(() => runPrepared(prepared, {
     reporter,
-    hashserverUrl: values.hashserver as string | undefined,
+    config,
     workdir,
     scratch: values.scratch === true,
     download: values.noDownload !== true && values.scratch !== true,
