@@ -7,6 +7,7 @@ import { configFromFlags } from "./configure.ts";
 import { writeFileAtomic } from "../lib/buffers/atomic-write.ts";
 import { NotFoundError, SeamlessError, UsageError } from "../lib/errors.ts";
 import { parsePlain } from "../lib/serialize/plain-json.ts";
+import { withInterrupt } from "./interrupt.ts";
 import { computeTransformation, lockDirOf } from "../lib/execute/compute.ts";
 import type { TransformationDict } from "../lib/transformation/dict.ts";
 import { type CommandSpec, HASHSERVER_OPTION, SCOPE_OPTIONS, parseOrHelp } from "./args.ts";
@@ -33,6 +34,10 @@ export const spec: CommandSpec = {
 };
 
 export async function main(argv: string[]): Promise<number> {
+  return withInterrupt("seamless run-transformation", (signal) => runCommand(argv, signal));
+}
+
+async function runCommand(argv: string[], signal: AbortSignal): Promise<number> {
   const parsed = parseOrHelp(spec, argv);
   if (typeof parsed === "number") return parsed;
   const { values, positionals } = parsed;
@@ -71,6 +76,7 @@ export async function main(argv: string[]): Promise<number> {
   const cache = await openResultCacheFor(config, { say });
   try {
     const computed = await computeTransformation(dict, checksum, {
+      signal,
       store,
       cache,
       lockDir: lockDirOf(cacheDir),
