@@ -12,7 +12,8 @@ import { resolve } from "node:path";
 import type { Checksum } from "../checksum/checksum.ts";
 import { checksumFile } from "../checksum/file-checksum.ts";
 import { StatCache, stampOf, type FileStamp } from "../checksum/stat-cache.ts";
-import { resolveCacheDir, statCachePathOf } from "../buffers/cache-dir.ts";
+import { statCachePathOf } from "../buffers/cache-dir.ts";
+import { cacheDirOf } from "../config/mod.ts";
 import type { BufferDir } from "../buffers/bufferdir.ts";
 import { CorruptBufferError, SeamlessError } from "../errors.ts";
 
@@ -46,7 +47,7 @@ export class LinkedInputs {
   #cache(): StatCache | null {
     if (this.#statCache === undefined) {
       try {
-        this.#statCache = new StatCache(statCachePathOf(resolveCacheDir()));
+        this.#statCache = new StatCache(statCachePathOf(cacheDirOf(process.env)));
       } catch {
         this.#statCache = null; // a read-only cache: every large input is hashed
       }
