@@ -5,6 +5,7 @@ import { StatCache } from "../lib/checksum/stat-cache.ts";
 import { resolveCacheDir, statCachePathOf } from "../lib/buffers/cache-dir.ts";
 import { writeFileAtomic } from "../lib/buffers/atomic-write.ts";
 import { parseCommandLineCached } from "../lib/bash/parse-cache.ts";
+import { expandUser } from "../lib/bash/arguments.ts";
 import { parseVariables, prepareBashTransformation, type BashRunRequest } from "../lib/transformation/prepare-bash.ts";
 import { executionDundersOf } from "../lib/transformation/dict.ts";
 import { VERSION } from "../lib/version.ts";
@@ -82,7 +83,8 @@ export async function main(argv: string[]): Promise<number> {
   if (values.unquote && positionals.length !== 1) throw new UsageError("-c (unquote) requires a single argument");
   const reporter = new Reporter("seamless run", verbosityOf(values));
   const command = values.unquote ? positionals[0]! : positionals.join(" ");
-  const workdir = (values.workdir as string | undefined) ?? ".";
+  // The workdir string of cli-spec §3.11: the -w value as given (after ~), else the absolute cwd, never ".".
+  const workdir = values.workdir === undefined ? process.cwd() : expandUser(values.workdir as string);
   if (!existsSync(workdir) || !statSync(workdir).isDirectory()) throw new SeamlessError(`Working directory "${workdir}" does not exist`);
   const request: BashRunRequest = {
     command,
@@ -123,6 +125,10 @@ export async function main(argv: string[]): Promise<number> {
     reporter.message(3, `Transformation checksum: ${prepared.tfChecksum}`);
   }
 
+  if (!prepared.resultTargets && (values.scratch || values.noDownload)) {
+    // cli-spec §3.11: refused before anything runs or is written, with --dry too.
+    throw new SeamlessError("Download disabled. Refuse to print output to screen.");
+  }
   if (values.dry) {
     if (values.upload) {
       const { storePreparedBuffers } = await import("../lib/execute/run-bash.ts");
@@ -141,10 +147,6 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (values.upload || jobDir !== undefined) writeStdout(`${prepared.tfChecksum}\n`);
     return 0;
-  }
-  if (!prepared.resultTargets && (values.scratch || values.noDownload)) {
-    // cli-spec §3.11: refused before anything runs.
-    throw new SeamlessError("Download disabled. Refuse to print output to screen.");
   }
   const { runPrepared } = await import("../lib/execute/run-bash.ts");
   return runPrepared(prepared, {
