@@ -56,8 +56,8 @@ export const spec: CommandSpec = {
     { key: "node", names: ["--node"], kind: "value", metavar: "NODE", help: "not available yet" },
     { key: "stage", names: ["--stage"], kind: "value", metavar: "S", help: "not available yet" },
     { key: "project", names: ["--project"], kind: "value", metavar: "P", help: "not available yet" },
-    { key: "docker", names: ["--docker", "--docker-image"], kind: "value", metavar: "IMG", help: "not available yet" },
-    { key: "conda", names: ["--conda", "--conda-env", "--conda-environment"], kind: "value", metavar: "ENV", help: "not available yet" },
+    { key: "docker", names: ["--docker", "--docker-image"], kind: "value", metavar: "IMG", help: "run in this container image (docker or podman; else on the host, with a warning); not part of the identity" },
+    { key: "conda", names: ["--conda", "--conda-env", "--conda-environment"], kind: "value", metavar: "ENV", help: "activate this conda environment ($CONDA_ROOT or `conda info --base`); not part of the identity" },
     { key: "undo", names: ["--undo"], kind: "flag", help: "not available (always fails in seamless-run too)" },
   ],
   epilog:
@@ -69,7 +69,7 @@ export async function main(argv: string[]): Promise<number> {
   const parsed = parseOrHelp(spec, argv);
   if (typeof parsed === "number") return parsed;
   const { values, positionals } = parsed;
-  for (const [key, flag] of [["qsubmit", "--qsubmit"], ["writeRemoteJob", "--write-remote-job"], ["node", "--node"], ["stage", "--stage"], ["project", "--project"], ["docker", "--docker"], ["conda", "--conda"]] as const) {
+  for (const [key, flag] of [["qsubmit", "--qsubmit"], ["writeRemoteJob", "--write-remote-job"], ["node", "--node"], ["stage", "--stage"], ["project", "--project"]] as const) {
     if (values[key] !== undefined) throw new SeamlessError(`${flag} is not available yet in this version of seamless`, { exitCode: 2 });
   }
   if (values.undo) throw new SeamlessError("--undo is not implemented");
@@ -101,6 +101,7 @@ export async function main(argv: string[]): Promise<number> {
     prologues: (values.prologue as string[] | undefined) ?? [],
     captures: (values.capture as string[] | undefined) ?? [],
     directPrint: values.directPrint === true,
+    environment: { dockerImage: values.docker as string | undefined, condaEnvironment: values.conda as string | undefined },
   };
   const cacheDir = resolveCacheDir();
   reporter.message(1, `Verbosity set to ${reporter.verbosity}`);
@@ -143,6 +144,7 @@ export async function main(argv: string[]): Promise<number> {
       else {
         writeFileAtomic(join(jobDir, "transformation.json"), prepared.tfBuffer);
         writeFileAtomic(join(jobDir, "command.txt"), prepared.codeBuffer);
+        if (prepared.envBuffer) writeFileAtomic(join(jobDir, "env.json"), prepared.envBuffer);
       }
     }
     if (values.upload || jobDir !== undefined) writeStdout(`${prepared.tfChecksum}\n`);

@@ -19,6 +19,7 @@ import { mapFiles, type MappingMode, type Pin } from "../bash/file-mapping.ts";
 import { needsMakeExecutable, resolveExecutable } from "../bash/executable.ts";
 import { generateBashCode, type ResultTargets } from "./bash-code.ts";
 import { transformationBufferOf, type TransformationDict } from "./dict.ts";
+import { environmentOf, type EnvironmentRequest } from "./environment.ts";
 import type { PlainValue } from "../serialize/plain-json.ts";
 
 /** What the user asked for (the flags of cli-spec §3.1 that shape the transformation). */
@@ -37,6 +38,8 @@ export interface BashRunRequest {
   prologues: string[];
   captures: string[];
   directPrint: boolean;
+  /** `--docker` / `--conda`: recorded in `__env__`, outside the identity. */
+  environment?: EnvironmentRequest;
 }
 
 /** A prepared transformation. */
@@ -55,6 +58,8 @@ export interface PreparedBash {
   inputChecksums: Checksum[];
   pins: Map<string, Pin>;
   argTypes: Record<string, unknown>;
+  /** The `__env__` buffer (`env.json` of a job directory), when `--docker`/`--conda` was given. */
+  envBuffer: Uint8Array | null;
 }
 
 const RESERVED_PINS = new Set(["bashcode", "pins_"]);
@@ -338,6 +343,11 @@ export async function prepareBashTransformation(
   dict.__language__ = "bash";
   dict.__output__ = ["result", resultTargets === null ? "bytes" : "deepfolder", null];
   if (request.directPrint) dict.__meta__ = { __direct_print__: true };
+  const environment = environmentOf(request.environment ?? {});
+  if (environment) {
+    dict.__env__ = environment.checksum;
+    buffers.set(environment.checksum, { checksum: environment.checksum, length: environment.buffer.byteLength, bytes: environment.buffer });
+  }
   for (const [name, value] of pinEntries) dict[name] = value;
   if (formatEntries.length > 0) dict.__format__ = Object.fromEntries(formatEntries) as PlainValue;
   for (const [name, value] of metaEntries) dict[name] = value;
@@ -356,5 +366,8 @@ export async function prepareBashTransformation(
 
   const { buffer: tfBuffer, checksum: tfChecksum } = transformationBufferOf(dict);
   buffers.set(tfChecksum, { checksum: tfChecksum, length: tfBuffer.byteLength, bytes: tfBuffer });
-  return { dict, tfChecksum, tfBuffer, code, codeBuffer, resultTargets, captureStdout, buffers, inputChecksums, pins: mapped.pins, argTypes };
+  return {
+    dict, tfChecksum, tfBuffer, code, codeBuffer, resultTargets, captureStdout, buffers, inputChecksums, pins: mapped.pins, argTypes,
+    envBuffer: environment?.buffer ?? null,
+  };
 }
