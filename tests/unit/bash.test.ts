@@ -46,6 +46,26 @@ describe("parseCommandLine()", () => {
     expect(line.commands[1]!.redirects[0]!.target).toBe("out.txt");
     expect(line.commands[0]!.pipeline).toEqual([0, 1]);
   });
+  test("a list's trailing redirect belongs to its last command, through pipelines and `!`; a compound's to nobody", async () => {
+    const owners = async (source: string) => (await parseCommandLine(source)).commands.map((c) => c.redirects.map((r) => r.target));
+    expect(await owners("a && b > f")).toEqual([[], ["f"]]);
+    expect(await owners("a || b | c > f")).toEqual([[], [], ["f"]]);
+    expect(await owners("x > a; y > b && z > c")).toEqual([["a"], ["b"], ["c"]]);
+    expect(await owners("a && ! b > f")).toEqual([[], ["f"]]);
+    expect(await owners("a && (b) > f")).toEqual([[], []]);
+    expect(await owners("a > x && b")).toEqual([["x"], []]);
+  });
+  test("the barrier is the last redirect met inside the command, nested ones included (bashlex: word end < barrier)", async () => {
+    const words = async (source: string) => (await parseCommandLine(source)).commands.map((c) => c.words.map((w) => w.text));
+    expect(await words("sort > s.txt w.txt 2> log")).toEqual([["sort", "w.txt"]]);
+    expect(await words("tee >(gzip > s.gz) x")).toEqual([["tee", "gzip"], ["gzip"]]);
+    expect(await words("echo $(cat x > y) z")).toEqual([["echo", "cat", "x"], ["cat", "x"]]);
+    expect(await words("cat a.txt>out")).toEqual([["cat"]]);
+  });
+  test("a compound at the top takes every redirect inside it", async () => {
+    const line = await parseCommandLine("(sort a > b; cat c) > d");
+    expect(line.compoundRedirects.map((r) => r.target)).toEqual(["b", "d"]);
+  });
   test("primary pipelines: `a; b` and `a && b` analyse one command, `(a | b) > o` both plus the compound redirect", async () => {
     expect((await parseCommandLine("a; b")).commands[0]!.pipeline).toEqual([0]);
     expect((await parseCommandLine("a && b")).commands[0]!.pipeline).toEqual([0]);
