@@ -204,7 +204,7 @@ export async function prepareBashTransformation(
   // cli-spec §3.8: -w/-W only set the prefix stripped from pin names (and result targets);
   // arguments are typed, found and read relative to the process's own cwd.
   const workdir = request.rootMode ? "/" : request.workdir;
-  const context: TypingContext = { workdir: process.cwd(), statCache, waitForFuture };
+  const context: TypingContext = { workdir: ".", statCache, waitForFuture };
 
   // Executable resolution (cli-spec §3.6).
   const substitutions: { start: number; end: number; text: string }[] = [];
