@@ -91,6 +91,7 @@ export async function computeTransformation(dict: TransformationDict, tfChecksum
     const result = await executeBashTransformation(dict, options.store, {
       onStdoutLine: options.onStdoutLine,
       onStderr: options.onStderr,
+      onWarning: (text) => options.say(0, text),
       signal,
       timeoutMs: options.timeoutMs,
       storeMember: options.scratch ? undefined : async (checksum, path) => {

@@ -10,7 +10,7 @@
  * @module
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { InterruptedError, SeamlessError } from "../errors.ts";
 import { writeFileAtomic } from "../buffers/atomic-write.ts";
 import { isProcessAlive, ownerTag } from "./process-tree.ts";
@@ -137,6 +137,7 @@ export class FutureFiles {
       writeFileAtomic(this.#entry, entries.map(({ path }) => `${resolve(path)}\n`).join(""));
     }
     for (const { path, content } of entries) {
+      mkdirSync(dirname(path), { recursive: true }); // `> results/x.txt`: results/ may not exist yet
       writeFileAtomic(path, content);
       this.#paths.push(path);
     }

@@ -39,6 +39,8 @@ export interface RunBashOptions {
   timeoutMs?: number;
   /** SIGTERM-to-SIGKILL grace when the job is killed (default 2000). */
   graceMs?: number;
+  /** Runs `/bin/bash -c script` through this command (e.g. a container engine's `run … IMAGE`). */
+  launcher?: string[];
 }
 
 const MAX_COLLECTED = 8 * 1024 * 1024;
@@ -74,7 +76,7 @@ export async function runBash(script: string, options: RunBashOptions): Promise<
   if (options.signal?.aborted) throw new InterruptedError("Canceled before the command started");
   const started = performance.now();
   const tree = createProcessTree(options.env);
-  const child = Bun.spawn(["/bin/bash", "-c", script], {
+  const child = Bun.spawn([...(options.launcher ?? []), "/bin/bash", "-c", script], {
     cwd: options.cwd,
     env: { ...options.env, ...tree.env },
     stdin: "inherit",

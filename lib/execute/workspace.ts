@@ -87,7 +87,7 @@ async function fetchBuffer(store: BufferStore, checksum: Checksum, pin: string):
  * the run (_linked-inputs.ts). A stored buffer that no longer matches its name is dropped from
  * the store ({@link CorruptBufferError}) and the run stores it again from the user's file.
  */
-async function placeBuffer(store: BufferStore, checksum: Checksum, target: string, pin: string, linked: LinkedInputs): Promise<void> {
+async function placeBuffer(store: BufferStore, checksum: Checksum, target: string, pin: string, linked: LinkedInputs | null): Promise<void> {
   mkdirSync(dirname(target), { recursive: true });
   rmSync(target, { force: true }); // a metafile may share its name with a pin: the later one wins, as in Python
   const suffix = compressionSuffixOf(target);
@@ -97,7 +97,7 @@ async function placeBuffer(store: BufferStore, checksum: Checksum, target: strin
     writeFileSync(target, compress(await fetchBuffer(store, checksum, pin), suffix));
     return;
   }
-  if (store instanceof BufferDir && linked.tryLink(store, checksum, target, pin)) return;
+  if (linked && store instanceof BufferDir && linked.tryLink(store, checksum, target, pin)) return;
   if (!(await store.getToFile(checksum, target))) {
     throw new NotFoundError(`Cannot materialize pin "${pin}": buffer "${checksum}" not found in ${store.location}`);
   }
@@ -108,13 +108,13 @@ async function placeBuffer(store: BufferStore, checksum: Checksum, target: strin
  *
  * @param dict the transformation dict
  * @param store where the pin buffers are
- * @param scriptText the full script, also written as `transform.sh`
+ * @param options `linkBuffers: false` writes every pin as a file (a container sees only the workspace)
  */
-export async function materializeWorkspace(dict: TransformationDict, store: BufferStore): Promise<Workspace> {
+export async function materializeWorkspace(dict: TransformationDict, store: BufferStore, options: { linkBuffers?: boolean } = {}): Promise<Workspace> {
   const dir = mkdtempSync(join(workspaceRoot(), `${WORKSPACE_PREFIX}${ownerTag()}-`));
   const linked = new LinkedInputs();
   try {
-    return { dir, env: await materializePins(dict, store, dir, linked), linked };
+    return { dir, env: await materializePins(dict, store, dir, options.linkBuffers === false ? null : linked), linked };
   } catch (error) {
     linked.close();
     rmSync(dir, { recursive: true, force: true }); // a refused pin or a missing buffer leaves nothing behind
@@ -122,7 +122,7 @@ export async function materializeWorkspace(dict: TransformationDict, store: Buff
   }
 }
 
-async function materializePins(dict: TransformationDict, store: BufferStore, dir: string, linked: LinkedInputs): Promise<Record<string, string>> {
+async function materializePins(dict: TransformationDict, store: BufferStore, dir: string, linked: LinkedInputs | null): Promise<Record<string, string>> {
   const env: Record<string, string> = {};
   const format = (dict.__format__ ?? {}) as Record<string, { filesystem?: { mode?: string } }>;
   const pins = Object.keys(dict).filter((key) => !key.startsWith("__") && key !== "code").sort();

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, realpathSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { unquoteWord } from "../../lib/bash/unquote.ts";
 import { parseCommandLine } from "../../lib/bash/parse.ts";
@@ -46,6 +46,26 @@ describe("parseCommandLine()", () => {
     expect(line.commands[1]!.redirects[0]!.target).toBe("out.txt");
     expect(line.commands[0]!.pipeline).toEqual([0, 1]);
   });
+  test("a list's trailing redirect belongs to its last command, through pipelines and `!`; a compound's to nobody", async () => {
+    const owners = async (source: string) => (await parseCommandLine(source)).commands.map((c) => c.redirects.map((r) => r.target));
+    expect(await owners("a && b > f")).toEqual([[], ["f"]]);
+    expect(await owners("a || b | c > f")).toEqual([[], [], ["f"]]);
+    expect(await owners("x > a; y > b && z > c")).toEqual([["a"], ["b"], ["c"]]);
+    expect(await owners("a && ! b > f")).toEqual([[], ["f"]]);
+    expect(await owners("a && (b) > f")).toEqual([[], []]);
+    expect(await owners("a > x && b")).toEqual([["x"], []]);
+  });
+  test("the barrier is the last redirect met inside the command, nested ones included (bashlex: word end < barrier)", async () => {
+    const words = async (source: string) => (await parseCommandLine(source)).commands.map((c) => c.words.map((w) => w.text));
+    expect(await words("sort > s.txt w.txt 2> log")).toEqual([["sort", "w.txt"]]);
+    expect(await words("tee >(gzip > s.gz) x")).toEqual([["tee", "gzip"], ["gzip"]]);
+    expect(await words("echo $(cat x > y) z")).toEqual([["echo", "cat", "x"], ["cat", "x"]]);
+    expect(await words("cat a.txt>out")).toEqual([["cat"]]);
+  });
+  test("a compound at the top takes every redirect inside it", async () => {
+    const line = await parseCommandLine("(sort a > b; cat c) > d");
+    expect(line.compoundRedirects.map((r) => r.target)).toEqual(["b", "d"]);
+  });
   test("primary pipelines: `a; b` and `a && b` analyse one command, `(a | b) > o` both plus the compound redirect", async () => {
     expect((await parseCommandLine("a; b")).commands[0]!.pipeline).toEqual([0]);
     expect((await parseCommandLine("a && b")).commands[0]!.pipeline).toEqual([0]);
@@ -84,8 +104,16 @@ function request(command: string, workdir: string, extra: Partial<BashRunRequest
   };
 }
 
+/** Prepares as `seamless run` would in `dir`: arguments are found relative to the process cwd (cli-spec §3.8). */
 async function prepareIn(dir: string, command: string, extra: Partial<BashRunRequest> = {}) {
-  return prepareBashTransformation(request(command, dir, extra), await parseCommandLine(command), null, async () => {});
+  const line = await parseCommandLine(command);
+  const previous = process.cwd();
+  process.chdir(dir);
+  try {
+    return await prepareBashTransformation(request(command, realpathSync(dir), extra), line, null, async () => {});
+  } finally {
+    process.chdir(previous);
+  }
 }
 
 /** tests/cmd of seamless-transformer, with the data files given by their sidecars. */
