@@ -18,6 +18,8 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMai
   download: { summary: "fetch buffers named by sidecars or checksums into files", load: async () => (await import("./download.ts")).main },
   resolve: { summary: "print or save the buffer of a checksum", load: async () => (await import("./resolve.ts")).main },
   hashserver: { summary: "serve a buffer directory over HTTP (hashserver protocol)", load: async () => (await import("./hashserver.ts")).main },
+  queue: { summary: "a durable job queue: submit, status, list, cancel, logs, wait... (see --help)", load: async () => (await import("./queue.ts")).main },
+  "queue-finish": { summary: "end a queue file: append EOF and wait until 'seamless queue' is done", load: async () => (await import("./queue-finish.ts")).main },
 };
 
 function usage(): string {

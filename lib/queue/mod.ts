@@ -30,3 +30,4 @@ export * from "./local-executor.ts";
 export * from "./retry.ts";
 export * from "./logs.ts";
 export * from "./scheduler.ts";
+export * from "./paths.ts";
