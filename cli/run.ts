@@ -50,7 +50,7 @@ export const spec: CommandSpec = {
     HASHSERVER_OPTION,
     { key: "fingertip", names: ["--fingertip"], kind: "flag", help: "accepted; no effect (as in seamless-run)" },
     { key: "local", names: ["--local"], kind: "flag", help: "accepted; execution is always local for now" },
-    { key: "qsubmit", names: ["--qsubmit", "--qsub"], kind: "flag", help: "not available yet" },
+    { key: "qsubmit", names: ["--qsubmit", "--qsub"], kind: "flag", help: "append the job to $SEAMLESS_QUEUE_FILE for 'seamless queue'" },
     { key: "writeRemoteJob", names: ["--write-remote-job"], kind: "value", metavar: "DIR", help: "not available yet" },
     { key: "node", names: ["--node"], kind: "value", metavar: "NODE", help: "not available yet" },
     { key: "stage", names: ["--stage"], kind: "value", metavar: "S", help: "not available yet" },
@@ -68,10 +68,11 @@ export async function main(argv: string[]): Promise<number> {
   const parsed = parseOrHelp(spec, argv);
   if (typeof parsed === "number") return parsed;
   const { values, positionals } = parsed;
-  for (const [key, flag] of [["qsubmit", "--qsubmit"], ["writeRemoteJob", "--write-remote-job"], ["node", "--node"], ["stage", "--stage"], ["project", "--project"], ["docker", "--docker"], ["conda", "--conda"]] as const) {
+  for (const [key, flag] of [["writeRemoteJob", "--write-remote-job"], ["node", "--node"], ["stage", "--stage"], ["project", "--project"], ["docker", "--docker"], ["conda", "--conda"]] as const) {
     if (values[key] !== undefined) throw new SeamlessError(`${flag} is not available yet in this version of seamless`, { exitCode: 2 });
   }
   if (values.undo) throw new SeamlessError("--undo is not implemented");
+  if (values.qsubmit && values.dry) throw new UsageError("--qsubmit cannot be combined with --dry");
   if (!values.dry && (values.writeJob !== undefined || values.upload)) throw new UsageError("-j/--write-job and --upload require --dry");
   const jobDir = values.writeJob as string | undefined;
   if (jobDir !== undefined && existsSync(jobDir)) throw new SeamlessError(`Job directory "${jobDir}" already exists`);
@@ -141,6 +142,13 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (values.upload || jobDir !== undefined) writeStdout(`${prepared.tfChecksum}\n`);
     return 0;
+  }
+  if (values.qsubmit) {
+    const { submitToQueueFile } = await import("./queue/qsubmit.ts");
+    return submitToQueueFile(prepared, {
+      argv, reporter, workdir: (values.workdir as string | undefined) ?? process.cwd(), confirm: values.confirm as string | undefined,
+      scratch: values.scratch === true, download: values.noDownload !== true, hashserverUrl: values.hashserver as string | undefined,
+    });
   }
   if (!prepared.resultTargets && (values.scratch || values.noDownload)) {
     // cli-spec §3.11: refused before anything runs.

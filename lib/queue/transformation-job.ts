@@ -16,7 +16,7 @@ import { resultCachePathOf, statCachePathOf } from "../buffers/cache-dir.ts";
 import type { BufferStore } from "../buffers/store.ts";
 import { ResultCache } from "../cache/result-cache.ts";
 import { computeTransformation, lockDirOf } from "../execute/compute.ts";
-import { waitForFuture } from "../execute/futures.ts";
+import { FutureFiles, waitForFuture } from "../execute/futures.ts";
 import { formatCapturedStdout, writeResultTargets } from "../execute/results.ts";
 import { storePreparedBuffers } from "../execute/run-bash.ts";
 import { SeamlessError } from "../errors.ts";
@@ -74,9 +74,16 @@ export function submitRecordOf(prepared: PreparedBash, originalCommand: string, 
     transformation_checksum: prepared.tfChecksum,
     transformation_dict: prepared.dict,
     result_targets: prepared.resultTargets ? Object.fromEntries(prepared.resultTargets) : null,
+    // Key order as Python writes it (cli-spec §7).
     params: {
-      undo: false, scratch: false, download: true, auto_confirm: "no", capture_stdout: prepared.captureStdout,
-      max_download_size: 500_000_000, max_download_files: 2000, ...params,
+      undo: params.undo ?? false,
+      scratch: params.scratch ?? false,
+      workdir: params.workdir,
+      download: params.download ?? true,
+      auto_confirm: params.auto_confirm ?? "no",
+      capture_stdout: params.capture_stdout ?? prepared.captureStdout,
+      max_download_size: params.max_download_size ?? 500_000_000,
+      max_download_files: params.max_download_files ?? 2000,
     },
   };
 }
@@ -135,8 +142,15 @@ async function placeResult(record: SubmitRecord, store: BufferStore, resultBuffe
 export async function runSubmitRecord(record: SubmitRecord, cacheDir: string, io: TransformationJobIo): Promise<Checksum> {
   const store = await openBufferStore({ hashserverUrl: process.env.SEAMLESS_HASHSERVER });
   const cache = new ResultCache(resultCachePathOf(cacheDir));
+  const futures = new FutureFiles();
   try {
     const targets = targetsOf(record);
+    // cli-spec §3.18: every queue job with targets announces them as .FUTURE files while it runs.
+    if (targets) {
+      futures.start(targets.map(([server, local]) => ({
+        path: join(record.params.workdir, `${local ?? server}.FUTURE`), content: `${record.transformation_checksum}.${server}\n`,
+      })));
+    }
     const computed = await computeTransformation(record.transformation_dict, record.transformation_checksum, {
       store, cache, lockDir: lockDirOf(cacheDir), scratch: record.params.scratch,
       onStdoutLine: (line) => targets && io.writeStdout(`${line}\n`),
@@ -146,6 +160,7 @@ export async function runSubmitRecord(record: SubmitRecord, cacheDir: string, io
     await placeResult(record, store, computed.buffer, computed.checksum, io);
     return computed.checksum;
   } finally {
+    futures.release();
     cache.close();
     store.close();
   }
