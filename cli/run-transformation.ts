@@ -8,6 +8,7 @@ import { writeFileAtomic } from "../lib/buffers/atomic-write.ts";
 import { ResultCache } from "../lib/cache/result-cache.ts";
 import { NotFoundError, SeamlessError, UsageError } from "../lib/errors.ts";
 import { parsePlain } from "../lib/serialize/plain-json.ts";
+import { withInterrupt } from "./interrupt.ts";
 import { computeTransformation, lockDirOf } from "../lib/execute/compute.ts";
 import type { TransformationDict } from "../lib/transformation/dict.ts";
 import { type CommandSpec, HASHSERVER_OPTION, parseOrHelp } from "./args.ts";
@@ -33,6 +34,10 @@ export const spec: CommandSpec = {
 };
 
 export async function main(argv: string[]): Promise<number> {
+  return withInterrupt("seamless run-transformation", (signal) => runCommand(argv, signal));
+}
+
+async function runCommand(argv: string[], signal: AbortSignal): Promise<number> {
   const parsed = parseOrHelp(spec, argv);
   if (typeof parsed === "number") return parsed;
   const { values, positionals } = parsed;
@@ -69,6 +74,7 @@ export async function main(argv: string[]): Promise<number> {
   const cache = new ResultCache(resultCachePathOf(cacheDir));
   try {
     const computed = await computeTransformation(dict, checksum, {
+      signal,
       store,
       cache,
       lockDir: lockDirOf(cacheDir),

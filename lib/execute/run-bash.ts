@@ -9,11 +9,11 @@ import { openBufferStore, remoteUrlOf } from "../buffers/open-store.ts";
 import { findMissing, sourceLength, storeBuffers } from "../buffers/transfer.ts";
 import { resolveCacheDir, resultCachePathOf } from "../buffers/cache-dir.ts";
 import { ResultCache } from "../cache/result-cache.ts";
-import { SeamlessError } from "../errors.ts";
+import { InterruptedError, SeamlessError } from "../errors.ts";
 import { formatSize } from "../units/human-size.ts";
 import type { PreparedBash } from "../transformation/prepare-bash.ts";
 import { computeTransformation, lockDirOf } from "./compute.ts";
-import { FutureFiles } from "./futures.ts";
+import { FutureFiles, futureRegistryOf, reapAbandonedFutures } from "./futures.ts";
 import { formatCapturedStdout, writeResultTargets } from "./results.ts";
 
 /** The voice of the calling command. */
@@ -32,6 +32,10 @@ export interface RunOptions {
   /** Where the command's output goes (the CLI passes fd writers). */
   writeStdout: (data: string | Uint8Array) => void;
   writeStderr: (text: string) => void;
+  /** Cancels the run: futures are removed at once, the command is killed, nothing is cached. */
+  signal?: AbortSignal;
+  /** Kills the command after this long. */
+  timeoutMs?: number;
 }
 
 /** Stores every buffer the transformation needs (inputs, code, variables, the transformation). */
@@ -54,11 +58,13 @@ export async function storePreparedBuffers(prepared: PreparedBash, hashserverUrl
  * @returns the exit code
  */
 export async function runPrepared(prepared: PreparedBash, options: RunOptions): Promise<number> {
-  const { reporter } = options;
+  const { reporter, signal } = options;
+  if (signal?.aborted) throw new InterruptedError("Canceled");
   const store = await storePreparedBuffers(prepared, options.hashserverUrl, reporter);
   const cacheDir = resolveCacheDir();
   const cache = new ResultCache(resultCachePathOf(cacheDir));
-  const futures = new FutureFiles();
+  reapAbandonedFutures(futureRegistryOf(cacheDir));
+  const futures = new FutureFiles(futureRegistryOf(cacheDir), signal);
   try {
     if (prepared.resultTargets) {
       futures.start(prepared.resultTargets.map(([server, local]) => ({
@@ -67,7 +73,10 @@ export async function runPrepared(prepared: PreparedBash, options: RunOptions): 
       })));
     }
     const stdoutLines: string[] = [];
+    if (signal?.aborted) throw new InterruptedError("Canceled");
     const computed = await computeTransformation(prepared.dict, prepared.tfChecksum, {
+      signal,
+      timeoutMs: options.timeoutMs,
       store,
       cache,
       lockDir: lockDirOf(cacheDir),
