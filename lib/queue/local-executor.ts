@@ -2,17 +2,24 @@
  * The local executor: one process per execution, started in its own process group (session)
  * with stdout and stderr written straight to the log file, so the job survives a daemon crash
  * and a restarted daemon can re-attach to it. The job's shell records its exit code in the
- * `.exit` file on the way out. Cancel and timeout signal the whole group: SIGTERM, then SIGKILL
- * after a grace period; members left behind by a job that ended by itself are killed too.
+ * `.exit` file on the way out.
+ *
+ * Killing (cancel, timeout) ends the whole tree with `execute/process-tree.ts`: the process
+ * group, the descendants, and escapees that left both (`setsid`, double forks), found by the
+ * environment marker every process of the job inherits. The marker's owner is the job's own
+ * root shell (`<pid>-<start ticks>-q`, set by the shell itself), not the daemon: a daemon that
+ * dies does not make its running jobs "abandoned" for other processes' reaping, and a restarted
+ * daemon rebuilds the marker from the pid and start time it stored.
  * @module
  */
-import { closeSync, existsSync, openSync, readFileSync, rmSync } from "node:fs";
+import { closeSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { isProcessAlive, killProcessTree, processStartTicks, PROCESS_TREE_ENV, type ProcessTree } from "../execute/process-tree.ts";
 import type { Job } from "./job.ts";
 import type { ExecutionOutcome, ExecutionRequest, Executor, ExecutionFiles } from "./executor.ts";
 
-/** What to run for a job. */
+/** What to run for a job: a bash command line. */
 export interface ProcessSpec {
-  argv: string[];
+  command: string;
   cwd: string;
   env: Record<string, string | undefined>;
 }
@@ -20,8 +27,8 @@ export interface ProcessSpec {
 /** Options of {@link LocalExecutor}. */
 export interface LocalExecutorOptions {
   /**
-   * Builds the process of a job. The default runs `job.command` with bash in `job.workdir`;
-   * the queue daemon runs transformation jobs through the seamless binary instead.
+   * Builds the process of a job. The default runs `job.command` in `job.workdir`; the queue
+   * daemon runs transformation jobs through the seamless binary instead.
    */
   processOf?: (job: Job, files: ExecutionFiles) => ProcessSpec;
   /** Between SIGTERM and SIGKILL. */
@@ -36,62 +43,31 @@ export const EXIT_FILE_VARIABLE = "SEAMLESS_JOB_EXIT_FILE";
 export const RESULT_FILE_VARIABLE = "SEAMLESS_JOB_RESULT_FILE";
 
 /**
- * The bash script of a plain job: the user's command after an EXIT trap that records the exit
- * status (a trap survives `exit N` inside the command).
+ * The bash script of a job: mark the job's processes with a marker owned by this shell
+ * (start ticks read with the `read` builtin, no fork), record the exit status on the way out
+ * (an EXIT trap survives `exit N` in the command), then the command.
  */
-export function plainJobScript(command: string): string {
-  return `trap 'echo $? > "$${EXIT_FILE_VARIABLE}"' EXIT\n${command}\n`;
+export function jobScript(command: string): string {
+  return `read -r -a __seamless_stat < /proc/$$/stat
+export ${PROCESS_TREE_ENV}="\${${PROCESS_TREE_ENV}:+\$${PROCESS_TREE_ENV}:}$$-\${__seamless_stat[21]}-q"
+unset __seamless_stat
+trap 'echo $? > "$${EXIT_FILE_VARIABLE}"' EXIT
+${command}
+`;
 }
 
-/** Process start time from /proc (clock ticks since boot), to tell a re-used pid apart. */
-export function processStartTime(pid: number): string | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19] ?? null;
-  } catch {
-    return null;
-  }
+/** The process tree of a job whose root shell is `pid` (started at `startTicks`). */
+function treeOf(pid: number, startTicks: string | null): ProcessTree {
+  return { marker: `${pid}-${startTicks ?? "0"}-q`, env: {}, rootPid: pid, attach() {} };
 }
 
-function isAlive(pid: number, startTime: string | null): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  const stat = (() => {
-    try {
-      return readFileSync(`/proc/${pid}/stat`, "utf8");
-    } catch {
-      return null;
-    }
-  })();
-  if (stat && / Z /.test(stat.slice(stat.lastIndexOf(")")))) return false; // a zombie has finished
-  return startTime === null || processStartTime(pid) === startTime;
-}
-
-function signalGroup(pgid: number, signal: NodeJS.Signals): boolean {
+function signalGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {
   try {
     process.kill(-pgid, signal);
     return true;
   } catch {
     return false;
   }
-}
-
-/**
- * Kills a process group: SIGTERM, then SIGKILL after `graceMs` if any member is left.
- * Resolves once the group is gone (or after the SIGKILL).
- */
-export async function killProcessGroup(pgid: number, graceMs: number): Promise<void> {
-  if (!signalGroup(pgid, "SIGTERM")) return;
-  signalGroup(pgid, "SIGCONT");
-  const deadline = Date.now() + graceMs;
-  while (Date.now() < deadline) {
-    await Bun.sleep(20);
-    if (!signalGroup(pgid, 0 as unknown as NodeJS.Signals)) return;
-  }
-  signalGroup(pgid, "SIGKILL");
 }
 
 function readResult(path: string): string | null {
@@ -133,7 +109,7 @@ export class LocalExecutor implements Executor {
 
   #processOf(job: Job, files: ExecutionFiles): ProcessSpec {
     if (this.#options.processOf) return this.#options.processOf(job, files);
-    return { argv: ["/bin/bash", "-c", plainJobScript(job.command)], cwd: job.workdir, env: {} };
+    return { command: job.command, cwd: job.workdir, env: {} };
   }
 
   async execute(request: ExecutionRequest): Promise<ExecutionOutcome> {
@@ -146,7 +122,7 @@ export class LocalExecutor implements Executor {
     const logFd = openSync(files.log, "a");
     let child: ReturnType<typeof Bun.spawn>;
     try {
-      child = Bun.spawn(spec.argv, {
+      child = Bun.spawn(["/bin/bash", "-c", jobScript(spec.command)], {
         cwd: spec.cwd,
         env: {
           ...(this.#options.baseEnv ?? process.env), ...job.env, ...spec.env,
@@ -160,17 +136,19 @@ export class LocalExecutor implements Executor {
     } catch (error) {
       closeSync(logFd);
       const message = `seamless queue: cannot start job ${job.id}: ${(error as Error).message}\n`;
-      Bun.write(files.log, message);
+      writeFileSync(files.log, message, { flag: "a" });
       return { status: "exited", exitCode: 127, resultChecksum: null, wallSeconds: 0, cpuSeconds: null, maxRssBytes: null };
     }
     closeSync(logFd);
     const pid = child.pid;
-    request.onStarted?.({ pid, pidStartTime: processStartTime(pid) });
+    const startTicks = processStartTicks(pid);
+    request.onStarted?.({ pid, pidStartTime: startTicks });
     let ending: "timeout" | "canceled" | null = null;
+    let killed: Promise<unknown> = Promise.resolve();
     const kill = (why: "timeout" | "canceled") => {
       if (ending) return;
       ending = why;
-      void killProcessGroup(pid, this.#graceMs);
+      killed = killProcessTree(treeOf(pid, startTicks), { graceMs: this.#graceMs });
     };
     const onAbort = () => kill("canceled");
     request.signal.addEventListener("abort", onAbort, { once: true });
@@ -178,8 +156,12 @@ export class LocalExecutor implements Executor {
     const exitCode = await child.exited;
     if (timer) clearTimeout(timer);
     request.signal.removeEventListener("abort", onAbort);
-    // Whatever the job left running in its group goes with it, before its slot is free again.
-    await this.#emptyGroup(pid);
+    // Whatever the job left running goes with it before its slot is free again: after a kill,
+    // the whole tree; after a normal end, its process group (a full /proc scan per job would
+    // halve the throughput of short jobs; escapees of a finished job are abandoned, and the
+    // next compute's reapAbandonedTrees() ends them).
+    await killed;
+    if (ending === null) await this.#emptyGroup(pid);
     const usage = child.resourceUsage();
     return {
       status: ending ?? "exited",
@@ -194,7 +176,7 @@ export class LocalExecutor implements Executor {
   async #emptyGroup(pgid: number): Promise<void> {
     if (!signalGroup(pgid, "SIGKILL")) return;
     const deadline = Date.now() + this.#graceMs;
-    while (signalGroup(pgid, 0 as unknown as NodeJS.Signals) && Date.now() < deadline) await Bun.sleep(10);
+    while (signalGroup(pgid, 0) && Date.now() < deadline) await Bun.sleep(10);
   }
 
   async reattach(request: ExecutionRequest): Promise<ExecutionOutcome> {
@@ -205,25 +187,25 @@ export class LocalExecutor implements Executor {
       return { status: "exited", exitCode, resultChecksum: readResult(files.result), wallSeconds: (Date.now() - (job.startedAt ?? Date.now())) / 1000, cpuSeconds: null, maxRssBytes: null };
     };
     const lost: ExecutionOutcome = { status: "lost", exitCode: null, resultChecksum: null, wallSeconds: 0, cpuSeconds: null, maxRssBytes: null };
-    if (job.pid === null || !isAlive(job.pid, job.pidStartTime)) {
-      return finished() ?? (existsSync(files.exit) ? lost : lost);
-    }
+    if (job.pid === null || !isProcessAlive(job.pid, job.pidStartTime)) return finished() ?? lost;
     const pid = job.pid;
     let ending: "timeout" | "canceled" | null = null;
+    let killed: Promise<unknown> = Promise.resolve();
     const kill = (why: "timeout" | "canceled") => {
       if (ending) return;
       ending = why;
-      void killProcessGroup(pid, this.#graceMs);
+      killed = killProcessTree(treeOf(pid, job.pidStartTime), { graceMs: this.#graceMs });
     };
     const onAbort = () => kill("canceled");
     request.signal.addEventListener("abort", onAbort, { once: true });
     const remaining = request.timeoutMs === null ? null : Math.max(0, request.timeoutMs - (Date.now() - (job.startedAt ?? Date.now())));
     const timer = remaining === null ? null : setTimeout(() => kill("timeout"), remaining);
     // Not our child: no exit event exists for it, so its liveness is checked a few times a second.
-    while (isAlive(pid, job.pidStartTime)) await Bun.sleep(100);
+    while (isProcessAlive(pid, job.pidStartTime)) await Bun.sleep(100);
     if (timer) clearTimeout(timer);
     request.signal.removeEventListener("abort", onAbort);
-    await this.#emptyGroup(pid);
+    await killed;
+    if (ending === null) await this.#emptyGroup(pid);
     if (ending) return { ...lost, status: ending };
     // The shell writes the exit file as it exits; give the write a moment to land.
     for (let i = 0; i < 10; i++) {

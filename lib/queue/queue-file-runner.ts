@@ -9,6 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { LocalExecutor } from "./local-executor.ts";
+import { shellQuote } from "../execute/workspace.ts";
 import { QueueFileReader } from "./queue-file.ts";
 import { Scheduler } from "./scheduler.ts";
 import { SqliteJobStore } from "./sqlite-store.ts";
@@ -65,7 +66,7 @@ export async function runQueueFile(options: QueueFileRunOptions): Promise<boolea
     processOf: (job, files) => {
       const payloadPath = files.log.replace(/\.log$/, ".job.json");
       writeFileSync(payloadPath, JSON.stringify(job.payload));
-      return { argv: [...options.selfCommand, "queue", "run-job", payloadPath], cwd: job.workdir, env: { SEAMLESS_CACHE: options.cacheDir } };
+      return { command: [...options.selfCommand, "queue", "run-job", payloadPath].map(shellQuote).join(" "), cwd: job.workdir, env: { SEAMLESS_CACHE: options.cacheDir } };
     },
   });
   const scheduler = await Scheduler.start({ store, executor, logDir: join(workDir, "logs"), defaultParallel: options.parallel });

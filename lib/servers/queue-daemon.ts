@@ -10,7 +10,8 @@ import { writeFileAtomic } from "../buffers/atomic-write.ts";
 import { SeamlessError } from "../errors.ts";
 import { VERSION } from "../version.ts";
 import type { JobSpec } from "../queue/job.ts";
-import { LocalExecutor, plainJobScript } from "../queue/local-executor.ts";
+import { LocalExecutor } from "../queue/local-executor.ts";
+import { shellQuote } from "../execute/workspace.ts";
 import { Scheduler } from "../queue/scheduler.ts";
 import { SqliteJobStore } from "../queue/sqlite-store.ts";
 import { answerSubmitRecordFromCache, isSubmitRecord, prepareTransformationJob } from "../queue/transformation-job.ts";
@@ -71,10 +72,10 @@ export async function startQueueDaemon(options: QueueDaemonOptions): Promise<Run
   const { token, file: tokenFile } = readToken(options, paths.token);
   const executor = new LocalExecutor({
     processOf: (job, files) => {
-      if (job.plain || !isSubmitRecord(job.payload)) return { argv: ["/bin/bash", "-c", plainJobScript(job.command)], cwd: job.workdir, env: {} };
+      if (job.plain || !isSubmitRecord(job.payload)) return { command: job.command, cwd: job.workdir, env: {} };
       const payloadPath = files.log.replace(/\.log$/, ".job.json");
       writeFileSync(payloadPath, JSON.stringify(job.payload));
-      return { argv: [...options.selfCommand, "queue", "run-job", payloadPath], cwd: job.workdir, env: { SEAMLESS_CACHE: options.cacheDir } };
+      return { command: [...options.selfCommand, "queue", "run-job", payloadPath].map(shellQuote).join(" "), cwd: job.workdir, env: { SEAMLESS_CACHE: options.cacheDir } };
     },
   });
   const scheduler = await Scheduler.start({

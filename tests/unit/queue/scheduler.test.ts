@@ -2,6 +2,7 @@ import { afterEach, expect, test } from "bun:test";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { tempDir } from "../../helpers.ts";
+import { isProcessAlive } from "../../../lib/execute/process-tree.ts";
 import {
   defaultJobSpec, LocalExecutor, Scheduler, SqliteJobStore, readLogChunk, retryDelayMs,
   type ExecutionOutcome, type ExecutionRequest, type Executor, type JobSpec,
@@ -156,7 +157,7 @@ test("Scheduler timeout kills the process group and ends in the timeout state", 
   const done = await scheduler.waitFor(job!.id);
   expect(done.state).toBe("timeout");
   const childPid = Number(readFileSync(join(dir, "child.pid"), "utf8"));
-  expect(() => process.kill(childPid, 0)).toThrow();
+  expect(isProcessAlive(childPid)).toBe(false);
 });
 
 test("Scheduler cancel of a queued and of a running job", async () => {
@@ -167,7 +168,7 @@ test("Scheduler cancel of a queued and of a running job", async () => {
   expect(scheduler.cancel(running!.id).state).toBe("canceled");
   await scheduler.drain();
   const pid = Number(readFileSync(join(dir, "pid"), "utf8"));
-  expect(() => process.kill(pid, 0)).toThrow();
+  expect(isProcessAlive(pid)).toBe(false);
   expect(() => scheduler.cancel(running!.id)).toThrow("it is canceled");
 });
 
@@ -233,4 +234,23 @@ test("Scheduler re-attaches after a restart to a job that finished meanwhile, an
   expect((await scheduler.waitFor(job!.id)).state).toBe("succeeded");
   expect((await scheduler.waitFor(queued!.id)).state).toBe("succeeded");
   expect(readFileSync(join(dir.path, "count"), "utf8")).toBe("ran\n");
+});
+
+test("Scheduler cancel kills a setsid grandchild too (no process of the job survives)", async () => {
+  const { scheduler, dir } = await boot();
+  const [job] = scheduler.submit([plain("bash -c 'setsid sleep 1000 & echo $! > escapee.pid; sleep 1000'", { workdir: dir })]);
+  const pidFile = join(dir, "escapee.pid");
+  while (!existsSync(pidFile) || readFileSync(pidFile, "utf8").trim() === "") await Bun.sleep(10);
+  const escapee = Number(readFileSync(pidFile, "utf8"));
+  expect(isProcessAlive(escapee)).toBe(true);
+  scheduler.cancel(job!.id);
+  await scheduler.drain();
+  expect(isProcessAlive(escapee)).toBe(false);
+});
+
+test("Scheduler timeout kills a setsid grandchild too", async () => {
+  const { scheduler, dir } = await boot();
+  const [job] = scheduler.submit([plain("bash -c 'setsid sleep 1000 & echo $! > escapee.pid; sleep 1000'", { workdir: dir, timeoutSeconds: 0.5 })]);
+  expect((await scheduler.waitFor(job!.id)).state).toBe("timeout");
+  expect(isProcessAlive(Number(readFileSync(join(dir, "escapee.pid"), "utf8")))).toBe(false);
 });
