@@ -16,3 +16,4 @@ export * from "./lib/cache/mod.ts";
 export * from "./lib/clients/mod.ts";
 export * from "./lib/concurrency/mod.ts";
 export * from "./lib/units/mod.ts";
+export * from "./lib/queue/mod.ts";

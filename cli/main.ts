@@ -21,6 +21,8 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMai
   database: { summary: "serve a result cache (seamless.db) over HTTP (seamless-database protocol)", load: async () => (await import("./database.ts")).main },
   config: { summary: "print the resolved configuration (cluster, project, stage, level, clients)", load: async () => (await import("./config.ts")).main },
   "launch-service": { summary: "find or start a service for a launcher key (used over SSH)", load: async () => (await import("./launch-service.ts")).main },
+  queue: { summary: "a durable job queue: submit, status, list, cancel, logs, wait... (see --help)", load: async () => (await import("./queue.ts")).main },
+  "queue-finish": { summary: "end a queue file: append EOF and wait until 'seamless queue' is done", load: async () => (await import("./queue-finish.ts")).main },
 };
 
 function usage(): string {

@@ -54,7 +54,7 @@ export const spec: CommandSpec = {
     ...SCOPE_OPTIONS,
     { key: "fingertip", names: ["--fingertip"], kind: "flag", help: "accepted; no effect (as in seamless-run)" },
     { key: "local", names: ["--local"], kind: "flag", help: "run locally even if the configuration says execution: remote" },
-    { key: "qsubmit", names: ["--qsubmit", "--qsub"], kind: "flag", help: "not available yet" },
+    { key: "qsubmit", names: ["--qsubmit", "--qsub"], kind: "flag", help: "append the job to $SEAMLESS_QUEUE_FILE for 'seamless queue'" },
     { key: "writeRemoteJob", names: ["--write-remote-job"], kind: "value", metavar: "DIR", help: "not available yet" },
     { key: "node", names: ["--node"], kind: "value", metavar: "NODE", help: "not available yet" },
     { key: "docker", names: ["--docker", "--docker-image"], kind: "value", metavar: "IMG", help: "run in this container image (docker or podman; else on the host, with a warning); not part of the identity" },
@@ -74,10 +74,11 @@ async function runCommand(argv: string[], signal: AbortSignal): Promise<number> 
   const parsed = parseOrHelp(spec, argv);
   if (typeof parsed === "number") return parsed;
   const { values, positionals } = parsed;
-  for (const [key, flag] of [["qsubmit", "--qsubmit"], ["writeRemoteJob", "--write-remote-job"], ["node", "--node"]] as const) {
+  for (const [key, flag] of [["writeRemoteJob", "--write-remote-job"], ["node", "--node"]] as const) {
     if (values[key] !== undefined) throw new SeamlessError(`${flag} is not available yet in this version of seamless`, { exitCode: 2 });
   }
   if (values.undo) throw new SeamlessError("--undo is not implemented");
+  if (values.qsubmit && values.dry) throw new UsageError("--qsubmit cannot be combined with --dry");
   if (!values.dry && (values.writeJob !== undefined || values.upload)) throw new UsageError("-j/--write-job and --upload require --dry");
   const jobDir = values.writeJob as string | undefined;
   if (jobDir !== undefined && existsSync(jobDir)) throw new SeamlessError(`Job directory "${jobDir}" already exists`);
@@ -156,6 +157,13 @@ async function runCommand(argv: string[], signal: AbortSignal): Promise<number> 
     }
     if (values.upload || jobDir !== undefined) writeStdout(`${prepared.tfChecksum}\n`);
     return 0;
+  }
+  if (values.qsubmit) {
+    const { submitToQueueFile } = await import("./queue/qsubmit.ts");
+    return submitToQueueFile(prepared, {
+      argv, reporter, workdir: (values.workdir as string | undefined) ?? process.cwd(), confirm: values.confirm as string | undefined,
+      scratch: values.scratch === true, download: values.noDownload !== true, config,
+    });
   }
   const { runPrepared } = await import("../lib/execute/run-bash.ts");
   const { recoverFromCorruptBuffers } = await import("../lib/execute/recover-corrupt.ts");

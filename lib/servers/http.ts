@@ -11,9 +11,13 @@ export interface ServiceRequest {
   method: string;
   /** Path without the query string, e.g. `/has`. */
   path: string;
+  /** The query string without `?` (empty when there is none). */
+  query?: string;
   headers: Record<string, string | undefined>;
   /** The body as a stream of chunks; read it at most once. */
   body: AsyncIterable<Uint8Array>;
+  /** Aborted when the client goes away before the answer is sent. */
+  signal?: AbortSignal;
 }
 
 /** A file to send: already verified, or verified while it is sent. */
@@ -27,11 +31,16 @@ export interface FileBody {
   verifyWhileSending?: string;
 }
 
+/** A body produced while it is sent (chunked), e.g. a followed log. */
+export interface StreamBody {
+  stream: AsyncIterable<Uint8Array>;
+}
+
 /** An answer. */
 export interface ServiceResponse {
   status: number;
   headers?: Record<string, string>;
-  body?: string | Uint8Array | FileBody;
+  body?: string | Uint8Array | FileBody | StreamBody;
 }
 
 export type ServiceHandler = (request: ServiceRequest) => Promise<ServiceResponse>;
@@ -44,9 +53,9 @@ export class HttpError extends SeamlessError {
 }
 
 /** A request body over the limit given to {@link readBody}. */
-export class BodyTooLargeError extends SeamlessError {
+export class BodyTooLargeError extends HttpError {
   constructor(readonly maxBytes: number) {
-    super(`Request body larger than ${maxBytes} bytes`);
+    super(413, `Request body larger than ${maxBytes} bytes`);
   }
 }
 

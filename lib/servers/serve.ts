@@ -22,6 +22,8 @@ export interface ServeOptions {
   statusFile?: string;
   /** Stop after this many seconds without a request. */
   timeoutSeconds?: number;
+  /** While this returns true (work runs or waits) the inactivity timeout does not count. */
+  isBusy?: () => boolean;
   log: (line: string) => void;
 }
 
@@ -112,11 +114,17 @@ export async function serveService(handler: ServiceHandler, options: ServeOption
   let lastRequestMs = Date.now();
   const server = (require("node:http") as typeof import("node:http")).createServer((req, res) => {
     lastRequestMs = Date.now();
+    const disconnected = new AbortController();
+    res.once("close", () => {
+      if (!res.writableFinished) disconnected.abort();
+    });
     const request = {
       method: req.method ?? "GET",
       path: (req.url ?? "/").split("?")[0]!,
+      query: (req.url ?? "").split("?")[1] ?? "",
       headers: req.headers as Record<string, string | undefined>,
       body: req as AsyncIterable<Uint8Array>,
+      signal: disconnected.signal,
     };
     handler(request).then(
       (response) => sendResponse(res, response, options.log).finally(() => (lastRequestMs = Date.now())),
@@ -156,6 +164,7 @@ export async function serveService(handler: ServiceHandler, options: ServeOption
     return stopped;
   };
   const idleTimer = setInterval(() => {
+    if (options.isBusy?.()) lastRequestMs = Date.now();
     if (options.timeoutSeconds && Date.now() - lastRequestMs >= options.timeoutSeconds * 1000) {
       options.log(`No request for ${options.timeoutSeconds} s, stopping`);
       void stop();
@@ -173,6 +182,14 @@ async function sendResponse(res: http.ServerResponse, response: import("./http.t
   const body = response.body;
   if (body === undefined || typeof body === "string" || body instanceof Uint8Array) {
     res.end(body ?? "");
+    return;
+  }
+  if ("stream" in body) {
+    for await (const chunk of body.stream) {
+      if (res.destroyed) break;
+      if (!res.write(chunk)) await new Promise((resolve) => (res.once("drain", resolve), res.once("close", resolve)));
+    }
+    res.end();
     return;
   }
   res.setHeader("content-length", String(body.size));

@@ -13,7 +13,7 @@ function bodyText(response: ServiceResponse): string {
   if (body === undefined) return "";
   if (typeof body === "string") return body;
   if (body instanceof Uint8Array) return new TextDecoder().decode(body);
-  return readFileSync(body.filePath, "utf8");
+  return readFileSync((body as { filePath: string }).filePath, "utf8");
 }
 
 function handlerFor(directory: string, writable = true, layout: "flat" | "prefix" = "prefix") {
