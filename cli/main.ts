@@ -18,6 +18,8 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMai
   download: { summary: "fetch buffers named by sidecars or checksums into files", load: async () => (await import("./download.ts")).main },
   resolve: { summary: "print or save the buffer of a checksum", load: async () => (await import("./resolve.ts")).main },
   hashserver: { summary: "serve a buffer directory over HTTP (hashserver protocol)", load: async () => (await import("./hashserver.ts")).main },
+  jobserver: { summary: "run transformations on a pool of worker processes over HTTP", load: async () => (await import("./jobserver.ts")).main },
+  worker: { summary: "internal: one worker process of a jobserver", load: async () => (await import("./worker.ts")).main },
 };
 
 function usage(): string {

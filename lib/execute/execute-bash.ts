@@ -31,8 +31,8 @@ export interface BashResult {
 export interface ExecutionHooks {
   onStdoutLine: (line: string) => void;
   onStderr?: (chunk: string) => void;
-  /** Receives the kill switch of the bash process group. */
-  onStarted?: (kill: () => void) => void;
+  /** Receives the kill switch of the bash process group, and its id. */
+  onStarted?: (kill: () => void, processGroup: number) => void;
   /** Stores a member file of a directory result before the workspace goes away. */
   storeMember?: (checksum: Checksum, path: string) => Promise<void>;
 }

@@ -25,8 +25,8 @@ export interface RunBashOptions {
   onStdoutLine: (line: string) => void;
   /** Called with stderr chunks as they arrive (e.g. to stream them); they are collected anyway. */
   onStderr?: (chunk: string) => void;
-  /** Receives a kill function as soon as the process exists. */
-  onStarted?: (kill: () => void) => void;
+  /** Receives a kill function (and the process group id) as soon as the process exists. */
+  onStarted?: (kill: () => void, processGroup: number) => void;
 }
 
 const MAX_COLLECTED = 8 * 1024 * 1024;
@@ -62,7 +62,7 @@ export async function runBash(script: string, options: RunBashOptions): Promise<
       } catch {}
     }, 2000).unref?.();
   };
-  options.onStarted?.(killGroup);
+  options.onStarted?.(killGroup, child.pid);
   let pending = "";
   let stdoutTail = "";
   let stderr = "";
