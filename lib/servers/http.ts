@@ -14,6 +14,8 @@ export interface ServiceRequest {
   headers: Record<string, string | undefined>;
   /** The body as a stream of chunks; read it at most once. */
   body: AsyncIterable<Uint8Array>;
+  /** Aborted when the client goes away before the answer is sent. */
+  signal?: AbortSignal;
 }
 
 /** A file to send: already verified, or verified while it is sent. */
@@ -43,10 +45,21 @@ export class HttpError extends SeamlessError {
   }
 }
 
-/** Reads a request body whole. */
-export async function readBody(request: ServiceRequest): Promise<Uint8Array> {
+/**
+ * Reads a request body whole.
+ *
+ * @param maxBytes refuse larger bodies, counting streamed bytes, not trusting Content-Length
+ * @throws {HttpError} 413 when the body is larger than `maxBytes`
+ */
+export async function readBody(request: ServiceRequest, maxBytes = Number.POSITIVE_INFINITY): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
-  for await (const chunk of request.body) chunks.push(chunk);
+  let total = 0;
+  if (Number(request.headers["content-length"]) > maxBytes) throw new HttpError(413, `Request body larger than ${maxBytes} bytes`);
+  for await (const chunk of request.body) {
+    total += chunk.byteLength;
+    if (total > maxBytes) throw new HttpError(413, `Request body larger than ${maxBytes} bytes`);
+    chunks.push(chunk);
+  }
   return Buffer.concat(chunks);
 }
 

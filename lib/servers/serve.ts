@@ -22,6 +22,8 @@ export interface ServeOptions {
   statusFile?: string;
   /** Stop after this many seconds without a request. */
   timeoutSeconds?: number;
+  /** While this returns true (work runs or waits) the inactivity timeout does not count. */
+  isBusy?: () => boolean;
   log: (line: string) => void;
 }
 
@@ -101,11 +103,16 @@ export async function serveService(handler: ServiceHandler, options: ServeOption
   let lastRequestMs = Date.now();
   const server = (require("node:http") as typeof import("node:http")).createServer((req, res) => {
     lastRequestMs = Date.now();
+    const disconnected = new AbortController();
+    res.once("close", () => {
+      if (!res.writableFinished) disconnected.abort();
+    });
     const request = {
       method: req.method ?? "GET",
       path: (req.url ?? "/").split("?")[0]!,
       headers: req.headers as Record<string, string | undefined>,
       body: req as AsyncIterable<Uint8Array>,
+      signal: disconnected.signal,
     };
     handler(request).then(
       (response) => sendResponse(res, response, options.log).finally(() => (lastRequestMs = Date.now())),
@@ -145,6 +152,7 @@ export async function serveService(handler: ServiceHandler, options: ServeOption
     return stopped;
   };
   const idleTimer = setInterval(() => {
+    if (options.isBusy?.()) lastRequestMs = Date.now();
     if (options.timeoutSeconds && Date.now() - lastRequestMs >= options.timeoutSeconds * 1000) {
       options.log(`No request for ${options.timeoutSeconds} s, stopping`);
       void stop();
