@@ -31,6 +31,27 @@ export interface RunBashOptions {
 
 const MAX_COLLECTED = 8 * 1024 * 1024;
 
+/** The last `limit` characters of a stream, kept in amortized linear time (a slice per chunk is quadratic). */
+class TailText {
+  #parts: string[] = [];
+  #length = 0;
+  constructor(readonly limit: number) {}
+  add(text: string): void {
+    this.#parts.push(text);
+    this.#length += text.length;
+    if (this.#length > 2 * this.limit) this.#compact();
+  }
+  #compact(): void {
+    const joined = this.#parts.join("").slice(-this.limit);
+    this.#parts = [joined];
+    this.#length = joined.length;
+  }
+  toString(): string {
+    this.#compact();
+    return this.#parts[0] ?? "";
+  }
+}
+
 async function pump(stream: ReadableStream<Uint8Array>, onChunk: (text: string) => void): Promise<void> {
   const decoder = new TextDecoder();
   for await (const chunk of stream) onChunk(decoder.decode(chunk, { stream: true }));
@@ -64,20 +85,20 @@ export async function runBash(script: string, options: RunBashOptions): Promise<
   };
   options.onStarted?.(killGroup, child.pid);
   let pending = "";
-  let stdoutTail = "";
-  let stderr = "";
+  const stdoutTail = new TailText(MAX_COLLECTED);
+  const stderr = new TailText(MAX_COLLECTED);
   const stdoutDone = pump(child.stdout, (text) => {
     pending += text;
     const lines = pending.split("\n");
     pending = lines.pop()!;
     for (const line of lines) {
       if (line.trim() !== "") options.onStdoutLine(line);
-      stdoutTail = (stdoutTail + line + "\n").slice(-MAX_COLLECTED);
+      stdoutTail.add(`${line}\n`);
     }
   });
   const stderrDone = pump(child.stderr, (text) => {
     options.onStderr?.(text);
-    stderr = (stderr + text).slice(-MAX_COLLECTED);
+    stderr.add(text);
   });
   const exitCode = await child.exited;
   await Promise.all([stdoutDone, stderrDone]);
@@ -86,8 +107,8 @@ export async function runBash(script: string, options: RunBashOptions): Promise<
   return {
     exitCode,
     signal: child.signalCode ? String(child.signalCode) : null,
-    stdoutTail: stdoutTail + pending,
-    stderr,
+    stdoutTail: stdoutTail.toString() + pending,
+    stderr: stderr.toString(),
     wallSeconds: (performance.now() - started) / 1000,
     cpuUserSeconds: usage ? Number(usage.cpuTime.user) / 1e6 : 0,
     cpuSystemSeconds: usage ? Number(usage.cpuTime.system) / 1e6 : 0,
