@@ -15,3 +15,4 @@ export * from "./lib/execute/mod.ts";
 export * from "./lib/cache/mod.ts";
 export * from "./lib/concurrency/mod.ts";
 export * from "./lib/units/mod.ts";
+export * from "./lib/queue/mod.ts";
