@@ -1,7 +1,7 @@
 import { UsageError } from "../lib/errors.ts";
 import { writeFileAtomic } from "../lib/buffers/atomic-write.ts";
 import { WorkerPool, workerCommand } from "../lib/queue/worker-pool.ts";
-import { createJobserverHandler } from "../lib/servers/jobserver.ts";
+import { TransformationRuns, cachedResultLookup, createJobserverHandler } from "../lib/servers/jobserver.ts";
 import { openJobserverBackends } from "../lib/servers/jobserver-backends.ts";
 import { withErrorHandling } from "../lib/servers/http.ts";
 import { pythonJsonDumps, readStatusFileBase, serveService, validatePortRange, type PortChoice } from "../lib/servers/serve.ts";
@@ -79,7 +79,12 @@ export async function main(argv: string[]): Promise<number> {
     await pool.close();
     fail(error);
   });
-  const handler = createJobserverHandler({ executor: pool, store: backends.store, results: backends.results, recordMode: backends.recordMode, log });
+  const runs = await TransformationRuns.start({
+    runner: pool,
+    parallel: workers * perWorkerLimit,
+    lookupCached: backends.results ? cachedResultLookup(backends.results, backends.store) : undefined,
+  });
+  const handler = createJobserverHandler({ runs, results: backends.results, recordMode: backends.recordMode, log });
   const host = (values.host as string | undefined) ?? "127.0.0.1";
   try {
     const server = await serveService(withErrorHandling(handler, log), { host, port, statusFile, timeoutSeconds, log, isBusy: () => handler.activeRuns() > 0 });
@@ -87,7 +92,7 @@ export async function main(argv: string[]): Promise<number> {
     log(`${workers} worker(s), ${perWorkerLimit} job(s) each; buffers in ${backends.store.location}`);
     await server.stopped;
   } finally {
-    handler.cancelAll();
+    await runs.close();
     await pool.close();
     backends.close();
   }

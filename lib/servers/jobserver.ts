@@ -16,9 +16,9 @@ import {
 } from "../wire/jobserver.ts";
 import type { PoolResult } from "../queue/worker-pool.ts";
 import { HttpError, readBody, type ServiceHandler, type ServiceRequest, type ServiceResponse } from "./http.ts";
-import { TransformationRuns, type TransformationExecutor } from "./_jobserver-runs.ts";
+import type { TransformationRuns } from "./_jobserver-runs.ts";
 
-export type { TransformationExecutor } from "./_jobserver-runs.ts";
+export { TransformationRuns, type TransformationRunsOptions, type RunOutcome } from "./_jobserver-runs.ts";
 
 /** The result cache the jobserver consults before running anything (a database, or the local cache). */
 export interface JobserverResultCache {
@@ -29,17 +29,29 @@ export interface JobserverResultCache {
 
 /** Options of {@link createJobserverHandler}. */
 export interface JobserverOptions {
-  executor: TransformationExecutor;
-  /** Where results are stored: a cache hit is answered only when its buffer is there. */
-  store: BufferStore;
+  /** The engine face the requests become jobs of. */
+  runs: TransformationRuns;
+  /** Where fresh results are recorded (the local cache), if the jobserver records them. */
   results: JobserverResultCache | null;
   /** `parameters.record` of the status file (services-spec §4.1 step 5). */
   recordMode: boolean;
   log: (line: string) => void;
 }
 
+/**
+ * A cache lookup for the engine: the cached result of a transformation, when its buffer is in
+ * `store` (a result whose buffer is gone is computed again).
+ */
+export function cachedResultLookup(results: JobserverResultCache, store: BufferStore): (tf: Checksum) => Promise<Checksum | null> {
+  return async (tf) => {
+    const cached = await results.getResult(tf);
+    if (!cached) return null;
+    return (await store.has([cached]))[0] ? cached : null;
+  };
+}
+
 /** The handler, and whether work runs or waits (for the inactivity timeout). */
-export type JobserverHandler = ServiceHandler & { activeRuns(): number; cancelAll(): void };
+export type JobserverHandler = ServiceHandler & { activeRuns(): number };
 
 const TEXT = { "content-type": "text/plain; charset=utf-8" };
 
@@ -55,22 +67,24 @@ function wireError(error: unknown): never {
 /**
  * Creates the jobserver handler.
  *
- * @param options executor, result store and cache, record mode
+ * @param options the engine face, the result cache to record in, record mode
  * @returns the handler; it never throws for bad input, which gets 400/409/413 answers
  * @example
  * ```ts
- * const handler = createJobserverHandler({ executor, store, results: null, recordMode: false, log });
+ * const runs = await TransformationRuns.start({ runner: pool, parallel: 6 });
+ * const handler = createJobserverHandler({ runs, results: null, recordMode: false, log });
  * const response = await handler(makeServiceRequest("GET", "/healthcheck"));
  * // response.status === 200, response.body === "OK"
  * ```
  */
 export function createJobserverHandler(options: JobserverOptions): JobserverHandler {
-  const runs = new TransformationRuns(options.executor);
+  const runs = options.runs;
   const processStartedAt = formatUtcSeconds(new Date());
   let legacyMembers = 0;
   let executionIndex = 0;
 
   const runtimeOf = (result: PoolResult | null): RecordRuntime => {
+    // A cache answer ran nothing: zero times, no memory.
     const now = Date.now();
     const runtime: RecordRuntime = {
       started_at: formatUtcSeconds(new Date(result?.runtime.startedAtMs ?? now)),
@@ -97,14 +111,6 @@ export function createJobserverHandler(options: JobserverOptions): JobserverHand
   const answer = (request: RunTransformationRequest, checksum: Checksum, runtime: RecordRuntime) =>
     text(JobserverStatus.ok, encodeRunTransformationAnswer(checksum, runtime, request.record !== undefined));
 
-  const cacheHit = async (request: RunTransformationRequest): Promise<Checksum | null> => {
-    if (!options.results) return null;
-    const cached = await options.results.getResult(request.tf_checksum);
-    if (!cached) return null;
-    if (!request.scratch && !(await options.store.has([cached]))[0]) return null;
-    return cached;
-  };
-
   const runTransformation = async (req: ServiceRequest): Promise<ServiceResponse> => {
     const body = await readBody(req, MAX_REQUEST_BYTES);
     let request: RunTransformationRequest;
@@ -128,19 +134,16 @@ export function createJobserverHandler(options: JobserverOptions): JobserverHand
     if (actual !== request.tf_checksum) {
       throw new HttpError(JobserverStatus.badRequest, `Invalid payload: tf_checksum ${request.tf_checksum} does not match the transformation dict (its checksum is ${actual})`);
     }
-    const hit = await cacheHit(request);
-    if (hit) return answer(request, hit, runtimeOf(null));
-
     const dict: Record<string, PlainValue> = { ...request.transformation_dict, ...request.tf_dunder };
     const memberId = request.member_id ?? `legacy-request-${++legacyMembers}`;
     const outcome = await runs.join({ tfChecksum: request.tf_checksum, dict, scratch: request.scratch }, memberId, req.signal);
     if (outcome.kind === "canceled") return text(JobserverStatus.ok, JobserverBody.canceled);
     if (outcome.kind === "failed") return text(JobserverStatus.failed, outcome.message);
     const runtime = runtimeOf(outcome.result);
-    if (options.results?.recordResult && !request.scratch) {
-      await options.results.recordResult(request.tf_checksum, outcome.result.checksum, runtime);
+    if (outcome.result && options.results?.recordResult && !request.scratch) {
+      await options.results.recordResult(request.tf_checksum, outcome.checksum, runtime);
     }
-    return answer(request, outcome.result.checksum, runtime);
+    return answer(request, outcome.checksum, runtime);
   };
 
   const perTransformation = async (req: ServiceRequest): Promise<ServiceResponse | null> => {
@@ -176,7 +179,6 @@ export function createJobserverHandler(options: JobserverOptions): JobserverHand
     return text(JobserverStatus.notFound, "404: Not Found");
   }) as JobserverHandler;
   handler.activeRuns = () => runs.active;
-  handler.cancelAll = () => runs.cancelAll();
   return handler;
 }
 

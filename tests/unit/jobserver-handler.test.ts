@@ -1,9 +1,9 @@
-import { describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, test } from "bun:test";
 import { BufferDir } from "../../lib/buffers/bufferdir.ts";
 import { computeChecksum } from "../../lib/checksum/sha256.ts";
 import { JobCanceledError, JobFailedError, type PoolJob, type PoolResult } from "../../lib/queue/worker-pool.ts";
 import { makeServiceRequest, withErrorHandling, type ServiceRequest } from "../../lib/servers/http.ts";
-import { createJobserverHandler, type JobserverResultCache } from "../../lib/servers/jobserver.ts";
+import { TransformationRuns, cachedResultLookup, createJobserverHandler, type JobserverResultCache } from "../../lib/servers/jobserver.ts";
 import { tempDir } from "../helpers.ts";
 import { bashTransformation } from "../jobserver-helpers.ts";
 
@@ -23,13 +23,20 @@ class FakeExecutor {
   }
 }
 
-function setup(options: { results?: JobserverResultCache; recordMode?: boolean } = {}) {
+const opened: TransformationRuns[] = [];
+afterAll(async () => {
+  for (const runs of opened) await runs.close();
+});
+
+async function setup(options: { results?: JobserverResultCache; recordMode?: boolean } = {}) {
   const dir = tempDir("seamless-jobserver-");
   const store = new BufferDir(dir.path, { layout: "prefix" });
   store.ensureExists();
   const executor = new FakeExecutor();
   const logs: string[] = [];
-  const raw = createJobserverHandler({ executor, store, results: options.results ?? null, recordMode: options.recordMode ?? false, log: (line) => logs.push(line) });
+  const runs = await TransformationRuns.start({ runner: executor, parallel: 4, lookupCached: options.results ? cachedResultLookup(options.results, store) : undefined });
+  opened.push(runs);
+  const raw = createJobserverHandler({ runs, results: options.results ?? null, recordMode: options.recordMode ?? false, log: (line) => logs.push(line) });
   const handler = withErrorHandling(raw, (line) => logs.push(line));
   const call = async (request: ServiceRequest) => {
     const response = await handler(request);
@@ -46,7 +53,7 @@ async function until(condition: () => boolean): Promise<void> {
 
 describe("createJobserverHandler() plain endpoints (services-spec §4.2)", () => {
   test("GET / and GET /healthcheck answer as the Python jobserver", async () => {
-    const { call, dir } = setup();
+    const { call, dir } = await setup();
     using _ = dir;
     expect(await call(makeServiceRequest("GET", "/"))).toEqual({ status: 200, body: "Seamless jobserver is running", type: "text/plain; charset=utf-8" });
     expect(await call(makeServiceRequest("GET", "/healthcheck"))).toEqual({ status: 200, body: "OK", type: "text/plain; charset=utf-8" });
@@ -56,7 +63,7 @@ describe("createJobserverHandler() plain endpoints (services-spec §4.2)", () =>
 
 describe("createJobserverHandler() /run-transformation", () => {
   test("a client with record=false gets the structured form with the worker's measurements (§4.5, §4.8)", async () => {
-    const { call, dir, store, executor } = setup();
+    const { call, dir, store, executor } = await setup();
     using _ = dir;
     const { dict, tf } = await bashTransformation(store, "echo hello");
     const pending = call(makeServiceRequest("GET", "/run-transformation", JSON.stringify({ transformation_dict: dict, tf_checksum: tf, tf_dunder: {}, scratch: false, record: false })));
@@ -72,7 +79,7 @@ describe("createJobserverHandler() /run-transformation", () => {
   });
 
   test("a client without a record field (older than v0.2) gets the bare checksum", async () => {
-    const { call, dir, store, executor } = setup();
+    const { call, dir, store, executor } = await setup();
     using _ = dir;
     const { dict, tf } = await bashTransformation(store, "echo hello");
     const pending = call(makeServiceRequest("GET", "/run-transformation", JSON.stringify({ transformation_dict: dict, tf_checksum: tf, tf_dunder: {}, scratch: false })));
@@ -82,7 +89,7 @@ describe("createJobserverHandler() /run-transformation", () => {
   });
 
   test("tf_dunder travels with the dict to the executor", async () => {
-    const { call, dir, store, executor } = setup();
+    const { call, dir, store, executor } = await setup();
     using _ = dir;
     const { dict, tf } = await bashTransformation(store, "echo hello");
     const pending = call(makeServiceRequest("GET", "/run-transformation", JSON.stringify({ transformation_dict: dict, tf_checksum: tf, tf_dunder: { __meta__: { x: 1 } } })));
@@ -93,7 +100,7 @@ describe("createJobserverHandler() /run-transformation", () => {
   });
 
   test("bad input: 400 Invalid JSON, 400 Invalid payload, 409 record mismatch, 413 oversize", async () => {
-    const { call, dir, store, executor } = setup();
+    const { call, dir, store, executor } = await setup();
     using _ = dir;
     const { dict, tf } = await bashTransformation(store, "echo hello");
     const invalidJson = await call(makeServiceRequest("GET", "/run-transformation", "{"));
@@ -110,7 +117,7 @@ describe("createJobserverHandler() /run-transformation", () => {
   });
 
   test("a tf_checksum that does not match the dict is refused (Python does not check)", async () => {
-    const { call, dir, store, executor } = setup();
+    const { call, dir, store, executor } = await setup();
     using _ = dir;
     const { dict } = await bashTransformation(store, "echo hello");
     const { tf: other } = await bashTransformation(store, "echo other");
@@ -121,7 +128,7 @@ describe("createJobserverHandler() /run-transformation", () => {
   });
 
   test("a failing transformation is 500 with the worker's error text", async () => {
-    const { call, dir, store, executor } = setup();
+    const { call, dir, store, executor } = await setup();
     using _ = dir;
     const { dict, tf } = await bashTransformation(store, "exit 1");
     const pending = call(makeServiceRequest("GET", "/run-transformation", JSON.stringify({ transformation_dict: dict, tf_checksum: tf, record: false })));
@@ -131,7 +138,7 @@ describe("createJobserverHandler() /run-transformation", () => {
   });
 
   test("identical requests in flight share one run; each gets the answer", async () => {
-    const { call, dir, store, executor } = setup();
+    const { call, dir, store, executor } = await setup();
     using _ = dir;
     const { dict, tf } = await bashTransformation(store, "echo hello");
     const body = JSON.stringify({ transformation_dict: dict, tf_checksum: tf, record: false });
@@ -144,7 +151,7 @@ describe("createJobserverHandler() /run-transformation", () => {
 
   test("a result in the result cache whose buffer is stored is answered without running", async () => {
     const hits: string[] = [];
-    const { call, dir, store, executor } = setup({ results: { getResult: async (tf) => (hits.push(tf), RESULT) } });
+    const { call, dir, store, executor } = await setup({ results: { getResult: async (tf) => (hits.push(tf), RESULT) } });
     using _ = dir;
     await store.put(RESULT, Buffer.from("hello\n"));
     const { dict, tf } = await bashTransformation(store, "echo hello");
@@ -157,7 +164,7 @@ describe("createJobserverHandler() /run-transformation", () => {
   test("a cached result whose buffer is gone is computed again, and recorded", async () => {
     const recorded: string[][] = [];
     const results: JobserverResultCache = { getResult: async () => RESULT, recordResult: async (tf, result) => void recorded.push([tf, result]) };
-    const { call, dir, store, executor } = setup({ results });
+    const { call, dir, store, executor } = await setup({ results });
     using _ = dir;
     const { dict, tf } = await bashTransformation(store, "echo hello");
     const pending = call(makeServiceRequest("GET", "/run-transformation", JSON.stringify({ transformation_dict: dict, tf_checksum: tf })));
@@ -170,7 +177,7 @@ describe("createJobserverHandler() /run-transformation", () => {
 
 describe("createJobserverHandler() cancellation and membership (services-spec §4.7)", () => {
   async function started(members: (string | undefined)[]) {
-    const context = setup();
+    const context = await setup();
     const { dict, tf } = await bashTransformation(context.store, "sleep 1000");
     const controllers = members.map(() => new AbortController());
     const answers = members.map((member, i) => {
@@ -225,7 +232,7 @@ describe("createJobserverHandler() cancellation and membership (services-spec §
   });
 
   test("an unknown transformation is not-running and cannot be canceled", async () => {
-    const { call, dir } = setup();
+    const { call, dir } = await setup();
     using _ = dir;
     const tf = "ab".repeat(32);
     expect((await call(makeServiceRequest("GET", `/transformation-status/${tf}`))).body).toBe('{"status": "not-running"}');
