@@ -9,6 +9,8 @@ import { ResultCache } from "../lib/cache/result-cache.ts";
 import { NotFoundError, SeamlessError, UsageError } from "../lib/errors.ts";
 import { parsePlain } from "../lib/serialize/plain-json.ts";
 import { computeTransformation, lockDirOf } from "../lib/execute/compute.ts";
+import { computeOnJobserver } from "../lib/execute/compute-remote.ts";
+import { remoteExecutionOf } from "./remote.ts";
 import type { TransformationDict } from "../lib/transformation/dict.ts";
 import { type CommandSpec, HASHSERVER_OPTION, parseOrHelp } from "./args.ts";
 import { writeStdout, writeStderr } from "./stdio.ts";
@@ -48,7 +50,8 @@ export async function main(argv: string[]): Promise<number> {
     const sibling = join(dirname(argument), "dunder.json");
     if (dunderPath === undefined && existsSync(sibling)) dunderPath = sibling;
   }
-  const store = await openBufferStore({ hashserverUrl: values.hashserver as string | undefined });
+  const remote = await remoteExecutionOf(values.hashserver as string | undefined, (text) => writeStderr(`seamless run-transformation: ${text}\n`));
+  const store = await openBufferStore({ hashserverUrl: remote.hashserverUrl });
   const buffer = await store.get(checksum);
   if (!buffer) throw new NotFoundError(`Cannot load transformation "${checksum}": buffer not found in ${store.location}`);
   let dict: TransformationDict;
@@ -68,17 +71,20 @@ export async function main(argv: string[]): Promise<number> {
   const cacheDir = resolveCacheDir();
   const cache = new ResultCache(resultCachePathOf(cacheDir));
   try {
-    const computed = await computeTransformation(dict, checksum, {
-      store,
-      cache,
-      lockDir: lockDirOf(cacheDir),
-      scratch: values.scratch === true,
-      onStdoutLine: (line) => writeStderr(`${line}\n`),
-      onStderr: values.verbose ? (chunk) => writeStderr(chunk) : undefined,
-      say: (level, text) => {
-        if (values.verbose || level <= 0) writeStderr(`seamless run-transformation: ${text}\n`);
-      },
-    });
+    const say = (level: number, text: string) => {
+      if (values.verbose || level <= 0) writeStderr(`seamless run-transformation: ${text}\n`);
+    };
+    const computed = remote.jobserver
+      ? await computeOnJobserver(dict, checksum, { jobserver: remote.jobserver, store, cache, scratch: values.scratch === true, record: remote.record === true, signal: remote.signal, say })
+      : await computeTransformation(dict, checksum, {
+          store,
+          cache,
+          lockDir: lockDirOf(cacheDir),
+          scratch: values.scratch === true,
+          onStdoutLine: (line) => writeStderr(`${line}\n`),
+          onStderr: values.verbose ? (chunk) => writeStderr(chunk) : undefined,
+          say,
+        });
     if (values.output) writeFileAtomic(values.output as string, `${computed.checksum}\n`);
     else writeStdout(`${computed.checksum}\n`);
     return 0;

@@ -147,9 +147,11 @@ export async function main(argv: string[]): Promise<number> {
     throw new SeamlessError("Download disabled. Refuse to print output to screen.");
   }
   const { runPrepared } = await import("../lib/execute/run-bash.ts");
+  const { remoteExecutionOf } = await import("./remote.ts");
+  const remote = await remoteExecutionOf(values.hashserver as string | undefined, (text) => reporter.message(0, text));
   return runPrepared(prepared, {
     reporter,
-    hashserverUrl: values.hashserver as string | undefined,
+    ...remote,
     workdir,
     scratch: values.scratch === true,
     download: values.noDownload !== true && values.scratch !== true,
@@ -157,3 +159,4 @@ export async function main(argv: string[]): Promise<number> {
     writeStderr,
   });
 }
+

@@ -229,6 +229,12 @@ export function resolveConfig(env: Env, cwd: string, flags: ConfigFlags = {}): S
   if (hashserver) config.clients.buffer = [{ kind: "url", url: hashserver, readonly: false, origin: flags.hashserver?.trim() ? "--hashserver" : "SEAMLESS_HASHSERVER" }];
   const database = env.SEAMLESS_DATABASE?.trim();
   if (database) config.clients.database = [{ kind: "url", url: database, readonly: false, origin: "SEAMLESS_DATABASE" }];
+  const jobserver = env.SEAMLESS_JOBSERVER?.trim();
+  if (jobserver) {
+    config.clients.jobserver = [{ kind: "url", url: jobserver, readonly: false, origin: "SEAMLESS_JOBSERVER" }];
+    config.execution = "remote";
+    config.remote = "jobserver";
+  }
   config.level = levelOf(config.clients);
   return config;
 }

@@ -51,6 +51,19 @@ async function resultIsPresent(store: BufferStore, checksum: Checksum, deep: boo
 }
 
 /**
+ * The cached result of a transformation when its buffer (and, for a directory result, every
+ * member) is in `store`; null otherwise, so that it is computed again.
+ */
+export async function lookupCachedResult(dict: TransformationDict, tfChecksum: Checksum, cache: ResultCache, store: BufferStore): Promise<Computed | null> {
+  const cached = cache.getResult(tfChecksum);
+  if (!cached) return null;
+  const deep = Array.isArray(dict.__output__) && dict.__output__[1] === "deepfolder";
+  const present = await resultIsPresent(store, cached, deep);
+  if (present === false) return null;
+  return { checksum: cached, fromCache: true, buffer: present === true ? undefined : present };
+}
+
+/**
  * Computes a bash transformation.
  *
  * @throws {InterruptedError} on SIGINT/SIGTERM (the process group is killed, nothing cached)
@@ -58,14 +71,7 @@ async function resultIsPresent(store: BufferStore, checksum: Checksum, deep: boo
  */
 export async function computeTransformation(dict: TransformationDict, tfChecksum: Checksum, options: ComputeOptions): Promise<Computed> {
   if (dict.__language__ !== "bash") throw new SeamlessError(`Cannot run a transformation in language "${String(dict.__language__)}": only bash is supported`);
-  const deep = Array.isArray(dict.__output__) && dict.__output__[1] === "deepfolder";
-  const lookup = async (): Promise<Computed | null> => {
-    const cached = options.cache.getResult(tfChecksum);
-    if (!cached) return null;
-    const present = await resultIsPresent(options.store, cached, deep);
-    if (present === false) return null;
-    return { checksum: cached, fromCache: true, buffer: present === true ? undefined : present };
-  };
+  const lookup = () => lookupCachedResult(dict, tfChecksum, options.cache, options.store);
   const hit = await lookup();
   if (hit) return hit;
 

@@ -13,6 +13,8 @@ import { SeamlessError } from "../errors.ts";
 import { formatSize } from "../units/human-size.ts";
 import type { PreparedBash } from "../transformation/prepare-bash.ts";
 import { computeTransformation, lockDirOf } from "./compute.ts";
+import { computeOnJobserver } from "./compute-remote.ts";
+import type { JobserverClient } from "../clients/jobserver.ts";
 import { FutureFiles } from "./futures.ts";
 import { formatCapturedStdout, writeResultTargets } from "./results.ts";
 
@@ -32,6 +34,12 @@ export interface RunOptions {
   /** Where the command's output goes (the CLI passes fd writers). */
   writeStdout: (data: string | Uint8Array) => void;
   writeStderr: (text: string) => void;
+  /** Delegation level 3: run on this jobserver instead of locally. */
+  jobserver?: JobserverClient;
+  /** Record mode of the configuration (sent to the jobserver). */
+  record?: boolean;
+  /** Aborted on Ctrl-C (the CLI's): cancels the job on the jobserver. */
+  signal?: AbortSignal;
 }
 
 /** Stores every buffer the transformation needs (inputs, code, variables, the transformation). */
@@ -67,15 +75,18 @@ export async function runPrepared(prepared: PreparedBash, options: RunOptions): 
       })));
     }
     const stdoutLines: string[] = [];
-    const computed = await computeTransformation(prepared.dict, prepared.tfChecksum, {
-      store,
-      cache,
-      lockDir: lockDirOf(cacheDir),
-      scratch: options.scratch,
-      onStdoutLine: (line) => (prepared.resultTargets ? options.writeStdout(`${line}\n`) : stdoutLines.push(line)),
-      onStderr: reporter.verbosity >= 1 ? options.writeStderr : undefined,
-      say: (level, text) => reporter.message(level, text),
-    });
+    const say = (level: number, text: string) => reporter.message(level, text);
+    const computed = options.jobserver
+      ? await computeOnJobserver(prepared.dict, prepared.tfChecksum, { jobserver: options.jobserver, store, cache, scratch: options.scratch, record: options.record === true, signal: options.signal, say })
+      : await computeTransformation(prepared.dict, prepared.tfChecksum, {
+          store,
+          cache,
+          lockDir: lockDirOf(cacheDir),
+          scratch: options.scratch,
+          onStdoutLine: (line) => (prepared.resultTargets ? options.writeStdout(`${line}\n`) : stdoutLines.push(line)),
+          onStderr: reporter.verbosity >= 1 ? options.writeStderr : undefined,
+          say,
+        });
     reporter.message(2, `Result checksum: ${computed.checksum}${computed.fromCache ? " (from cache)" : ""}`);
     if (!prepared.resultTargets) {
       const buffer = computed.buffer ?? (await store.get(computed.checksum));

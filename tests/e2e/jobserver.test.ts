@@ -6,7 +6,8 @@ import { HttpBufferStore } from "../../lib/buffers/http-store.ts";
 import { JobserverClient, TransformationCanceledError } from "../../lib/clients/jobserver.ts";
 import { RemoteError } from "../../lib/errors.ts";
 import { httpRequest } from "../../lib/wire/http-client.ts";
-import { scrubbedEnv, tempDir } from "../helpers.ts";
+import { BINARY, runSeamless, scrubbedEnv, tempDir } from "../helpers.ts";
+import { Database } from "bun:sqlite";
 import { bashTransformation, checksumOfText } from "../jobserver-helpers.ts";
 import { bootServer, type BootedServer } from "../server-helpers.ts";
 
@@ -21,7 +22,7 @@ beforeAll(async () => {
   mkdirSync(join(dir.path, "buffers"));
   hashserver = await bootServer("hashserver", ["hashserver", "buffers", "--writable"], dir.path, env);
   const parameters = { buffer: [{ readonly: false, url: hashserver.url }], database: [] };
-  jobserver = await bootServer("jobserver", ["jobserver", "--workers", "2"], dir.path, env, { parameters, meta: { service: "jobserver" } });
+  jobserver = await bootServer("jobserver", ["jobserver", "--workers", "2"], dir.path, { ...env, JOBSERVER_MARK: "on-the-jobserver" }, { parameters, meta: { service: "jobserver" } });
   store = new HttpBufferStore(hashserver.url);
   client = new JobserverClient(jobserver.url);
 });
@@ -102,5 +103,67 @@ describe("seamless jobserver with a hashserver from its status-file parameters",
     while ((await client.transformationStatus(tf)) !== "running") await Bun.sleep(10);
     expect(await client.cancelTransformation(tf)).toEqual({ canceled: true, status: "canceled" });
     for (const outcome of await Promise.all(waiting.map((p) => p.catch((e) => e)))) expect(outcome).toBeInstanceOf(TransformationCanceledError);
+  });
+});
+
+describe("seamless run and run-transformation at level 3 (SEAMLESS_JOBSERVER)", () => {
+  const level3 = () => ({ ...env, SEAMLESS_JOBSERVER: jobserver.url, SEAMLESS_HASHSERVER: hashserver.url });
+
+  test("seamless run executes on the jobserver and writes the result and its execution record to the result cache", async () => {
+    using work = tempDir();
+    const result = await runSeamless(["run", "echo $JOBSERVER_MARK"], { cwd: work.path, env: level3() });
+    expect(result.stderr).toBe("");
+    expect([result.exitCode, result.stdout]).toEqual([0, "on-the-jobserver\n"]);
+    const db = new Database(join(dir.path, "cache", "__TOPLEVEL__", "seamless.db"), { readonly: true });
+    try {
+      const row = db.query(`SELECT "result" FROM "transformation"`).all() as { result: string }[];
+      expect(row.map((r) => r.result)).toContain(checksumOfText("on-the-jobserver\n"));
+      const records = (db.query(`SELECT "metadata" FROM "meta_data"`).all() as { metadata: string }[]).map((r) => JSON.parse(r.metadata));
+      const record = records.find((r) => r.result_checksum === checksumOfText("on-the-jobserver\n"));
+      expect(record).toMatchObject({ execution_mode: "remote", remote_target: "jobserver" });
+      expect(record.memory_peak_bytes).toBeGreaterThan(0);
+    } finally {
+      db.close();
+    }
+    // Answered from the result cache the second time: the jobserver is not needed.
+    const again = await runSeamless(["run", "echo $JOBSERVER_MARK"], { cwd: work.path, env: { ...level3(), SEAMLESS_JOBSERVER: "http://127.0.0.1:9" } });
+    expect([again.exitCode, again.stdout]).toEqual([0, "on-the-jobserver\n"]);
+  });
+
+  test("result targets are placed exactly as in a local run", async () => {
+    using work = tempDir();
+    writeFileSync(join(work.path, "in.txt"), "a\nb\nc\n");
+    const result = await runSeamless(["run", "head -2 in.txt > out.txt"], { cwd: work.path, env: level3() });
+    expect(result.exitCode).toBe(0);
+    expect(await Bun.file(join(work.path, "out.txt")).text()).toBe("a\nb\n");
+    expect(await Bun.file(join(work.path, "out.txt.CHECKSUM")).text()).toBe(`${checksumOfText("a\nb\n")}\n`);
+  });
+
+  test("a failing command fails with the jobserver's error text and nothing is cached", async () => {
+    using work = tempDir();
+    const result = await runSeamless(["run", "echo broken >&2; exit 7"], { cwd: work.path, env: level3() });
+    expect(result.exitCode).toBe(1);
+    expect(result.stderr).toContain("Error: Return code 7");
+    expect(result.stderr).toContain("broken");
+  });
+
+  test("seamless run-transformation replays a job on the jobserver", async () => {
+    using work = tempDir();
+    const dry = await runSeamless(["run", "--dry", "--upload", "-j", "job", "echo replayed"], { cwd: work.path, env: level3() });
+    expect(dry.exitCode).toBe(0);
+    const result = await runSeamless(["run-transformation", "job/transformation.json.CHECKSUM"], { cwd: work.path, env: level3() });
+    expect(result.stderr).toBe("");
+    expect([result.exitCode, result.stdout]).toEqual([0, `${checksumOfText("replayed\n")}\n`]);
+  });
+
+  test("Ctrl-C cancels the job on the jobserver and exits 130", async () => {
+    using work = tempDir();
+    const child = Bun.spawn([BINARY, "run", "sleep 1000; echo ctrl-c"], { cwd: work.path, env: level3(), stdout: "pipe", stderr: "pipe" });
+    const { tf } = await bashTransformation(store, "sleep 1000; echo ctrl-c");
+    while ((await client.transformationStatus(tf)) !== "running") await Bun.sleep(20);
+    child.kill("SIGINT");
+    expect(await child.exited).toBe(130);
+    expect(await new Response(child.stderr).text()).toContain(`Canceled transformation ${tf}`);
+    expect(await client.transformationStatus(tf)).toBe("canceled");
   });
 });
