@@ -13,6 +13,7 @@ export * from "./lib/bash/mod.ts";
 export * from "./lib/transformation/mod.ts";
 export * from "./lib/execute/mod.ts";
 export * from "./lib/cache/mod.ts";
+export * from "./lib/clients/mod.ts";
 export * from "./lib/concurrency/mod.ts";
 export * from "./lib/units/mod.ts";
 export * from "./lib/queue/mod.ts";

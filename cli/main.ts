@@ -20,6 +20,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMai
   hashserver: { summary: "serve a buffer directory over HTTP (hashserver protocol)", load: async () => (await import("./hashserver.ts")).main },
   jobserver: { summary: "run transformations on a pool of worker processes over HTTP", load: async () => (await import("./jobserver.ts")).main },
   worker: { summary: "internal: one worker process of a jobserver", load: async () => (await import("./worker.ts")).main },
+  database: { summary: "serve a result cache (seamless.db) over HTTP (seamless-database protocol)", load: async () => (await import("./database.ts")).main },
 };
 
 function usage(): string {

@@ -3,9 +3,9 @@ import { existsSync, readFileSync } from "node:fs";
 import { tryParseChecksum } from "../lib/checksum/checksum.ts";
 import { readChecksumSidecar } from "../lib/checksum/sidecar.ts";
 import { openBufferStore } from "../lib/buffers/open-store.ts";
-import { resolveCacheDir, resultCachePathOf } from "../lib/buffers/cache-dir.ts";
+import { resolveCacheDir } from "../lib/buffers/cache-dir.ts";
 import { writeFileAtomic } from "../lib/buffers/atomic-write.ts";
-import { ResultCache } from "../lib/cache/result-cache.ts";
+import { openResultCache } from "../lib/cache/open-cache.ts";
 import { NotFoundError, SeamlessError, UsageError } from "../lib/errors.ts";
 import { parsePlain } from "../lib/serialize/plain-json.ts";
 import { computeTransformation, lockDirOf } from "../lib/execute/compute.ts";
@@ -69,7 +69,7 @@ export async function main(argv: string[]): Promise<number> {
     Object.assign(dict, dunder);
   }
   const cacheDir = resolveCacheDir();
-  const cache = new ResultCache(resultCachePathOf(cacheDir));
+  const cache = await openResultCache(cacheDir);
   try {
     const say = (level: number, text: string) => {
       if (values.verbose || level <= 0) writeStderr(`seamless run-transformation: ${text}\n`);

@@ -1,10 +1,11 @@
 import { BufferDir } from "./bufferdir.ts";
 import { projectDirOf, resolveCacheDir } from "./cache-dir.ts";
 import type { BufferStore } from "./store.ts";
+import { bufferServerUrlOf } from "../clients/remote-clients.ts";
 
 /** Where buffers go: a remote hashserver URL, else the local cache directory. */
 export interface StoreChoice {
-  /** `--hashserver URL`; falls back to `$SEAMLESS_HASHSERVER`. */
+  /** `--hashserver URL`; falls back to `$SEAMLESS_HASHSERVER`, then `$SEAMLESS_REMOTE_CLIENTS`. */
   hashserverUrl?: string;
   env?: Record<string, string | undefined>;
 }
@@ -12,7 +13,7 @@ export interface StoreChoice {
 /** True when the choice names a remote hashserver. */
 export function remoteUrlOf(choice: StoreChoice): string | undefined {
   const env = choice.env ?? process.env;
-  return choice.hashserverUrl || env.SEAMLESS_HASHSERVER?.trim() || undefined;
+  return choice.hashserverUrl || env.SEAMLESS_HASHSERVER?.trim() || bufferServerUrlOf(env) || undefined;
 }
 
 /**

@@ -1,6 +1,14 @@
 /**
- * The result cache: `seamless.db` with the Python seamless-database schema (services-spec §3.4–§3.5), opened safely by concurrent processes.
+ * The result cache (services-spec §3.3–§3.5, §6.3): the {@link ResultCache} interface; the
+ * embedded `seamless.db` with the Python seamless-database schema, opened safely by concurrent
+ * processes; the {@link DatabaseFile} rules shared with the database server; fan-out over
+ * several caches; and the choice among them from the environment.
  * @module
  */
+export * from "./store.ts";
 export * from "./result-cache.ts";
+export * from "./database-file.ts";
+export * from "./fan-out.ts";
+export * from "./open-cache.ts";
+export * from "./writer-lock.ts";
 export * from "./sqlite.ts";

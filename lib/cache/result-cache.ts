@@ -4,12 +4,12 @@
  * `seamless run` processes safe.
  * @module
  */
-import type { Database } from "bun:sqlite";
-import { openSharedDatabase, retryWhileBusy } from "./sqlite.ts";
 import type { Checksum } from "../checksum/checksum.ts";
-import { stringifyPlain } from "../serialize/plain-json.ts";
+import type { PlainValue } from "../serialize/plain-json.ts";
+import { DatabaseFile } from "./database-file.ts";
+import type { IrreproducibleEntry, ResultCache } from "./store.ts";
 
-const SCHEMA = [
+export const SCHEMA = [
   `CREATE TABLE IF NOT EXISTS "transformation" ("checksum" CHAR(64) NOT NULL PRIMARY KEY, "result" CHAR(64) NOT NULL)`,
   `CREATE INDEX IF NOT EXISTS "transformation_result" ON "transformation" ("result")`,
   `CREATE TABLE IF NOT EXISTS "rev_transformation" ("id" INTEGER NOT NULL PRIMARY KEY, "result" CHAR(64) NOT NULL, "checksum" CHAR(64) NOT NULL)`,
@@ -42,47 +42,52 @@ export interface ExecutionRecord {
   [key: string]: unknown;
 }
 
-/** A `seamless.db` file. */
-export class ResultCache {
-  #db: Database;
+/**
+ * The embedded result cache: a `seamless.db` file opened by concurrent `seamless` processes.
+ * The rules are those of the database server ({@link DatabaseFile}), so both write alike.
+ */
+export class SqliteResultCache implements ResultCache {
+  readonly #file: DatabaseFile;
 
   /** Opens (and if needed creates) the database. */
   constructor(readonly path: string) {
-    this.#db = openSharedDatabase(path);
-    const exists = this.#db.query(`SELECT 1 FROM sqlite_master WHERE type='table' AND name='irreproducible_transformation'`).get();
-    if (!exists) retryWhileBusy(() => this.#db.transaction(() => SCHEMA.forEach((statement) => this.#db.exec(statement))).immediate());
+    this.#file = DatabaseFile.openShared(path);
   }
 
-  /** The cached result checksum of a transformation, or null. */
-  getResult(tfChecksum: Checksum): Checksum | null {
-    const row = this.#db.query(`SELECT "result" FROM "transformation" WHERE "checksum" = ?`).get(tfChecksum) as { result: string } | null;
-    return row?.result ?? null;
+  get location(): string {
+    return this.path;
   }
 
-  /**
-   * Records a result with its execution record, like a PUT `metadata` (services-spec §3.4):
-   * the transformation row, one reverse row, and a write-once metadata row.
-   */
-  recordResult(tfChecksum: Checksum, resultChecksum: Checksum, record: ExecutionRecord | null): void {
-    retryWhileBusy(() => this.#db.transaction(() => {
-      const irreproducible = this.#db.query(`SELECT 1 FROM "irreproducible_transformation" WHERE "checksum" = ?`).get(tfChecksum);
-      this.#db.query(`INSERT INTO "transformation" ("checksum", "result") VALUES (?, ?) ON CONFLICT("checksum") DO UPDATE SET "result" = excluded."result"`).run(tfChecksum, resultChecksum);
-      const reverse = this.#db.query(`SELECT 1 FROM "rev_transformation" WHERE "checksum" = ? AND "result" = ?`).get(tfChecksum, resultChecksum);
-      if (!reverse) this.#db.query(`INSERT INTO "rev_transformation" ("result", "checksum") VALUES (?, ?)`).run(resultChecksum, tfChecksum);
-      if (record && !irreproducible) {
-        const existing = this.#db.query(`SELECT 1 FROM "meta_data" WHERE "checksum" = ?`).get(tfChecksum);
-        if (!existing) this.#db.query(`INSERT INTO "meta_data" ("checksum", "result", "metadata") VALUES (?, ?, ?)`).run(tfChecksum, resultChecksum, stringifyPlain(record));
-      }
-    }).immediate());
+  async getResult(tf: Checksum): Promise<Checksum | null> {
+    return this.#file.getTransformation(tf);
   }
 
-  /** The stored execution record, or null. */
-  getExecutionRecord(tfChecksum: Checksum): Record<string, unknown> | null {
-    const row = this.#db.query(`SELECT "metadata" FROM "meta_data" WHERE "checksum" = ?`).get(tfChecksum) as { metadata: string } | null;
-    return row ? JSON.parse(row.metadata) : null;
+  async setResult(tf: Checksum, result: Checksum): Promise<void> {
+    this.#file.putTransformation(tf, result);
+  }
+
+  async getTransformationsOf(result: Checksum): Promise<Checksum[]> {
+    return this.#file.getRevTransformations(result);
+  }
+
+  async getExecutionRecord(tf: Checksum): Promise<Record<string, unknown> | null> {
+    const text = this.#file.getMetadataText(tf);
+    return text === null ? null : JSON.parse(text);
+  }
+
+  async setExecutionRecord(tf: Checksum, result: Checksum, record: Record<string, unknown>): Promise<boolean> {
+    return this.#file.putMetadata(tf, result, record as PlainValue) === null;
+  }
+
+  async getIrreproducible(tf: Checksum, result?: Checksum): Promise<IrreproducibleEntry[]> {
+    return this.#file.getIrreproducible(tf, result).map((row) => ({ checksum: row.checksum, result: row.result, metadata: JSON.parse(row.metadataText) }));
+  }
+
+  async markIrreproducible(tf: Checksum, result: Checksum): Promise<boolean> {
+    return this.#file.putIrreproducible(tf, result) === null;
   }
 
   close(): void {
-    this.#db.close();
+    this.#file.close();
   }
 }

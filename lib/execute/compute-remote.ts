@@ -8,11 +8,12 @@
 import { os } from "../lazy-node.ts";
 import type { Checksum } from "../checksum/checksum.ts";
 import type { BufferStore } from "../buffers/store.ts";
-import type { ResultCache, ExecutionRecord } from "../cache/result-cache.ts";
+import type { ExecutionRecord } from "../cache/result-cache.ts";
+import type { ResultCache } from "../cache/store.ts";
 import type { JobserverClient } from "../clients/jobserver.ts";
 import { executionDundersOf, type TransformationDict } from "../transformation/dict.ts";
 import { VERSION } from "../version.ts";
-import { lookupCachedResult, type Computed } from "./compute.ts";
+import { lookupCachedResult, recordResult, type Computed } from "./compute.ts";
 
 /** Options of {@link computeOnJobserver}. */
 export interface RemoteComputeOptions {
@@ -61,7 +62,7 @@ export async function computeOnJobserver(dict: TransformationDict, tfChecksum: C
     jobserver: options.jobserver.location,
     implementation: "seamless (TypeScript)",
   };
-  options.cache.recordResult(tfChecksum, result.checksum, record);
+  await recordResult(options.cache, tfChecksum, result.checksum, record);
   options.say(1, "Transformation finished");
   return { checksum: result.checksum, fromCache: false };
 }

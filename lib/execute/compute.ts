@@ -9,7 +9,8 @@ import type { Checksum } from "../checksum/checksum.ts";
 import type { BufferStore } from "../buffers/store.ts";
 import { BufferDir } from "../buffers/bufferdir.ts";
 import { parseIndexText } from "../checksum/sidecar.ts";
-import { ResultCache, type ExecutionRecord } from "../cache/result-cache.ts";
+import type { ExecutionRecord } from "../cache/result-cache.ts";
+import type { ResultCache } from "../cache/store.ts";
 import { InterruptedError, SeamlessError } from "../errors.ts";
 import type { TransformationDict } from "../transformation/dict.ts";
 import { VERSION } from "../version.ts";
@@ -55,7 +56,7 @@ async function resultIsPresent(store: BufferStore, checksum: Checksum, deep: boo
  * member) is in `store`; null otherwise, so that it is computed again.
  */
 export async function lookupCachedResult(dict: TransformationDict, tfChecksum: Checksum, cache: ResultCache, store: BufferStore): Promise<Computed | null> {
-  const cached = cache.getResult(tfChecksum);
+  const cached = await cache.getResult(tfChecksum);
   if (!cached) return null;
   const deep = Array.isArray(dict.__output__) && dict.__output__[1] === "deepfolder";
   const present = await resultIsPresent(store, cached, deep);
@@ -124,7 +125,7 @@ export async function computeTransformation(dict: TransformationDict, tfChecksum
         started_at: new Date(started).toISOString(),
         implementation: "seamless (TypeScript)",
       };
-      options.cache.recordResult(tfChecksum, result.checksum, record);
+      await recordResult(options.cache, tfChecksum, result.checksum, record);
       options.say(1, "Transformation finished");
       return { checksum: result.checksum, fromCache: false, buffer: options.scratch ? undefined : result.buffer };
     } finally {
@@ -134,6 +135,16 @@ export async function computeTransformation(dict: TransformationDict, tfChecksum
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
   }
+}
+
+/**
+ * Writes a fresh result with its execution record (services-spec §3.4, §4.4 "Who writes the
+ * database"). The record is write-once; when it is refused (an earlier run left another record,
+ * or another result whose buffer is gone), the result entry is still made to point at this run.
+ */
+export async function recordResult(cache: ResultCache, tf: Checksum, result: Checksum, record: ExecutionRecord): Promise<void> {
+  if (await cache.setExecutionRecord(tf, result, record)) return;
+  if ((await cache.getResult(tf)) !== result) await cache.setResult(tf, result);
 }
 
 /** Where single-flight locks live inside a cache directory. */

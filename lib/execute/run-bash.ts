@@ -7,8 +7,8 @@ import { join } from "node:path";
 import type { BufferStore } from "../buffers/store.ts";
 import { openBufferStore, remoteUrlOf } from "../buffers/open-store.ts";
 import { findMissing, sourceLength, storeBuffers } from "../buffers/transfer.ts";
-import { resolveCacheDir, resultCachePathOf } from "../buffers/cache-dir.ts";
-import { ResultCache } from "../cache/result-cache.ts";
+import { resolveCacheDir } from "../buffers/cache-dir.ts";
+import { openResultCache } from "../cache/open-cache.ts";
 import { SeamlessError } from "../errors.ts";
 import { formatSize } from "../units/human-size.ts";
 import type { PreparedBash } from "../transformation/prepare-bash.ts";
@@ -65,7 +65,7 @@ export async function runPrepared(prepared: PreparedBash, options: RunOptions): 
   const { reporter } = options;
   const store = await storePreparedBuffers(prepared, options.hashserverUrl, reporter);
   const cacheDir = resolveCacheDir();
-  const cache = new ResultCache(resultCachePathOf(cacheDir));
+  const cache = await openResultCache(cacheDir);
   const futures = new FutureFiles();
   try {
     if (prepared.resultTargets) {

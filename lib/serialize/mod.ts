@@ -5,3 +5,4 @@
 export * from "./plain-json.ts";
 export * from "./celltypes.ts";
 export * from "./deep-index.ts";
+export * from "./python-json.ts";

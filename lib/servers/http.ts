@@ -45,22 +45,30 @@ export class HttpError extends SeamlessError {
   }
 }
 
+/** A request body over the limit given to {@link readBody}. */
+export class BodyTooLargeError extends SeamlessError {
+  constructor(readonly maxBytes: number) {
+    super(`Request body larger than ${maxBytes} bytes`);
+  }
+}
+
 /**
  * Reads a request body whole.
  *
- * @param maxBytes refuse larger bodies, counting streamed bytes, not trusting Content-Length
- * @throws {HttpError} 413 when the body is larger than `maxBytes`
+ * @param maxBytes refuse a larger body: by its Content-Length at once, else counted while it streams
+ * @throws {BodyTooLargeError} when the body is over `maxBytes`
  */
 export async function readBody(request: ServiceRequest, maxBytes = Number.POSITIVE_INFINITY): Promise<Uint8Array> {
+  const declared = Number(request.headers["content-length"] ?? 0);
+  if (declared > maxBytes) throw new BodyTooLargeError(maxBytes);
   const chunks: Uint8Array[] = [];
   let total = 0;
-  if (Number(request.headers["content-length"]) > maxBytes) throw new HttpError(413, `Request body larger than ${maxBytes} bytes`);
   for await (const chunk of request.body) {
     total += chunk.byteLength;
-    if (total > maxBytes) throw new HttpError(413, `Request body larger than ${maxBytes} bytes`);
+    if (total > maxBytes) throw new BodyTooLargeError(maxBytes);
     chunks.push(chunk);
   }
-  return Buffer.concat(chunks);
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
 }
 
 /** Builds a request for tests and in-process calls. */

@@ -9,7 +9,8 @@ import { BufferDir } from "../buffers/bufferdir.ts";
 import { openCacheBufferDir } from "../buffers/open-store.ts";
 import { resolveCacheDir, resultCachePathOf } from "../buffers/cache-dir.ts";
 import type { BufferStore } from "../buffers/store.ts";
-import { ResultCache, type ExecutionRecord } from "../cache/result-cache.ts";
+import { SqliteResultCache, type ExecutionRecord } from "../cache/result-cache.ts";
+import { recordResult } from "../execute/compute.ts";
 import { resolveConfig, type ClientChoice, type Env } from "../config/mod.ts";
 import { VERSION } from "../version.ts";
 import { os } from "../lazy-node.ts";
@@ -30,10 +31,10 @@ export interface JobserverBackends {
 }
 
 function localResults(cacheDir: string): { results: JobserverResultCache; close: () => void } {
-  const cache = new ResultCache(resultCachePathOf(cacheDir));
+  const cache = new SqliteResultCache(resultCachePathOf(cacheDir));
   return {
     results: {
-      getResult: async (tf) => cache.getResult(tf),
+      getResult: (tf) => cache.getResult(tf),
       recordResult: async (tf, result, runtime) => {
         const record: ExecutionRecord = {
           schema_version: 1,
@@ -51,7 +52,7 @@ function localResults(cacheDir: string): { results: JobserverResultCache; close:
           started_at: runtime.started_at,
           implementation: "seamless (TypeScript)",
         };
-        cache.recordResult(tf, result, record);
+        await recordResult(cache, tf, result, record);
       },
     },
     close: () => cache.close(),
@@ -94,9 +95,15 @@ export async function openJobserverBackends(parameters: Record<string, unknown> 
     store = dir;
     workerArgs = ["--buffer-dir", directory];
   }
-  const database = config.clients.database.find((c) => c.kind === "url");
-  if (database && database.kind === "url") {
-    notes.push(`database ${database.url} is not consulted by this jobserver yet: its clients check it before they send a job`);
+  // The database is read only: its clients write results and execution records (services-spec §4.4).
+  const database = config.clients.database.find((c): c is Extract<ClientChoice, { kind: "url" }> => c.kind === "url");
+  let results: JobserverResultCache | null = null;
+  let closeDatabase = () => {};
+  if (database) {
+    const { DatabaseClient, parseMaxInflight } = await import("../clients/database.ts");
+    const client = new DatabaseClient(database.url, { readonly: true, maxInflight: parseMaxInflight(env.SEAMLESS_DATABASE_MAX_INFLIGHT) });
+    results = { getResult: (tf) => client.getResult(tf) };
+    closeDatabase = () => client.close();
   }
-  return { store, results: null, workerArgs, remoteClients, recordMode, notes, close: () => store.close() };
+  return { store, results, workerArgs, remoteClients, recordMode, notes, close: () => (closeDatabase(), store.close()) };
 }

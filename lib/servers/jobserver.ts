@@ -15,7 +15,7 @@ import {
   formatUtcSeconds, parseRouteChecksum, recordModeMismatchText, roundMicro, type RecordRuntime, type RunTransformationRequest,
 } from "../wire/jobserver.ts";
 import type { PoolResult } from "../queue/worker-pool.ts";
-import { HttpError, readBody, type ServiceHandler, type ServiceRequest, type ServiceResponse } from "./http.ts";
+import { BodyTooLargeError, HttpError, readBody, type ServiceHandler, type ServiceRequest, type ServiceResponse } from "./http.ts";
 import type { TransformationRuns } from "./_jobserver-runs.ts";
 
 export { TransformationRuns, type TransformationRunsOptions, type RunOutcome } from "./_jobserver-runs.ts";
@@ -112,7 +112,7 @@ export function createJobserverHandler(options: JobserverOptions): JobserverHand
     text(JobserverStatus.ok, encodeRunTransformationAnswer(checksum, runtime, request.record !== undefined));
 
   const runTransformation = async (req: ServiceRequest): Promise<ServiceResponse> => {
-    const body = await readBody(req, MAX_REQUEST_BYTES);
+    const body = await readLimitedBody(req);
     let request: RunTransformationRequest;
     try {
       request = decodeRunTransformationRequest(body);
@@ -161,7 +161,7 @@ export function createJobserverHandler(options: JobserverOptions): JobserverHand
       const tf = checkedRouteChecksum(softcancelOf);
       let memberId: string;
       try {
-        memberId = decodeSoftcancelRequest(await readBody(req, MAX_REQUEST_BYTES));
+        memberId = decodeSoftcancelRequest(await readLimitedBody(req));
       } catch (error) {
         wireError(error);
       }
@@ -180,6 +180,16 @@ export function createJobserverHandler(options: JobserverOptions): JobserverHand
   }) as JobserverHandler;
   handler.activeRuns = () => runs.active;
   return handler;
+}
+
+/** The body, or 413 when it is larger than the protocol allows. */
+async function readLimitedBody(req: ServiceRequest): Promise<Uint8Array> {
+  try {
+    return await readBody(req, MAX_REQUEST_BYTES);
+  } catch (error) {
+    if (error instanceof BodyTooLargeError) throw new HttpError(JobserverStatus.payloadTooLarge, error.message);
+    throw error;
+  }
 }
 
 function checkedRouteChecksum(text: string): Checksum {

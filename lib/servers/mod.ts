@@ -5,3 +5,4 @@
 export * from "./http.ts";
 export * from "./hashserver.ts";
 export * from "./serve.ts";
+export * from "./database.ts";

@@ -94,6 +94,16 @@ function writeStatus(path: string, payload: Record<string, unknown>): void {
 }
 
 /**
+ * Reports a startup failure that happened before {@link serveService} ran (a refused file, a
+ * held lock): the status file says `failed`, so a launcher stops waiting (services-spec §1.5;
+ * the Python database leaves it untouched, a QUIRK).
+ */
+export async function reportStartupFailure(statusFile: string): Promise<void> {
+  const base = await readStatusFileBase(statusFile);
+  writeStatus(statusFile, { ...base, status: "failed" });
+}
+
+/**
  * Starts the service and writes the status file.
  *
  * @throws {SeamlessError} when no port can be bound; the status file then says `failed`

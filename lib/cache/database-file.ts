@@ -1,0 +1,336 @@
+/**
+ * A `seamless.db` file and the rules of services-spec §3.3–§3.5 on it: upserts, the
+ * write-once execution record, the irreproducible state machine, reverse lookups. One
+ * implementation serves both the embedded result cache and `seamless database`, on exactly the
+ * schema of the Python seamless-database, so either opens the other's file.
+ *
+ * Texts are stored as the Python server stores them: JSON columns through SQLite's `json()` of
+ * Python's `json.dumps` (peewee `JSONField`), `buffer_info` as `json.dumps(sort_keys, indent=2)`,
+ * expression paths as `json.dumps(path)`.
+ * @module
+ */
+import { Database } from "bun:sqlite";
+import { closeSync, existsSync, openSync, readSync, statSync } from "node:fs";
+import type { Checksum } from "../checksum/checksum.ts";
+import { SeamlessError } from "../errors.ts";
+import { parsePlain, type PlainValue } from "../serialize/plain-json.ts";
+import { dumpsPythonJson, pythonJsonEquals } from "../serialize/python-json.ts";
+import { SCHEMA } from "./result-cache.ts";
+import { openSharedDatabase, retryWhileBusy } from "./sqlite.ts";
+
+/** Why a write was refused (services-spec §3.4); the wire codec maps each to a status and text. */
+export type DatabaseConflict =
+  | "irreproducible-exists"
+  | "transformation-result-differs"
+  | "record-result-differs"
+  | "record-differs"
+  | "irreproducible-result-missing"
+  | "record-result-differs-from-irreproducible";
+
+/** One row of `irreproducible_transformation`, its record as stored JSON text (`""` when none). */
+export interface IrreproducibleRow {
+  checksum: Checksum;
+  result: Checksum;
+  metadataText: string;
+}
+
+/** One `expression` row (services-spec §3.3). */
+export interface ExpressionRow {
+  checksum: Checksum;
+  pathText: string;
+  celltype: string;
+  targetCelltype: string;
+  result: Checksum;
+}
+
+/** One `bucket_probe` row; `freshnessTokensText` is stored JSON. */
+export interface BucketProbeRow {
+  bucketKind: string;
+  label: string;
+  bucketChecksum: Checksum;
+  capturedAt: string;
+  freshnessTokensText: string;
+}
+
+const SQLITE_MAGIC = "SQLite format 3\0";
+const TABLES = ["transformation", "rev_transformation", "buffer_info", "syntactic_to_semantic", "expression", "meta_data", "bucket_probe", "irreproducible_transformation"];
+
+/**
+ * Refuses a file that exists but is not an SQLite database, before anything opens it (so it is
+ * left untouched). An empty file is accepted: SQLite treats it as a new database.
+ *
+ * @throws {SeamlessError} when the header is not SQLite's
+ */
+export function assertSqliteFile(path: string): void {
+  if (!existsSync(path) || statSync(path).size === 0) return;
+  const fd = openSync(path, "r");
+  try {
+    const header = Buffer.alloc(16);
+    const n = readSync(fd, header, 0, 16, 0);
+    if (n < 16 || header.toString("latin1") !== SQLITE_MAGIC) {
+      throw new SeamlessError(`Cannot open database "${path}": not an SQLite file (left untouched)`);
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Python's `json.dumps` → SQLite `json()`: what peewee's `JSONField` stores. */
+const JSON_COLUMN = "json(?)";
+
+/** A `seamless.db`. Methods are synchronous; callers that must not block wrap them. */
+export class DatabaseFile {
+  readonly #db: Database;
+
+  private constructor(db: Database, readonly path: string) {
+    this.#db = db;
+  }
+
+  /**
+   * Opens the embedded cache file shared by concurrent `seamless` processes (WAL, busy
+   * timeout), creating it and its tables if needed.
+   */
+  static openShared(path: string): DatabaseFile {
+    const db = openSharedDatabase(path);
+    const exists = db.query(`SELECT 1 FROM sqlite_master WHERE type='table' AND name='irreproducible_transformation'`).get();
+    if (!exists) retryWhileBusy(() => db.transaction(() => SCHEMA.forEach((statement) => db.exec(statement))).immediate());
+    return new DatabaseFile(db, path);
+  }
+
+  /**
+   * Opens a file for `seamless database`: writable (created with its tables and indexes if
+   * needed, WAL, commits without fsync like the Python server's `synchronous=0`, here
+   * `NORMAL`, which keeps the file consistent after a crash), or read-only (must exist and
+   * hold the tables). A file that is not SQLite, or is corrupt, is refused untouched.
+   *
+   * @throws {SeamlessError} for a missing (read-only), foreign or corrupt file
+   */
+  static openForServer(path: string, writable: boolean): DatabaseFile {
+    if (!writable && !existsSync(path)) throw new SeamlessError(`Database file "${path}" must exist when --writable is not set`);
+    assertSqliteFile(path);
+    const fresh = !existsSync(path) || statSync(path).size === 0;
+    if (!fresh) DatabaseFile.#checkReadable(path);
+    const db = writable ? openSharedDatabase(path) : new Database(path, { readonly: true });
+    try {
+      if (writable) {
+        db.exec("PRAGMA synchronous=NORMAL");
+        db.exec("PRAGMA foreign_keys=1");
+        DatabaseFile.#upgradeLegacyMetaData(db, path);
+        retryWhileBusy(() => db.transaction(() => SCHEMA.forEach((statement) => db.exec(statement))).immediate());
+      } else {
+        const present = new Set((db.query(`SELECT name FROM sqlite_master WHERE type='table'`).all() as { name: string }[]).map((row) => row.name));
+        const missing = TABLES.filter((table) => !present.has(table));
+        if (missing.length) throw new SeamlessError(`Cannot serve "${path}": not a seamless database (missing tables: ${missing.join(", ")})`);
+      }
+    } catch (error) {
+      db.close();
+      throw error;
+    }
+    return new DatabaseFile(db, path);
+  }
+
+  /** Reads the schema and checks page integrity read-only, so a corrupt file is never written. */
+  static #checkReadable(path: string): void {
+    let db: Database | null = null;
+    try {
+      db = new Database(path, { readonly: true });
+      db.query(`SELECT name FROM sqlite_master`).all();
+      const check = db.query(`PRAGMA quick_check(1)`).get() as { quick_check: string } | null;
+      if (check && check.quick_check !== "ok") throw new Error(check.quick_check);
+    } catch (error) {
+      if (error instanceof SeamlessError) throw error;
+      throw new SeamlessError(`Cannot open database "${path}": corrupt or unreadable (${(error as Error).message}); left untouched`);
+    } finally {
+      db?.close();
+    }
+  }
+
+  /** services-spec §3.5 "Legacy migration": an empty two-column `meta_data` is dropped. */
+  static #upgradeLegacyMetaData(db: Database, path: string): void {
+    const columns = (db.query(`PRAGMA table_info("meta_data")`).all() as { name: string }[]).map((row) => row.name).sort();
+    if (columns.length === 0 || columns.join() === "checksum,metadata,result") return;
+    if (columns.join() === "checksum,metadata") {
+      const { n } = db.query(`SELECT COUNT(*) AS n FROM "meta_data"`).get() as { n: number };
+      if (n === 0) {
+        db.exec(`DROP TABLE "meta_data"`);
+        return;
+      }
+      throw new SeamlessError(`Cannot serve "${path}": its legacy 'meta_data' table is non-empty and cannot be upgraded automatically`);
+    }
+    throw new SeamlessError(`Cannot serve "${path}": unsupported schema for 'meta_data' (columns ${columns.join(", ")})`);
+  }
+
+  #write<T>(work: () => T): T {
+    return retryWhileBusy(() => this.#db.transaction(work).immediate());
+  }
+
+  // --- transformation ---------------------------------------------------------------------
+
+  /** The result of a transformation, or null. */
+  getTransformation(tf: Checksum): Checksum | null {
+    const row = this.#db.query(`SELECT "result" FROM "transformation" WHERE "checksum" = ?`).get(tf) as { result: string } | null;
+    return row ? row.result.toLowerCase() : null;
+  }
+
+  /**
+   * PUT `transformation`: overwrites the result and appends a reverse row (duplicates possible,
+   * as in Python). QUIRK fixed (services-spec §3.5): an overwritten result's reverse rows go.
+   */
+  putTransformation(tf: Checksum, result: Checksum): void {
+    this.#write(() => {
+      const old = this.getTransformation(tf);
+      if (old !== null && old !== result) this.#db.query(`DELETE FROM "rev_transformation" WHERE "checksum" = ? AND "result" = ?`).run(tf, old);
+      this.#db.query(`INSERT INTO "transformation" ("checksum", "result") VALUES (?, ?) ON CONFLICT("checksum") DO UPDATE SET "result" = excluded."result"`).run(tf, result);
+      this.#db.query(`INSERT INTO "rev_transformation" ("result", "checksum") VALUES (?, ?)`).run(result, tf);
+    });
+  }
+
+  /** Transformations recorded as giving `result`, in insertion order, duplicates kept. */
+  getRevTransformations(result: Checksum): Checksum[] {
+    return (this.#db.query(`SELECT "checksum" FROM "rev_transformation" WHERE "result" = ? ORDER BY "id"`).all(result) as { checksum: string }[]).map((row) => row.checksum);
+  }
+
+  #ensureReverse(tf: Checksum, result: Checksum): void {
+    const exists = this.#db.query(`SELECT 1 FROM "rev_transformation" WHERE "checksum" = ? AND "result" = ?`).get(tf, result);
+    if (!exists) this.#db.query(`INSERT INTO "rev_transformation" ("result", "checksum") VALUES (?, ?)`).run(result, tf);
+  }
+
+  #metadataRow(tf: Checksum): { result: string; metadata: string } | null {
+    return this.#db.query(`SELECT "result", "metadata" FROM "meta_data" WHERE "checksum" = ?`).get(tf) as { result: string; metadata: string } | null;
+  }
+
+  // --- execution records and irreproducible ------------------------------------------------
+
+  /** The stored execution record as JSON text, or null. */
+  getMetadataText(tf: Checksum): string | null {
+    return this.#metadataRow(tf)?.metadata ?? null;
+  }
+
+  /**
+   * PUT `metadata` (services-spec §3.4): write-once, idempotent for an equal record, in one
+   * transaction. The caller has validated the record's identity fields.
+   *
+   * @returns null when stored (or already equal), else the conflict
+   */
+  putMetadata(tf: Checksum, result: Checksum, record: PlainValue): DatabaseConflict | null {
+    return this.#write(() => {
+      if (this.#db.query(`SELECT 1 FROM "irreproducible_transformation" WHERE "checksum" = ?`).get(tf)) return "irreproducible-exists";
+      const current = this.getTransformation(tf);
+      if (current !== null && current !== result) return "transformation-result-differs";
+      const existing = this.#metadataRow(tf);
+      if (existing) {
+        if (existing.result.toLowerCase() !== result) return "record-result-differs";
+        if (!pythonJsonEquals(parsePlain(existing.metadata), record)) return "record-differs";
+      }
+      if (current === null) this.#db.query(`INSERT INTO "transformation" ("checksum", "result") VALUES (?, ?)`).run(tf, result);
+      this.#ensureReverse(tf, result);
+      if (!existing) this.#db.query(`INSERT INTO "meta_data" ("checksum", "result", "metadata") VALUES (?, ?, ${JSON_COLUMN})`).run(tf, result, dumpsPythonJson(record));
+      return null;
+    });
+  }
+
+  /**
+   * PUT `irreproducible` (services-spec §3.4): moves the normal entry (and its record) into
+   * `irreproducible_transformation`, in one transaction.
+   *
+   * @returns null when moved, else the conflict
+   */
+  putIrreproducible(tf: Checksum, result: Checksum): DatabaseConflict | null {
+    return this.#write(() => {
+      const current = this.getTransformation(tf);
+      if (current !== null && current !== result) return "irreproducible-result-missing";
+      const existing = this.#metadataRow(tf);
+      if (existing && existing.result.toLowerCase() !== result) return "record-result-differs-from-irreproducible";
+      const moved = existing ? dumpsPythonJson(parsePlain(existing.metadata)) : '""';
+      this.#db.query(`INSERT INTO "irreproducible_transformation" ("result", "checksum", "metadata") VALUES (?, ?, ${JSON_COLUMN})`).run(result, tf, moved);
+      if (current !== null) {
+        this.#db.query(`DELETE FROM "transformation" WHERE "checksum" = ?`).run(tf);
+        this.#db.query(`DELETE FROM "rev_transformation" WHERE "checksum" = ? AND "result" = ?`).run(tf, result);
+      }
+      if (existing) this.#db.query(`DELETE FROM "meta_data" WHERE "checksum" = ?`).run(tf);
+      return null;
+    });
+  }
+
+  /** Irreproducible rows of a transformation, optionally only those with `result`. */
+  getIrreproducible(tf: Checksum, result?: Checksum): IrreproducibleRow[] {
+    const rows = this.#db.query(`SELECT "checksum", "result", "metadata" FROM "irreproducible_transformation" WHERE "checksum" = ? ORDER BY "id"`).all(tf) as { checksum: string; result: string; metadata: string }[];
+    return rows.filter((row) => result === undefined || row.result === result).map((row) => ({ checksum: row.checksum, result: row.result, metadataText: row.metadata }));
+  }
+
+  // --- buffer info, semantic/syntactic, expressions, bucket probes -------------------------
+
+  /** Stored buffer-info JSON text, or null. */
+  getBufferInfoText(checksum: Checksum): string | null {
+    const row = this.#db.query(`SELECT "buffer_info" FROM "buffer_info" WHERE "checksum" = ?`).get(checksum) as { buffer_info: string } | null;
+    return row?.buffer_info ?? null;
+  }
+
+  /** Merges `update` into the stored buffer info (new keys win) and stores it sorted, indent 2. */
+  mergeBufferInfo(checksum: Checksum, update: Record<string, PlainValue>): void {
+    this.#write(() => {
+      const existingText = this.getBufferInfoText(checksum);
+      const merged = existingText === null ? update : Object.assign(parsePlain(existingText) as Record<string, PlainValue>, update);
+      const text = dumpsPythonJson(merged, { sortKeys: true, indent: 2 });
+      this.#db.query(`INSERT INTO "buffer_info" ("checksum", "buffer_info") VALUES (?, ?) ON CONFLICT("checksum") DO UPDATE SET "buffer_info" = excluded."buffer_info"`).run(checksum, text);
+    });
+  }
+
+  /** Syntactic checksums of a semantic checksum in a cell type. */
+  getSemanticToSyntactic(semantic: Checksum, celltype: string, subcelltype: string): Checksum[] {
+    const rows = this.#db.query(`SELECT "syntactic" FROM "syntactic_to_semantic" WHERE "semantic" = ? AND "celltype" = ? AND "subcelltype" = ?`).all(semantic, celltype, subcelltype) as { syntactic: string }[];
+    return rows.map((row) => row.syntactic.toLowerCase());
+  }
+
+  /** Semantic checksums of a syntactic checksum in a cell type. */
+  getSyntacticToSemantic(syntactic: Checksum, celltype: string, subcelltype: string): Checksum[] {
+    const rows = this.#db.query(`SELECT "semantic" FROM "syntactic_to_semantic" WHERE "syntactic" = ? AND "celltype" = ? AND "subcelltype" = ?`).all(syntactic, celltype, subcelltype) as { semantic: string }[];
+    return rows.map((row) => row.semantic.toLowerCase());
+  }
+
+  /** Records semantic → syntactic pairs; existing pairs are kept. */
+  putSemanticToSyntactic(semantic: Checksum, celltype: string, subcelltype: string, syntactic: Checksum[]): void {
+    this.#write(() => {
+      for (const item of syntactic) {
+        this.#db.query(`INSERT OR IGNORE INTO "syntactic_to_semantic" ("syntactic", "celltype", "subcelltype", "semantic") VALUES (?, ?, ?, ?)`).run(item, celltype, subcelltype, semantic);
+      }
+    });
+  }
+
+  /** The result of an expression, or null. */
+  getExpression(checksum: Checksum, pathText: string, celltype: string, targetCelltype: string): Checksum | null {
+    const row = this.#db.query(`SELECT "result" FROM "expression" WHERE "input_checksum" = ? AND "path" = ? AND "celltype" = ? AND "target_celltype" = ?`).get(checksum, pathText, celltype, targetCelltype) as { result: string } | null;
+    return row ? row.result.toLowerCase() : null;
+  }
+
+  /** Upserts an expression result. */
+  putExpression(row: ExpressionRow): void {
+    this.#write(() => {
+      this.#db.query(`INSERT INTO "expression" ("input_checksum", "path", "celltype", "target_celltype", "result") VALUES (?, ?, ?, ?, ?) ON CONFLICT("input_checksum", "path", "celltype", "target_celltype") DO UPDATE SET "result" = excluded."result"`).run(row.checksum, row.pathText, row.celltype, row.targetCelltype, row.result);
+    });
+  }
+
+  /** Expressions whose result is `result`. */
+  getRevExpressions(result: Checksum): ExpressionRow[] {
+    const rows = this.#db.query(`SELECT "input_checksum", "path", "celltype", "target_celltype" FROM "expression" WHERE "result" = ?`).all(result) as { input_checksum: string; path: string; celltype: string; target_celltype: string }[];
+    return rows.map((row) => ({ checksum: row.input_checksum, pathText: row.path, celltype: row.celltype, targetCelltype: row.target_celltype, result }));
+  }
+
+  /** A bucket probe, or null. */
+  getBucketProbe(bucketKind: string, label: string): BucketProbeRow | null {
+    const row = this.#db.query(`SELECT "bucket_kind", "label", "bucket_checksum", "captured_at", "freshness_tokens" FROM "bucket_probe" WHERE "bucket_kind" = ? AND "label" = ?`).get(bucketKind, label) as Record<string, string> | null;
+    if (!row) return null;
+    return { bucketKind: row.bucket_kind!, label: row.label!, bucketChecksum: row.bucket_checksum!, capturedAt: row.captured_at!, freshnessTokensText: row.freshness_tokens! };
+  }
+
+  /** Upserts a bucket probe; `freshnessTokens` is stored as a JSON column. */
+  putBucketProbe(probe: Omit<BucketProbeRow, "freshnessTokensText">, freshnessTokens: PlainValue): void {
+    this.#write(() => {
+      this.#db.query(`INSERT INTO "bucket_probe" ("bucket_kind", "label", "bucket_checksum", "captured_at", "freshness_tokens") VALUES (?, ?, ?, ?, ${JSON_COLUMN}) ON CONFLICT("bucket_kind", "label") DO UPDATE SET "bucket_checksum" = excluded."bucket_checksum", "captured_at" = excluded."captured_at", "freshness_tokens" = excluded."freshness_tokens"`).run(probe.bucketKind, probe.label, probe.bucketChecksum, probe.capturedAt, dumpsPythonJson(freshnessTokens));
+    });
+  }
+
+  close(): void {
+    this.#db.close();
+  }
+}

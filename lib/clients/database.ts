@@ -1,0 +1,175 @@
+/**
+ * The seamless-database client (services-spec §6.3) as a {@link ResultCache}: GETs with JSON
+ * bodies on `node:http`, at most `SEAMLESS_DATABASE_MAX_INFLIGHT` GETs in flight, a health
+ * check before first use, and up to 5 attempts without delay on connection errors, timeouts
+ * and 5xx answers (services-spec §6.1). A 404 means absent; a 409 means a refused write.
+ * @module
+ */
+import type { Checksum } from "../checksum/checksum.ts";
+import { Semaphore } from "../concurrency/semaphore.ts";
+import { RemoteError, SeamlessError } from "../errors.ts";
+import type { IrreproducibleEntry, ResultCache } from "../cache/store.ts";
+import {
+  DatabasePath, DatabaseRequests, DatabaseStatus, decodeChecksumAnswer, decodeChecksumListAnswer, decodeJsonAnswer, encodeDatabaseRequest,
+  type DatabaseRequest,
+} from "../wire/database.ts";
+import { describeNetworkError, httpRequest, isRetryable, normalizeBaseUrl, type HttpAnswer } from "../wire/http-client.ts";
+
+/** Options of {@link DatabaseClient}. */
+export interface DatabaseClientOptions {
+  /** A read-only client refuses writes before sending them. */
+  readonly?: boolean;
+  /** Concurrent GETs; 0 or less means unlimited (default 30). */
+  maxInflight?: number;
+  /** Attempts per operation (services-spec §6.1: 5). */
+  attempts?: number;
+  /** Per-request timeout (services-spec §6.1: 10 s). */
+  timeoutMs?: number;
+  /** Sends one request; default HTTP on `node:http`. Tests pass the server handler itself. */
+  transport?: DatabaseTransport;
+}
+
+/** One HTTP exchange: method, path, body → status and body. */
+export type DatabaseTransport = (method: "GET" | "PUT", path: string, body: string | undefined, timeoutMs: number) => Promise<HttpAnswer>;
+
+/** The default of `SEAMLESS_DATABASE_MAX_INFLIGHT`. */
+export const DEFAULT_MAX_INFLIGHT = 30;
+
+/** Reads `SEAMLESS_DATABASE_MAX_INFLIGHT` as Python does: garbage gives 30, 0 or less unlimited. */
+export function parseMaxInflight(text: string | undefined): number {
+  if (text === undefined || text.trim() === "") return DEFAULT_MAX_INFLIGHT;
+  const n = Number(text.trim());
+  return Number.isInteger(n) ? n : DEFAULT_MAX_INFLIGHT;
+}
+
+const JSON_HEADERS = { "content-type": "application/json" };
+
+/** A remote `seamless database`. */
+export class DatabaseClient implements ResultCache {
+  readonly location: string;
+  readonly #base: URL;
+  readonly #readonly: boolean;
+  readonly #throttle: Semaphore | null;
+  readonly #attempts: number;
+  readonly #timeoutMs: number;
+  readonly #transport: DatabaseTransport;
+  #healthy = false;
+
+  constructor(url: string, options: DatabaseClientOptions = {}) {
+    this.#base = normalizeBaseUrl(url);
+    this.location = url.replace(/\/+$/, "");
+    this.#readonly = options.readonly ?? false;
+    const inflight = options.maxInflight ?? DEFAULT_MAX_INFLIGHT;
+    this.#throttle = inflight > 0 ? new Semaphore(inflight) : null;
+    this.#attempts = options.attempts ?? 5;
+    this.#timeoutMs = options.timeoutMs ?? 10_000;
+    this.#transport = options.transport ?? ((method, path, body, timeoutMs) => httpRequest(this.#base, path, { method, body, headers: body === undefined ? undefined : JSON_HEADERS, timeoutMs }));
+  }
+
+  /** One attempt: health check first when needed, then the request; network failures are retryable. */
+  async #attempt(method: "GET" | "PUT", path: string, body: string | undefined): Promise<HttpAnswer> {
+    try {
+      if (!this.#healthy) {
+        const health = await this.#transport("GET", DatabasePath.healthcheck, undefined, this.#timeoutMs);
+        if (health.status !== DatabaseStatus.ok) throw new RemoteError(`health check answered ${health.status}`, this.location, 503);
+        this.#healthy = true;
+      }
+      const answer = await this.#transport(method, path, body, this.#timeoutMs);
+      if (answer.status >= 500) throw new RemoteError(`answered ${answer.status} (${answer.body.toString("utf8").slice(0, 200)})`, this.location, answer.status);
+      return answer;
+    } catch (error) {
+      this.#healthy = false;
+      if (error instanceof RemoteError) throw error;
+      throw new RemoteError(describeNetworkError(error), this.location, undefined, { cause: error });
+    }
+  }
+
+  /** One operation with retries; the final failure is one line naming the server and the attempts. */
+  async #exchange(what: string, method: "GET" | "PUT", request: DatabaseRequest): Promise<HttpAnswer> {
+    const body = encodeDatabaseRequest(request);
+    const run = async () => {
+      let last: unknown;
+      for (let attempt = 1; attempt <= this.#attempts; attempt++) {
+        try {
+          return await this.#attempt(method, DatabasePath.request, body);
+        } catch (error) {
+          last = error;
+          if (!isRetryable(error)) break;
+        }
+      }
+      const detail = (last as Error).message;
+      throw new RemoteError(`${what}: database server ${this.location}: ${detail} (${this.#attempts} attempts)`, this.location, (last as RemoteError).status, { cause: last });
+    };
+    return method === "GET" && this.#throttle ? this.#throttle.run(run) : run();
+  }
+
+  #unexpected(what: string, answer: HttpAnswer): RemoteError {
+    const detail = answer.body.toString("utf8").slice(0, 200);
+    return new RemoteError(`${what}: database server ${this.location} answered ${answer.status}${detail ? ` (${detail})` : ""}`, this.location, answer.status);
+  }
+
+  /** A GET whose 404 means absent. */
+  async #get<T>(what: string, request: DatabaseRequest, decode: (text: string) => T): Promise<T | null> {
+    const answer = await this.#exchange(what, "GET", request);
+    if (answer.status === DatabaseStatus.notFound) return null;
+    if (answer.status !== DatabaseStatus.ok) throw this.#unexpected(what, answer);
+    try {
+      return decode(answer.body.toString("utf8"));
+    } catch (error) {
+      throw new RemoteError(`${what}: database server ${this.location} sent a malformed answer: ${(error as Error).message}`, this.location, answer.status);
+    }
+  }
+
+  /** A PUT: true when stored, false when refused as a conflict (the given statuses). */
+  async #put(what: string, request: DatabaseRequest, refusedStatuses: number[] = []): Promise<boolean> {
+    if (this.#readonly) throw new SeamlessError(`${what}: database client ${this.location} is read-only`);
+    const answer = await this.#exchange(what, "PUT", request);
+    if (answer.status === DatabaseStatus.ok) return true;
+    if (refusedStatuses.includes(answer.status)) return false;
+    throw this.#unexpected(what, answer);
+  }
+
+  /** The `protocol` answer, e.g. `["seamless", "database", "2.2"]`. */
+  async protocol(): Promise<unknown> {
+    return this.#get("Cannot ask the protocol", DatabaseRequests.protocol(), decodeJsonAnswer);
+  }
+
+  getResult(tf: Checksum): Promise<Checksum | null> {
+    return this.#get(`Cannot look up transformation "${tf}"`, DatabaseRequests.getTransformation(tf), decodeChecksumAnswer);
+  }
+
+  async setResult(tf: Checksum, result: Checksum): Promise<void> {
+    await this.#put(`Cannot record the result of transformation "${tf}"`, DatabaseRequests.setTransformation(tf, result));
+  }
+
+  async getTransformationsOf(result: Checksum): Promise<Checksum[]> {
+    return (await this.#get(`Cannot look up transformations of "${result}"`, DatabaseRequests.getRevTransformations(result), decodeChecksumListAnswer)) ?? [];
+  }
+
+  getExecutionRecord(tf: Checksum): Promise<Record<string, unknown> | null> {
+    return this.#get(`Cannot fetch the execution record of "${tf}"`, DatabaseRequests.getMetadata(tf), (text) => {
+      const value = decodeJsonAnswer(text);
+      if (!value || typeof value !== "object" || Array.isArray(value)) throw new Error("expected a JSON object");
+      return value as Record<string, unknown>;
+    });
+  }
+
+  setExecutionRecord(tf: Checksum, result: Checksum, record: Record<string, unknown>): Promise<boolean> {
+    return this.#put(`Cannot store the execution record of "${tf}"`, DatabaseRequests.setMetadata(tf, result, record), [DatabaseStatus.conflict]);
+  }
+
+  async getIrreproducible(tf: Checksum, result?: Checksum): Promise<IrreproducibleEntry[]> {
+    const entries = await this.#get(`Cannot look up irreproducible entries of "${tf}"`, DatabaseRequests.getIrreproducible(tf, result), (text) => {
+      const value = decodeJsonAnswer(text);
+      if (!Array.isArray(value)) throw new Error("expected a JSON list");
+      return value as IrreproducibleEntry[];
+    });
+    return entries ?? [];
+  }
+
+  markIrreproducible(tf: Checksum, result: Checksum): Promise<boolean> {
+    return this.#put(`Cannot mark "${tf}" irreproducible`, DatabaseRequests.setIrreproducible(tf, result), [DatabaseStatus.notFound, DatabaseStatus.conflict]);
+  }
+
+  close(): void {}
+}
