@@ -5,6 +5,7 @@ import { StatCache } from "../lib/checksum/stat-cache.ts";
 import { resolveCacheDir, statCachePathOf } from "../lib/buffers/cache-dir.ts";
 import { writeFileAtomic } from "../lib/buffers/atomic-write.ts";
 import { parseCommandLineCached } from "../lib/bash/parse-cache.ts";
+import { expandUser } from "../lib/bash/arguments.ts";
 import { parseVariables, prepareBashTransformation, type BashRunRequest } from "../lib/transformation/prepare-bash.ts";
 import { executionDundersOf } from "../lib/transformation/dict.ts";
 import { VERSION } from "../lib/version.ts";
@@ -55,8 +56,8 @@ export const spec: CommandSpec = {
     { key: "node", names: ["--node"], kind: "value", metavar: "NODE", help: "not available yet" },
     { key: "stage", names: ["--stage"], kind: "value", metavar: "S", help: "not available yet" },
     { key: "project", names: ["--project"], kind: "value", metavar: "P", help: "not available yet" },
-    { key: "docker", names: ["--docker", "--docker-image"], kind: "value", metavar: "IMG", help: "not available yet" },
-    { key: "conda", names: ["--conda", "--conda-env", "--conda-environment"], kind: "value", metavar: "ENV", help: "not available yet" },
+    { key: "docker", names: ["--docker", "--docker-image"], kind: "value", metavar: "IMG", help: "run in this container image (docker or podman; else on the host, with a warning); not part of the identity" },
+    { key: "conda", names: ["--conda", "--conda-env", "--conda-environment"], kind: "value", metavar: "ENV", help: "activate this conda environment ($CONDA_ROOT or `conda info --base`); not part of the identity" },
     { key: "undo", names: ["--undo"], kind: "flag", help: "not available (always fails in seamless-run too)" },
   ],
   epilog:
@@ -68,7 +69,7 @@ export async function main(argv: string[]): Promise<number> {
   const parsed = parseOrHelp(spec, argv);
   if (typeof parsed === "number") return parsed;
   const { values, positionals } = parsed;
-  for (const [key, flag] of [["qsubmit", "--qsubmit"], ["writeRemoteJob", "--write-remote-job"], ["node", "--node"], ["stage", "--stage"], ["project", "--project"], ["docker", "--docker"], ["conda", "--conda"]] as const) {
+  for (const [key, flag] of [["qsubmit", "--qsubmit"], ["writeRemoteJob", "--write-remote-job"], ["node", "--node"], ["stage", "--stage"], ["project", "--project"]] as const) {
     if (values[key] !== undefined) throw new SeamlessError(`${flag} is not available yet in this version of seamless`, { exitCode: 2 });
   }
   if (values.undo) throw new SeamlessError("--undo is not implemented");
@@ -82,7 +83,8 @@ export async function main(argv: string[]): Promise<number> {
   if (values.unquote && positionals.length !== 1) throw new UsageError("-c (unquote) requires a single argument");
   const reporter = new Reporter("seamless run", verbosityOf(values));
   const command = values.unquote ? positionals[0]! : positionals.join(" ");
-  const workdir = (values.workdir as string | undefined) ?? ".";
+  // The workdir string of cli-spec §3.11: the -w value as given (after ~), else the absolute cwd, never ".".
+  const workdir = values.workdir === undefined ? process.cwd() : expandUser(values.workdir as string);
   if (!existsSync(workdir) || !statSync(workdir).isDirectory()) throw new SeamlessError(`Working directory "${workdir}" does not exist`);
   const request: BashRunRequest = {
     command,
@@ -99,6 +101,7 @@ export async function main(argv: string[]): Promise<number> {
     prologues: (values.prologue as string[] | undefined) ?? [],
     captures: (values.capture as string[] | undefined) ?? [],
     directPrint: values.directPrint === true,
+    environment: { dockerImage: values.docker as string | undefined, condaEnvironment: values.conda as string | undefined },
   };
   const cacheDir = resolveCacheDir();
   reporter.message(1, `Verbosity set to ${reporter.verbosity}`);
@@ -123,6 +126,10 @@ export async function main(argv: string[]): Promise<number> {
     reporter.message(3, `Transformation checksum: ${prepared.tfChecksum}`);
   }
 
+  if (!prepared.resultTargets && (values.scratch || values.noDownload)) {
+    // cli-spec §3.11: refused before anything runs or is written, with --dry too.
+    throw new SeamlessError("Download disabled. Refuse to print output to screen.");
+  }
   if (values.dry) {
     if (values.upload) {
       const { storePreparedBuffers } = await import("../lib/execute/run-bash.ts");
@@ -137,14 +144,11 @@ export async function main(argv: string[]): Promise<number> {
       else {
         writeFileAtomic(join(jobDir, "transformation.json"), prepared.tfBuffer);
         writeFileAtomic(join(jobDir, "command.txt"), prepared.codeBuffer);
+        if (prepared.envBuffer) writeFileAtomic(join(jobDir, "env.json"), prepared.envBuffer);
       }
     }
     if (values.upload || jobDir !== undefined) writeStdout(`${prepared.tfChecksum}\n`);
     return 0;
-  }
-  if (!prepared.resultTargets && (values.scratch || values.noDownload)) {
-    // cli-spec §3.11: refused before anything runs.
-    throw new SeamlessError("Download disabled. Refuse to print output to screen.");
   }
   const { runPrepared } = await import("../lib/execute/run-bash.ts");
   const { remoteExecutionOf } = await import("./remote.ts");

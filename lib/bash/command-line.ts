@@ -20,6 +20,9 @@ export interface BashRedirect {
   op: string;
   /** The target after quote removal (the first destination word), or null. */
   target: string | null;
+  /** Span of the target word in the command string (for rewriting it), when there is one. */
+  targetStart?: number;
+  targetEnd?: number;
 }
 
 /** A simple command (bashlex `command` node). */

@@ -2,7 +2,7 @@
  * File mapping (cli-spec §3.8): turns file and directory arguments into pin names.
  * @module
  */
-import { isAbsolute, join, posix } from "node:path";
+import { isAbsolute, posix } from "node:path";
 import { realpathSync } from "node:fs";
 import { compressionSuffixOf, stripCompressionSuffix } from "../checksum/compression.ts";
 import { SeamlessError } from "../errors.ts";
@@ -29,7 +29,7 @@ function absolutePath(path: string, cwd: string): string {
  * Maps typed arguments to pins.
  *
  * @param args arguments with their types, in order (values included, they pass through)
- * @param workdir the argument-typing working directory
+ * @param workdir the working directory whose path is stripped to form pin names (`-w`, default cwd)
  * @param mode literal, strip (-ms) or extension (-mx)
  * @param rootMode `-W`: the working directory is `/`
  * @returns pin name per argument (null for values) and the pins
@@ -44,7 +44,8 @@ export function mapFiles(args: { arg: string; typed: ArgumentType }[], workdir: 
       names.push(null);
       continue;
     }
-    const full = absolutePath(typed.mapping ?? arg, isAbsolute(workdir) ? workdir : join(process.cwd(), workdir));
+    // cli-spec §3.8: `Path(arg).absolute()` is against the process cwd, never the -w directory.
+    const full = absolutePath(typed.mapping ?? arg, process.cwd());
     let name: string;
     const literal = () => {
       const prefix = cwdResolved === "/" ? "/" : `${cwdResolved}/`;

@@ -12,7 +12,7 @@ import type { CommandLine } from "./command-line.ts";
 import { parseSimpleCommandLine } from "./simple-parse.ts";
 
 /** Bump when the parse output format or its rules change, so old entries are ignored. */
-const PARSE_FORMAT = "v1";
+const PARSE_FORMAT = "v2";
 
 /** Parses through the memo. */
 export async function parseCommandLineCached(command: string, cacheDir: string | null): Promise<CommandLine> {

@@ -11,6 +11,7 @@ import { readFileSync } from "node:fs";
 import { SeamlessError } from "../errors.ts";
 import { unquoteWord } from "./unquote.ts";
 import type { BashCommand, BashRedirect, BashWord, CommandLine } from "./command-line.ts";
+import { REDIRECT_TYPES, compoundRedirectNodes, ownedRedirectNodes, redirectBarrier, redirectStartsWithin } from "./redirect-ownership.ts";
 
 /** The command string is not bash that we can analyse. */
 export class BashSyntaxError extends SeamlessError {}
@@ -26,7 +27,6 @@ async function loadParser(): Promise<Parser> {
 }
 
 const COMMAND_TYPES = new Set(["command", "declaration_command", "unset_command", "test_command"]);
-const REDIRECT_TYPES = new Set(["file_redirect", "heredoc_redirect", "herestring_redirect"]);
 const COMPOUND_TYPES = new Set([
   "subshell", "compound_statement", "for_statement", "c_style_for_statement", "while_statement",
   "if_statement", "case_statement", "function_definition",
@@ -59,6 +59,7 @@ function parseRedirect(node: Node, source: string): BashRedirect {
   let fd: number | null = null;
   let op = "";
   let target: string | null = null;
+  let span: { targetStart: number; targetEnd: number } | null = null;
   for (const child of node.children) {
     if (!child) continue;
     if (child.type === "file_descriptor") fd = Number(child.text);
@@ -66,33 +67,28 @@ function parseRedirect(node: Node, source: string): BashRedirect {
     else if (child.isNamed && target === null && child.type !== "file_descriptor") {
       if (node.type === "heredoc_redirect") {
         if (child.type === "heredoc_start") target = unquoteWord(child.text);
-      } else target = unquoteWord(source.slice(child.startIndex, child.endIndex));
+      } else {
+        target = unquoteWord(source.slice(child.startIndex, child.endIndex));
+        span = { targetStart: child.startIndex, targetEnd: child.endIndex };
+      }
     }
   }
-  return { start: node.startIndex, fd, op, target };
+  return { start: node.startIndex, fd, op, target, ...span };
 }
 
-/** Redirects that bash applies to this command: its own, or its wrapper's (a pipeline's go to its last command). */
-function redirectNodesOf(command: Node): Node[] {
-  const own = command.namedChildren.filter((c): c is Node => !!c && REDIRECT_TYPES.has(c.type));
-  const parent = command.parent;
-  if (parent?.type === "redirected_statement" && parent.childForFieldName("body")?.id === command.id) {
-    own.push(...parent.namedChildren.filter((c): c is Node => !!c && REDIRECT_TYPES.has(c.type)));
-  }
-  if (parent?.type === "pipeline") {
-    const members = parent.namedChildren.filter((c): c is Node => !!c);
-    const wrapper = parent.parent;
-    if (members[members.length - 1]?.id === command.id && wrapper?.type === "redirected_statement" && wrapper.childForFieldName("body")?.id === parent.id) {
-      own.push(...wrapper.namedChildren.filter((c): c is Node => !!c && REDIRECT_TYPES.has(c.type)));
-    }
-  }
-  return own;
+/**
+ * tree-sitter gives `sort > out.txt words.txt` one file_redirect with two destinations; bashlex
+ * (and bash) read the second as an argument of the command.
+ */
+function extraDestinations(redirect: Node): Node[] {
+  if (redirect.type !== "file_redirect") return [];
+  return redirect.childrenForFieldName("destination").filter((d): d is Node => !!d).slice(1);
 }
 
-function collectWords(command: Node, source: string, out: BashWord[]): void {
+function collectWords(command: Node, source: string, out: BashWord[], owned: Node[]): void {
   const emit = (node: Node) => {
     out.push({ text: unquoteWord(source.slice(node.startIndex, node.endIndex)), start: node.startIndex, end: node.endIndex });
-    for (const nested of nestedCommands(node)) collectWords(nested, source, out);
+    for (const nested of nestedCommands(node)) collectWords(nested, source, out, ownedRedirectNodes(nested));
   };
   if (command.type === "test_command") {
     // bashlex has no test expressions: `[ -f x ]` is the command `[` with words -f, x, ].
@@ -109,11 +105,11 @@ function collectWords(command: Node, source: string, out: BashWord[]): void {
     if (!child) continue;
     if (child.type === "variable_assignment" && command.type === "command") continue; // prefix assignment
     if (child.type === "command_name") emit(child);
-    else if (REDIRECT_TYPES.has(child.type)) {
-      for (const part of child.namedChildren) if (part && part.type !== "file_descriptor" && !part.type.startsWith("heredoc")) emit(part);
-    } else if (child.isNamed) emit(child);
+    else if (REDIRECT_TYPES.has(child.type)) continue; // bashlex's word visitor does not enter redirects
+    else if (child.isNamed) emit(child);
     else if (command.type !== "command" && /^[a-z]+$/.test(child.type)) emit(child); // export, declare, unset …
   }
+  for (const redirect of owned) for (const extra of extraDestinations(redirect)) emit(extra);
 }
 
 function unwrap(node: Node): Node {
@@ -202,11 +198,13 @@ export async function parseCommandLine(source: string): Promise<CommandLine> {
 
   const trees = topLevelTrees(root, source);
   const commands: BashCommand[] = nodes.map((node) => {
-    const redirects = redirectNodesOf(node).map((r) => parseRedirect(r, source));
-    const barrier = redirects.length ? Math.min(...redirects.map((r) => r.start)) : Infinity;
+    const owned = ownedRedirectNodes(node);
+    const redirects = owned.map((r) => parseRedirect(r, source));
+    const barrier = redirectBarrier(redirectStartsWithin(node, owned));
     const words: BashWord[] = [];
-    collectWords(node, source, words);
-    return { start: node.startIndex, end: node.endIndex, words: words.filter((w) => w.end <= barrier), redirects, pipeline: [] };
+    collectWords(node, source, words, owned);
+    words.sort((a, b) => a.start - b.start);
+    return { start: node.startIndex, end: node.endIndex, words: words.filter((w) => w.end < barrier), redirects, pipeline: [] };
   });
   nodes.forEach((node, i) => {
     const pipeline = primaryPipelineNode(node, trees);
@@ -216,7 +214,7 @@ export async function parseCommandLine(source: string): Promise<CommandLine> {
   let compoundRedirects: BashRedirect[] = [];
   const first = trees[0];
   if (first && first.length === 1 && first[0]!.type === "redirected_statement" && COMPOUND_TYPES.has(unwrap(first[0]!).type)) {
-    compoundRedirects = first[0]!.namedChildren.filter((c): c is Node => !!c && REDIRECT_TYPES.has(c.type)).map((r) => parseRedirect(r, source));
+    compoundRedirects = compoundRedirectNodes(first[0]!).map((r) => parseRedirect(r, source));
   }
   const functionNames = root.descendantsOfType("function_definition").flatMap((f) => {
     const name = f?.childForFieldName("name")?.text;

@@ -40,7 +40,7 @@ function readWord(source: string, i: number): { word: BashWord; next: number } |
 export function parseSimpleCommandLine(source: string): CommandLine | null {
   const commands: BashCommand[] = [];
   let current: BashWord[] = [];
-  let redirect: { start: number; op: string; target: string } | null = null;
+  let redirect: { start: number; op: string; target: BashWord } | null = null;
   let i = 0;
   const finishCommand = (): boolean => {
     if (current.length === 0) return false;
@@ -67,7 +67,7 @@ export function parseSimpleCommandLine(source: string): CommandLine | null {
       while (source[j] === " ") j++;
       const target = readWord(source, j);
       if (!target) return null;
-      redirect = { start: i, op, target: target.word.text };
+      redirect = { start: i, op, target: target.word };
       i = target.next;
       while (source[i] === " ") i++;
       if (i !== source.length) return null; // nothing may follow the redirect
@@ -81,7 +81,7 @@ export function parseSimpleCommandLine(source: string): CommandLine | null {
     }
   }
   if (!finishCommand()) return null;
-  if (redirect) commands[commands.length - 1]!.redirects.push({ start: redirect.start, fd: null, op: redirect.op, target: redirect.target });
+  if (redirect) commands[commands.length - 1]!.redirects.push({ start: redirect.start, fd: null, op: redirect.op, target: redirect.target.text, targetStart: redirect.target.start, targetEnd: redirect.target.end });
   const pipeline = commands.map((_, index) => index);
   for (const command of commands) command.pipeline = commands.length > 1 ? pipeline : [commands.indexOf(command)];
   return { commands, compoundRedirects: [], functionNames: [] };

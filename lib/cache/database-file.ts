@@ -15,7 +15,7 @@ import type { Checksum } from "../checksum/checksum.ts";
 import { SeamlessError } from "../errors.ts";
 import { parsePlain, type PlainValue } from "../serialize/plain-json.ts";
 import { dumpsPythonJson, pythonJsonEquals } from "../serialize/python-json.ts";
-import { SCHEMA } from "./result-cache.ts";
+import { SCHEMA, SCHEMA_NAMES } from "./result-cache.ts";
 import { openSharedDatabase, retryWhileBusy } from "./sqlite.ts";
 
 /** Why a write was refused (services-spec §3.4); the wire codec maps each to a status and text. */
@@ -92,8 +92,17 @@ export class DatabaseFile {
    */
   static openShared(path: string): DatabaseFile {
     const db = openSharedDatabase(path);
-    const exists = db.query(`SELECT 1 FROM sqlite_master WHERE type='table' AND name='irreproducible_transformation'`).get();
-    if (!exists) retryWhileBusy(() => db.transaction(() => SCHEMA.forEach((statement) => db.exec(statement))).immediate());
+    // Tables and indexes missing from an older file are added (fidelity: the peewee indexes).
+    const present = db.query(`SELECT count(*) AS n FROM sqlite_master WHERE name IN (${SCHEMA_NAMES.map(() => "?").join(", ")})`).get(...SCHEMA_NAMES) as { n: number };
+    if (present.n < SCHEMA_NAMES.length) {
+      const tablesExist = db.query(`SELECT 1 FROM sqlite_master WHERE type='table' AND name='irreproducible_transformation'`).get();
+      try {
+        retryWhileBusy(() => db.transaction(() => SCHEMA.forEach((statement) => db.exec(statement))).immediate());
+      } catch (error) {
+        // A read-only file with every table but not every index still answers lookups.
+        if (!tablesExist) throw error;
+      }
+    }
     return new DatabaseFile(db, path);
   }
 

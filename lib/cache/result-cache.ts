@@ -9,6 +9,11 @@ import type { PlainValue } from "../serialize/plain-json.ts";
 import { DatabaseFile } from "./database-file.ts";
 import type { IrreproducibleEntry, ResultCache } from "./store.ts";
 
+/**
+ * The tables and peewee's `<table>_<column>` indexes of the Python server (services-spec §3.5).
+ * Every statement is idempotent: run on a file that lacks some of them (an older file of ours,
+ * or one made before an index existed), it adds only what is missing, as the Python server does.
+ */
 export const SCHEMA = [
   `CREATE TABLE IF NOT EXISTS "transformation" ("checksum" CHAR(64) NOT NULL PRIMARY KEY, "result" CHAR(64) NOT NULL)`,
   `CREATE INDEX IF NOT EXISTS "transformation_result" ON "transformation" ("result")`,
@@ -16,15 +21,21 @@ export const SCHEMA = [
   `CREATE INDEX IF NOT EXISTS "rev_transformation_result" ON "rev_transformation" ("result")`,
   `CREATE TABLE IF NOT EXISTS "buffer_info" ("checksum" CHAR(64) NOT NULL PRIMARY KEY, "buffer_info" TEXT NOT NULL)`,
   `CREATE TABLE IF NOT EXISTS "syntactic_to_semantic" ("syntactic" CHAR(64) NOT NULL, "celltype" TEXT NOT NULL, "subcelltype" TEXT NOT NULL, "semantic" CHAR(64) NOT NULL, PRIMARY KEY ("syntactic", "celltype", "subcelltype", "semantic"))`,
+  `CREATE INDEX IF NOT EXISTS "syntactic_to_semantic_syntactic" ON "syntactic_to_semantic" ("syntactic")`,
+  `CREATE INDEX IF NOT EXISTS "syntactic_to_semantic_semantic" ON "syntactic_to_semantic" ("semantic")`,
   `CREATE TABLE IF NOT EXISTS "expression" ("input_checksum" CHAR(64) NOT NULL, "path" VARCHAR(100) NOT NULL, "celltype" VARCHAR(20) NOT NULL, "target_celltype" VARCHAR(20) NOT NULL, "validator" CHAR(64), "validator_language" VARCHAR(20), "result" CHAR(64) NOT NULL, PRIMARY KEY ("input_checksum", "path", "celltype", "target_celltype"))`,
   `CREATE INDEX IF NOT EXISTS "expression_result" ON "expression" ("result")`,
   `CREATE TABLE IF NOT EXISTS "meta_data" ("checksum" CHAR(64) NOT NULL PRIMARY KEY, "result" CHAR(64) NOT NULL, "metadata" TEXT NOT NULL)`,
   `CREATE INDEX IF NOT EXISTS "meta_data_result" ON "meta_data" ("result")`,
   `CREATE TABLE IF NOT EXISTS "bucket_probe" ("bucket_kind" VARCHAR(20) NOT NULL, "label" TEXT NOT NULL, "bucket_checksum" CHAR(64) NOT NULL, "captured_at" TEXT NOT NULL, "freshness_tokens" TEXT NOT NULL, PRIMARY KEY ("bucket_kind", "label"))`,
+  `CREATE INDEX IF NOT EXISTS "bucket_probe_bucket_checksum" ON "bucket_probe" ("bucket_checksum")`,
   `CREATE TABLE IF NOT EXISTS "irreproducible_transformation" ("id" INTEGER NOT NULL PRIMARY KEY, "result" CHAR(64) NOT NULL, "checksum" CHAR(64) NOT NULL, "metadata" TEXT NOT NULL)`,
   `CREATE INDEX IF NOT EXISTS "irreproducible_transformation_checksum" ON "irreproducible_transformation" ("checksum")`,
   `CREATE INDEX IF NOT EXISTS "irreproducible_transformation_result" ON "irreproducible_transformation" ("result")`,
 ];
+
+/** Names of every table and index of {@link SCHEMA}. */
+export const SCHEMA_NAMES = SCHEMA.map((statement) => /"([a-z_]+)"/.exec(statement)![1]!);
 
 /** The minimal execution record of services-spec §3.4. */
 export interface ExecutionRecord {

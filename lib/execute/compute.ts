@@ -94,6 +94,7 @@ export async function computeTransformation(dict: TransformationDict, tfChecksum
       const result = await executeBashTransformation(dict, options.store, {
         onStdoutLine: options.onStdoutLine,
         onStderr: options.onStderr,
+        onWarning: (text) => options.say(0, text),
         onStarted: (k) => {
           kill = k;
           if (canceled) k();

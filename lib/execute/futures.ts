@@ -3,7 +3,8 @@
  * touched every 30 s, removed at the end; a run that reads such an output waits for it.
  * @module
  */
-import { existsSync, rmSync, statSync, utimesSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync, statSync, utimesSync } from "node:fs";
+import { dirname } from "node:path";
 import { SeamlessError } from "../errors.ts";
 import { writeFileAtomic } from "../buffers/atomic-write.ts";
 
@@ -33,6 +34,7 @@ export class FutureFiles {
   /** Writes `<local>.FUTURE` = `<tf>.<server>\n` per target and starts touching them. */
   start(entries: { path: string; content: string }[]): void {
     for (const { path, content } of entries) {
+      mkdirSync(dirname(path), { recursive: true }); // `> results/x.txt`: results/ may not exist yet
       writeFileAtomic(path, content);
       this.#paths.push(path);
     }

@@ -11,3 +11,4 @@ export * from "./workspace.ts";
 export * from "./single-flight.ts";
 export * from "./spawn.ts";
 export * from "./process-tree.ts";
+export * from "./environment.ts";

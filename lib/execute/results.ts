@@ -4,7 +4,7 @@
  * @module
  */
 import { existsSync, mkdirSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { dirname, join, posix } from "node:path";
 import type { Checksum } from "../checksum/checksum.ts";
 import { computeChecksum, hashFileRaw } from "../checksum/sha256.ts";
 import { parseIndexText, writeChecksumSidecar, serializeDeepIndex, type DeepIndex } from "../checksum/sidecar.ts";
@@ -54,13 +54,16 @@ export async function writeResultTargets(resultBuffer: Uint8Array, targets: Resu
   const files: LocalFile[] = [];
   for (const [server, localName] of targets) {
     const local = join(options.workdir, localName ?? server);
-    if (server in result) {
+    // `> ./out.txt` is moved to RESULT/./out.txt, which is the key "out.txt" (Python looks up
+    // "./out.txt" and reports no result).
+    const key = posix.normalize(server);
+    if (key in result) {
       mkdirSync(dirname(local), { recursive: true });
-      writeChecksumSidecar(`${local}.CHECKSUM`, result[server]!);
-      files.push({ path: local, checksum: result[server]! });
+      writeChecksumSidecar(`${local}.CHECKSUM`, result[key]!);
+      files.push({ path: local, checksum: result[key]! });
       continue;
     }
-    const prefix = `${server}/`;
+    const prefix = `${key}/`;
     const sub: DeepIndex = Object.create(null);
     for (const [key, checksum] of Object.entries(result)) if (key.startsWith(prefix)) sub[key.slice(prefix.length)] = checksum;
     if (Object.keys(sub).length === 0) {

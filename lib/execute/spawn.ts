@@ -27,6 +27,8 @@ export interface RunBashOptions {
   onStderr?: (chunk: string) => void;
   /** Receives a kill function (and the process group id) as soon as the process exists. */
   onStarted?: (kill: () => void, processGroup: number) => void;
+  /** Runs `/bin/bash -c script` through this command (e.g. a container engine's `run … IMAGE`). */
+  launcher?: string[];
 }
 
 const MAX_COLLECTED = 8 * 1024 * 1024;
@@ -65,7 +67,7 @@ async function pump(stream: ReadableStream<Uint8Array>, onChunk: (text: string) 
  */
 export async function runBash(script: string, options: RunBashOptions): Promise<BashOutcome> {
   const started = performance.now();
-  const child = Bun.spawn(["/bin/bash", "-c", script], {
+  const child = Bun.spawn([...(options.launcher ?? []), "/bin/bash", "-c", script], {
     cwd: options.cwd,
     env: options.env,
     stdin: "inherit",

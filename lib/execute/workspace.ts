@@ -44,8 +44,8 @@ async function fetchBuffer(store: BufferStore, checksum: Checksum, pin: string):
   return bytes;
 }
 
-/** Places a buffer at `target`: a symlink into the local buffer directory if stored there uncompressed, else a written file. */
-async function placeBuffer(store: BufferStore, checksum: Checksum, target: string, pin: string): Promise<void> {
+/** Places a buffer at `target`: a symlink into the local buffer directory if stored there uncompressed (and links are allowed), else a written file. */
+async function placeBuffer(store: BufferStore, checksum: Checksum, target: string, pin: string, linkBuffers = true): Promise<void> {
   mkdirSync(dirname(target), { recursive: true });
   rmSync(target, { force: true }); // a metafile may share its name with a pin: the later one wins, as in Python
   const suffix = compressionSuffixOf(target);
@@ -55,7 +55,7 @@ async function placeBuffer(store: BufferStore, checksum: Checksum, target: strin
     writeFileSync(target, compress(await fetchBuffer(store, checksum, pin), suffix));
     return;
   }
-  if (store instanceof BufferDir) {
+  if (linkBuffers && store instanceof BufferDir) {
     const found = store.locate(checksum);
     if (found && !found.suffix) {
       symlinkSync(resolve(found.path), target);
@@ -70,19 +70,19 @@ async function placeBuffer(store: BufferStore, checksum: Checksum, target: strin
  *
  * @param dict the transformation dict
  * @param store where the pin buffers are
- * @param scriptText the full script, also written as `transform.sh`
+ * @param options `linkBuffers: false` writes every pin as a file (a container sees only the workspace)
  */
-export async function materializeWorkspace(dict: TransformationDict, store: BufferStore): Promise<Workspace> {
+export async function materializeWorkspace(dict: TransformationDict, store: BufferStore, options: { linkBuffers?: boolean } = {}): Promise<Workspace> {
   const dir = mkdtempSync(join(process.env.TMPDIR || os().tmpdir(), "seamless-bash-transformer"));
   try {
-    return { dir, env: await materializePins(dict, store, dir) };
+    return { dir, env: await materializePins(dict, store, dir, options.linkBuffers ?? true) };
   } catch (error) {
     rmSync(dir, { recursive: true, force: true }); // a refused pin or a missing buffer leaves nothing behind
     throw error;
   }
 }
 
-async function materializePins(dict: TransformationDict, store: BufferStore, dir: string): Promise<Record<string, string>> {
+async function materializePins(dict: TransformationDict, store: BufferStore, dir: string, linkBuffers: boolean): Promise<Record<string, string>> {
   const env: Record<string, string> = {};
   const format = (dict.__format__ ?? {}) as Record<string, { filesystem?: { mode?: string } }>;
   const pins = Object.keys(dict).filter((key) => !key.startsWith("__") && key !== "code").sort();
@@ -92,7 +92,7 @@ async function materializePins(dict: TransformationDict, store: BufferStore, dir
     if (pin.startsWith("META__FILE__")) {
       const name = pin.slice("META__FILE__".length);
       validatePinName(name);
-      await placeBuffer(store, checksum, join(dir, name), pin);
+      await placeBuffer(store, checksum, join(dir, name), pin, linkBuffers);
       continue;
     }
     validatePinName(pin);
@@ -102,7 +102,7 @@ async function materializePins(dict: TransformationDict, store: BufferStore, dir
       const index = parseIndexText(Buffer.from(indexBytes).toString("utf8"), `pin ${pin}`);
       const target = join(dir, pin.replace(/\.(zst|gz)$/, ""));
       mkdirSync(target, { recursive: true });
-      for (const [key, member] of Object.entries(index)) await placeBuffer(store, member, join(target, key), pin);
+      for (const [key, member] of Object.entries(index)) await placeBuffer(store, member, join(target, key), pin, linkBuffers);
       if (SHELL_NAME.test(pin)) env[pin] = pin;
     } else if (celltype === "str" || celltype === "int" || celltype === "float" || celltype === "bool" || celltype === "plain") {
       const bytes = await fetchBuffer(store, checksum, pin);
@@ -113,8 +113,8 @@ async function materializePins(dict: TransformationDict, store: BufferStore, dir
       const bare = value.replace(/\n$/, "");
       if (!pin.includes(".") && bare.length <= 1000 && SHELL_NAME.test(pin)) env[pin] = bare;
     } else {
-      await placeBuffer(store, checksum, join(dir, pin), pin);
-      if (SHELL_NAME.test(pin) && store instanceof BufferDir && !compressionSuffixOf(pin)) {
+      await placeBuffer(store, checksum, join(dir, pin), pin, linkBuffers);
+      if (linkBuffers && SHELL_NAME.test(pin) && store instanceof BufferDir && !compressionSuffixOf(pin)) {
         const found = store.locate(checksum);
         if (found && !found.suffix) env[pin] = resolve(found.path);
       }

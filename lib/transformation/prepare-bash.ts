@@ -5,7 +5,7 @@
  * @module
  */
 import { readFileSync, realpathSync } from "node:fs";
-import { dirname, isAbsolute, join } from "node:path";
+import { dirname, isAbsolute, join, posix, resolve } from "node:path";
 import type { Checksum } from "../checksum/checksum.ts";
 import { computeChecksum } from "../checksum/sha256.ts";
 import { checksumFile, indexDirectory } from "../checksum/file-checksum.ts";
@@ -19,6 +19,7 @@ import { mapFiles, type MappingMode, type Pin } from "../bash/file-mapping.ts";
 import { needsMakeExecutable, resolveExecutable } from "../bash/executable.ts";
 import { generateBashCode, type ResultTargets } from "./bash-code.ts";
 import { transformationBufferOf, type TransformationDict } from "./dict.ts";
+import { environmentOf, type EnvironmentRequest } from "./environment.ts";
 import type { PlainValue } from "../serialize/plain-json.ts";
 
 /** What the user asked for (the flags of cli-spec §3.1 that shape the transformation). */
@@ -37,6 +38,8 @@ export interface BashRunRequest {
   prologues: string[];
   captures: string[];
   directPrint: boolean;
+  /** `--docker` / `--conda`: recorded in `__env__`, outside the identity. */
+  environment?: EnvironmentRequest;
 }
 
 /** A prepared transformation. */
@@ -55,6 +58,8 @@ export interface PreparedBash {
   inputChecksums: Checksum[];
   pins: Map<string, Pin>;
   argTypes: Record<string, unknown>;
+  /** The `__env__` buffer (`env.json` of a job directory), when `--docker`/`--conda` was given. */
+  envBuffer: Uint8Array | null;
 }
 
 const RESERVED_PINS = new Set(["bashcode", "pins_"]);
@@ -77,43 +82,93 @@ export function parseVariables(items: string[], flag: "--var" | "--metavar"): [s
   return [...seen.entries()];
 }
 
-function outputTarget(redirect: BashRedirect, workdir: string): string | null {
-  if (redirect.target === null) return null;
-  let target = expandUser(redirect.target);
-  const prefix = workdir.endsWith("/") ? workdir : `${workdir}/`;
-  // QUIRK (cli-spec §3.11): Python keeps the leading "/" and emits `mv /x.txt /`; we make it relative.
-  if (target.startsWith(prefix)) target = target.slice(prefix.length);
-  return target;
+/** Redirects into devices (`> /dev/null`) discard or pass on output: they are not result targets. */
+const DEVICE_PREFIX = "/dev/";
+/** `$PWD` is the working directory when the command runs, so `> $PWD/x` means `> x`. */
+const PWD_PREFIXES = ["$PWD/", "${PWD}/"];
+
+/** A result target taken from a redirect. */
+export interface RedirectTarget {
+  /** Relative to the working directory. */
+  target: string;
+  /** Set when the command must say `target` instead of what it said (an absolute or `$PWD` path made relative). */
+  rewrite: { start: number; end: number; text: string } | null;
+}
+
+function quoteIfNeeded(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'"'"'`)}'`;
 }
 
 /**
- * Finds the output redirection (cli-spec §3.11). QUIRKs fixed: input redirects (`<`, `<<`,
+ * The result target of an output redirect, relative to the working directory (cli-spec §3.11).
+ * QUIRK fixed: Python removes the workdir string but keeps the leading "/" (`mv /x.txt /`, the
+ * result is lost); here an absolute path inside the working directory, or `$PWD/x`, becomes
+ * relative, and the command is rewritten to write there. A target outside the working
+ * directory (absolute elsewhere, or climbing out with `..`) is refused before anything runs:
+ * Python would move the user's file into the result and lose it.
+ *
+ * @param workdir the workdir string: the absolute cwd, or the `-w` value as given
+ * @returns null for device redirects (`> /dev/null`) and redirects without a word
+ * @throws {SeamlessError} for a target outside the working directory
+ */
+export function redirectTarget(redirect: BashRedirect, workdir: string): RedirectTarget | null {
+  if (redirect.target === null) return null;
+  const expanded = expandUser(redirect.target);
+  if (expanded.startsWith(DEVICE_PREFIX)) return null;
+  const prefixes = [...PWD_PREFIXES, workdir.endsWith("/") ? workdir : `${workdir}/`];
+  if (!isAbsolute(workdir)) prefixes.push(`${resolve(workdir)}/`);
+  let target = expanded;
+  const prefix = prefixes.find((p) => expanded.startsWith(p) && expanded.length > p.length);
+  if (prefix) target = expanded.slice(prefix.length);
+  const normalized = posix.normalize(target);
+  if (isAbsolute(target) || normalized === ".." || normalized.startsWith("../")) {
+    throw new SeamlessError(`Result target "${redirect.target}" is outside the working directory`, {
+      hint: "redirect into the working directory (or a directory under it), then copy the file where it must go",
+    });
+  }
+  const changed = target !== redirect.target;
+  const rewrite = changed && redirect.targetStart !== undefined && redirect.targetEnd !== undefined
+    ? { start: redirect.targetStart, end: redirect.targetEnd, text: quoteIfNeeded(target) }
+    : null;
+  return { target, rewrite };
+}
+
+/**
+ * Finds the output redirection (cli-spec §3.11): the redirects of a compound at the top
+ * (`( … ) > out`), else those of the last command. QUIRKs fixed: input redirects (`<`, `<<`,
  * `<<<`) are not output targets, and fd duplications (`2>&1`, `>&2`) are ignored instead of
  * crashing.
+ *
+ * @param workdir the workdir string: the absolute cwd, or the `-w` value as given
+ * @throws {SeamlessError} for two definite targets, or a target outside the working directory
  */
-export function findRedirection(line: CommandLine, workdir: string): { target: string | null; inputs: string[] } {
-  const redirects = line.compoundRedirects.length > 0 ? line.compoundRedirects : (line.commands[line.commands.length - 1]?.redirects ?? []);
-  let definite: string | null = null;
-  let maybe: string | null = null;
+export function findRedirection(line: CommandLine, workdir: string): { target: RedirectTarget | null; inputs: string[] } {
   const inputs: string[] = [];
-  for (const redirect of redirects) {
-    if (redirect.op.startsWith("<") && redirect.op !== "<>") {
-      if (redirect.op === "<" && redirect.target) inputs.push(redirect.target);
-      continue;
+  const classify = (redirects: BashRedirect[]): RedirectTarget | null => {
+    let definite: RedirectTarget | null = null;
+    let maybe: RedirectTarget | null = null;
+    for (const redirect of redirects) {
+      if (redirect.op.startsWith("<") && redirect.op !== "<>") {
+        if (redirect.op === "<" && redirect.target) inputs.push(redirect.target);
+        continue;
+      }
+      if (redirect.op === ">&" || redirect.op === "<&" || redirect.op === ">&-") continue;
+      if (redirect.target?.startsWith("<")) continue;
+      if (redirect.fd === 2) continue;
+      const target = redirectTarget(redirect, workdir);
+      if (target === null) continue;
+      if (redirect.fd !== null && redirect.fd !== 1) {
+        maybe = target; // bashlex keeps the last "maybe" one
+        continue;
+      }
+      if (definite !== null) throw new SeamlessError("Multiple redirects in the last command");
+      definite = target;
     }
-    if (redirect.op === ">&" || redirect.op === "<&" || redirect.op === ">&-") continue;
-    if (redirect.target?.startsWith("<")) continue;
-    if (redirect.fd === 2) continue;
-    const target = outputTarget(redirect, workdir);
-    if (target === null) continue;
-    if (redirect.fd !== null && redirect.fd !== 1) {
-      maybe ??= target;
-      continue;
-    }
-    if (definite !== null) throw new SeamlessError("Multiple redirects in the last command");
-    definite = target;
-  }
-  return { target: definite ?? maybe, inputs };
+    return definite ?? maybe;
+  };
+  const fromCompound = line.compoundRedirects.length > 0 ? classify(line.compoundRedirects) : null;
+  if (fromCompound) return { target: fromCompound, inputs };
+  return { target: classify(line.commands[line.commands.length - 1]?.redirects ?? []), inputs };
 }
 
 /** Parses `-cp` specs: `F`, `F:G`, `:G` (stdout into G). */
@@ -146,8 +201,10 @@ export async function prepareBashTransformation(
   }
   const primaryIndex = request.primary - 1;
   const primary = commands[primaryIndex]!;
+  // cli-spec §3.8: -w/-W only set the prefix stripped from pin names (and result targets);
+  // arguments are typed, found and read relative to the process's own cwd.
   const workdir = request.rootMode ? "/" : request.workdir;
-  const context: TypingContext = { workdir, statCache, waitForFuture };
+  const context: TypingContext = { workdir: process.cwd(), statCache, waitForFuture };
 
   // Executable resolution (cli-spec §3.6).
   const substitutions: { start: number; end: number; text: string }[] = [];
@@ -220,6 +277,7 @@ export async function prepareBashTransformation(
     }
     if (needsMakeExecutable(substituted, functionNames)) makeExecutables.push(substituted);
   });
+  if (redirection.target?.rewrite) substitutions.push(redirection.target.rewrite);
   let command = request.command;
   const seenStarts = new Set<number>();
   for (const s of substitutions.sort((a, b) => b.start - a.start)) {
@@ -233,7 +291,7 @@ export async function prepareBashTransformation(
   let resultTargets: ResultTargets | null = null;
   if (captures.length > 0 || redirection.target !== null) {
     resultTargets = [...captures];
-    if (redirection.target !== null) resultTargets.push([redirection.target, null]);
+    if (redirection.target !== null) resultTargets.push([redirection.target.target, null]);
   }
   const captureStdout = resultTargets === null || resultTargets.some(([server]) => server === "STDOUT");
 
@@ -285,6 +343,11 @@ export async function prepareBashTransformation(
   dict.__language__ = "bash";
   dict.__output__ = ["result", resultTargets === null ? "bytes" : "deepfolder", null];
   if (request.directPrint) dict.__meta__ = { __direct_print__: true };
+  const environment = environmentOf(request.environment ?? {});
+  if (environment) {
+    dict.__env__ = environment.checksum;
+    buffers.set(environment.checksum, { checksum: environment.checksum, length: environment.buffer.byteLength, bytes: environment.buffer });
+  }
   for (const [name, value] of pinEntries) dict[name] = value;
   if (formatEntries.length > 0) dict.__format__ = Object.fromEntries(formatEntries) as PlainValue;
   for (const [name, value] of metaEntries) dict[name] = value;
@@ -303,5 +366,8 @@ export async function prepareBashTransformation(
 
   const { buffer: tfBuffer, checksum: tfChecksum } = transformationBufferOf(dict);
   buffers.set(tfChecksum, { checksum: tfChecksum, length: tfBuffer.byteLength, bytes: tfBuffer });
-  return { dict, tfChecksum, tfBuffer, code, codeBuffer, resultTargets, captureStdout, buffers, inputChecksums, pins: mapped.pins, argTypes };
+  return {
+    dict, tfChecksum, tfBuffer, code, codeBuffer, resultTargets, captureStdout, buffers, inputChecksums, pins: mapped.pins, argTypes,
+    envBuffer: environment?.buffer ?? null,
+  };
 }

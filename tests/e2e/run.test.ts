@@ -142,7 +142,7 @@ describe("seamless run (execution and cache)", () => {
   test("a directory result target gets .INDEX, .CHECKSUM and its files", async () => {
     using dir = tempDir();
     const env = scrubbedEnv(join(dir.path, "cache"));
-    const result = await runSeamless(["run", "-cp", "outdir", "mkdir -p outdir/sub && echo hello > outdir/sub/x"], { cwd: dir.path, env });
+    const result = await runSeamless(["run", "-cp", "outdir", "mkdir -p outdir/sub && echo hello > outdir/sub/x && true"], { cwd: dir.path, env });
     expect(result.exitCode).toBe(0);
     expect(readFileSync(join(dir.path, "outdir/sub/x"), "utf8")).toBe("hello\n");
     expect(readFileSync(join(dir.path, "outdir.INDEX"), "utf8")).toBe(`{\n  "sub/x": "${VECTORS.hello}"\n}\n`);

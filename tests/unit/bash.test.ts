@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, realpathSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { unquoteWord } from "../../lib/bash/unquote.ts";
 import { parseCommandLine } from "../../lib/bash/parse.ts";
@@ -84,8 +84,16 @@ function request(command: string, workdir: string, extra: Partial<BashRunRequest
   };
 }
 
+/** Prepares as `seamless run` would in `dir`: arguments are found relative to the process cwd (cli-spec §3.8). */
 async function prepareIn(dir: string, command: string, extra: Partial<BashRunRequest> = {}) {
-  return prepareBashTransformation(request(command, dir, extra), await parseCommandLine(command), null, async () => {});
+  const line = await parseCommandLine(command);
+  const previous = process.cwd();
+  process.chdir(dir);
+  try {
+    return await prepareBashTransformation(request(command, realpathSync(dir), extra), line, null, async () => {});
+  } finally {
+    process.chdir(previous);
+  }
 }
 
 /** tests/cmd of seamless-transformer, with the data files given by their sidecars. */
