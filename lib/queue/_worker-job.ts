@@ -1,6 +1,7 @@
 /**
  * One job inside a `seamless worker` process: a bash transformation run with the local
- * execution code (workspace, process group, RESULT), its result stored before the answer; a
+ * execution code (workspace, process group, RESULT, the `__env__` of lib/execute/environment),
+ * its result stored before the answer; a
  * Python transformation handed to `seamless-run-transformation` (issue 22 §4b).
  * @module
  */
@@ -14,7 +15,7 @@ import { SeamlessError } from "../errors.ts";
 import { executeBashTransformation } from "../execute/execute-bash.ts";
 import { runBash } from "../execute/spawn.ts";
 import { shellQuote } from "../execute/workspace.ts";
-import { parsePlain, serializePlain, type PlainValue } from "../serialize/plain-json.ts";
+import { serializePlain, type PlainValue } from "../serialize/plain-json.ts";
 import { executionDundersOf, identityOf } from "../transformation/dict.ts";
 import { computeChecksum } from "../checksum/sha256.ts";
 import type { WorkerRuntime } from "./_worker-protocol.ts";
@@ -55,24 +56,6 @@ export function findExecutable(name: string, pathVariable = process.env.PATH ?? 
 /** The name of the Python runner on PATH (issue 22 §4b). */
 export const PYTHON_RUNNER = "seamless-run-transformation";
 
-/**
- * Refuses an `__env__` the worker cannot provide (issue 22 §4): a clear error, never a result
- * computed elsewhere without saying so.
- */
-async function checkEnvironment(dict: Record<string, PlainValue>, store: BufferStore): Promise<void> {
-  const envChecksum = dict.__env__;
-  if (envChecksum === undefined || envChecksum === null) return;
-  const bytes = typeof envChecksum === "string" ? await store.get(envChecksum) : null;
-  if (!bytes) throw new SeamlessError(`Cannot provide the execution environment: buffer "${String(envChecksum)}" of __env__ not found in ${store.location}`);
-  const env = parsePlain(Buffer.from(bytes).toString("utf8")) as { docker?: { name?: string }; conda_environment?: string } | null;
-  if (env?.docker) {
-    throw new SeamlessError(`Cannot provide the execution environment: docker image "${env.docker.name ?? "?"}" is not supported by this jobserver's workers`);
-  }
-  if (env?.conda_environment) {
-    throw new SeamlessError(`Cannot provide the execution environment: conda environment "${env.conda_environment}" is not supported by this jobserver's workers`);
-  }
-}
-
 function runtimeOf(startedAtMs: number, outcome: { wallSeconds: number; cpuUserSeconds: number; cpuSystemSeconds: number; maxRssBytes: number | null }): WorkerRuntime {
   return {
     startedAtMs,
@@ -91,11 +74,15 @@ function runtimeOf(startedAtMs: number, outcome: { wallSeconds: number; cpuUserS
  * @throws {TransformationFailedError} when the command fails
  */
 export async function runBashJob(dict: Record<string, PlainValue>, scratch: boolean, store: BufferStore, hooks: WorkerJobHooks): Promise<WorkerJobResult> {
-  await checkEnvironment(dict, store);
   const startedAtMs = Date.now();
   const result = await executeBashTransformation(dict, store, {
     onStdoutLine: () => {},
     onStarted: hooks.onStarted,
+    // Locally a missing container engine falls back to the host with a warning; nobody would
+    // see that warning here, so a worker refuses instead of computing elsewhere (issue 22 §4).
+    onWarning: (text) => {
+      throw new SeamlessError(`Cannot provide the execution environment on this jobserver's worker: ${text.replace(/; running on the host$/, "")}`);
+    },
     storeMember: scratch ? undefined : async (checksum, path) => {
       if (store instanceof BufferDir) store.putFileSync(checksum, path);
       else await store.putFile(checksum, path);
