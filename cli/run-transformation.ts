@@ -5,10 +5,9 @@ import { readChecksumSidecar } from "../lib/checksum/sidecar.ts";
 import { openBufferStoreFor, openResultCacheFor } from "../lib/delegation/mod.ts";
 import { configFromFlags } from "./configure.ts";
 import { writeFileAtomic } from "../lib/buffers/atomic-write.ts";
-import { NotFoundError, SeamlessError, UsageError } from "../lib/errors.ts";
-import { parsePlain } from "../lib/serialize/plain-json.ts";
+import { SeamlessError, UsageError } from "../lib/errors.ts";
 import { computeTransformation, lockDirOf } from "../lib/execute/compute.ts";
-import type { TransformationDict } from "../lib/transformation/dict.ts";
+import { loadTransformationDict } from "../lib/transformation/load.ts";
 import { type CommandSpec, HASHSERVER_OPTION, SCOPE_OPTIONS, parseOrHelp } from "./args.ts";
 import { writeStdout, writeStderr } from "./stdio.ts";
 
@@ -51,17 +50,7 @@ export async function main(argv: string[]): Promise<number> {
   const config = configFromFlags(values);
   const say = (text: string) => values.verbose && writeStderr(`seamless run-transformation: ${text}\n`);
   const store = await openBufferStoreFor(config, { write: true, say });
-  const buffer = await store.get(checksum);
-  if (!buffer) throw new NotFoundError(`Cannot load transformation "${checksum}": buffer not found in ${store.location}`);
-  let dict: TransformationDict;
-  try {
-    const value = parsePlain(Buffer.from(buffer).toString("utf8").replace(/\n+$/, ""));
-    if (!value || typeof value !== "object" || Array.isArray(value)) throw new Error("not a dict");
-    dict = value as TransformationDict;
-  } catch {
-    throw new SeamlessError(`Buffer "${checksum}" is not a transformation dict`);
-  }
-  dict.__output__ ??= ["result", "mixed", null];
+  const dict = await loadTransformationDict(store, checksum);
   if (dunderPath) {
     const dunder = JSON.parse(readFileSync(dunderPath, "utf8"));
     if (!dunder || typeof dunder !== "object" || Array.isArray(dunder)) throw new SeamlessError(`"${dunderPath}" must contain a JSON object`);

@@ -10,3 +10,5 @@ export * from "./futures.ts";
 export * from "./workspace.ts";
 export * from "./single-flight.ts";
 export * from "./spawn.ts";
+export * from "./fingertip.ts";
+export * from "./cancel.ts";

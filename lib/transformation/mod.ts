@@ -5,3 +5,4 @@
 export * from "./dict.ts";
 export * from "./bash-code.ts";
 export * from "./prepare-bash.ts";
+export * from "./load.ts";
