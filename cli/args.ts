@@ -33,6 +33,12 @@ export const HASHSERVER_OPTION: OptionSpec = {
   key: "hashserver", names: ["--hashserver"], kind: "value", metavar: "URL", help: "remote buffer server (env SEAMLESS_HASHSERVER)",
 };
 
+/** `--project P[:SUB]` and `--stage S[:SUB]`: select project and stage (services-spec §6.6, §7.2). */
+export const SCOPE_OPTIONS: OptionSpec[] = [
+  { key: "project", names: ["--project"], kind: "value", metavar: "P[:SUB]", help: "project (and subproject) of seamless.yaml's cluster" },
+  { key: "stage", names: ["--stage"], kind: "value", metavar: "S[:SUB]", help: "stage (and substage): selects 'stage S' blocks and servers" },
+];
+
 /** A command's flag table. */
 export interface CommandSpec {
   name: string;

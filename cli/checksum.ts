@@ -2,7 +2,8 @@ import { statSync } from "node:fs";
 import { checksumFiles, indexDirectoryAsync } from "../lib/checksum/file-checksum.ts";
 import { fileSidecarPath, writeChecksumSidecar, writeFileIfChanged } from "../lib/checksum/sidecar.ts";
 import { StatCache } from "../lib/checksum/stat-cache.ts";
-import { resolveCacheDir, statCachePathOf } from "../lib/buffers/cache-dir.ts";
+import { statCachePathOf } from "../lib/buffers/cache-dir.ts";
+import { cacheDirOf } from "../lib/config/mod.ts";
 import { parseOrHelp, type CommandSpec } from "./args.ts";
 import { writeStdout } from "./stdio.ts";
 
@@ -23,7 +24,7 @@ export async function main(argv: string[]): Promise<number> {
   const parsed = parseOrHelp(spec, argv, { requirePositionals: true });
   if (typeof parsed === "number") return parsed;
   const { values, positionals } = parsed;
-  const statCache = values.noStatCache ? null : new StatCache(statCachePathOf(resolveCacheDir()), { minBytes: 0 });
+  const statCache = values.noStatCache ? null : new StatCache(statCachePathOf(cacheDirOf(process.env)), { minBytes: 0 });
   const lines: string[] = new Array(positionals.length);
   try {
     const paths = positionals.map((raw) => (raw.length > 1 ? raw.replace(/\/+$/, "") : raw));

@@ -3,13 +3,15 @@ import { join } from "node:path";
 import { SeamlessError, UsageError } from "../lib/errors.ts";
 import { writeChecksumSidecar } from "../lib/checksum/sidecar.ts";
 import type { CompressionSuffix } from "../lib/checksum/compression.ts";
-import { openBufferStore } from "../lib/buffers/open-store.ts";
+import { openBufferStoreFor } from "../lib/delegation/mod.ts";
+import type { SeamlessConfig } from "../lib/config/mod.ts";
+import { configFromFlags } from "./configure.ts";
 import { BufferDir } from "../lib/buffers/bufferdir.ts";
 import {
   copyIndexFile, fetchFile, findUnlisted, loadDirectoryIndex, removeUnlisted, resolveDownloadItems, writeMemberSidecars,
   type DirectTransfer, type DownloadPolicy, type FileTarget,
 } from "../lib/buffers/download.ts";
-import { type CommandSpec, HASHSERVER_OPTION, VERBOSITY_OPTIONS, parseOrHelp, verbosityOf } from "./args.ts";
+import { type CommandSpec, HASHSERVER_OPTION, SCOPE_OPTIONS, VERBOSITY_OPTIONS, parseOrHelp, verbosityOf } from "./args.ts";
 import { Reporter, formatSize, parseHumanSize } from "./output.ts";
 import { ask, type AutoConfirm } from "./confirm.ts";
 import type { BufferStore } from "../lib/buffers/store.ts";
@@ -26,6 +28,7 @@ export const spec: CommandSpec = {
   options: [
     ...VERBOSITY_OPTIONS,
     HASHSERVER_OPTION,
+    ...SCOPE_OPTIONS,
     { key: "destination", names: ["--destination"], kind: "value", metavar: "DIR", help: "read buffers from buffer directory DIR" },
     { key: "direct", names: ["--copy"], kind: "flag", constValue: "copy", help: "with --destination: copy (default)" },
     { key: "direct", names: ["--hardlink"], kind: "flag", constValue: "hardlink", help: "with --destination: hard-link" },
@@ -61,7 +64,8 @@ export async function main(argv: string[]): Promise<number> {
   if (destination && (!existsSync(destination) || !statSync(destination).isDirectory())) {
     throw new SeamlessError(`Destination "${destination}" is not a directory`);
   }
-  const store = destination ? new BufferDir(destination) : await openBufferStore({ hashserverUrl: values.hashserver as string | undefined });
+  const config = configFromFlags(values);
+  const store = destination ? new BufferDir(destination) : await openBufferStoreFor(config, { say: (text) => reporter.message(1, text) });
   const items = resolveDownloadItems(positionals, {
     outputs: (values.output as string[] | undefined) ?? [],
     forceDirectory: values.directory === true,
@@ -107,7 +111,7 @@ export async function main(argv: string[]): Promise<number> {
     finishers.push(() => writeChecksumSidecar(`${item.directory}.CHECKSUM`, item.checksum!));
   }
 
-  const allowed = await confirmDownloads(store, groups, (values.confirm as AutoConfirm | undefined) ?? null, reporter);
+  const allowed = await confirmDownloads(store, groups, (values.confirm as AutoConfirm | undefined) ?? null, reporter, config.limits);
   files.splice(0, files.length, ...files.filter((file) => allowed.has(file)));
   let skipped = 0;
   const missing: FileTarget[] = [];
@@ -136,9 +140,9 @@ export async function main(argv: string[]): Promise<number> {
  * an unknown length counts as 1e10) is confirmed first, biggest first. `-y` accepts, `-n`
  * skips with a message; without a terminal the default (yes) applies.
  */
-async function confirmDownloads(store: BufferStore, groups: { label: string; files: FileTarget[] }[], auto: AutoConfirm, reporter: Reporter): Promise<Set<FileTarget>> {
-  const maxFiles = Number(process.env.SEAMLESS_MAX_DOWNLOAD_FILES ?? 2000);
-  const maxSize = parseHumanSize(process.env.SEAMLESS_MAX_DOWNLOAD_SIZE ?? "500 MB");
+async function confirmDownloads(store: BufferStore, groups: { label: string; files: FileTarget[] }[], auto: AutoConfirm, reporter: Reporter, limits: SeamlessConfig["limits"]): Promise<Set<FileTarget>> {
+  const maxFiles = Number(limits.maxDownloadFiles ?? 2000);
+  const maxSize = parseHumanSize(limits.maxDownloadSize ?? "500 MB");
   const all = groups.flatMap((group) => group.files);
   const allowed = new Set(all);
   if (all.length <= maxFiles && groups.every((group) => group.files.length <= maxFiles)) {

@@ -21,6 +21,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMai
   jobserver: { summary: "run transformations on a pool of worker processes over HTTP", load: async () => (await import("./jobserver.ts")).main },
   worker: { summary: "internal: one worker process of a jobserver", load: async () => (await import("./worker.ts")).main },
   database: { summary: "serve a result cache (seamless.db) over HTTP (seamless-database protocol)", load: async () => (await import("./database.ts")).main },
+  config: { summary: "print the resolved configuration (cluster, project, stage, level, clients)", load: async () => (await import("./config.ts")).main },
+  fingertip: { summary: "print or save a buffer, recomputing it when it is missing everywhere", load: async () => (await import("./fingertip.ts")).main },
+  cancel: { summary: "cancel a running transformation of this machine", load: async () => (await import("./cancel.ts")).main },
+  "launch-service": { summary: "find or start a service for a launcher key (used over SSH)", load: async () => (await import("./launch-service.ts")).main },
 };
 
 function usage(): string {

@@ -1,15 +1,16 @@
 import { existsSync } from "node:fs";
 import { tryParseChecksum } from "../lib/checksum/checksum.ts";
 import { readChecksumSidecar } from "../lib/checksum/sidecar.ts";
-import { openBufferStore } from "../lib/buffers/open-store.ts";
+import { openBufferStoreFor } from "../lib/delegation/mod.ts";
+import { configFromFlags } from "./configure.ts";
 import { writeFileAtomic } from "../lib/buffers/atomic-write.ts";
 import { NotFoundError, SeamlessError } from "../lib/errors.ts";
-import { type CommandSpec, HASHSERVER_OPTION, formatHelp, parseCommandArgs } from "./args.ts";
+import { type CommandSpec, HASHSERVER_OPTION, SCOPE_OPTIONS, formatHelp, parseCommandArgs } from "./args.ts";
 import { writeStdout } from "./stdio.ts";
 
 export const spec: CommandSpec = {
   name: "resolve",
-  usage: "seamless resolve CHECKSUM|FILE.CHECKSUM [--output FILE] [--hashserver URL]",
+  usage: "seamless resolve CHECKSUM|FILE.CHECKSUM [--output FILE] [--hashserver URL] [--project P[:SUB]] [--stage S[:SUB]]",
   summary:
     "Fetch the buffer of a checksum and print it as text, or write its raw bytes with --output.\n" +
     "A literal checksum is preferred over a file of the same name (services-spec §6.6).",
@@ -17,6 +18,7 @@ export const spec: CommandSpec = {
   options: [
     { key: "output", names: ["-o", "--output"], kind: "value", metavar: "FILE", help: "write the raw bytes to FILE (atomically)" },
     HASHSERVER_OPTION,
+    ...SCOPE_OPTIONS,
     { key: "verbose", names: ["--verbose"], kind: "flag", help: "accepted for compatibility" },
   ],
 };
@@ -27,15 +29,30 @@ export async function main(argv: string[]): Promise<number> {
     writeStdout(formatHelp(spec));
     return help ? 0 : 2;
   }
-  const argument = positionals[0]!;
-  const checksum = tryParseChecksum(argument) ?? (existsSync(argument) ? readChecksumSidecar(argument) : null);
-  if (!checksum) throw new SeamlessError(`Invalid checksum "${argument}": not a checksum and not an existing .CHECKSUM file`);
-  const store = await openBufferStore({ hashserverUrl: values.hashserver as string | undefined });
+  const checksum = checksumOfArgument(positionals[0]!);
+  const store = await openBufferStoreFor(configFromFlags(values));
   const buffer = await store.get(checksum);
   if (!buffer) throw new NotFoundError(`Cannot resolve buffer "${checksum}": not found in ${store.location}`);
-  if (values.output) {
-    writeFileAtomic(values.output as string, buffer);
-    return 0;
+  writeBufferOut(buffer, checksum, values.output as string | undefined);
+  return 0;
+}
+
+/**
+ * A literal checksum, else the checksum in the named .CHECKSUM file (services-spec §6.6).
+ *
+ * @throws {SeamlessError} when it is neither
+ */
+export function checksumOfArgument(argument: string): string {
+  const checksum = tryParseChecksum(argument) ?? (existsSync(argument) ? readChecksumSidecar(argument) : null);
+  if (!checksum) throw new SeamlessError(`Invalid checksum "${argument}": not a checksum and not an existing .CHECKSUM file`);
+  return checksum;
+}
+
+/** Writes the raw bytes to `output` (atomically), or prints them as text with one final newline. */
+export function writeBufferOut(buffer: Uint8Array, checksum: string, output: string | undefined): void {
+  if (output) {
+    writeFileAtomic(output, buffer);
+    return;
   }
   let text: string;
   try {
@@ -44,5 +61,4 @@ export async function main(argv: string[]): Promise<number> {
     throw new SeamlessError(`Buffer "${checksum}" is not UTF-8 text; use --output FILE to save its bytes`);
   }
   writeStdout(`${text.replace(/\n+$/, "")}\n`);
-  return 0;
 }

@@ -2,17 +2,15 @@ import { dirname, join } from "node:path";
 import { existsSync, readFileSync } from "node:fs";
 import { tryParseChecksum } from "../lib/checksum/checksum.ts";
 import { readChecksumSidecar } from "../lib/checksum/sidecar.ts";
-import { openBufferStore } from "../lib/buffers/open-store.ts";
-import { resolveCacheDir } from "../lib/buffers/cache-dir.ts";
+import { openBufferStoreFor, openResultCacheFor } from "../lib/delegation/mod.ts";
+import { configFromFlags } from "./configure.ts";
 import { writeFileAtomic } from "../lib/buffers/atomic-write.ts";
-import { openResultCache } from "../lib/cache/open-cache.ts";
-import { NotFoundError, SeamlessError, UsageError } from "../lib/errors.ts";
-import { parsePlain } from "../lib/serialize/plain-json.ts";
+import { SeamlessError, UsageError } from "../lib/errors.ts";
 import { computeTransformation, lockDirOf } from "../lib/execute/compute.ts";
+import { loadTransformationDict } from "../lib/transformation/load.ts";
 import { computeOnJobserver } from "../lib/execute/compute-remote.ts";
 import { remoteExecutionOf } from "./remote.ts";
-import type { TransformationDict } from "../lib/transformation/dict.ts";
-import { type CommandSpec, HASHSERVER_OPTION, parseOrHelp } from "./args.ts";
+import { type CommandSpec, HASHSERVER_OPTION, SCOPE_OPTIONS, parseOrHelp } from "./args.ts";
 import { writeStdout, writeStderr } from "./stdio.ts";
 
 export const spec: CommandSpec = {
@@ -27,6 +25,7 @@ export const spec: CommandSpec = {
     { key: "scratch", names: ["--scratch"], kind: "flag", help: "do not store the result value" },
     { key: "dunder", names: ["--dunder"], kind: "value", metavar: "FILE", help: "JSON object of execution dunders (default: dunder.json next to FILE.CHECKSUM)" },
     HASHSERVER_OPTION,
+    ...SCOPE_OPTIONS,
     { key: "directPrint", names: ["--direct-print"], kind: "flag", help: "accepted for compatibility" },
     { key: "fingertip", names: ["--fingertip"], kind: "flag", help: "accepted for compatibility" },
     { key: "strict", names: ["--strict"], kind: "flag", help: "accepted for compatibility" },
@@ -50,32 +49,24 @@ export async function main(argv: string[]): Promise<number> {
     const sibling = join(dirname(argument), "dunder.json");
     if (dunderPath === undefined && existsSync(sibling)) dunderPath = sibling;
   }
-  const remote = await remoteExecutionOf(values.hashserver as string | undefined, (text) => writeStderr(`seamless run-transformation: ${text}\n`));
-  const store = await openBufferStore({ hashserverUrl: remote.hashserverUrl });
-  const buffer = await store.get(checksum);
-  if (!buffer) throw new NotFoundError(`Cannot load transformation "${checksum}": buffer not found in ${store.location}`);
-  let dict: TransformationDict;
-  try {
-    const value = parsePlain(Buffer.from(buffer).toString("utf8").replace(/\n+$/, ""));
-    if (!value || typeof value !== "object" || Array.isArray(value)) throw new Error("not a dict");
-    dict = value as TransformationDict;
-  } catch {
-    throw new SeamlessError(`Buffer "${checksum}" is not a transformation dict`);
-  }
-  dict.__output__ ??= ["result", "mixed", null];
+  const config = configFromFlags(values);
+  const say = (text: string) => values.verbose && writeStderr(`seamless run-transformation: ${text}\n`);
+  const store = await openBufferStoreFor(config, { write: true, say });
+  const dict = await loadTransformationDict(store, checksum);
   if (dunderPath) {
     const dunder = JSON.parse(readFileSync(dunderPath, "utf8"));
     if (!dunder || typeof dunder !== "object" || Array.isArray(dunder)) throw new SeamlessError(`"${dunderPath}" must contain a JSON object`);
     Object.assign(dict, dunder);
   }
-  const cacheDir = resolveCacheDir();
-  const cache = await openResultCache(cacheDir);
+  const cacheDir = config.cacheDir;
+  const cache = await openResultCacheFor(config, { say });
+  const remote = await remoteExecutionOf(config, (text) => writeStderr(`seamless run-transformation: ${text}\n`));
   try {
-    const say = (level: number, text: string) => {
+    const sayAt = (level: number, text: string) => {
       if (values.verbose || level <= 0) writeStderr(`seamless run-transformation: ${text}\n`);
     };
     const computed = remote.jobserver
-      ? await computeOnJobserver(dict, checksum, { jobserver: remote.jobserver, store, cache, scratch: values.scratch === true, record: remote.record === true, signal: remote.signal, say })
+      ? await computeOnJobserver(dict, checksum, { jobserver: remote.jobserver, store, cache, scratch: values.scratch === true, record: remote.record === true, signal: remote.signal, say: sayAt })
       : await computeTransformation(dict, checksum, {
           store,
           cache,
@@ -83,7 +74,7 @@ export async function main(argv: string[]): Promise<number> {
           scratch: values.scratch === true,
           onStdoutLine: (line) => writeStderr(`${line}\n`),
           onStderr: values.verbose ? (chunk) => writeStderr(chunk) : undefined,
-          say,
+          say: sayAt,
         });
     if (values.output) writeFileAtomic(values.output as string, `${computed.checksum}\n`);
     else writeStdout(`${computed.checksum}\n`);

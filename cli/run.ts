@@ -2,7 +2,8 @@ import { existsSync, mkdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { SeamlessError, UsageError } from "../lib/errors.ts";
 import { StatCache } from "../lib/checksum/stat-cache.ts";
-import { resolveCacheDir, statCachePathOf } from "../lib/buffers/cache-dir.ts";
+import { statCachePathOf } from "../lib/buffers/cache-dir.ts";
+import { configFromFlags } from "./configure.ts";
 import { writeFileAtomic } from "../lib/buffers/atomic-write.ts";
 import { parseCommandLineCached } from "../lib/bash/parse-cache.ts";
 import { expandUser } from "../lib/bash/arguments.ts";
@@ -10,7 +11,7 @@ import { parseVariables, prepareBashTransformation, type BashRunRequest } from "
 import { executionDundersOf } from "../lib/transformation/dict.ts";
 import { VERSION } from "../lib/version.ts";
 import { serializePlain, stringifyPlain } from "../lib/serialize/plain-json.ts";
-import { type CommandSpec, HASHSERVER_OPTION, VERBOSITY_OPTIONS, formatHelp, parseOrHelp, verbosityOf } from "./args.ts";
+import { type CommandSpec, HASHSERVER_OPTION, SCOPE_OPTIONS, VERBOSITY_OPTIONS, formatHelp, parseOrHelp, verbosityOf } from "./args.ts";
 import { Reporter } from "./output.ts";
 import { waitForFuture } from "../lib/execute/futures.ts";
 import { writeStdout, writeStderr } from "./stdio.ts";
@@ -49,13 +50,12 @@ export const spec: CommandSpec = {
     { key: "writeJob", names: ["-j", "--write-job"], kind: "value", metavar: "DIR", help: "with --dry: write the job to DIR" },
     { key: "upload", names: ["--upload"], kind: "flag", help: "with --dry: store inputs and the transformation" },
     HASHSERVER_OPTION,
+    ...SCOPE_OPTIONS,
     { key: "fingertip", names: ["--fingertip"], kind: "flag", help: "accepted; no effect (as in seamless-run)" },
-    { key: "local", names: ["--local"], kind: "flag", help: "accepted; execution is always local for now" },
+    { key: "local", names: ["--local"], kind: "flag", help: "run locally even if the configuration says execution: remote" },
     { key: "qsubmit", names: ["--qsubmit", "--qsub"], kind: "flag", help: "not available yet" },
     { key: "writeRemoteJob", names: ["--write-remote-job"], kind: "value", metavar: "DIR", help: "not available yet" },
     { key: "node", names: ["--node"], kind: "value", metavar: "NODE", help: "not available yet" },
-    { key: "stage", names: ["--stage"], kind: "value", metavar: "S", help: "not available yet" },
-    { key: "project", names: ["--project"], kind: "value", metavar: "P", help: "not available yet" },
     { key: "docker", names: ["--docker", "--docker-image"], kind: "value", metavar: "IMG", help: "run in this container image (docker or podman; else on the host, with a warning); not part of the identity" },
     { key: "conda", names: ["--conda", "--conda-env", "--conda-environment"], kind: "value", metavar: "ENV", help: "activate this conda environment ($CONDA_ROOT or `conda info --base`); not part of the identity" },
     { key: "undo", names: ["--undo"], kind: "flag", help: "not available (always fails in seamless-run too)" },
@@ -69,7 +69,7 @@ export async function main(argv: string[]): Promise<number> {
   const parsed = parseOrHelp(spec, argv);
   if (typeof parsed === "number") return parsed;
   const { values, positionals } = parsed;
-  for (const [key, flag] of [["qsubmit", "--qsubmit"], ["writeRemoteJob", "--write-remote-job"], ["node", "--node"], ["stage", "--stage"], ["project", "--project"]] as const) {
+  for (const [key, flag] of [["qsubmit", "--qsubmit"], ["writeRemoteJob", "--write-remote-job"], ["node", "--node"]] as const) {
     if (values[key] !== undefined) throw new SeamlessError(`${flag} is not available yet in this version of seamless`, { exitCode: 2 });
   }
   if (values.undo) throw new SeamlessError("--undo is not implemented");
@@ -103,7 +103,9 @@ export async function main(argv: string[]): Promise<number> {
     directPrint: values.directPrint === true,
     environment: { dockerImage: values.docker as string | undefined, condaEnvironment: values.conda as string | undefined },
   };
-  const cacheDir = resolveCacheDir();
+  const config = configFromFlags(values);
+  if (!values.local) for (const note of config.notes) reporter.message(0, note);
+  const cacheDir = config.cacheDir;
   reporter.message(1, `Verbosity set to ${reporter.verbosity}`);
   reporter.message(1, `seamless run ${VERSION}`);
   reporter.message(3, `Command: ${JSON.stringify(values.unquote ? [command] : positionals)}`);
@@ -133,7 +135,7 @@ export async function main(argv: string[]): Promise<number> {
   if (values.dry) {
     if (values.upload) {
       const { storePreparedBuffers } = await import("../lib/execute/run-bash.ts");
-      await storePreparedBuffers(prepared, values.hashserver as string | undefined, reporter);
+      await storePreparedBuffers(prepared, config, reporter);
     }
     if (jobDir !== undefined) {
       mkdirSync(jobDir);
@@ -152,9 +154,10 @@ export async function main(argv: string[]): Promise<number> {
   }
   const { runPrepared } = await import("../lib/execute/run-bash.ts");
   const { remoteExecutionOf } = await import("./remote.ts");
-  const remote = await remoteExecutionOf(values.hashserver as string | undefined, (text) => reporter.message(0, text));
+  const remote = await remoteExecutionOf(config, (text) => reporter.message(0, text));
   return runPrepared(prepared, {
     reporter,
+    config,
     ...remote,
     workdir,
     scratch: values.scratch === true,

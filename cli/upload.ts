@@ -1,14 +1,15 @@
 import { existsSync, statSync } from "node:fs";
 import { SeamlessError, UsageError } from "../lib/errors.ts";
 import { StatCache } from "../lib/checksum/stat-cache.ts";
-import { resolveCacheDir, statCachePathOf } from "../lib/buffers/cache-dir.ts";
-import { openBufferStore, remoteUrlOf } from "../lib/buffers/open-store.ts";
+import { statCachePathOf } from "../lib/buffers/cache-dir.ts";
+import { openBufferStoreFor } from "../lib/delegation/mod.ts";
 import { BufferDir } from "../lib/buffers/bufferdir.ts";
 import {
   findMissing, planUpload, removeInputs, sidecarFilesOf, sourceLength, staleSidecars, storeAndWriteSidecars, storeIntoDestination, writeSidecars,
   type ExistingPolicy, type TransferMode, type UploadPlan,
 } from "../lib/buffers/transfer.ts";
-import { type CommandSpec, HASHSERVER_OPTION, VERBOSITY_OPTIONS, formatHelp, parseOrHelp, verbosityOf } from "./args.ts";
+import { configFromFlags } from "./configure.ts";
+import { type CommandSpec, HASHSERVER_OPTION, SCOPE_OPTIONS, VERBOSITY_OPTIONS, formatHelp, parseOrHelp, verbosityOf } from "./args.ts";
 import { Reporter, formatSize, parseHumanSize } from "./output.ts";
 import { confirm, type AutoConfirm } from "./confirm.ts";
 import { writeStdout } from "./stdio.ts";
@@ -24,6 +25,7 @@ export const spec: CommandSpec = {
   options: [
     ...VERBOSITY_OPTIONS,
     HASHSERVER_OPTION,
+    ...SCOPE_OPTIONS,
     { key: "destination", names: ["--destination"], kind: "value", metavar: "DIR", help: "write directly into buffer directory DIR" },
     { key: "mode", names: ["--copy"], kind: "flag", constValue: "copy", help: "with --destination: copy files (default)" },
     { key: "mode", names: ["--hardlink"], kind: "flag", constValue: "hardlink", help: "with --destination: hard-link files" },
@@ -56,11 +58,12 @@ export async function main(argv: string[]): Promise<number> {
   if (values.mode && !destination) throw new UsageError("--copy/--hardlink/--symlink need --destination");
   if (values.incremental && (mode !== "hardlink" || !destination)) throw new UsageError("--incremental needs --hardlink and --destination");
 
-  const statCache = values.noStatCache ? null : new StatCache(statCachePathOf(resolveCacheDir()), { minBytes: 0 });
+  const config = configFromFlags(values);
+  const statCache = values.noStatCache ? null : new StatCache(statCachePathOf(config.cacheDir), { minBytes: 0 });
   let plan: UploadPlan | undefined;
   try {
-    const localStore = !destination && remoteUrlOf({ hashserverUrl: values.hashserver as string | undefined }) === undefined;
-    const store = destination ? destinationStore(destination) : await openBufferStore({ hashserverUrl: values.hashserver as string | undefined });
+    const localStore = !destination && config.clients.buffer[0]?.kind === "folder";
+    const store = destination ? destinationStore(destination) : await openBufferStoreFor(config, { write: true, say: (text) => reporter.message(1, text) });
     // Which buffers are stored is then known by the time the inputs are hashed.
     if (store instanceof BufferDir) store.listAhead(positionals.length);
     plan = await planUpload(positionals, statCache, { localStore, directStore: localStore && store instanceof BufferDir ? store : undefined });
@@ -80,9 +83,9 @@ export async function main(argv: string[]): Promise<number> {
       reporter.message(count === 0 ? 1 : 0, count === 0 ? "Upload no files" : `Upload ${count} files, total ${formatSize(bytes)}`);
       await writeSidecars(sidecars, { compare: compareLater });
     } else {
-      const remote = !destination && remoteUrlOf({ hashserverUrl: values.hashserver as string | undefined }) !== undefined;
-      const maxFiles = Number(process.env.SEAMLESS_MAX_UPLOAD_FILES ?? 400);
-      const maxSize = parseHumanSize(process.env.SEAMLESS_MAX_UPLOAD_SIZE ?? "100 MB");
+      const remote = !destination && !localStore;
+      const maxFiles = Number(config.limits.maxUploadFiles ?? 400);
+      const maxSize = parseHumanSize(config.limits.maxUploadSize ?? "100 MB");
       if (remote && (missing.length > maxFiles || total > maxSize)) {
         const auto = (values.confirm as AutoConfirm | undefined) ?? null;
         if (!confirm(`Confirm upload of ${missing.length} files, total ${formatSize(total)}? (y/[n])? `, auto, false)) {

@@ -1,5 +1,6 @@
 import { BufferDir } from "../lib/buffers/bufferdir.ts";
-import { openBufferStore } from "../lib/buffers/open-store.ts";
+import { openBufferStoreFor } from "../lib/delegation/mod.ts";
+import { configFromFlags } from "./configure.ts";
 import { runWorkerProcess } from "../lib/queue/worker-process.ts";
 import { type CommandSpec, HASHSERVER_OPTION, parseOrHelp } from "./args.ts";
 
@@ -19,7 +20,7 @@ export async function main(argv: string[]): Promise<number> {
   const parsed = parseOrHelp(spec, argv);
   if (typeof parsed === "number") return parsed;
   const { values } = parsed;
-  const store = values.bufferDir ? new BufferDir(values.bufferDir as string) : await openBufferStore({ hashserverUrl: values.hashserver as string | undefined });
+  const store = values.bufferDir ? new BufferDir(values.bufferDir as string) : await openBufferStoreFor(configFromFlags(values), { write: true });
   await runWorkerProcess({
     store,
     environment: {

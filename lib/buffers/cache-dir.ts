@@ -4,16 +4,7 @@
  * (prefix layout), the result cache in `<dir>/__TOPLEVEL__/seamless.db`.
  * @module
  */
-import { os } from "../lazy-node.ts";
 import { join } from "node:path";
-
-/** The cache directory: `$SEAMLESS_CACHE`, else `$XDG_CACHE_HOME/seamless`, else `~/.cache/seamless`. */
-export function resolveCacheDir(env: Record<string, string | undefined> = process.env): string {
-  const explicit = env.SEAMLESS_CACHE?.trim();
-  if (explicit) return explicit;
-  const xdg = env.XDG_CACHE_HOME?.trim();
-  return join(xdg || join(env.HOME || os().homedir(), ".cache"), "seamless");
-}
 
 /** Where the buffers and `seamless.db` of the default project live inside a cache directory. */
 export function projectDirOf(cacheDir: string): string {

@@ -5,7 +5,6 @@
  */
 import type { Checksum } from "../checksum/checksum.ts";
 import { InterruptedError, RemoteError } from "../errors.ts";
-import type { SeamlessConfig } from "../config/mod.ts";
 import {
   JobserverBody, JobserverPath, JobserverStatus, JobserverWireError, decodeCancelAnswer, decodeRunTransformationAnswer, decodeStatusAnswer,
   encodeRunTransformationRequest, encodeSoftcancelRequest, type CancelAnswer, type RecordRuntime, type RunTransformationRequest,
@@ -128,17 +127,3 @@ export class JobserverClient {
   }
 }
 
-/**
- * The jobserver of delegation level 3 (services-spec §7.1): the configuration's first
- * jobserver client (`SEAMLESS_JOBSERVER=URL`, or a cluster with `execution: remote`), or null
- * for lower levels. A jobserver that would have to be launched yields a note instead.
- */
-export function configuredJobserver(config: SeamlessConfig): { client: JobserverClient | null; note?: string } {
-  if (config.level !== 3) return { client: null };
-  const choice = config.clients.jobserver[0];
-  if (choice?.kind === "url") return { client: new JobserverClient(choice.url) };
-  return {
-    client: null,
-    note: `the jobserver of ${choice?.origin ?? "the configuration"} is not launched on demand by this version; running locally (start 'seamless jobserver' and set SEAMLESS_JOBSERVER=URL)`,
-  };
-}

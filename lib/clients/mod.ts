@@ -1,7 +1,6 @@
 /**
- * Clients of the Seamless services (services-spec §6): the database client, and the extern
- * clients named by `SEAMLESS_DATABASE` and `SEAMLESS_REMOTE_CLIENTS` (§6.5).
+ * Clients of the Seamless services (services-spec §6): the database client (lib/config reads
+ * `SEAMLESS_DATABASE` and `SEAMLESS_REMOTE_CLIENTS`, §6.5).
  * @module
  */
 export * from "./database.ts";
-export * from "./remote-clients.ts";

@@ -53,6 +53,8 @@ export interface SeamlessConfig {
   notes: string[];
   /** remote-http-launcher state directory. */
   launcherDir: string;
+  /** The home directory (`~` in cluster paths). */
+  home: string;
   /** `SEAMLESS_SSH_CONFIG`: an ssh_config file passed to ssh with -F. */
   sshConfigFile: string | null;
   /** Confirmation thresholds of upload/download (cli-spec §3.20), as given. */
@@ -88,7 +90,13 @@ export function cacheDirOf(env: Env): string {
   return join(xdg || join(homeOf(env), ".cache"), "seamless");
 }
 
-function homeOf(env: Env): string {
+/** The remote-http-launcher state directory: `$REMOTE_HTTP_LAUNCHER_DIR`, else `~/.remote-http-launcher`. */
+export function launcherDirOf(env: Env): string {
+  return expandHome(env.REMOTE_HTTP_LAUNCHER_DIR?.trim() || "~/.remote-http-launcher", env);
+}
+
+/** The home directory: `$HOME`, else the account's. */
+export function homeOf(env: Env): string {
   return env.HOME || os().homedir();
 }
 
@@ -96,7 +104,11 @@ function expandHome(path: string, env: Env): string {
   return path === "~" || path.startsWith("~/") ? homeOf(env) + path.slice(1) : path;
 }
 
-/** Parses `SEAMLESS_REMOTE_CLIENTS` (services-spec §6.5) with in_remote semantics. */
+/**
+ * Parses `SEAMLESS_REMOTE_CLIENTS` (services-spec §6.5) as `set_remote_clients(clients)` does
+ * by default: `url` (the client-side address), else `remote_url`; `directory`, else
+ * `remote_directory`.
+ */
 function parseRemoteClients(text: string, env: Env): { buffer: ClientChoice[]; database: ClientChoice[] } {
   let value: unknown;
   try {
@@ -116,14 +128,14 @@ function parseRemoteClients(text: string, env: Env): { buffer: ClientChoice[]; d
   const buffer = entries("buffer").flatMap((e, i): ClientChoice[] => {
     const origin = `SEAMLESS_REMOTE_CLIENTS buffer[${i}]`;
     const readonly = e.readonly !== false;
-    const url = text_(e.remote_url) ?? text_(e.url);
+    const url = text_(e.url) ?? text_(e.remote_url);
     if (url) return [{ kind: "url", url, readonly, origin }];
-    const directory = text_(e.remote_directory) ?? text_(e.directory);
+    const directory = text_(e.directory) ?? text_(e.remote_directory);
     if (directory) return [{ kind: "folder", directory: expandHome(directory, env), readonly: true, origin }];
     return [];
   });
   const database = entries("database").flatMap((e, i): ClientChoice[] => {
-    const url = text_(e.remote_url) ?? text_(e.url);
+    const url = text_(e.url) ?? text_(e.remote_url);
     return url ? [{ kind: "url", url, readonly: e.readonly !== false, origin: `SEAMLESS_REMOTE_CLIENTS database[${i}]` }] : [];
   });
   return { buffer, database };
@@ -195,7 +207,8 @@ export function resolveConfig(env: Env, cwd: string, flags: ConfigFlags = {}): S
     level: 0,
     clients: embeddedClients(cacheDir, "embedded default"),
     notes: [],
-    launcherDir: expandHome(env.REMOTE_HTTP_LAUNCHER_DIR?.trim() || "~/.remote-http-launcher", env),
+    launcherDir: launcherDirOf(env),
+    home: homeOf(env),
     sshConfigFile: env.SEAMLESS_SSH_CONFIG?.trim() || null,
     limits: {
       maxUploadFiles: env.SEAMLESS_MAX_UPLOAD_FILES ?? null,
@@ -228,7 +241,11 @@ export function resolveConfig(env: Env, cwd: string, flags: ConfigFlags = {}): S
   const hashserver = flags.hashserver?.trim() || env.SEAMLESS_HASHSERVER?.trim();
   if (hashserver) config.clients.buffer = [{ kind: "url", url: hashserver, readonly: false, origin: flags.hashserver?.trim() ? "--hashserver" : "SEAMLESS_HASHSERVER" }];
   const database = env.SEAMLESS_DATABASE?.trim();
-  if (database) config.clients.database = [{ kind: "url", url: database, readonly: false, origin: "SEAMLESS_DATABASE" }];
+  if (database) {
+    // Read first and written; database servers already configured stay behind it.
+    const servers = config.clients.database.filter((c) => c.kind !== "sqlite");
+    config.clients.database = [{ kind: "url", url: database, readonly: false, origin: "SEAMLESS_DATABASE" }, ...servers];
+  }
   const jobserver = env.SEAMLESS_JOBSERVER?.trim();
   if (jobserver) {
     config.clients.jobserver = [{ kind: "url", url: jobserver, readonly: false, origin: "SEAMLESS_JOBSERVER" }];

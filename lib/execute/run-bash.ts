@@ -5,10 +5,9 @@
  */
 import { join } from "node:path";
 import type { BufferStore } from "../buffers/store.ts";
-import { openBufferStore, remoteUrlOf } from "../buffers/open-store.ts";
+import type { SeamlessConfig } from "../config/mod.ts";
+import { openBufferStoreFor, openResultCacheFor } from "../delegation/mod.ts";
 import { findMissing, sourceLength, storeBuffers } from "../buffers/transfer.ts";
-import { resolveCacheDir } from "../buffers/cache-dir.ts";
-import { openResultCache } from "../cache/open-cache.ts";
 import { SeamlessError } from "../errors.ts";
 import { formatSize } from "../units/human-size.ts";
 import type { PreparedBash } from "../transformation/prepare-bash.ts";
@@ -27,7 +26,7 @@ export interface Voice {
 /** Options of {@link runPrepared}. */
 export interface RunOptions {
   reporter: Voice;
-  hashserverUrl?: string;
+  config: SeamlessConfig;
   workdir: string;
   scratch: boolean;
   download: boolean;
@@ -43,14 +42,14 @@ export interface RunOptions {
 }
 
 /** Stores every buffer the transformation needs (inputs, code, variables, the transformation). */
-export async function storePreparedBuffers(prepared: PreparedBash, hashserverUrl: string | undefined, reporter: Voice): Promise<BufferStore> {
-  const store = await openBufferStore({ hashserverUrl });
+export async function storePreparedBuffers(prepared: PreparedBash, config: SeamlessConfig, reporter: Voice): Promise<BufferStore> {
+  const store = await openBufferStoreFor(config, { write: true, say: (text) => reporter.message(1, text) });
   const missing = await findMissing(store, { buffers: prepared.buffers });
   const inputs = new Set(prepared.inputChecksums);
   const missingInputs = missing.filter((s) => inputs.has(s.checksum) || "path" in s);
   if (missingInputs.length > 0) {
     const total = missingInputs.reduce((sum, s) => sum + sourceLength(s), 0);
-    reporter.message(remoteUrlOf({ hashserverUrl }) ? 0 : 1, `Upload ${missingInputs.length} files, total ${formatSize(total)}`);
+    reporter.message(config.clients.buffer[0]?.kind === "folder" ? 1 : 0, `Upload ${missingInputs.length} files, total ${formatSize(total)}`);
   } else reporter.message(1, "Upload no files");
   await storeBuffers(store, missing);
   return store;
@@ -63,9 +62,9 @@ export async function storePreparedBuffers(prepared: PreparedBash, hashserverUrl
  */
 export async function runPrepared(prepared: PreparedBash, options: RunOptions): Promise<number> {
   const { reporter } = options;
-  const store = await storePreparedBuffers(prepared, options.hashserverUrl, reporter);
-  const cacheDir = resolveCacheDir();
-  const cache = await openResultCache(cacheDir);
+  const store = await storePreparedBuffers(prepared, options.config, reporter);
+  const cacheDir = options.config.cacheDir;
+  const cache = await openResultCacheFor(options.config, { say: (text) => reporter.message(1, text) });
   const futures = new FutureFiles();
   try {
     if (prepared.resultTargets) {

@@ -6,12 +6,11 @@
  * @module
  */
 import { BufferDir } from "../buffers/bufferdir.ts";
-import { openCacheBufferDir } from "../buffers/open-store.ts";
-import { resolveCacheDir, resultCachePathOf } from "../buffers/cache-dir.ts";
+import { projectDirOf, resultCachePathOf } from "../buffers/cache-dir.ts";
 import type { BufferStore } from "../buffers/store.ts";
 import { SqliteResultCache, type ExecutionRecord } from "../cache/result-cache.ts";
 import { recordResult } from "../execute/compute.ts";
-import { resolveConfig, type ClientChoice, type Env } from "../config/mod.ts";
+import { cacheDirOf, resolveConfig, type ClientChoice, type Env } from "../config/mod.ts";
 import { VERSION } from "../version.ts";
 import { os } from "../lazy-node.ts";
 import type { JobserverResultCache } from "./jobserver.ts";
@@ -72,8 +71,9 @@ export async function openJobserverBackends(parameters: Record<string, unknown> 
   const recordMode = parameters?.record === true;
   const given = parameters && (Array.isArray(parameters.buffer) && parameters.buffer.length > 0 || Array.isArray(parameters.database) && parameters.database.length > 0);
   if (!given) {
-    const cacheDir = resolveCacheDir(env);
-    const store = openCacheBufferDir({ ...env, SEAMLESS_CACHE: cacheDir });
+    const cacheDir = cacheDirOf(env);
+    const store = new BufferDir(projectDirOf(cacheDir), { layout: "prefix" });
+    store.ensureExists();
     const { results, close } = localResults(cacheDir);
     return { store, results, workerArgs: ["--buffer-dir", store.directory], remoteClients: null, recordMode, notes, close: () => (close(), store.close()) };
   }
@@ -90,7 +90,7 @@ export async function openJobserverBackends(parameters: Record<string, unknown> 
     if (writable.readonly) notes.push(`buffer server ${writable.url} is read-only: results cannot be stored there`);
   } else {
     const folder = config.clients.buffer.find((c): c is Extract<ClientChoice, { kind: "folder" }> => c.kind === "folder");
-    const directory = folder?.directory ?? resolveCacheDir(env);
+    const directory = folder?.directory ?? projectDirOf(cacheDirOf(env));
     const dir = new BufferDir(directory);
     store = dir;
     workerArgs = ["--buffer-dir", directory];

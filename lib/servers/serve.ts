@@ -90,7 +90,8 @@ export function pythonJsonDumps(value: unknown): string {
 }
 
 function writeStatus(path: string, payload: Record<string, unknown>): void {
-  writeFileAtomic(path, `${pythonJsonDumps(payload)}\n`);
+  // Launcher JSON files are private (services-spec §8: mode 0600).
+  writeFileAtomic(path, `${pythonJsonDumps(payload)}\n`, 0o600);
 }
 
 /**

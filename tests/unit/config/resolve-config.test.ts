@@ -53,14 +53,14 @@ describe("resolveConfig()", () => {
     s.dispose();
   });
 
-  test("SEAMLESS_REMOTE_CLIENTS uses remote_url and remote_directory, readonly by default", () => {
+  test("SEAMLESS_REMOTE_CLIENTS uses url (else remote_url) and directory (else remote_directory), readonly by default", () => {
     const json = JSON.stringify({
       database: [{ readonly: false, url: "http://localhost:1", remote_url: "http://fe:2" }],
       buffer: [{ url: "http://localhost:3" }, { remote_directory: "~/bufs" }],
     });
     const config = resolveConfig({ HOME: "/h", SEAMLESS_REMOTE_CLIENTS: json }, "/nonexistent-dir");
     expect(config.source).toBe("SEAMLESS_REMOTE_CLIENTS");
-    expect(config.clients.database).toEqual([{ kind: "url", url: "http://fe:2", readonly: false, origin: "SEAMLESS_REMOTE_CLIENTS database[0]" }]);
+    expect(config.clients.database).toEqual([{ kind: "url", url: "http://localhost:1", readonly: false, origin: "SEAMLESS_REMOTE_CLIENTS database[0]" }]);
     expect(config.clients.buffer).toEqual([
       { kind: "url", url: "http://localhost:3", readonly: true, origin: "SEAMLESS_REMOTE_CLIENTS buffer[0]" },
       { kind: "folder", directory: "/h/bufs", readonly: true, origin: "SEAMLESS_REMOTE_CLIENTS buffer[1]" },

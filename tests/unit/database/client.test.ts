@@ -6,10 +6,10 @@ import { join } from "node:path";
 import { DatabaseFile } from "../../../lib/cache/database-file.ts";
 import { FanOutResultCache } from "../../../lib/cache/fan-out.ts";
 import { SqliteResultCache } from "../../../lib/cache/result-cache.ts";
-import { openResultCache } from "../../../lib/cache/open-cache.ts";
+import { resolveConfig } from "../../../lib/config/mod.ts";
+import { openResultCacheFor } from "../../../lib/delegation/mod.ts";
 import type { ResultCache } from "../../../lib/cache/store.ts";
 import { DatabaseClient, parseMaxInflight, type DatabaseTransport } from "../../../lib/clients/database.ts";
-import { bufferServerUrlOf, externClientsOf } from "../../../lib/clients/remote-clients.ts";
 import { createDatabaseHandler } from "../../../lib/servers/database.ts";
 import { makeServiceRequest, withErrorHandling } from "../../../lib/servers/http.ts";
 import { tempDir } from "../../helpers.ts";
@@ -147,31 +147,32 @@ describe("extern clients from the environment (services-spec §6.5)", () => {
     buffer: [{ readonly: true, url: "http://ro-buffers:1" }, { readonly: false, url: "http://localhost:40122" }, { directory: "/d" }],
   });
 
+  const urls = (env: Record<string, string>) => resolveConfig(env, "/nonexistent").clients.database.map((c) => (c.kind === "url" ? { url: c.url, readonly: c.readonly } : c.kind));
+
   test("SEAMLESS_DATABASE comes first; readonly defaults to true", () => {
-    expect(externClientsOf({ SEAMLESS_DATABASE: "http://db:5", SEAMLESS_REMOTE_CLIENTS: json }).database).toEqual([
+    expect(urls({ SEAMLESS_DATABASE: "http://db:5", SEAMLESS_REMOTE_CLIENTS: json })).toEqual([
       { url: "http://db:5", readonly: false },
       { url: "http://localhost:40123", readonly: false },
       { url: "http://ro:1", readonly: true },
     ]);
-    expect(bufferServerUrlOf({ SEAMLESS_REMOTE_CLIENTS: json })).toBe("http://localhost:40122");
   });
 
   test("malformed SEAMLESS_REMOTE_CLIENTS is one clear error", () => {
-    expect(() => externClientsOf({ SEAMLESS_REMOTE_CLIENTS: "{nope" })).toThrow("SEAMLESS_REMOTE_CLIENTS is not valid JSON");
-    expect(() => externClientsOf({ SEAMLESS_REMOTE_CLIENTS: '{"database": {}}' })).toThrow('"database" must be a list');
+    expect(() => resolveConfig({ SEAMLESS_REMOTE_CLIENTS: "{nope" }, "/x")).toThrow("Cannot read SEAMLESS_REMOTE_CLIENTS: not valid JSON");
+    expect(() => resolveConfig({ SEAMLESS_REMOTE_CLIENTS: '{"database": {}}' }, "/x")).toThrow('"database" must be a list of objects');
   });
 
-  test("openResultCache(): embedded without servers, the client with one, fan-out with read-only ones", async () => {
+  test("openResultCacheFor(): embedded without servers, the client with one, fan-out with read-only ones", async () => {
     using dir = tempDir();
-    const embedded = await openResultCache(dir.path, {});
+    const embedded = await openResultCacheFor(resolveConfig({ SEAMLESS_CACHE: dir.path }, dir.path));
     expect(embedded).toBeInstanceOf(SqliteResultCache);
     embedded.close();
-    const single = await openResultCache(dir.path, { SEAMLESS_DATABASE: "http://localhost:7/" });
+    const single = await openResultCacheFor(resolveConfig({ SEAMLESS_CACHE: dir.path, SEAMLESS_DATABASE: "http://localhost:7/" }, dir.path));
     expect(single).toBeInstanceOf(DatabaseClient);
     expect(single.location).toBe("http://localhost:7");
-    const readOnly = await openResultCache(dir.path, { SEAMLESS_REMOTE_CLIENTS: JSON.stringify({ database: [{ url: "http://ro:1" }] }) });
+    const readOnly = await openResultCacheFor(resolveConfig({ XDG_CACHE_HOME: dir.path, SEAMLESS_REMOTE_CLIENTS: JSON.stringify({ database: [{ url: "http://ro:1" }] }) }, dir.path));
     expect(readOnly).toBeInstanceOf(FanOutResultCache);
-    expect((readOnly as FanOutResultCache).writers.map((cache) => cache.location)).toEqual([join(dir.path, "__TOPLEVEL__", "seamless.db")]);
+    expect((readOnly as FanOutResultCache).writers.map((cache) => cache.location)).toEqual([join(dir.path, "seamless", "__TOPLEVEL__", "seamless.db")]);
     readOnly.close();
   });
 });

@@ -1,0 +1,42 @@
+/**
+ * The buffer store a configuration selects (services-spec §6.5, §7.1): the embedded cache
+ * directory (level 0), a buffer folder, an extern hashserver URL, or a launched hashserver.
+ * @module
+ */
+import type { ClientChoice, SeamlessConfig } from "../config/mod.ts";
+import { BufferDir } from "../buffers/bufferdir.ts";
+import type { BufferStore } from "../buffers/store.ts";
+import { SeamlessError } from "../errors.ts";
+import { launchContextOf, urlOfClient } from "./_launch.ts";
+
+/** Options of {@link openBufferStoreFor}. */
+export interface OpenOptions {
+  /** Progress messages (launching). */
+  say?: (text: string) => void;
+  /** Refuse read-only clients (for writing commands). */
+  write?: boolean;
+}
+
+/**
+ * Opens the first usable buffer client of the configuration: for writing, the first writable
+ * one; launched servers are found or started on the way.
+ *
+ * @param config the resolved configuration
+ * @returns the store
+ * @throws {LaunchError} when a launched hashserver cannot be started
+ * @throws {SeamlessError} when writing is asked and every buffer client is read-only
+ */
+export async function openBufferStoreFor(config: SeamlessConfig, options: OpenOptions = {}): Promise<BufferStore> {
+  const candidates = options.write ? config.clients.buffer.filter((c) => !("readonly" in c) || !c.readonly) : config.clients.buffer;
+  const choice: ClientChoice | undefined = candidates[0] ?? (options.write ? undefined : config.clients.buffer[0]);
+  if (!choice) throw new SeamlessError("No writable buffer client: every buffer client in SEAMLESS_REMOTE_CLIENTS is read-only");
+  if (choice.kind === "folder") {
+    const store = new BufferDir(choice.directory, { layout: "prefix" });
+    if (!choice.readonly) store.ensureExists();
+    return store;
+  }
+  if (choice.kind === "sqlite") throw new SeamlessError("A result cache is not a buffer store");
+  const url = await urlOfClient(choice, launchContextOf(config, options.say));
+  const { HttpBufferStore } = await import("../buffers/http-store.ts");
+  return new HttpBufferStore(url);
+}
