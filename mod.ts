@@ -1,6 +1,7 @@
 /**
  * The `seamless` library API: checksums, serialization, sidecars, buffer stores, the hashserver
- * protocol and service, bash transformations, local execution and the result cache.
+ * protocol and service, bash transformations, local execution, the result cache, configuration, launching and
+ * delegation.
  * @module
  */
 export * from "./lib/errors.ts";
@@ -14,6 +15,9 @@ export * from "./lib/transformation/mod.ts";
 export * from "./lib/execute/mod.ts";
 export * from "./lib/cache/mod.ts";
 export * from "./lib/clients/mod.ts";
+export * from "./lib/config/mod.ts";
+export * from "./lib/launcher/mod.ts";
+export * from "./lib/delegation/mod.ts";
 export * from "./lib/concurrency/mod.ts";
 export * from "./lib/units/mod.ts";
 export * from "./lib/queue/mod.ts";

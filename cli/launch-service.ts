@@ -16,6 +16,7 @@ export const spec: CommandSpec = {
     { key: "key", names: ["--key"], kind: "value", metavar: "K", help: "launcher key, e.g. hashserver-local-rw-myproject" },
     { key: "workdir", names: ["--workdir"], kind: "value", metavar: "W", help: "work directory (created; ~ is expanded)" },
     { key: "networkInterface", names: ["--network-interface"], kind: "value", metavar: "NI", help: "interface the service binds" },
+    { key: "parameters", names: ["--parameters"], kind: "value", metavar: "JSON", help: "the status file's \"parameters\" (a jobserver's buffer and database clients)" },
   ],
   epilog: "State: $REMOTE_HTTP_LAUNCHER_DIR or ~/.remote-http-launcher (server/<key>.json and <key>.log).",
 };
@@ -34,7 +35,17 @@ export async function main(argv: string[]): Promise<number> {
     networkInterface: values.networkInterface as string | undefined,
     home: homeOf(process.env),
     say: (text) => writeStderr(`seamless launch-service: ${text}\n`),
+    parameters: parametersOf(values.parameters),
   });
   writeStdout(`${JSON.stringify(record)}\n`);
   return 0;
+}
+
+function parametersOf(text: unknown): Record<string, unknown> | undefined {
+  if (text === undefined) return undefined;
+  try {
+    const value = JSON.parse(String(text));
+    if (value && typeof value === "object" && !Array.isArray(value)) return value;
+  } catch {}
+  throw new UsageError("--parameters must be a JSON object");
 }

@@ -29,15 +29,30 @@ export async function main(argv: string[]): Promise<number> {
     writeStdout(formatHelp(spec));
     return help ? 0 : 2;
   }
-  const argument = positionals[0]!;
-  const checksum = tryParseChecksum(argument) ?? (existsSync(argument) ? readChecksumSidecar(argument) : null);
-  if (!checksum) throw new SeamlessError(`Invalid checksum "${argument}": not a checksum and not an existing .CHECKSUM file`);
+  const checksum = checksumOfArgument(positionals[0]!);
   const store = await openBufferStoreFor(configFromFlags(values));
   const buffer = await store.get(checksum);
   if (!buffer) throw new NotFoundError(`Cannot resolve buffer "${checksum}": not found in ${store.location}`);
-  if (values.output) {
-    writeFileAtomic(values.output as string, buffer);
-    return 0;
+  writeBufferOut(buffer, checksum, values.output as string | undefined);
+  return 0;
+}
+
+/**
+ * A literal checksum, else the checksum in the named .CHECKSUM file (services-spec §6.6).
+ *
+ * @throws {SeamlessError} when it is neither
+ */
+export function checksumOfArgument(argument: string): string {
+  const checksum = tryParseChecksum(argument) ?? (existsSync(argument) ? readChecksumSidecar(argument) : null);
+  if (!checksum) throw new SeamlessError(`Invalid checksum "${argument}": not a checksum and not an existing .CHECKSUM file`);
+  return checksum;
+}
+
+/** Writes the raw bytes to `output` (atomically), or prints them as text with one final newline. */
+export function writeBufferOut(buffer: Uint8Array, checksum: string, output: string | undefined): void {
+  if (output) {
+    writeFileAtomic(output, buffer);
+    return;
   }
   let text: string;
   try {
@@ -46,5 +61,4 @@ export async function main(argv: string[]): Promise<number> {
     throw new SeamlessError(`Buffer "${checksum}" is not UTF-8 text; use --output FILE to save its bytes`);
   }
   writeStdout(`${text.replace(/\n+$/, "")}\n`);
-  return 0;
 }

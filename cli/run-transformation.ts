@@ -5,11 +5,12 @@ import { readChecksumSidecar } from "../lib/checksum/sidecar.ts";
 import { openBufferStoreFor, openResultCacheFor } from "../lib/delegation/mod.ts";
 import { configFromFlags } from "./configure.ts";
 import { writeFileAtomic } from "../lib/buffers/atomic-write.ts";
-import { NotFoundError, SeamlessError, UsageError } from "../lib/errors.ts";
-import { parsePlain } from "../lib/serialize/plain-json.ts";
+import { SeamlessError, UsageError } from "../lib/errors.ts";
 import { withInterrupt } from "./interrupt.ts";
 import { computeTransformation, lockDirOf } from "../lib/execute/compute.ts";
-import type { TransformationDict } from "../lib/transformation/dict.ts";
+import { loadTransformationDict } from "../lib/transformation/load.ts";
+import { computeOnJobserver } from "../lib/execute/compute-remote.ts";
+import { remoteExecutionOf } from "./remote.ts";
 import { type CommandSpec, HASHSERVER_OPTION, SCOPE_OPTIONS, parseOrHelp } from "./args.ts";
 import { writeStdout, writeStderr } from "./stdio.ts";
 
@@ -56,17 +57,7 @@ async function runCommand(argv: string[], signal: AbortSignal): Promise<number> 
   const config = configFromFlags(values);
   const say = (text: string) => values.verbose && writeStderr(`seamless run-transformation: ${text}\n`);
   const store = await openBufferStoreFor(config, { write: true, say });
-  const buffer = await store.get(checksum);
-  if (!buffer) throw new NotFoundError(`Cannot load transformation "${checksum}": buffer not found in ${store.location}`);
-  let dict: TransformationDict;
-  try {
-    const value = parsePlain(Buffer.from(buffer).toString("utf8").replace(/\n+$/, ""));
-    if (!value || typeof value !== "object" || Array.isArray(value)) throw new Error("not a dict");
-    dict = value as TransformationDict;
-  } catch {
-    throw new SeamlessError(`Buffer "${checksum}" is not a transformation dict`);
-  }
-  dict.__output__ ??= ["result", "mixed", null];
+  const dict = await loadTransformationDict(store, checksum);
   if (dunderPath) {
     const dunder = JSON.parse(readFileSync(dunderPath, "utf8"));
     if (!dunder || typeof dunder !== "object" || Array.isArray(dunder)) throw new SeamlessError(`"${dunderPath}" must contain a JSON object`);
@@ -74,19 +65,23 @@ async function runCommand(argv: string[], signal: AbortSignal): Promise<number> 
   }
   const cacheDir = config.cacheDir;
   const cache = await openResultCacheFor(config, { say });
+  const remote = await remoteExecutionOf(config, (text) => writeStderr(`seamless run-transformation: ${text}\n`), signal);
   try {
-    const computed = await computeTransformation(dict, checksum, {
-      signal,
-      store,
-      cache,
-      lockDir: lockDirOf(cacheDir),
-      scratch: values.scratch === true,
-      onStdoutLine: (line) => writeStderr(`${line}\n`),
-      onStderr: values.verbose ? (chunk) => writeStderr(chunk) : undefined,
-      say: (level, text) => {
-        if (values.verbose || level <= 0) writeStderr(`seamless run-transformation: ${text}\n`);
-      },
-    });
+    const sayAt = (level: number, text: string) => {
+      if (values.verbose || level <= 0) writeStderr(`seamless run-transformation: ${text}\n`);
+    };
+    const computed = remote.jobserver
+      ? await computeOnJobserver(dict, checksum, { jobserver: remote.jobserver, store, cache, scratch: values.scratch === true, record: remote.record === true, signal, say: sayAt })
+      : await computeTransformation(dict, checksum, {
+          signal,
+          store,
+          cache,
+          lockDir: lockDirOf(cacheDir),
+          scratch: values.scratch === true,
+          onStdoutLine: (line) => writeStderr(`${line}\n`),
+          onStderr: values.verbose ? (chunk) => writeStderr(chunk) : undefined,
+          say: sayAt,
+        });
     if (values.output) writeFileAtomic(values.output as string, `${computed.checksum}\n`);
     else writeStdout(`${computed.checksum}\n`);
     return 0;

@@ -166,10 +166,13 @@ async function runCommand(argv: string[], signal: AbortSignal): Promise<number> 
     });
   }
   const { runPrepared } = await import("../lib/execute/run-bash.ts");
+  const { remoteExecutionOf } = await import("./remote.ts");
+  const remote = await remoteExecutionOf(config, (text) => reporter.message(0, text), signal);
   const { recoverFromCorruptBuffers } = await import("../lib/execute/recover-corrupt.ts");
   return recoverFromCorruptBuffers(() => runPrepared(prepared, {
     reporter,
     config,
+    ...remote,
     workdir,
     scratch: values.scratch === true,
     download: values.noDownload !== true && values.scratch !== true,
@@ -178,3 +181,4 @@ async function runCommand(argv: string[], signal: AbortSignal): Promise<number> 
     signal,
   }), (text) => reporter.message(0, text));
 }
+

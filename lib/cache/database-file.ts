@@ -92,6 +92,7 @@ export class DatabaseFile {
    */
   static openShared(path: string): DatabaseFile {
     const db = openSharedDatabase(path);
+    // Tables and indexes missing from an older file are added (fidelity: the peewee indexes).
     const present = db.query(`SELECT count(*) AS n FROM sqlite_master WHERE name IN (${SCHEMA_NAMES.map(() => "?").join(", ")})`).get(...SCHEMA_NAMES) as { n: number };
     if (present.n < SCHEMA_NAMES.length) {
       const tablesExist = db.query(`SELECT 1 FROM sqlite_master WHERE type='table' AND name='irreproducible_transformation'`).get();

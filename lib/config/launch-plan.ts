@@ -33,6 +33,8 @@ export interface LaunchPlan {
   seamlessBinary: string;
   /** The server's inactivity timeout (services-spec §5.1: 600 s). */
   timeoutSeconds: number;
+  /** `file_parameters` for the status file (services-spec §5.1): a jobserver's buffer and database clients. */
+  parameters?: Record<string, unknown>;
 }
 
 /** The placeholder the launcher replaces with the server JSON path. */

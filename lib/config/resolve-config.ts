@@ -246,6 +246,12 @@ export function resolveConfig(env: Env, cwd: string, flags: ConfigFlags = {}): S
     const servers = config.clients.database.filter((c) => c.kind !== "sqlite");
     config.clients.database = [{ kind: "url", url: database, readonly: false, origin: "SEAMLESS_DATABASE" }, ...servers];
   }
+  const jobserver = env.SEAMLESS_JOBSERVER?.trim();
+  if (jobserver) {
+    config.clients.jobserver = [{ kind: "url", url: jobserver, readonly: false, origin: "SEAMLESS_JOBSERVER" }];
+    config.execution = "remote";
+    config.remote = "jobserver";
+  }
   config.level = levelOf(config.clients);
   return config;
 }

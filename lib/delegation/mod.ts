@@ -7,3 +7,4 @@ export * from "./describe-clients.ts";
 export * from "./open-buffer-store.ts";
 export { launchContextOf } from "./_launch.ts";
 export * from "./open-result-cache.ts";
+export * from "./open-jobserver.ts";

@@ -58,6 +58,19 @@ async function resultIsPresent(store: BufferStore, checksum: Checksum, deep: boo
 }
 
 /**
+ * The cached result of a transformation when its buffer (and, for a directory result, every
+ * member) is in `store`; null otherwise, so that it is computed again.
+ */
+export async function lookupCachedResult(dict: TransformationDict, tfChecksum: Checksum, cache: ResultCache, store: BufferStore): Promise<Computed | null> {
+  const cached = await cache.getResult(tfChecksum);
+  if (!cached) return null;
+  const deep = Array.isArray(dict.__output__) && dict.__output__[1] === "deepfolder";
+  const present = await resultIsPresent(store, cached, deep);
+  if (present === false) return null;
+  return { checksum: cached, fromCache: true, buffer: present === true ? undefined : present };
+}
+
+/**
  * Computes a bash transformation.
  *
  * @throws {InterruptedError} when `options.signal` is aborted (every process of the command is killed, nothing cached)
@@ -65,14 +78,7 @@ async function resultIsPresent(store: BufferStore, checksum: Checksum, deep: boo
  */
 export async function computeTransformation(dict: TransformationDict, tfChecksum: Checksum, options: ComputeOptions): Promise<Computed> {
   if (dict.__language__ !== "bash") throw new SeamlessError(`Cannot run a transformation in language "${String(dict.__language__)}": only bash is supported`);
-  const deep = Array.isArray(dict.__output__) && dict.__output__[1] === "deepfolder";
-  const lookup = async (): Promise<Computed | null> => {
-    const cached = await options.cache.getResult(tfChecksum);
-    if (!cached) return null;
-    const present = await resultIsPresent(options.store, cached, deep);
-    if (present === false) return null;
-    return { checksum: cached, fromCache: true, buffer: present === true ? undefined : present };
-  };
+  const lookup = () => lookupCachedResult(dict, tfChecksum, options.cache, options.store);
   const hit = await lookup();
   if (hit) return hit;
 
@@ -131,7 +137,7 @@ export async function computeTransformation(dict: TransformationDict, tfChecksum
  * database"). The record is write-once; when it is refused (an earlier run left another record,
  * or another result whose buffer is gone), the result entry is still made to point at this run.
  */
-async function recordResult(cache: ResultCache, tf: Checksum, result: Checksum, record: ExecutionRecord): Promise<void> {
+export async function recordResult(cache: ResultCache, tf: Checksum, result: Checksum, record: ExecutionRecord): Promise<void> {
   if (await cache.setExecutionRecord(tf, result, record)) return;
   if ((await cache.getResult(tf)) !== result) await cache.setResult(tf, result);
 }

@@ -36,6 +36,8 @@ export interface ExecutionHooks {
   signal?: AbortSignal;
   /** Kills the command after this long (a failure, nothing cached). */
   timeoutMs?: number;
+  /** Told the process group id once the command runs. */
+  onStarted?: (processGroup: number) => void;
   /** Stores a member file of a directory result before the workspace goes away. */
   storeMember?: (checksum: Checksum, path: string) => Promise<void>;
   /** One-line warnings (e.g. `--docker` falling back to the host). */
@@ -85,6 +87,7 @@ export async function executeBashTransformation(dict: TransformationDict, store:
         onStderr: hooks.onStderr,
         signal: hooks.signal,
         timeoutMs: hooks.timeoutMs,
+        onStarted: hooks.onStarted,
         launcher,
       }).catch((error) => {
         try {

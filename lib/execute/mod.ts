@@ -12,3 +12,5 @@ export * from "./single-flight.ts";
 export * from "./spawn.ts";
 export * from "./process-tree.ts";
 export * from "./environment.ts";
+export * from "./fingertip.ts";
+export * from "./cancel.ts";

@@ -13,6 +13,8 @@ import { formatSize } from "../units/human-size.ts";
 import type { PreparedBash } from "../transformation/prepare-bash.ts";
 import { computeTransformation, lockDirOf } from "./compute.ts";
 import { FutureFiles, futureRegistryOf, reapAbandonedFutures } from "./futures.ts";
+import { computeOnJobserver } from "./compute-remote.ts";
+import type { JobserverClient } from "../clients/jobserver.ts";
 import { formatCapturedStdout, writeResultTargets } from "./results.ts";
 
 /** The voice of the calling command. */
@@ -35,6 +37,10 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** Kills the command after this long. */
   timeoutMs?: number;
+  /** Delegation level 3: run on this jobserver instead of locally. */
+  jobserver?: JobserverClient;
+  /** Record mode of the configuration (sent to the jobserver). */
+  record?: boolean;
 }
 
 /** Stores every buffer the transformation needs (inputs, code, variables, the transformation). */
@@ -73,17 +79,20 @@ export async function runPrepared(prepared: PreparedBash, options: RunOptions): 
     }
     const stdoutLines: string[] = [];
     if (signal?.aborted) throw new InterruptedError("Canceled");
-    const computed = await computeTransformation(prepared.dict, prepared.tfChecksum, {
-      signal,
-      timeoutMs: options.timeoutMs,
-      store,
-      cache,
-      lockDir: lockDirOf(cacheDir),
-      scratch: options.scratch,
-      onStdoutLine: (line) => (prepared.resultTargets ? options.writeStdout(`${line}\n`) : stdoutLines.push(line)),
-      onStderr: reporter.verbosity >= 1 ? options.writeStderr : undefined,
-      say: (level, text) => reporter.message(level, text),
-    });
+    const say = (level: number, text: string) => reporter.message(level, text);
+    const computed = options.jobserver
+      ? await computeOnJobserver(prepared.dict, prepared.tfChecksum, { jobserver: options.jobserver, store, cache, scratch: options.scratch, record: options.record === true, signal, say })
+      : await computeTransformation(prepared.dict, prepared.tfChecksum, {
+          signal,
+          timeoutMs: options.timeoutMs,
+          store,
+          cache,
+          lockDir: lockDirOf(cacheDir),
+          scratch: options.scratch,
+          onStdoutLine: (line) => (prepared.resultTargets ? options.writeStdout(`${line}\n`) : stdoutLines.push(line)),
+          onStderr: reporter.verbosity >= 1 ? options.writeStderr : undefined,
+          say,
+        });
     reporter.message(2, `Result checksum: ${computed.checksum}${computed.fromCache ? " (from cache)" : ""}`);
     if (!prepared.resultTargets) {
       const buffer = computed.buffer ?? (await store.get(computed.checksum));

@@ -39,6 +39,8 @@ export interface RunBashOptions {
   timeoutMs?: number;
   /** SIGTERM-to-SIGKILL grace when the job is killed (default 2000). */
   graceMs?: number;
+  /** Told the process group id once the command runs (a jobserver worker reports it). */
+  onStarted?: (processGroup: number) => void;
   /** Runs `/bin/bash -c script` through this command (e.g. a container engine's `run … IMAGE`). */
   launcher?: string[];
 }
@@ -46,6 +48,27 @@ export interface RunBashOptions {
 const MAX_COLLECTED = 8 * 1024 * 1024;
 /** How long the pipes are still read after every process of the job is gone or killed. */
 const PIPE_DRAIN_MS = 1000;
+
+/** The last `limit` characters of a stream, kept in amortized linear time (a slice per chunk is quadratic). */
+class TailText {
+  #parts: string[] = [];
+  #length = 0;
+  constructor(readonly limit: number) {}
+  add(text: string): void {
+    this.#parts.push(text);
+    this.#length += text.length;
+    if (this.#length > 2 * this.limit) this.#compact();
+  }
+  #compact(): void {
+    const joined = this.#parts.join("").slice(-this.limit);
+    this.#parts = [joined];
+    this.#length = joined.length;
+  }
+  toString(): string {
+    this.#compact();
+    return this.#parts[0] ?? "";
+  }
+}
 
 /** Reads a stream until it ends or is canceled. */
 function pump(stream: ReadableStream<Uint8Array>, onChunk: (text: string) => void): { done: Promise<void>; cancel: () => void } {
@@ -85,21 +108,22 @@ export async function runBash(script: string, options: RunBashOptions): Promise<
     detached: true,
   });
   tree.attach(child.pid);
+  options.onStarted?.(child.pid);
   let pending = "";
-  let stdoutTail = "";
-  let stderr = "";
+  const stdoutTail = new TailText(MAX_COLLECTED);
+  const stderr = new TailText(MAX_COLLECTED);
   const stdout = pump(child.stdout, (text) => {
     pending += text;
     const lines = pending.split("\n");
     pending = lines.pop()!;
     for (const line of lines) {
       if (line.trim() !== "") options.onStdoutLine(line);
-      stdoutTail = (stdoutTail + line + "\n").slice(-MAX_COLLECTED);
+      stdoutTail.add(`${line}\n`);
     }
   });
   const stderrPump = pump(child.stderr, (text) => {
     options.onStderr?.(text);
-    stderr = (stderr + text).slice(-MAX_COLLECTED);
+    stderr.add(text);
   });
 
   let stop: "abort" | "timeout" | null = null;
@@ -137,8 +161,8 @@ export async function runBash(script: string, options: RunBashOptions): Promise<
     exitCode,
     signal: child.signalCode ? String(child.signalCode) : null,
     timedOut: stop === "timeout",
-    stdoutTail: stdoutTail + pending,
-    stderr,
+    stdoutTail: stdoutTail.toString() + pending,
+    stderr: stderr.toString(),
     wallSeconds: (performance.now() - started) / 1000,
     cpuUserSeconds: usage ? Number(usage.cpuTime.user) / 1e6 : 0,
     cpuSystemSeconds: usage ? Number(usage.cpuTime.system) / 1e6 : 0,

@@ -28,6 +28,8 @@ export interface StartServiceOptions {
   executable: string[];
   networkInterface?: string | null;
   home: string;
+  /** The status file's `parameters` (services-spec §4.1): a jobserver's buffer and database clients. */
+  parameters?: Record<string, unknown>;
   /** How long to wait for `running` (default 60 s, as the launcher's mtime rule). */
   startTimeoutMs?: number;
   say?: (text: string) => void;
@@ -130,6 +132,7 @@ async function launch(options: StartServiceOptions): Promise<ServerRecord> {
     status: "starting",
     ...(options.networkInterface ? { network_interface: options.networkInterface } : {}),
     meta: { service: args[0] },
+    ...(options.parameters ? { parameters: options.parameters } : {}),
   };
   writeLauncherJson(serverFile, record);
   return waitUntilRunning(options, () => !exited, logPath);

@@ -6,3 +6,4 @@ export * from "./dict.ts";
 export * from "./bash-code.ts";
 export * from "./prepare-bash.ts";
 export * from "./environment.ts";
+export * from "./load.ts";

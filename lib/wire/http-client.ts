@@ -30,6 +30,8 @@ export interface HttpRequestOptions {
   body?: Uint8Array | string;
   headers?: Record<string, string>;
   timeoutMs?: number;
+  /** Aborting it cuts the request (the caller then sees an AbortError). */
+  signal?: AbortSignal;
 }
 
 /** Turns `localhost` into `127.0.0.1` (services-spec §10 item 9). */
@@ -45,7 +47,7 @@ export function openHttpRequest(base: URL, path: string, options: HttpRequestOpt
     const headers: Record<string, string> = { ...options.headers };
     if (options.body !== undefined) headers["content-length"] = String(Buffer.byteLength(options.body));
     const request = http().request(
-      { host: base.hostname, port: base.port || 80, path: base.pathname.replace(/\/$/, "") + path, method: options.method, headers, agent: agent() },
+      { host: base.hostname, port: base.port || 80, path: base.pathname.replace(/\/$/, "") + path, method: options.method, headers, agent: agent(), signal: options.signal },
       resolve,
     );
     request.on("error", reject);

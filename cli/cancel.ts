@@ -1,0 +1,39 @@
+import { configFromFlags } from "./configure.ts";
+import { cancelLocalTransformation, lockDirOf } from "../lib/execute/mod.ts";
+import { type CommandSpec, SCOPE_OPTIONS, formatHelp, parseCommandArgs } from "./args.ts";
+import { checksumOfArgument } from "./resolve.ts";
+import { writeStderr, writeStdout } from "./stdio.ts";
+
+export const spec: CommandSpec = {
+  name: "cancel",
+  usage: "seamless cancel CHECKSUM|FILE.CHECKSUM [--project P[:SUB]] [--stage S[:SUB]]",
+  summary:
+    "Cancel a running transformation: a 'seamless run' or 'run-transformation' of this machine that\n" +
+    "executes it stops, kills its command and caches nothing (it exits 130). One line per backend on\n" +
+    "stdout: 'process: canceled|not-running|error: …', 'jobserver: …' (cli-spec §8).",
+  positionals: "some",
+  options: [
+    ...SCOPE_OPTIONS,
+    { key: "verbose", names: ["--verbose"], kind: "flag", help: "accepted for compatibility" },
+  ],
+  epilog: "Exit codes: 0 a backend canceled it, 2 none did, 1 bad input or configuration.",
+};
+
+export async function main(argv: string[]): Promise<number> {
+  const { values, positionals, help } = parseCommandArgs(spec, argv);
+  if (help || positionals.length !== 1) {
+    writeStdout(formatHelp(spec));
+    return help ? 0 : 2;
+  }
+  const checksum = checksumOfArgument(positionals[0]!);
+  const config = configFromFlags(values);
+  const local = await cancelLocalTransformation(lockDirOf(config.cacheDir), checksum);
+  writeStdout(`process: ${local.status === "error" ? `error: ${local.message}` : local.status}\n`);
+  if (config.clients.jobserver.length > 0) {
+    // Level 3 lands with the jobserver; until then nothing runs there.
+    writeStdout("jobserver: not-running\n");
+  }
+  if (local.status === "canceled") return 0;
+  if (local.status === "error") writeStderr(`seamless cancel: ${local.message}\n`);
+  return 2;
+}

@@ -1,0 +1,44 @@
+import { configFromFlags } from "./configure.ts";
+import { openBufferStoreFor, openResultCacheFor } from "../lib/delegation/mod.ts";
+import { fingertipBuffer, lockDirOf } from "../lib/execute/mod.ts";
+import { type CommandSpec, HASHSERVER_OPTION, SCOPE_OPTIONS, formatHelp, parseCommandArgs } from "./args.ts";
+import { checksumOfArgument, writeBufferOut } from "./resolve.ts";
+import { writeStderr, writeStdout } from "./stdio.ts";
+
+export const spec: CommandSpec = {
+  name: "fingertip",
+  usage: "seamless fingertip CHECKSUM|FILE.CHECKSUM [--output FILE] [--project P[:SUB]] [--stage S[:SUB]]",
+  summary:
+    "As 'seamless resolve', but a buffer missing everywhere is recomputed: a transformation that\n" +
+    "produced it is found in the result cache (rev_transformations), its missing inputs are\n" +
+    "recomputed the same way, it runs locally, and the result is verified (services-spec §6.6).",
+  positionals: "some",
+  options: [
+    { key: "output", names: ["-o", "--output"], kind: "value", metavar: "FILE", help: "write the raw bytes to FILE (atomically)" },
+    HASHSERVER_OPTION,
+    ...SCOPE_OPTIONS,
+    { key: "verbose", names: ["--verbose"], kind: "flag", help: "say what is recomputed" },
+  ],
+  epilog: "Exit codes: 0 ok, 1 not found and not recomputable (or another error), 2 usage.",
+};
+
+export async function main(argv: string[]): Promise<number> {
+  const { values, positionals, help } = parseCommandArgs(spec, argv);
+  if (help || positionals.length !== 1) {
+    writeStdout(formatHelp(spec));
+    return help ? 0 : 2;
+  }
+  const checksum = checksumOfArgument(positionals[0]!);
+  const config = configFromFlags(values);
+  const say = (level: number, text: string) => (values.verbose || level <= 0) && writeStderr(`seamless fingertip: ${text}\n`);
+  const store = await openBufferStoreFor(config, { write: true, say: (text) => say(1, text) });
+  const cache = await openResultCacheFor(config, { say: (text) => say(1, text) });
+  try {
+    const buffer = await fingertipBuffer(checksum, { store, cache, lockDir: lockDirOf(config.cacheDir), say });
+    writeBufferOut(buffer, checksum, values.output as string | undefined);
+    return 0;
+  } finally {
+    cache.close();
+    store.close();
+  }
+}

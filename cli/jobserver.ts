@@ -1,0 +1,100 @@
+import { UsageError } from "../lib/errors.ts";
+import { writeFileAtomic } from "../lib/buffers/atomic-write.ts";
+import { WorkerPool, workerCommand } from "../lib/queue/worker-pool.ts";
+import { TransformationRuns, cachedResultLookup, createJobserverHandler } from "../lib/servers/jobserver.ts";
+import { openJobserverBackends } from "../lib/servers/jobserver-backends.ts";
+import { withErrorHandling } from "../lib/servers/http.ts";
+import { pythonJsonDumps, readStatusFileBase, serveService, validatePortRange, type PortChoice } from "../lib/servers/serve.ts";
+import { parseOrHelp, type CommandSpec } from "./args.ts";
+import { writeStdout, writeStderr } from "./stdio.ts";
+
+export const spec: CommandSpec = {
+  name: "jobserver",
+  usage: "seamless jobserver [--port N | --port-range A B] [--host H] [--status-file F] [--timeout S] [--workers N]",
+  summary:
+    "Run transformations sent over HTTP (the seamless-jobserver protocol) on a pool of worker processes.\n" +
+    "Buffer server and database come from the status file's \"parameters\"; without them, the local cache.",
+  positionals: "none",
+  options: [
+    { key: "port", names: ["--port"], kind: "value", metavar: "N", help: "port to listen on (default 5533)" },
+    { key: "portRange", names: ["--port-range"], kind: "pair", metavar: "START END", help: "pick a random free port in this inclusive range" },
+    { key: "host", names: ["--host"], kind: "value", metavar: "H", help: "address to bind (default 127.0.0.1)" },
+    { key: "statusFile", names: ["--status-file"], kind: "value", metavar: "F", help: "status file protocol of remote-http-launcher" },
+    { key: "timeout", names: ["--timeout"], kind: "value", metavar: "S", help: "stop after S seconds without requests and without work" },
+    { key: "workers", names: ["--workers"], kind: "value", metavar: "N", help: "worker processes (default 1)" },
+    { key: "jobsPerWorker", names: ["--jobs-per-worker"], kind: "value", metavar: "N", help: "jobs one worker runs at once (default 3, env SEAMLESS_WORKER_TRANSFORMATION_THROTTLE)" },
+    { key: "pythonRunner", names: ["--python-runner"], kind: "value", metavar: "PATH", help: "seamless-run-transformation for Python transformations (env SEAMLESS_PYTHON_RUNNER; default: PATH)" },
+  ],
+};
+
+function positiveInteger(value: unknown, flag: string, fallback: number): number {
+  if (value === undefined || value === "") return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new UsageError(`${flag} must be a positive integer, not "${value}"`);
+  return n;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const parsed = parseOrHelp(spec, argv);
+  if (typeof parsed === "number") return parsed;
+  const { values } = parsed;
+  if (values.port !== undefined && values.portRange !== undefined) throw new UsageError("--port and --port-range are mutually exclusive");
+  let port: PortChoice = { port: 5533 };
+  if (values.port !== undefined) {
+    const n = Number(values.port);
+    if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UsageError(`invalid port "${values.port}"`);
+    port = { port: n };
+  } else if (values.portRange) {
+    const [a, b] = (values.portRange as string[]).map(Number) as [number, number];
+    validatePortRange(a, b);
+    port = { range: [a, b] };
+  }
+  let timeoutSeconds: number | undefined;
+  if (values.timeout !== undefined) {
+    timeoutSeconds = Number(values.timeout);
+    if (!(timeoutSeconds > 0)) throw new UsageError("--timeout must be a positive number");
+  }
+  const workers = positiveInteger(values.workers, "--workers", 1);
+  const perWorkerLimit = positiveInteger(values.jobsPerWorker ?? process.env.SEAMLESS_WORKER_TRANSFORMATION_THROTTLE, "--jobs-per-worker", 3);
+  const statusFile = values.statusFile as string | undefined;
+  const log = (line: string) => writeStderr(`seamless jobserver: ${line}\n`);
+
+  const base = statusFile ? await readStatusFileBase(statusFile) : null;
+  const parameters = base?.parameters && typeof base.parameters === "object" ? (base.parameters as Record<string, unknown>) : null;
+  const fail = (error: unknown): never => {
+    if (base && statusFile) writeFileAtomic(statusFile, `${pythonJsonDumps({ ...base, status: "failed" })}\n`);
+    throw error;
+  };
+  const backends = await openJobserverBackends(parameters, process.env).catch(fail);
+  for (const note of backends.notes) log(note);
+  const pythonRunner = (values.pythonRunner as string | undefined) ?? process.env.SEAMLESS_PYTHON_RUNNER;
+  const pool = new WorkerPool({
+    workers,
+    perWorkerLimit,
+    command: workerCommand([...backends.workerArgs, ...(pythonRunner ? ["--python-runner", pythonRunner] : [])]),
+    env: { ...process.env, ...(backends.remoteClients ? { SEAMLESS_REMOTE_CLIENTS: backends.remoteClients } : {}) },
+    log,
+  });
+  await pool.start().catch(async (error) => {
+    await pool.close();
+    fail(error);
+  });
+  const runs = await TransformationRuns.start({
+    runner: pool,
+    parallel: workers * perWorkerLimit,
+    lookupCached: backends.results ? cachedResultLookup(backends.results, backends.store) : undefined,
+  });
+  const handler = createJobserverHandler({ runs, results: backends.results, recordMode: backends.recordMode, log });
+  const host = (values.host as string | undefined) ?? "127.0.0.1";
+  try {
+    const server = await serveService(withErrorHandling(handler, log), { host, port, statusFile, timeoutSeconds, log, isBusy: () => handler.activeRuns() > 0 });
+    writeStdout(`Welcome to the Seamless jobserver on ${host}:${server.port}\n`);
+    log(`${workers} worker(s), ${perWorkerLimit} job(s) each; buffers in ${backends.store.location}`);
+    await server.stopped;
+  } finally {
+    await runs.close();
+    await pool.close();
+    backends.close();
+  }
+  return 0;
+}

@@ -1,0 +1,41 @@
+/**
+ * The jobserver a configuration selects (delegation level 3, services-spec §5.1, §7.1): an
+ * extern URL (`SEAMLESS_JOBSERVER`), or a launched jobserver whose status-file `parameters`
+ * name the buffer server and database this client uses, launched first.
+ * @module
+ */
+import type { ClientChoice, SeamlessConfig } from "../config/mod.ts";
+import { JobserverClient } from "../clients/jobserver.ts";
+import { launchContextOf, urlOfClient } from "./_launch.ts";
+
+/** The remote-client entry of a buffer or database client (services-spec §6.5), launching it if needed. */
+async function parameterEntryOf(choice: ClientChoice | undefined, config: SeamlessConfig, say?: (text: string) => void): Promise<Record<string, unknown>[]> {
+  if (!choice) return [];
+  if (choice.kind === "folder") return [{ readonly: choice.readonly, directory: choice.directory }];
+  if (choice.kind === "sqlite") return [];
+  const url = await urlOfClient(choice, launchContextOf(config, say));
+  return [{ readonly: choice.readonly, url }];
+}
+
+/**
+ * Opens the configured jobserver.
+ *
+ * @param config the resolved configuration
+ * @param say progress messages (launching)
+ * @returns the client, or null below level 3
+ * @throws {LaunchError} when a launched jobserver (or the servers it needs) cannot be started
+ */
+export async function openJobserverFor(config: SeamlessConfig, say?: (text: string) => void): Promise<JobserverClient | null> {
+  if (config.level !== 3) return null;
+  const choice = config.clients.jobserver[0];
+  if (!choice || (choice.kind !== "url" && choice.kind !== "launch")) return null;
+  if (choice.kind === "url") return new JobserverClient(choice.url);
+  const writable = (list: ClientChoice[]) => list.find((c) => !("readonly" in c) || !c.readonly) ?? list[0];
+  const parameters = {
+    buffer: await parameterEntryOf(writable(config.clients.buffer), config, say),
+    database: await parameterEntryOf(writable(config.clients.database), config, say),
+    ...(config.record ? { record: true } : {}),
+  };
+  const url = await urlOfClient({ ...choice, plan: { ...choice.plan, parameters } }, launchContextOf(config, say));
+  return new JobserverClient(url);
+}

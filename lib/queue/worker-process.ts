@@ -1,0 +1,77 @@
+/**
+ * The body of a `seamless worker` process: receives jobs from its pool over the IPC channel,
+ * runs several at once (each bash command in its own process group), answers each with its
+ * result checksum and the runtime the worker measured, and kills a job's process group when
+ * the pool cancels it. The worker exits when its parent goes away.
+ * @module
+ */
+import type { BufferStore } from "../buffers/store.ts";
+import { SeamlessError } from "../errors.ts";
+import type { FromWorker, ToWorker } from "./_worker-protocol.ts";
+import { runBashJob, runPythonJob, type WorkerEnvironment } from "./_worker-job.ts";
+
+/** Options of {@link runWorkerProcess}. */
+export interface WorkerProcessOptions {
+  store: BufferStore;
+  environment: WorkerEnvironment;
+}
+
+/**
+ * Serves jobs until the IPC channel closes.
+ *
+ * @param options the buffer store the jobs read from and write to
+ * @returns when the parent has gone away
+ */
+export async function runWorkerProcess(options: WorkerProcessOptions): Promise<void> {
+  if (!process.send) throw new SeamlessError("seamless worker is started by 'seamless jobserver', not by hand");
+  const send = (message: FromWorker) => {
+    try {
+      process.send!(message);
+    } catch {}
+  };
+  const controllers = new Map<number, AbortController>();
+  const canceled = new Set<number>();
+
+  const run = async (message: Extract<ToWorker, { type: "run" }>) => {
+    const controller = new AbortController();
+    controllers.set(message.id, controller);
+    if (canceled.has(message.id)) controller.abort();
+    const hooks = {
+      signal: controller.signal,
+      onStarted: (processGroup: number) => send({ type: "started", id: message.id, processGroup }),
+    };
+    try {
+      const result = message.dict.__language__ === "python"
+        ? await runPythonJob(message.tfChecksum, message.dict, message.scratch, options.store, options.environment, hooks)
+        : message.dict.__language__ === "bash"
+          ? await runBashJob(message.dict, message.scratch, options.store, hooks)
+          : (() => {
+              throw new SeamlessError(`Cannot run a transformation in language "${String(message.dict.__language__)}": this jobserver runs bash and hands python to seamless-run-transformation`);
+            })();
+      if (canceled.has(message.id)) send({ type: "canceled", id: message.id });
+      else send({ type: "done", id: message.id, checksum: result.checksum, runtime: result.runtime });
+    } catch (error) {
+      if (canceled.has(message.id)) send({ type: "canceled", id: message.id });
+      else send({ type: "failed", id: message.id, message: (error as Error)?.message ?? String(error) });
+    } finally {
+      controllers.delete(message.id);
+      canceled.delete(message.id);
+    }
+  };
+
+  await new Promise<void>((resolve) => {
+    process.on("message", (raw) => {
+      const message = raw as ToWorker;
+      if (message.type === "run") void run(message);
+      else if (message.type === "cancel") {
+        canceled.add(message.id);
+        controllers.get(message.id)?.abort();
+      }
+    });
+    process.on("disconnect", () => {
+      for (const controller of controllers.values()) controller.abort();
+      resolve();
+    });
+    send({ type: "ready", pid: process.pid });
+  });
+}
