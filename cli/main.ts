@@ -17,6 +17,8 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMai
   upload: { summary: "store files and directories as buffers, write .CHECKSUM/.INDEX", load: async () => (await import("./upload.ts")).main },
   download: { summary: "fetch buffers named by sidecars or checksums into files", load: async () => (await import("./download.ts")).main },
   resolve: { summary: "print or save the buffer of a checksum", load: async () => (await import("./resolve.ts")).main },
+  log: { summary: "what ran: runs newest first, their outcome, time and time saved", load: async () => (await import("./log.ts")).main },
+  explain: { summary: "say why a command would run again, or that it is a cache hit", load: async () => (await import("./explain.ts")).main },
   hashserver: { summary: "serve a buffer directory over HTTP (hashserver protocol)", load: async () => (await import("./hashserver.ts")).main },
 };
 

@@ -12,6 +12,7 @@ import { computeTransformation, lockDirOf } from "../lib/execute/compute.ts";
 import type { TransformationDict } from "../lib/transformation/dict.ts";
 import { type CommandSpec, HASHSERVER_OPTION, parseOrHelp } from "./args.ts";
 import { writeStdout, writeStderr } from "./stdio.ts";
+import { detailsOf, withRunLog } from "../lib/runlog/record.ts";
 
 export const spec: CommandSpec = {
   name: "run-transformation",
@@ -68,7 +69,9 @@ export async function main(argv: string[]): Promise<number> {
   const cacheDir = resolveCacheDir();
   const cache = new ResultCache(resultCachePathOf(cacheDir));
   try {
-    const computed = await computeTransformation(dict, checksum, {
+    const runLog = { cacheDir, command: `run-transformation ${checksum}`, source: "run-transformation", cwd: process.cwd(), tfChecksum: checksum, details: () => detailsOf(dict, () => undefined) } as const;
+    const computed = await withRunLog(runLog, (onComputed) => computeTransformation(dict, checksum, {
+      onComputed,
       store,
       cache,
       lockDir: lockDirOf(cacheDir),
@@ -78,7 +81,7 @@ export async function main(argv: string[]): Promise<number> {
       say: (level, text) => {
         if (values.verbose || level <= 0) writeStderr(`seamless run-transformation: ${text}\n`);
       },
-    });
+    }));
     if (values.output) writeFileAtomic(values.output as string, `${computed.checksum}\n`);
     else writeStdout(`${computed.checksum}\n`);
     return 0;

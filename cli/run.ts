@@ -12,6 +12,7 @@ import { serializePlain, stringifyPlain } from "../lib/serialize/plain-json.ts";
 import { type CommandSpec, HASHSERVER_OPTION, VERBOSITY_OPTIONS, formatHelp, parseOrHelp, verbosityOf } from "./args.ts";
 import { Reporter } from "./output.ts";
 import { waitForFuture } from "../lib/execute/futures.ts";
+import { bashRunContext, withRunLog } from "../lib/runlog/record.ts";
 import { writeStdout, writeStderr } from "./stdio.ts";
 
 export const spec: CommandSpec = {
@@ -45,6 +46,7 @@ export const spec: CommandSpec = {
     { key: "scratch", names: ["--scratch"], kind: "flag", help: "do not store result values" },
     { key: "directPrint", names: ["--direct-print"], kind: "flag", help: "record __direct_print__ in __meta__" },
     { key: "dry", names: ["--dry", "--dry-run"], kind: "flag", help: "prepare only" },
+    { key: "force", names: ["--force"], kind: "flag", help: "execute even when the result is cached" },
     { key: "writeJob", names: ["-j", "--write-job"], kind: "value", metavar: "DIR", help: "with --dry: write the job to DIR" },
     { key: "upload", names: ["--upload"], kind: "flag", help: "with --dry: store inputs and the transformation" },
     HASHSERVER_OPTION,
@@ -147,7 +149,7 @@ export async function main(argv: string[]): Promise<number> {
     throw new SeamlessError("Download disabled. Refuse to print output to screen.");
   }
   const { runPrepared } = await import("../lib/execute/run-bash.ts");
-  return runPrepared(prepared, {
+  return withRunLog(bashRunContext(cacheDir, command, prepared, (text) => reporter.message(1, text)), (onComputed) => runPrepared(prepared, {
     reporter,
     hashserverUrl: values.hashserver as string | undefined,
     workdir,
@@ -155,5 +157,7 @@ export async function main(argv: string[]): Promise<number> {
     download: values.noDownload !== true && values.scratch !== true,
     writeStdout,
     writeStderr,
-  });
+    onComputed,
+    force: values.force === true,
+  }));
 }

@@ -76,6 +76,27 @@ export class ResultCache {
     }).immediate());
   }
 
+  /**
+   * Moves a result into `irreproducible_transformation`, like a PUT `irreproducible`
+   * (services-spec §3.4): the row keeps the execution record (or ""), and the transformation,
+   * its reverse rows and its record go. Nothing happens when the cached result is another one.
+   *
+   * @returns whether the result was moved
+   */
+  markIrreproducible(tfChecksum: Checksum, resultChecksum: Checksum): boolean {
+    return retryWhileBusy(() => this.#db.transaction(() => {
+      const current = this.#db.query(`SELECT "result" FROM "transformation" WHERE "checksum" = ?`).get(tfChecksum) as { result: string } | null;
+      if (current && current.result !== resultChecksum) return false;
+      const record = this.#db.query(`SELECT "result", "metadata" FROM "meta_data" WHERE "checksum" = ?`).get(tfChecksum) as { result: string; metadata: string } | null;
+      if (record && record.result !== resultChecksum) return false;
+      this.#db.query(`INSERT INTO "irreproducible_transformation" ("result", "checksum", "metadata") VALUES (?, ?, ?)`).run(resultChecksum, tfChecksum, record?.metadata ?? "");
+      this.#db.query(`DELETE FROM "transformation" WHERE "checksum" = ?`).run(tfChecksum);
+      this.#db.query(`DELETE FROM "rev_transformation" WHERE "checksum" = ? AND "result" = ?`).run(tfChecksum, resultChecksum);
+      this.#db.query(`DELETE FROM "meta_data" WHERE "checksum" = ?`).run(tfChecksum);
+      return true;
+    }).immediate());
+  }
+
   /** The stored execution record, or null. */
   getExecutionRecord(tfChecksum: Checksum): Record<string, unknown> | null {
     const row = this.#db.query(`SELECT "metadata" FROM "meta_data" WHERE "checksum" = ?`).get(tfChecksum) as { metadata: string } | null;

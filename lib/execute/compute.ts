@@ -26,6 +26,10 @@ export interface ComputeOptions {
   onStdoutLine: (line: string) => void;
   onStderr?: (chunk: string) => void;
   say: (level: number, text: string) => void;
+  /** Told the outcome before it is returned (the run log listens here). */
+  onComputed?: (computed: Computed) => void;
+  /** Execute even when the result is cached (`seamless run --force`). */
+  force?: boolean;
 }
 
 /** The outcome of a computation. */
@@ -34,6 +38,12 @@ export interface Computed {
   fromCache: boolean;
   /** The result buffer, when it was already read or produced (so callers need not read it again). */
   buffer?: Uint8Array;
+  /** Executed here, found in the cache, or produced meanwhile by an identical run elsewhere. */
+  how?: "executed" | "cache hit" | "joined";
+  /** An execution's wall time and stderr. */
+  execution?: { wallSeconds: number; stderr: string };
+  /** From the cache: the wall time its execution record gives (what the hit saved). */
+  recordedWallSeconds?: number | null;
 }
 
 /**
@@ -57,16 +67,24 @@ async function resultIsPresent(store: BufferStore, checksum: Checksum, deep: boo
  * @throws {TransformationFailedError} when the command fails (nothing cached)
  */
 export async function computeTransformation(dict: TransformationDict, tfChecksum: Checksum, options: ComputeOptions): Promise<Computed> {
+  const computed = await computeOnce(dict, tfChecksum, options);
+  options.onComputed?.(computed);
+  return computed;
+}
+
+async function computeOnce(dict: TransformationDict, tfChecksum: Checksum, options: ComputeOptions): Promise<Computed> {
   if (dict.__language__ !== "bash") throw new SeamlessError(`Cannot run a transformation in language "${String(dict.__language__)}": only bash is supported`);
   const deep = Array.isArray(dict.__output__) && dict.__output__[1] === "deepfolder";
-  const lookup = async (): Promise<Computed | null> => {
+  const lookup = async (how: "cache hit" | "joined"): Promise<Computed | null> => {
+    if (options.force) return null;
     const cached = options.cache.getResult(tfChecksum);
     if (!cached) return null;
     const present = await resultIsPresent(options.store, cached, deep);
     if (present === false) return null;
-    return { checksum: cached, fromCache: true, buffer: present === true ? undefined : present };
+    const wall = options.onComputed ? options.cache.getExecutionRecord(tfChecksum)?.wall_time_seconds : undefined;
+    return { checksum: cached, fromCache: true, buffer: present === true ? undefined : present, how, recordedWallSeconds: typeof wall === "number" ? wall : null };
   };
-  const hit = await lookup();
+  const hit = await lookup("cache hit");
   if (hit) return hit;
 
   let canceled = false;
@@ -81,7 +99,7 @@ export async function computeTransformation(dict: TransformationDict, tfChecksum
     const lock = await acquireTransformationLock(options.lockDir, tfChecksum, () => canceled, () => options.say(1, "Waiting for an identical transformation in another process..."));
     if (!lock || canceled) throw new InterruptedError(`Canceled transformation ${tfChecksum}`);
     try {
-      const again = await lookup();
+      const again = await lookup("joined");
       if (again) return again;
       const started = Date.now();
       const result = await executeBashTransformation(dict, options.store, {
@@ -118,9 +136,13 @@ export async function computeTransformation(dict: TransformationDict, tfChecksum
         started_at: new Date(started).toISOString(),
         implementation: "seamless (TypeScript)",
       };
+      if (options.force) recordForcedResult(options.cache, tfChecksum, result.checksum, options.say);
       options.cache.recordResult(tfChecksum, result.checksum, record);
       options.say(1, "Transformation finished");
-      return { checksum: result.checksum, fromCache: false, buffer: options.scratch ? undefined : result.buffer };
+      return {
+        checksum: result.checksum, fromCache: false, buffer: options.scratch ? undefined : result.buffer, how: "executed",
+        execution: { wallSeconds: result.outcome.wallSeconds, stderr: result.outcome.stderr },
+      };
     } finally {
       lock.release();
     }
@@ -128,6 +150,17 @@ export async function computeTransformation(dict: TransformationDict, tfChecksum
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
   }
+}
+
+/**
+ * `--force`: a new result that differs from the cached one moves the old one into
+ * `irreproducible_transformation` (services-spec §3.4) before the new one is recorded.
+ */
+function recordForcedResult(cache: ResultCache, tfChecksum: Checksum, resultChecksum: Checksum, say: (level: number, text: string) => void): void {
+  const previous = cache.getResult(tfChecksum);
+  if (previous === null || previous === resultChecksum) return;
+  cache.markIrreproducible(tfChecksum, previous);
+  say(0, `The result differs from the cached one (${previous}): that one is recorded as irreproducible`);
 }
 
 /** Where single-flight locks live inside a cache directory. */

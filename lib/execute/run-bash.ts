@@ -12,7 +12,7 @@ import { ResultCache } from "../cache/result-cache.ts";
 import { SeamlessError } from "../errors.ts";
 import { formatSize } from "../units/human-size.ts";
 import type { PreparedBash } from "../transformation/prepare-bash.ts";
-import { computeTransformation, lockDirOf } from "./compute.ts";
+import { computeTransformation, lockDirOf, type ComputeOptions } from "./compute.ts";
 import { FutureFiles } from "./futures.ts";
 import { formatCapturedStdout, writeResultTargets } from "./results.ts";
 
@@ -32,6 +32,10 @@ export interface RunOptions {
   /** Where the command's output goes (the CLI passes fd writers). */
   writeStdout: (data: string | Uint8Array) => void;
   writeStderr: (text: string) => void;
+  /** Told how the result came about (the run log). */
+  onComputed?: ComputeOptions["onComputed"];
+  /** Execute even on a cache hit. */
+  force?: boolean;
 }
 
 /** Stores every buffer the transformation needs (inputs, code, variables, the transformation). */
@@ -75,6 +79,8 @@ export async function runPrepared(prepared: PreparedBash, options: RunOptions): 
       onStdoutLine: (line) => (prepared.resultTargets ? options.writeStdout(`${line}\n`) : stdoutLines.push(line)),
       onStderr: reporter.verbosity >= 1 ? options.writeStderr : undefined,
       say: (level, text) => reporter.message(level, text),
+      onComputed: options.onComputed,
+      force: options.force,
     });
     reporter.message(2, `Result checksum: ${computed.checksum}${computed.fromCache ? " (from cache)" : ""}`);
     if (!prepared.resultTargets) {

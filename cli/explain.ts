@@ -1,0 +1,138 @@
+import { existsSync, statSync } from "node:fs";
+import { SeamlessError, UsageError } from "../lib/errors.ts";
+import { StatCache } from "../lib/checksum/stat-cache.ts";
+import { resolveCacheDir, resultCachePathOf, statCachePathOf } from "../lib/buffers/cache-dir.ts";
+import { openCacheBufferDir } from "../lib/buffers/open-store.ts";
+import { ResultCache } from "../lib/cache/result-cache.ts";
+import { parseCommandLineCached } from "../lib/bash/parse-cache.ts";
+import { parseVariables, prepareBashTransformation, type BashRunRequest } from "../lib/transformation/prepare-bash.ts";
+import { waitForFuture } from "../lib/execute/futures.ts";
+import { detailsOf, explainTransformation, type Explanation } from "../lib/runlog/mod.ts";
+import { type CommandSpec, parseOrHelp } from "./args.ts";
+import { spec as runSpec } from "./run.ts";
+import { formatTime } from "./log.ts";
+import { writeStdout, writeStderr } from "./stdio.ts";
+
+/** Run flags that change nothing about the transformation, and so mean nothing here. */
+const NOT_FOR_EXPLAIN = new Set(["dry", "writeJob", "upload", "force", "confirm", "noDownload", "scratch", "verbose", "quiet"]);
+
+export const spec: CommandSpec = {
+  name: "explain",
+  usage: "seamless explain [run flags] [--json] 'COMMAND'",
+  summary:
+    "Say whether 'seamless run' would answer COMMAND from cache, and if not, what differs from the newest\n" +
+    "earlier run of the same command text in the run log: which input (old and new checksum), which\n" +
+    "variable, the code, the executable. Builds the transformation exactly as run does; nothing executes\n" +
+    "and nothing is stored.",
+  positionals: "remainder",
+  options: [{ key: "json", names: ["--json"], kind: "flag", help: "JSON output" }, ...runSpec.options.filter((option) => !NOT_FOR_EXPLAIN.has(option.key))],
+};
+
+/** The transformation request, as `seamless run` builds it from the same flags (cli/run.ts). */
+function requestOf(values: Record<string, unknown>, positionals: string[]): BashRunRequest {
+  if (values.unquote && positionals.length !== 1) throw new UsageError("-c (unquote) requires a single argument");
+  const workdir = (values.workdir as string | undefined) ?? ".";
+  if (!existsSync(workdir) || !statSync(workdir).isDirectory()) throw new SeamlessError(`Working directory "${workdir}" does not exist`);
+  return {
+    command: values.unquote ? positionals[0]! : positionals.join(" "),
+    workdir,
+    rootMode: values.rootMode === true,
+    rules: { rule1: values.noRule1 !== true, rule2: values.noRule2 !== true },
+    mappingMode: (values.mapping as "strip" | "extension" | undefined) ?? "literal",
+    primary: values.primary === undefined ? 1 : Number(values.primary),
+    inputs: (values.input as string[] | undefined) ?? [],
+    inputFiles: (values.inputFile as string[] | undefined) ?? [],
+    metafiles: (values.metafile as string[] | undefined) ?? [],
+    vars: parseVariables((values.var as string[] | undefined) ?? [], "--var"),
+    metavars: parseVariables((values.metavar as string[] | undefined) ?? [], "--metavar"),
+    prologues: (values.prologue as string[] | undefined) ?? [],
+    captures: (values.capture as string[] | undefined) ?? [],
+    directPrint: values.directPrint === true,
+  };
+}
+
+function short(checksum: string | null): string {
+  return checksum === null ? "(none)" : `${checksum.slice(0, 12)}…`;
+}
+
+function formatExplanation(explanation: Explanation): string {
+  const lines: string[] = [];
+  if (explanation.cachedResult) {
+    lines.push(`cache hit: transformation ${explanation.tfChecksum} has result ${explanation.cachedResult}`);
+    return `${lines.join("\n")}\n`;
+  }
+  lines.push(`will execute: transformation ${explanation.tfChecksum} is not in the cache`);
+  const earlier = explanation.comparedWith;
+  if (!earlier) {
+    lines.push("no earlier run of this command text in the run log");
+    return `${lines.join("\n")}\n`;
+  }
+  lines.push(`compared with run ${earlier.id} (${formatTime(earlier.timeMs)}, ${earlier.outcome}, in ${earlier.cwd}):`);
+  if (explanation.sameTransformation) {
+    lines.push(`  the same transformation; its result is no longer cached (${earlier.outcome === "failed" || earlier.outcome === "canceled" ? `that run ${earlier.outcome}` : "forgotten, removed by gc, or its buffer is missing"})`);
+  } else if (explanation.detailsMissing) {
+    lines.push(`  a different transformation (${short(earlier.tfChecksum)}), whose details were not kept`);
+  } else {
+    for (const difference of explanation.differences) {
+      if (difference.kind === "code") {
+        lines.push(`  code changed: ${short(difference.old)} -> ${short(difference.new)}`);
+        for (const line of difference.lines ?? []) lines.push(`    ${line}`);
+      } else if (difference.kind === "variable") {
+        lines.push(`  variable ${difference.name}: ${JSON.stringify(difference.old)} -> ${JSON.stringify(difference.new)}`);
+      } else if (difference.kind === "output") {
+        lines.push(`  result targets: ${difference.old} -> ${difference.new}`);
+      } else {
+        const what = difference.old === null ? "new" : difference.new === null ? "gone" : `${short(difference.old)} -> ${short(difference.new)}`;
+        lines.push(`  ${difference.kind} ${difference.name}: ${what}`);
+      }
+    }
+  }
+  return `${lines.join("\n")}\n`;
+}
+
+function explanationToJson(explanation: Explanation): Record<string, unknown> {
+  const earlier = explanation.comparedWith;
+  return {
+    tf_checksum: explanation.tfChecksum,
+    cache_hit: explanation.cachedResult !== null,
+    result_checksum: explanation.cachedResult,
+    compared_with: earlier ? { id: earlier.id, time: new Date(earlier.timeMs).toISOString(), cwd: earlier.cwd, outcome: earlier.outcome, tf_checksum: earlier.tfChecksum } : null,
+    same_transformation: explanation.sameTransformation,
+    details_missing: explanation.detailsMissing,
+    differences: explanation.differences,
+  };
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const parsed = parseOrHelp(spec, argv);
+  if (typeof parsed === "number") return parsed;
+  const { values, positionals } = parsed;
+  if (positionals.length === 0) throw new UsageError("explain needs the command, as 'seamless run' takes it");
+  const request = requestOf(values, positionals);
+  const cacheDir = resolveCacheDir();
+  const line = await parseCommandLineCached(request.command, cacheDir);
+  const statCache = new StatCache(statCachePathOf(cacheDir));
+  let prepared;
+  try {
+    prepared = await prepareBashTransformation(request, line, statCache, (path) => waitForFuture(path, (text) => writeStderr(`seamless explain: ${text}\n`)));
+  } finally {
+    statCache.close();
+  }
+  let cachedResult: string | null = null;
+  if (existsSync(resultCachePathOf(cacheDir))) {
+    const cache = new ResultCache(resultCachePathOf(cacheDir));
+    try {
+      cachedResult = cache.getResult(prepared.tfChecksum);
+    } finally {
+      cache.close();
+    }
+    if (cachedResult !== null && !(await openCacheBufferDir().has([cachedResult]))[0]) cachedResult = null;
+  }
+  const details = detailsOf(prepared.dict, (checksum) => {
+    const source = prepared.buffers.get(checksum);
+    return source && "bytes" in source ? source.bytes : undefined;
+  });
+  const explanation = explainTransformation(cacheDir, request.command, details, prepared.tfChecksum, cachedResult);
+  writeStdout(values.json ? `${JSON.stringify(explanationToJson(explanation), null, 2)}\n` : formatExplanation(explanation));
+  return 0;
+}
