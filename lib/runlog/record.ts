@@ -26,6 +26,12 @@ export interface RunContext {
   summarize?: (text: string) => void;
 }
 
+/** `SEAMLESS_RUN_LOG=off` (or `0`, `no`, `false`): no run log, for benchmarks and the cautious. */
+export function runLogDisabled(env: Record<string, string | undefined> = process.env): boolean {
+  const value = env.SEAMLESS_RUN_LOG?.trim().toLowerCase();
+  return value === "off" || value === "0" || value === "no" || value === "false";
+}
+
 /** An interrupted run was canceled; any other error failed it. */
 function outcomeOfError(error: unknown): RunOutcome {
   return error instanceof InterruptedError ? "canceled" : "failed";
@@ -56,7 +62,8 @@ export function summaryOf(entry: RunEntry): string {
  * @returns what `body` returns
  * @throws whatever `body` throws
  */
-export async function withRunLog<T>(context: RunContext, body: (onComputed: (computed: Computed) => void) => Promise<T>): Promise<T> {
+export async function withRunLog<T>(context: RunContext, body: (onComputed: ((computed: Computed) => void) | undefined) => Promise<T>): Promise<T> {
+  if (runLogDisabled()) return body(undefined);
   let computed: Computed | null = null;
   let error: unknown = null;
   let failed = false;
