@@ -15,3 +15,5 @@ export * from "./lib/execute/mod.ts";
 export * from "./lib/cache/mod.ts";
 export * from "./lib/concurrency/mod.ts";
 export * from "./lib/units/mod.ts";
+export * from "./lib/runlog/mod.ts";
+export * from "./lib/gc/mod.ts";

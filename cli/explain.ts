@@ -1,20 +1,14 @@
-import { existsSync, statSync } from "node:fs";
-import { SeamlessError, UsageError } from "../lib/errors.ts";
-import { StatCache } from "../lib/checksum/stat-cache.ts";
-import { resolveCacheDir, resultCachePathOf, statCachePathOf } from "../lib/buffers/cache-dir.ts";
+import { existsSync } from "node:fs";
+import { UsageError } from "../lib/errors.ts";
+import { resolveCacheDir, resultCachePathOf } from "../lib/buffers/cache-dir.ts";
 import { openCacheBufferDir } from "../lib/buffers/open-store.ts";
 import { ResultCache } from "../lib/cache/result-cache.ts";
-import { parseCommandLineCached } from "../lib/bash/parse-cache.ts";
-import { parseVariables, prepareBashTransformation, type BashRunRequest } from "../lib/transformation/prepare-bash.ts";
-import { waitForFuture } from "../lib/execute/futures.ts";
 import { detailsOf, explainTransformation, type Explanation } from "../lib/runlog/mod.ts";
 import { type CommandSpec, parseOrHelp } from "./args.ts";
 import { spec as runSpec } from "./run.ts";
 import { formatTime } from "./log.ts";
-import { writeStdout, writeStderr } from "./stdio.ts";
-
-/** Run flags that change nothing about the transformation, and so mean nothing here. */
-const NOT_FOR_EXPLAIN = new Set(["dry", "writeJob", "upload", "force", "confirm", "noDownload", "scratch", "verbose", "quiet"]);
+import { writeStdout } from "./stdio.ts";
+import { NOT_FOR_INSPECTION, prepareRunRequest, runRequestOf } from "./run-request.ts";
 
 export const spec: CommandSpec = {
   name: "explain",
@@ -25,31 +19,8 @@ export const spec: CommandSpec = {
     "variable, the code, the executable. Builds the transformation exactly as run does; nothing executes\n" +
     "and nothing is stored.",
   positionals: "remainder",
-  options: [{ key: "json", names: ["--json"], kind: "flag", help: "JSON output" }, ...runSpec.options.filter((option) => !NOT_FOR_EXPLAIN.has(option.key))],
+  options: [{ key: "json", names: ["--json"], kind: "flag", help: "JSON output" }, ...runSpec.options.filter((option) => !NOT_FOR_INSPECTION.has(option.key))],
 };
-
-/** The transformation request, as `seamless run` builds it from the same flags (cli/run.ts). */
-function requestOf(values: Record<string, unknown>, positionals: string[]): BashRunRequest {
-  if (values.unquote && positionals.length !== 1) throw new UsageError("-c (unquote) requires a single argument");
-  const workdir = (values.workdir as string | undefined) ?? ".";
-  if (!existsSync(workdir) || !statSync(workdir).isDirectory()) throw new SeamlessError(`Working directory "${workdir}" does not exist`);
-  return {
-    command: values.unquote ? positionals[0]! : positionals.join(" "),
-    workdir,
-    rootMode: values.rootMode === true,
-    rules: { rule1: values.noRule1 !== true, rule2: values.noRule2 !== true },
-    mappingMode: (values.mapping as "strip" | "extension" | undefined) ?? "literal",
-    primary: values.primary === undefined ? 1 : Number(values.primary),
-    inputs: (values.input as string[] | undefined) ?? [],
-    inputFiles: (values.inputFile as string[] | undefined) ?? [],
-    metafiles: (values.metafile as string[] | undefined) ?? [],
-    vars: parseVariables((values.var as string[] | undefined) ?? [], "--var"),
-    metavars: parseVariables((values.metavar as string[] | undefined) ?? [], "--metavar"),
-    prologues: (values.prologue as string[] | undefined) ?? [],
-    captures: (values.capture as string[] | undefined) ?? [],
-    directPrint: values.directPrint === true,
-  };
-}
 
 function short(checksum: string | null): string {
   return checksum === null ? "(none)" : `${checksum.slice(0, 12)}…`;
@@ -108,16 +79,9 @@ export async function main(argv: string[]): Promise<number> {
   if (typeof parsed === "number") return parsed;
   const { values, positionals } = parsed;
   if (positionals.length === 0) throw new UsageError("explain needs the command, as 'seamless run' takes it");
-  const request = requestOf(values, positionals);
+  const request = runRequestOf(values, positionals);
   const cacheDir = resolveCacheDir();
-  const line = await parseCommandLineCached(request.command, cacheDir);
-  const statCache = new StatCache(statCachePathOf(cacheDir));
-  let prepared;
-  try {
-    prepared = await prepareBashTransformation(request, line, statCache, (path) => waitForFuture(path, (text) => writeStderr(`seamless explain: ${text}\n`)));
-  } finally {
-    statCache.close();
-  }
+  const prepared = await prepareRunRequest(request, cacheDir, "seamless explain");
   let cachedResult: string | null = null;
   if (existsSync(resultCachePathOf(cacheDir))) {
     const cache = new ResultCache(resultCachePathOf(cacheDir));

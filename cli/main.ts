@@ -19,6 +19,9 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMai
   resolve: { summary: "print or save the buffer of a checksum", load: async () => (await import("./resolve.ts")).main },
   log: { summary: "what ran: runs newest first, their outcome, time and time saved", load: async () => (await import("./log.ts")).main },
   explain: { summary: "say why a command would run again, or that it is a cache hit", load: async () => (await import("./explain.ts")).main },
+  stats: { summary: "the cache in numbers: buffers, results, hit rate, time saved", load: async () => (await import("./stats.ts")).main },
+  gc: { summary: "remove least recently used results and the buffers only they need", load: async () => (await import("./gc.ts")).main },
+  forget: { summary: "drop cached results so that the next run executes", load: async () => (await import("./forget.ts")).main },
   hashserver: { summary: "serve a buffer directory over HTTP (hashserver protocol)", load: async () => (await import("./hashserver.ts")).main },
 };
 

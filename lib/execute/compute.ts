@@ -138,6 +138,8 @@ async function computeOnce(dict: TransformationDict, tfChecksum: Checksum, optio
       };
       if (options.force) recordForcedResult(options.cache, tfChecksum, result.checksum, options.say);
       options.cache.recordResult(tfChecksum, result.checksum, record);
+      // A `seamless gc` between storing and recording may have taken an identical old buffer.
+      if (!options.scratch && !(await options.store.has([result.checksum]))[0]) await options.store.put(result.checksum, result.buffer);
       options.say(1, "Transformation finished");
       return {
         checksum: result.checksum, fromCache: false, buffer: options.scratch ? undefined : result.buffer, how: "executed",
