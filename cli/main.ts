@@ -10,7 +10,7 @@ import { writeStdout, writeStderr } from "./stdio.ts";
 /** A command's entry point: returns the exit code. */
 export type CommandMain = (argv: string[]) => Promise<number>;
 
-const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMain> }> = {
+export const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMain> }> = {
   run: { summary: "run a bash command as a cached transformation", load: async () => (await import("./run.ts")).main },
   "run-transformation": { summary: "run (or answer from cache) a stored transformation", load: async () => (await import("./run-transformation.ts")).main },
   checksum: { summary: "print checksums of files and directories (and write sidecars)", load: async () => (await import("./checksum.ts")).main },
@@ -22,6 +22,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMai
   stats: { summary: "the cache in numbers: buffers, results, hit rate, time saved", load: async () => (await import("./stats.ts")).main },
   gc: { summary: "remove least recently used results and the buffers only they need", load: async () => (await import("./gc.ts")).main },
   forget: { summary: "drop cached results so that the next run executes", load: async () => (await import("./forget.ts")).main },
+  completion: { summary: "print a shell completion script (bash, zsh, fish)", load: async () => (await import("./completion.ts")).main },
   hashserver: { summary: "serve a buffer directory over HTTP (hashserver protocol)", load: async () => (await import("./hashserver.ts")).main },
 };
 

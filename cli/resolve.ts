@@ -17,6 +17,7 @@ export const spec: CommandSpec = {
   options: [
     { key: "output", names: ["-o", "--output"], kind: "value", metavar: "FILE", help: "write the raw bytes to FILE (atomically)" },
     HASHSERVER_OPTION,
+    { key: "json", names: ["--json"], kind: "flag", help: 'JSON output: {"checksum", "length", "text"} (text null and "base64" set when not UTF-8)' },
     { key: "verbose", names: ["--verbose"], kind: "flag", help: "accepted for compatibility" },
   ],
 };
@@ -41,8 +42,13 @@ export async function main(argv: string[]): Promise<number> {
   try {
     text = new TextDecoder("utf-8", { fatal: true }).decode(buffer);
   } catch {
+    if (values.json) {
+      writeStdout(`${JSON.stringify({ checksum, length: buffer.byteLength, text: null, base64: Buffer.from(buffer).toString("base64") })}\n`);
+      return 0;
+    }
     throw new SeamlessError(`Buffer "${checksum}" is not UTF-8 text; use --output FILE to save its bytes`);
   }
-  writeStdout(`${text.replace(/\n+$/, "")}\n`);
+  if (values.json) writeStdout(`${JSON.stringify({ checksum, length: buffer.byteLength, text })}\n`);
+  else writeStdout(`${text.replace(/\n+$/, "")}\n`);
   return 0;
 }

@@ -134,3 +134,42 @@ describe("seamless run --force", () => {
     expect(again.stdout).toBe(forced.stdout);
   });
 });
+
+describe("--json on checksum, upload, download, resolve", () => {
+  test("each prints what a script needs", async () => {
+    using dir = tempDir();
+    const env = scrubbedEnv(join(dir.path, "cache"));
+    writeFileSync(join(dir.path, "a.txt"), "hello\n");
+    const checksum = JSON.parse((await runSeamless(["checksum", "--json", "a.txt"], { cwd: dir.path, env })).stdout);
+    expect(checksum).toEqual([{ path: "a.txt", checksum: VECTORS.hello, type: "file" }]);
+    const upload = JSON.parse((await runSeamless(["upload", "--json", "a.txt"], { cwd: dir.path, env })).stdout);
+    expect(upload).toEqual({ inputs: [{ path: "a.txt", checksum: VECTORS.hello }], stored_files: 1, stored_bytes: 6 });
+    const resolve = JSON.parse((await runSeamless(["resolve", "--json", VECTORS.hello], { cwd: dir.path, env })).stdout);
+    expect(resolve).toEqual({ checksum: VECTORS.hello, length: 6, text: "hello\n" });
+    require("node:fs").rmSync(join(dir.path, "a.txt"));
+    const download = JSON.parse((await runSeamless(["download", "--json", "a.txt"], { cwd: dir.path, env })).stdout);
+    expect(download).toEqual([{ path: "a.txt", checksum: VECTORS.hello, outcome: "written" }]);
+  });
+});
+
+describe("seamless completion", () => {
+  test("bash completes commands and a command's flags", async () => {
+    using dir = tempDir();
+    const env = scrubbedEnv(join(dir.path, "cache"));
+    const script = (await runSeamless(["completion", "bash"], { cwd: dir.path, env })).stdout;
+    writeFileSync(join(dir.path, "c.bash"), script);
+    const probe = Bun.spawnSync(["bash", "-c", `source c.bash; COMP_WORDS=(seamless ex); COMP_CWORD=1; _seamless; echo "\${COMPREPLY[*]}"; COMP_WORDS=(seamless gc --older); COMP_CWORD=2; _seamless; echo "\${COMPREPLY[*]}"`], { cwd: dir.path });
+    expect(probe.stdout.toString()).toBe("explain\n--older-than\n");
+  });
+
+  test("zsh and fish scripts name every command; an unknown shell is a usage error", async () => {
+    using dir = tempDir();
+    const env = scrubbedEnv(join(dir.path, "cache"));
+    const zsh = (await runSeamless(["completion", "zsh"], { cwd: dir.path, env })).stdout;
+    expect(zsh.startsWith("#compdef seamless\n")).toBe(true);
+    expect(zsh).toContain("'gc:remove least recently used results and the buffers only they need'");
+    const fish = (await runSeamless(["completion", "fish"], { cwd: dir.path, env })).stdout;
+    expect(fish).toContain("complete -c seamless -n '__fish_seen_subcommand_from log' -l since -r -d");
+    expect((await runSeamless(["completion", "tcsh"], { cwd: dir.path, env })).exitCode).toBe(2);
+  });
+});
