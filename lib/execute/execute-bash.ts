@@ -14,6 +14,7 @@ import { SeamlessError, NotFoundError } from "../errors.ts";
 import type { TransformationDict } from "../transformation/dict.ts";
 import { materializeWorkspace, writeTransformScript } from "./workspace.ts";
 import { runBash, type BashOutcome } from "./spawn.ts";
+import { makeResultTargetDirs } from "./result-dirs.ts";
 
 /** A transformation whose bash code failed. */
 export class TransformationFailedError extends SeamlessError {}
@@ -61,6 +62,7 @@ export async function executeBashTransformation(dict: TransformationDict, store:
   const workspace = await materializeWorkspace(dict, store);
   try {
     writeTransformScript(workspace, script);
+    makeResultTargetDirs(workspace.dir, code);
     const outcome = await runBash(script, {
       cwd: workspace.dir,
       env: { ...process.env, ...workspace.env },

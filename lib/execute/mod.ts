@@ -10,3 +10,4 @@ export * from "./futures.ts";
 export * from "./workspace.ts";
 export * from "./single-flight.ts";
 export * from "./spawn.ts";
+export * from "./result-dirs.ts";

@@ -173,3 +173,23 @@ describe("seamless completion", () => {
     expect((await runSeamless(["completion", "tcsh"], { cwd: dir.path, env })).exitCode).toBe(2);
   });
 });
+
+describe("result targets in a directory the workspace lacks", () => {
+  test("cmd > work/out.txt runs although no input lies in work/ (compatibility note)", async () => {
+    using dir = tempDir();
+    const env = scrubbedEnv(join(dir.path, "cache"));
+    require("node:fs").mkdirSync(join(dir.path, "work"));
+    const result = await runSeamless(["run", "echo hi > work/out.txt"], { cwd: dir.path, env });
+    expect([result.exitCode, result.stderr]).toEqual([0, ""]);
+    expect(require("node:fs").readFileSync(join(dir.path, "work/out.txt"), "utf8")).toBe("hi\n");
+  });
+
+  test("a typing error names what was taken for a file and the fix", async () => {
+    using dir = tempDir();
+    const env = scrubbedEnv(join(dir.path, "cache"));
+    writeFileSync(join(dir.path, "data.csv"), "a\n");
+    const result = await runSeamless(["run", "wc -l data.cvs"], { cwd: dir.path, env });
+    expect(result.exitCode).toBe(1);
+    expect(result.stderr).toContain("seamless run: hint: 'data.cvs' was taken for a file name because of its extension, and does not exist: did you mean 'data.csv'?");
+  });
+});
