@@ -21,3 +21,5 @@ export * from "./lib/delegation/mod.ts";
 export * from "./lib/concurrency/mod.ts";
 export * from "./lib/units/mod.ts";
 export * from "./lib/queue/mod.ts";
+export * from "./lib/runlog/mod.ts";
+export * from "./lib/gc/mod.ts";

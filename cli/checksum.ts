@@ -17,6 +17,7 @@ export const spec: CommandSpec = {
   options: [
     { key: "write", names: ["-w", "--write"], kind: "flag", help: "also write PATH.CHECKSUM (and DIR.INDEX for directories)" },
     { key: "noStatCache", names: ["--no-stat-cache"], kind: "flag", help: "hash every file even if unchanged since last time" },
+    { key: "json", names: ["--json"], kind: "flag", help: 'JSON output: [{"path", "checksum", "type"}]' },
   ],
 };
 
@@ -26,6 +27,7 @@ export async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parsed;
   const statCache = values.noStatCache ? null : new StatCache(statCachePathOf(cacheDirOf(process.env)), { minBytes: 0 });
   const lines: string[] = new Array(positionals.length);
+  const kinds: ("file" | "directory")[] = new Array(positionals.length);
   try {
     const paths = positionals.map((raw) => (raw.length > 1 ? raw.replace(/\/+$/, "") : raw));
     const allStats = paths.map((path) => statSync(path));
@@ -41,6 +43,7 @@ export async function main(argv: string[]): Promise<number> {
         writeChecksumSidecar(`${path}.CHECKSUM`, checksum);
       }
       lines[index] = `${checksum}  ${positionals[index]}`;
+      kinds[index] = "directory";
     }
     await checksumFiles(files.map((index) => paths[index]!), files.map((index) => allStats[index]!), statCache, {
       onResult: (k, { checksum, fromStatCache }) => {
@@ -53,7 +56,10 @@ export async function main(argv: string[]): Promise<number> {
     statCache?.close();
     // What was computed before an error is still printed, in argument order.
     const done = lines.filter((line) => line !== undefined);
-    writeStdout(done.length ? `${done.join("\n")}\n` : "");
+    if (values.json) {
+      const entries = lines.flatMap((line, index) => (line === undefined ? [] : [{ path: positionals[index], checksum: line.slice(0, 64), type: kinds[index] ?? "file" }]));
+      writeStdout(`${JSON.stringify(entries, null, 2)}\n`);
+    } else writeStdout(done.length ? `${done.join("\n")}\n` : "");
   }
   return 0;
 }

@@ -44,6 +44,7 @@ export const spec: CommandSpec = {
     { key: "compression", names: ["--compression"], kind: "value", metavar: "zst|gz", help: "compress outputs and add the suffix" },
     { key: "confirm", names: ["-y", "--yes"], kind: "flag", constValue: "yes", help: "download large targets without asking" },
     { key: "confirm", names: ["-n", "--no"], kind: "flag", constValue: "no", help: "skip large targets without asking" },
+    { key: "json", names: ["--json"], kind: "flag", help: 'print the files: [{"path", "checksum", "outcome": "written"|"skipped"}]' },
   ],
   epilog: "Large targets are confirmed first: SEAMLESS_MAX_DOWNLOAD_FILES (2000), SEAMLESS_MAX_DOWNLOAD_SIZE (500 MB).",
 };
@@ -115,11 +116,13 @@ export async function main(argv: string[]): Promise<number> {
   files.splice(0, files.length, ...files.filter((file) => allowed.has(file)));
   let skipped = 0;
   const missing: FileTarget[] = [];
+  const outcomes = new Map<FileTarget, string>();
   const direct = (values.direct as DirectTransfer | undefined) ?? null;
   const progress = files.length === 1 ? reporter.progress(null, "downloaded") : undefined;
   await mapConcurrent(files, 8, async (target) => {
     const outcome = await fetchFile(store, target, policy, compression, direct, progress);
     if (outcome === "skipped") skipped++;
+    outcomes.set(target, outcome === "skipped" ? "skipped" : "written");
     if (outcome === "missing") {
       missing.push(target);
       reporter.message(0, `Cannot download contents of file '${target.path}', checksum ${target.checksum}: not found in ${store.location}`);
@@ -131,6 +134,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   for (const finish of finishers) finish();
   store.close();
+  if (values.json) writeStdout(`${JSON.stringify(files.map((file) => ({ path: file.path, checksum: file.checksum, outcome: outcomes.get(file) })), null, 2)}\n`);
   return 0;
 }
 

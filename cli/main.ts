@@ -10,13 +10,19 @@ import { writeStdout, writeStderr } from "./stdio.ts";
 /** A command's entry point: returns the exit code. */
 export type CommandMain = (argv: string[]) => Promise<number>;
 
-const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMain> }> = {
+export const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMain> }> = {
   run: { summary: "run a bash command as a cached transformation", load: async () => (await import("./run.ts")).main },
   "run-transformation": { summary: "run (or answer from cache) a stored transformation", load: async () => (await import("./run-transformation.ts")).main },
   checksum: { summary: "print checksums of files and directories (and write sidecars)", load: async () => (await import("./checksum.ts")).main },
   upload: { summary: "store files and directories as buffers, write .CHECKSUM/.INDEX", load: async () => (await import("./upload.ts")).main },
   download: { summary: "fetch buffers named by sidecars or checksums into files", load: async () => (await import("./download.ts")).main },
   resolve: { summary: "print or save the buffer of a checksum", load: async () => (await import("./resolve.ts")).main },
+  log: { summary: "what ran: runs newest first, their outcome, time and time saved", load: async () => (await import("./log.ts")).main },
+  explain: { summary: "say why a command would run again, or that it is a cache hit", load: async () => (await import("./explain.ts")).main },
+  stats: { summary: "the cache in numbers: buffers, results, hit rate, time saved", load: async () => (await import("./stats.ts")).main },
+  gc: { summary: "remove least recently used results and the buffers only they need", load: async () => (await import("./gc.ts")).main },
+  forget: { summary: "drop cached results so that the next run executes", load: async () => (await import("./forget.ts")).main },
+  completion: { summary: "print a shell completion script (bash, zsh, fish)", load: async () => (await import("./completion.ts")).main },
   hashserver: { summary: "serve a buffer directory over HTTP (hashserver protocol)", load: async () => (await import("./hashserver.ts")).main },
   jobserver: { summary: "run transformations on a pool of worker processes over HTTP", load: async () => (await import("./jobserver.ts")).main },
   worker: { summary: "internal: one worker process of a jobserver", load: async () => (await import("./worker.ts")).main },

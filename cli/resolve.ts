@@ -19,6 +19,7 @@ export const spec: CommandSpec = {
     { key: "output", names: ["-o", "--output"], kind: "value", metavar: "FILE", help: "write the raw bytes to FILE (atomically)" },
     HASHSERVER_OPTION,
     ...SCOPE_OPTIONS,
+    { key: "json", names: ["--json"], kind: "flag", help: 'JSON output: {"checksum", "length", "text"} (text null and "base64" set when not UTF-8)' },
     { key: "verbose", names: ["--verbose"], kind: "flag", help: "accepted for compatibility" },
   ],
 };
@@ -33,7 +34,7 @@ export async function main(argv: string[]): Promise<number> {
   const store = await openBufferStoreFor(configFromFlags(values));
   const buffer = await store.get(checksum);
   if (!buffer) throw new NotFoundError(`Cannot resolve buffer "${checksum}": not found in ${store.location}`);
-  writeBufferOut(buffer, checksum, values.output as string | undefined);
+  writeBufferOut(buffer, checksum, values.output as string | undefined, values.json === true);
   return 0;
 }
 
@@ -48,8 +49,12 @@ export function checksumOfArgument(argument: string): string {
   return checksum;
 }
 
-/** Writes the raw bytes to `output` (atomically), or prints them as text with one final newline. */
-export function writeBufferOut(buffer: Uint8Array, checksum: string, output: string | undefined): void {
+/**
+ * Writes the raw bytes to `output` (atomically), or prints them as text with one final newline,
+ * or as a JSON object (`{"checksum", "length", "text"}`; `text` null and `base64` set when the
+ * bytes are not UTF-8).
+ */
+export function writeBufferOut(buffer: Uint8Array, checksum: string, output: string | undefined, json = false): void {
   if (output) {
     writeFileAtomic(output, buffer);
     return;
@@ -58,7 +63,12 @@ export function writeBufferOut(buffer: Uint8Array, checksum: string, output: str
   try {
     text = new TextDecoder("utf-8", { fatal: true }).decode(buffer);
   } catch {
+    if (json) {
+      writeStdout(`${JSON.stringify({ checksum, length: buffer.byteLength, text: null, base64: Buffer.from(buffer).toString("base64") })}\n`);
+      return;
+    }
     throw new SeamlessError(`Buffer "${checksum}" is not UTF-8 text; use --output FILE to save its bytes`);
   }
-  writeStdout(`${text.replace(/\n+$/, "")}\n`);
+  if (json) writeStdout(`${JSON.stringify({ checksum, length: buffer.byteLength, text })}\n`);
+  else writeStdout(`${text.replace(/\n+$/, "")}\n`);
 }

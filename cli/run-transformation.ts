@@ -13,6 +13,7 @@ import { computeOnJobserver } from "../lib/execute/compute-remote.ts";
 import { remoteExecutionOf } from "./remote.ts";
 import { type CommandSpec, HASHSERVER_OPTION, SCOPE_OPTIONS, parseOrHelp } from "./args.ts";
 import { writeStdout, writeStderr } from "./stdio.ts";
+import { detailsOf, withRunLog } from "../lib/runlog/record.ts";
 
 export const spec: CommandSpec = {
   name: "run-transformation",
@@ -70,9 +71,11 @@ async function runCommand(argv: string[], signal: AbortSignal): Promise<number> 
     const sayAt = (level: number, text: string) => {
       if (values.verbose || level <= 0) writeStderr(`seamless run-transformation: ${text}\n`);
     };
-    const computed = remote.jobserver
-      ? await computeOnJobserver(dict, checksum, { jobserver: remote.jobserver, store, cache, scratch: values.scratch === true, record: remote.record === true, signal, say: sayAt })
-      : await computeTransformation(dict, checksum, {
+    const runLog = { cacheDir, command: `run-transformation ${checksum}`, source: "run-transformation", cwd: process.cwd(), tfChecksum: checksum, details: () => detailsOf(dict, () => undefined) } as const;
+    const computed = await withRunLog(runLog, (onComputed) => remote.jobserver
+      ? computeOnJobserver(dict, checksum, { jobserver: remote.jobserver, store, cache, scratch: values.scratch === true, record: remote.record === true, signal, say: sayAt })
+      : computeTransformation(dict, checksum, {
+          onComputed,
           signal,
           store,
           cache,
@@ -81,7 +84,7 @@ async function runCommand(argv: string[], signal: AbortSignal): Promise<number> 
           onStdoutLine: (line) => writeStderr(`${line}\n`),
           onStderr: values.verbose ? (chunk) => writeStderr(chunk) : undefined,
           say: sayAt,
-        });
+        }));
     if (values.output) writeFileAtomic(values.output as string, `${computed.checksum}\n`);
     else writeStdout(`${computed.checksum}\n`);
     return 0;

@@ -15,6 +15,7 @@ import { type CommandSpec, HASHSERVER_OPTION, SCOPE_OPTIONS, VERBOSITY_OPTIONS, 
 import { Reporter } from "./output.ts";
 import { futureRegistryOf, waitForFuture } from "../lib/execute/futures.ts";
 import { withInterrupt } from "./interrupt.ts";
+import { bashRunContext, withRunLog } from "../lib/runlog/record.ts";
 import { writeStdout, writeStderr } from "./stdio.ts";
 
 export const spec: CommandSpec = {
@@ -48,6 +49,7 @@ export const spec: CommandSpec = {
     { key: "scratch", names: ["--scratch"], kind: "flag", help: "do not store result values" },
     { key: "directPrint", names: ["--direct-print"], kind: "flag", help: "record __direct_print__ in __meta__" },
     { key: "dry", names: ["--dry", "--dry-run"], kind: "flag", help: "prepare only" },
+    { key: "force", names: ["--force"], kind: "flag", help: "execute even when the result is cached" },
     { key: "writeJob", names: ["-j", "--write-job"], kind: "value", metavar: "DIR", help: "with --dry: write the job to DIR" },
     { key: "upload", names: ["--upload"], kind: "flag", help: "with --dry: store inputs and the transformation" },
     HASHSERVER_OPTION,
@@ -169,7 +171,7 @@ async function runCommand(argv: string[], signal: AbortSignal): Promise<number> 
   const { remoteExecutionOf } = await import("./remote.ts");
   const remote = await remoteExecutionOf(config, (text) => reporter.message(0, text), signal);
   const { recoverFromCorruptBuffers } = await import("../lib/execute/recover-corrupt.ts");
-  return recoverFromCorruptBuffers(() => runPrepared(prepared, {
+  return recoverFromCorruptBuffers(() => withRunLog(bashRunContext(cacheDir, command, prepared, (text) => reporter.message(1, text)), (onComputed) => runPrepared(prepared, {
     reporter,
     config,
     ...remote,
@@ -179,6 +181,8 @@ async function runCommand(argv: string[], signal: AbortSignal): Promise<number> 
     writeStdout,
     writeStderr,
     signal,
-  }), (text) => reporter.message(0, text));
+    onComputed,
+    force: values.force === true,
+  })), (text) => reporter.message(0, text));
 }
 

@@ -1,4 +1,5 @@
 import { existsSync, statSync } from "node:fs";
+import { fileSidecarPath, readChecksumSidecar } from "../lib/checksum/sidecar.ts";
 import { SeamlessError, UsageError } from "../lib/errors.ts";
 import { StatCache } from "../lib/checksum/stat-cache.ts";
 import { statCachePathOf } from "../lib/buffers/cache-dir.ts";
@@ -38,6 +39,7 @@ export const spec: CommandSpec = {
     { key: "confirm", names: ["-y", "--yes"], kind: "flag", constValue: "yes", help: "confirm large uploads without asking" },
     { key: "confirm", names: ["-n", "--no"], kind: "flag", constValue: "no", help: "refuse large uploads without asking" },
     { key: "noStatCache", names: ["--no-stat-cache"], kind: "flag", help: "hash every file even if unchanged since last time" },
+    { key: "json", names: ["--json"], kind: "flag", help: 'print what was uploaded: {"inputs": [{"path", "checksum"}], "stored_files", "stored_bytes"}' },
   ],
   epilog: "Large uploads to a server ask first: SEAMLESS_MAX_UPLOAD_FILES (400), SEAMLESS_MAX_UPLOAD_SIZE (100 MB).",
 };
@@ -61,6 +63,7 @@ export async function main(argv: string[]): Promise<number> {
   const config = configFromFlags(values);
   const statCache = values.noStatCache ? null : new StatCache(statCachePathOf(config.cacheDir), { minBytes: 0 });
   let plan: UploadPlan | undefined;
+  const stored = { files: 0, bytes: 0 };
   try {
     const localStore = !destination && config.clients.buffer[0]?.kind === "folder";
     const store = destination ? destinationStore(destination) : await openBufferStoreFor(config, { write: true, say: (text) => reporter.message(1, text) });
@@ -81,6 +84,7 @@ export async function main(argv: string[]): Promise<number> {
     if (missing.length === 0) {
       const { count, bytes } = plan.storedAlready;
       reporter.message(count === 0 ? 1 : 0, count === 0 ? "Upload no files" : `Upload ${count} files, total ${formatSize(bytes)}`);
+      Object.assign(stored, { files: count, bytes });
       await writeSidecars(sidecars, { compare: compareLater });
     } else {
       const remote = !destination && !localStore;
@@ -94,6 +98,7 @@ export async function main(argv: string[]): Promise<number> {
       }
       const { count, bytes } = plan.storedAlready;
       reporter.message(0, `Upload ${missing.length + count} files, total ${formatSize(total + bytes)}`);
+      Object.assign(stored, { files: missing.length + count, bytes: total + bytes });
       if (destination) {
         storeIntoDestination(store as BufferDir, missing, mode, policy, values.incremental === true);
         await writeSidecars(sidecars);
@@ -102,6 +107,7 @@ export async function main(argv: string[]): Promise<number> {
       }
     }
     plan.recordStatCache();
+    if (values.json) writeStdout(`${JSON.stringify({ inputs: uploadedInputs(plan.paths), stored_files: stored.files, stored_bytes: stored.bytes }, null, 2)}\n`);
     if (values.move) removeInputs(plan.paths);
     store.close();
   } finally {
@@ -109,6 +115,15 @@ export async function main(argv: string[]): Promise<number> {
     statCache?.close();
   }
   return 0;
+}
+
+/** Each top-level input with the checksum its sidecar now holds. */
+function uploadedInputs(paths: string[]): { path: string; checksum: string }[] {
+  return paths.map((path) => {
+    const trimmed = path.length > 1 ? path.replace(/\/+$/, "") : path;
+    const sidecar = existsSync(`${trimmed}.INDEX`) ? `${trimmed}.CHECKSUM` : fileSidecarPath(trimmed);
+    return { path, checksum: readChecksumSidecar(sidecar) };
+  });
 }
 
 function destinationStore(directory: string): BufferDir {

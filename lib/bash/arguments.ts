@@ -13,6 +13,7 @@ import { readChecksumSidecar } from "../checksum/sidecar.ts";
 import { staleSidecarError } from "../checksum/stale-sidecar.ts";
 import type { StatCache } from "../checksum/stat-cache.ts";
 import { SeamlessError } from "../errors.ts";
+import { typingHint } from "./typing-hints.ts";
 
 /** How an argument was typed. */
 export type ArgumentType =
@@ -66,8 +67,8 @@ function statOrNull(path: string) {
   }
 }
 
-function ruleError(number: number, arg: string, lines: string[]): SeamlessError {
-  return new SeamlessError(lines.map((l) => l.replace("#N", `#${number}`).replace("X", arg)).join("\n"));
+function ruleError(number: number, arg: string, lines: string[], hint?: string): SeamlessError {
+  return new SeamlessError(lines.map((l) => l.replace("#N", `#${number}`).replace("X", arg)).join("\n"), { hint });
 }
 
 /**
@@ -112,7 +113,7 @@ export async function typeArgument(arg: string, number: number, rules: TypingRul
         "Argument #N 'X' has an extension.",
         "Therefore, it must exist as a file.",
         "To disable this rule, specify the -g1 option.",
-      ]);
+      ], typingHint(stats ? "rule1-directory" : "rule1-missing", arg, context.workdir));
     }
   }
   if (rules.rule2 && number > 1 && extension === "" && stats && !stats.isDirectory()) {
@@ -121,10 +122,10 @@ export async function typeArgument(arg: string, number: number, rules: TypingRul
       "Argument #N 'X' has no extension.",
       "Therefore, it must not exist as a file.",
       "To disable this rule, specify the -g2 option.",
-    ]);
+    ], typingHint("rule2", arg, context.workdir));
   }
   if (arg.endsWith("/") && !(stats && stats.isDirectory())) {
-    throw ruleError(number, arg, ["Argument #N 'X' ends with a slash.", "Therefore, it must exist as a directory."]);
+    throw ruleError(number, arg, ["Argument #N 'X' ends with a slash.", "Therefore, it must exist as a directory."], typingHint("rule3", arg, context.workdir));
   }
   if (isFloat || !stats) return { type: "value" };
   const typed: ArgumentType = { type: stats.isDirectory() ? "directory" : "file" };

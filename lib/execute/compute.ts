@@ -33,6 +33,10 @@ export interface ComputeOptions {
   signal?: AbortSignal;
   /** Kills the command after this long (a failure, nothing cached). */
   timeoutMs?: number;
+  /** Told the outcome before it is returned (the run log listens here). */
+  onComputed?: (computed: Computed) => void;
+  /** Execute even when the result is cached (`seamless run --force`). */
+  force?: boolean;
 }
 
 /** The outcome of a computation. */
@@ -41,6 +45,12 @@ export interface Computed {
   fromCache: boolean;
   /** The result buffer, when it was already read or produced (so callers need not read it again). */
   buffer?: Uint8Array;
+  /** Executed here, found in the cache, or produced meanwhile by an identical run elsewhere. */
+  how?: "executed" | "cache hit" | "joined";
+  /** An execution's wall time and stderr. */
+  execution?: { wallSeconds: number; stderr: string };
+  /** From the cache: the wall time its execution record gives (what the hit saved). */
+  recordedWallSeconds?: number | null;
 }
 
 /**
@@ -77,9 +87,22 @@ export async function lookupCachedResult(dict: TransformationDict, tfChecksum: C
  * @throws {TransformationFailedError} when the command fails (nothing cached)
  */
 export async function computeTransformation(dict: TransformationDict, tfChecksum: Checksum, options: ComputeOptions): Promise<Computed> {
+  const computed = await computeOnce(dict, tfChecksum, options);
+  options.onComputed?.(computed);
+  return computed;
+}
+
+async function computeOnce(dict: TransformationDict, tfChecksum: Checksum, options: ComputeOptions): Promise<Computed> {
   if (dict.__language__ !== "bash") throw new SeamlessError(`Cannot run a transformation in language "${String(dict.__language__)}": only bash is supported`);
-  const lookup = () => lookupCachedResult(dict, tfChecksum, options.cache, options.store);
-  const hit = await lookup();
+  const lookup = async (how: "cache hit" | "joined"): Promise<Computed | null> => {
+    if (options.force) return null;
+    const hit = await lookupCachedResult(dict, tfChecksum, options.cache, options.store);
+    if (!hit) return null;
+    // Only the run log needs what the hit saved: one more read, skipped otherwise.
+    const wall = options.onComputed ? (await options.cache.getExecutionRecord(tfChecksum))?.wall_time_seconds : undefined;
+    return { ...hit, how, recordedWallSeconds: typeof wall === "number" ? wall : null };
+  };
+  const hit = await lookup("cache hit");
   if (hit) return hit;
 
   const { signal } = options;
@@ -87,7 +110,7 @@ export async function computeTransformation(dict: TransformationDict, tfChecksum
   const lock = await acquireTransformationLock(options.lockDir, tfChecksum, { signal, onWait: (text) => options.say(1, text) });
   if (!lock) throw interrupted();
   try {
-    const again = await lookup();
+    const again = await lookup("joined");
     if (again) return again;
     if (signal?.aborted) throw interrupted();
     // What runs killed with SIGKILL left behind: their commands and their workspaces.
@@ -124,9 +147,15 @@ export async function computeTransformation(dict: TransformationDict, tfChecksum
       started_at: new Date(started).toISOString(),
       implementation: "seamless (TypeScript)",
     };
+    if (options.force) await recordForcedResult(options.cache, tfChecksum, result.checksum, options.say);
     await recordResult(options.cache, tfChecksum, result.checksum, record);
+    // A `seamless gc` between storing and recording may have taken an identical old buffer.
+    if (!options.scratch && !(await options.store.has([result.checksum]))[0]) await options.store.put(result.checksum, result.buffer);
     options.say(1, "Transformation finished");
-    return { checksum: result.checksum, fromCache: false, buffer: options.scratch ? undefined : result.buffer };
+    return {
+      checksum: result.checksum, fromCache: false, buffer: options.scratch ? undefined : result.buffer, how: "executed",
+      execution: { wallSeconds: result.outcome.wallSeconds, stderr: result.outcome.stderr },
+    };
   } finally {
     lock.release();
   }
@@ -140,6 +169,17 @@ export async function computeTransformation(dict: TransformationDict, tfChecksum
 export async function recordResult(cache: ResultCache, tf: Checksum, result: Checksum, record: ExecutionRecord): Promise<void> {
   if (await cache.setExecutionRecord(tf, result, record)) return;
   if ((await cache.getResult(tf)) !== result) await cache.setResult(tf, result);
+}
+
+/**
+ * `--force`: a new result that differs from the cached one moves the old one into
+ * `irreproducible_transformation` (services-spec §3.4) before the new one is recorded.
+ */
+async function recordForcedResult(cache: ResultCache, tfChecksum: Checksum, resultChecksum: Checksum, say: (level: number, text: string) => void): Promise<void> {
+  const previous = await cache.getResult(tfChecksum);
+  if (previous === null || previous === resultChecksum) return;
+  await cache.markIrreproducible(tfChecksum, previous);
+  say(0, `The result differs from the cached one (${previous}): that one is recorded as irreproducible`);
 }
 
 /** Where single-flight locks live inside a cache directory. */

@@ -15,6 +15,7 @@ import type { TransformationDict } from "../transformation/dict.ts";
 import { materializeWorkspace, shellQuote, writeTransformScript } from "./workspace.ts";
 import { runBash, type BashOutcome } from "./spawn.ts";
 import { condaActivation, containerEnginesOnPath, containerRunCommand, firstErrorLine, isEngineFailure, loadEnvironment } from "./environment.ts";
+import { makeResultTargetDirs } from "./result-dirs.ts";
 
 /** A transformation whose bash code failed. */
 export class TransformationFailedError extends SeamlessError {}
@@ -80,6 +81,7 @@ export async function executeBashTransformation(dict: TransformationDict, store:
   try {
     const runOn = async (launcher: string[] | undefined, script: string): Promise<BashOutcome> => {
       writeTransformScript(workspace, script);
+      makeResultTargetDirs(workspace.dir, code);
       return runBash(script, {
         cwd: workspace.dir,
         env: { ...process.env, ...workspace.env },

@@ -11,7 +11,7 @@ import { findMissing, sourceLength, storeBuffers } from "../buffers/transfer.ts"
 import { InterruptedError, SeamlessError } from "../errors.ts";
 import { formatSize } from "../units/human-size.ts";
 import type { PreparedBash } from "../transformation/prepare-bash.ts";
-import { computeTransformation, lockDirOf } from "./compute.ts";
+import { computeTransformation, lockDirOf, type ComputeOptions } from "./compute.ts";
 import { FutureFiles, futureRegistryOf, reapAbandonedFutures } from "./futures.ts";
 import { computeOnJobserver } from "./compute-remote.ts";
 import type { JobserverClient } from "../clients/jobserver.ts";
@@ -41,6 +41,10 @@ export interface RunOptions {
   jobserver?: JobserverClient;
   /** Record mode of the configuration (sent to the jobserver). */
   record?: boolean;
+  /** Told how the result came about (the run log). */
+  onComputed?: ComputeOptions["onComputed"];
+  /** Execute even on a cache hit. */
+  force?: boolean;
 }
 
 /** Stores every buffer the transformation needs (inputs, code, variables, the transformation). */
@@ -81,7 +85,10 @@ export async function runPrepared(prepared: PreparedBash, options: RunOptions): 
     if (signal?.aborted) throw new InterruptedError("Canceled");
     const say = (level: number, text: string) => reporter.message(level, text);
     const computed = options.jobserver
-      ? await computeOnJobserver(prepared.dict, prepared.tfChecksum, { jobserver: options.jobserver, store, cache, scratch: options.scratch, record: options.record === true, signal, say })
+      ? await computeOnJobserver(prepared.dict, prepared.tfChecksum, { jobserver: options.jobserver, store, cache, scratch: options.scratch, record: options.record === true, signal, say }).then((remote) => {
+          options.onComputed?.(remote);
+          return remote;
+        })
       : await computeTransformation(prepared.dict, prepared.tfChecksum, {
           signal,
           timeoutMs: options.timeoutMs,
@@ -92,6 +99,8 @@ export async function runPrepared(prepared: PreparedBash, options: RunOptions): 
           onStdoutLine: (line) => (prepared.resultTargets ? options.writeStdout(`${line}\n`) : stdoutLines.push(line)),
           onStderr: reporter.verbosity >= 1 ? options.writeStderr : undefined,
           say,
+          onComputed: options.onComputed,
+          force: options.force,
         });
     reporter.message(2, `Result checksum: ${computed.checksum}${computed.fromCache ? " (from cache)" : ""}`);
     if (!prepared.resultTargets) {

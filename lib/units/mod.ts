@@ -3,3 +3,4 @@
  * @module
  */
 export * from "./human-size.ts";
+export * from "./duration.ts";

@@ -1,0 +1,50 @@
+/**
+ * The transformation a `seamless run` command line would build, for the commands that inspect
+ * it without running it (`explain`, `forget -- COMMAND`).
+ * @module
+ */
+import { existsSync, statSync } from "node:fs";
+import { SeamlessError, UsageError } from "../lib/errors.ts";
+import { StatCache } from "../lib/checksum/stat-cache.ts";
+import { statCachePathOf } from "../lib/buffers/cache-dir.ts";
+import { parseCommandLineCached } from "../lib/bash/parse-cache.ts";
+import { parseVariables, prepareBashTransformation, type BashRunRequest, type PreparedBash } from "../lib/transformation/prepare-bash.ts";
+import { waitForFuture } from "../lib/execute/futures.ts";
+import { writeStderr } from "./stdio.ts";
+
+/** Run flags that change nothing about the transformation, and so mean nothing to an inspection. */
+export const NOT_FOR_INSPECTION = new Set(["dry", "writeJob", "upload", "force", "confirm", "noDownload", "scratch", "verbose", "quiet"]);
+
+/** The transformation request, as `seamless run` builds it from the same flags (cli/run.ts; keep the two alike). */
+export function runRequestOf(values: Record<string, unknown>, positionals: string[]): BashRunRequest {
+  if (values.unquote && positionals.length !== 1) throw new UsageError("-c (unquote) requires a single argument");
+  const workdir = (values.workdir as string | undefined) ?? ".";
+  if (!existsSync(workdir) || !statSync(workdir).isDirectory()) throw new SeamlessError(`Working directory "${workdir}" does not exist`);
+  return {
+    command: values.unquote ? positionals[0]! : positionals.join(" "),
+    workdir,
+    rootMode: values.rootMode === true,
+    rules: { rule1: values.noRule1 !== true, rule2: values.noRule2 !== true },
+    mappingMode: (values.mapping as "strip" | "extension" | undefined) ?? "literal",
+    primary: values.primary === undefined ? 1 : Number(values.primary),
+    inputs: (values.input as string[] | undefined) ?? [],
+    inputFiles: (values.inputFile as string[] | undefined) ?? [],
+    metafiles: (values.metafile as string[] | undefined) ?? [],
+    vars: parseVariables((values.var as string[] | undefined) ?? [], "--var"),
+    metavars: parseVariables((values.metavar as string[] | undefined) ?? [], "--metavar"),
+    prologues: (values.prologue as string[] | undefined) ?? [],
+    captures: (values.capture as string[] | undefined) ?? [],
+    directPrint: values.directPrint === true,
+  };
+}
+
+/** Prepares the transformation as `seamless run` does: nothing executes, nothing is stored. */
+export async function prepareRunRequest(request: BashRunRequest, cacheDir: string, header: string): Promise<PreparedBash> {
+  const line = await parseCommandLineCached(request.command, cacheDir);
+  const statCache = new StatCache(statCachePathOf(cacheDir));
+  try {
+    return await prepareBashTransformation(request, line, statCache, (path) => waitForFuture(path, (text) => writeStderr(`${header}: ${text}\n`)));
+  } finally {
+    statCache.close();
+  }
+}
