@@ -215,3 +215,31 @@ describe("a result directory holds exactly the result", () => {
     expect(second.stderr).toContain('Warning: result directory "outdir" holds 1 files that are not part of the result: notes.txt');
   });
 });
+
+describe("clear errors (items 12, 13)", () => {
+  test("a result target outside the working directory is refused up front, naming it", async () => {
+    using dir = tempDir();
+    const env = scrubbedEnv(join(dir.path, "cache"));
+    mkdirSync(join(dir.path, "work"));
+    writeFileSync(join(dir.path, "work/in.txt"), "x\n");
+    const cwd = join(dir.path, "work");
+    const outside = await runSeamless(["run", `cat in.txt > ${join(dir.path, "elsewhere/x.txt")}`], { cwd, env });
+    expect([outside.exitCode, outside.stderr.split("\n")[0]]).toEqual([1, `seamless run: Result target "${join(dir.path, "elsewhere/x.txt")}" is outside the working directory: results can only be written inside it`]);
+    const up = await runSeamless(["run", "cat in.txt > ../x.txt"], { cwd, env });
+    expect([up.exitCode, up.stderr.split("\n")[0]]).toEqual([1, 'seamless run: Result target "../x.txt" is outside the working directory: results can only be written inside it']);
+    const absoluteInside = await runSeamless(["run", `cat in.txt > ${join(cwd, "y.txt")}`], { cwd, env });
+    expect(absoluteInside.exitCode).toBe(1);
+    expect(absoluteInside.stderr).toContain('hint: write it as "y.txt"');
+    expect(readdirSync(cwd)).toEqual(["in.txt"]);
+    expect(existsSync(join(dir.path, "x.txt"))).toBe(false);
+  });
+
+  test("a NUL in an index key gets its own message", async () => {
+    using dir = tempDir();
+    const env = scrubbedEnv(join(dir.path, "cache"));
+    writeFileSync(join(dir.path, "m.INDEX"), `{"a\\u0000b": "${sha256("x")}"}\n`);
+    const result = await runSeamless(["download", "m"], { cwd: dir.path, env });
+    expect(result.exitCode).toBe(1);
+    expect(result.stderr).toContain("a NUL character cannot be part of a file name");
+  });
+});
