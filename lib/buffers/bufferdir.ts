@@ -293,7 +293,11 @@ export class BufferDir implements BufferStore {
     if (this.layout !== "prefix") return;
     const prefix = checksum.slice(0, 2);
     if (this.#madeDirs.has(prefix)) return;
-    mkdirSync(join(this.directory, prefix), { recursive: true });
+    try {
+      mkdirSync(join(this.directory, prefix), { recursive: true });
+    } catch (error) {
+      throw describeWriteError(error, join(this.directory, prefix)); // a read-only or full cache: one clear line
+    }
     this.#madeDirs.add(prefix);
   }
 

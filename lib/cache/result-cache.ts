@@ -4,8 +4,9 @@
  * `seamless run` processes safe.
  * @module
  */
-import type { Database } from "bun:sqlite";
-import { openSharedDatabase, retryWhileBusy } from "./sqlite.ts";
+import { Database } from "bun:sqlite";
+import { openDatabaseReadOnly, openSharedDatabase, retryWhileBusy } from "./sqlite.ts";
+import { DiskWriteError } from "../errors.ts";
 import type { Checksum } from "../checksum/checksum.ts";
 import { stringifyPlain } from "../serialize/plain-json.ts";
 
@@ -42,15 +43,29 @@ export interface ExecutionRecord {
   [key: string]: unknown;
 }
 
+function createSchema(db: Database): void {
+  const exists = db.query(`SELECT 1 FROM sqlite_master WHERE type='table' AND name='irreproducible_transformation'`).get();
+  if (!exists) retryWhileBusy(() => db.transaction(() => SCHEMA.forEach((statement) => db.exec(statement))).immediate());
+}
+
 /** A `seamless.db` file. */
 export class ResultCache {
   #db: Database;
+  /** Opened read-only (a read-only cache directory): lookups work, {@link recordResult} fails clearly. */
+  readonly readOnly: boolean = false;
 
-  /** Opens (and if needed creates) the database. */
+  /** Opens (and if needed creates) the database; read-only when it cannot be written. */
   constructor(readonly path: string) {
-    this.#db = openSharedDatabase(path);
-    const exists = this.#db.query(`SELECT 1 FROM sqlite_master WHERE type='table' AND name='irreproducible_transformation'`).get();
-    if (!exists) retryWhileBusy(() => this.#db.transaction(() => SCHEMA.forEach((statement) => this.#db.exec(statement))).immediate());
+    try {
+      this.#db = openSharedDatabase(path);
+      createSchema(this.#db);
+    } catch {
+      // A read-only cache still answers hits; one that does not even hold a database answers none.
+      const readOnly = openDatabaseReadOnly(path);
+      this.readOnly = true;
+      this.#db = readOnly ?? new Database(":memory:");
+      if (!readOnly) createSchema(this.#db);
+    }
   }
 
   /** The cached result checksum of a transformation, or null. */
@@ -64,6 +79,7 @@ export class ResultCache {
    * the transformation row, one reverse row, and a write-once metadata row.
    */
   recordResult(tfChecksum: Checksum, resultChecksum: Checksum, record: ExecutionRecord | null): void {
+    if (this.readOnly) throw new DiskWriteError(`Cannot record the result: the result cache "${this.path}" cannot be written (read-only)`, "EROFS");
     retryWhileBusy(() => this.#db.transaction(() => {
       const irreproducible = this.#db.query(`SELECT 1 FROM "irreproducible_transformation" WHERE "checksum" = ?`).get(tfChecksum);
       this.#db.query(`INSERT INTO "transformation" ("checksum", "result") VALUES (?, ?) ON CONFLICT("checksum") DO UPDATE SET "result" = excluded."result"`).run(tfChecksum, resultChecksum);

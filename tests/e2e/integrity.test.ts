@@ -243,3 +243,30 @@ describe("clear errors (items 12, 13)", () => {
     expect(result.stderr).toContain("a NUL character cannot be part of a file name");
   });
 });
+
+describe("a read-only cache serves reads (item 11)", () => {
+  const reason = tmpfsUnavailable();
+  test.skipIf(reason !== "")("checksum needs no cache, a cached run is answered, writes fail with one clear line", async () => {
+    const mount = mountSmallTmpfs(10);
+    if ("reason" in mount) throw new Error(mount.reason);
+    using _ = mount;
+    using dir = tempDir();
+    const cache = join(mount.path, "cache");
+    const env = scrubbedEnv(cache);
+    writeFileSync(join(dir.path, "f.txt"), "hello\n");
+    expect((await runSeamless(["run", "cat f.txt"], { cwd: dir.path, env })).exitCode).toBe(0);
+    expect((await runSeamless(["run", "cat f.txt > out.txt"], { cwd: dir.path, env })).exitCode).toBe(0);
+    expect(Bun.spawnSync(["mount", "-o", "remount,ro", mount.path]).exitCode).toBe(0);
+    const checksum = await runSeamless(["checksum", "f.txt"], { cwd: dir.path, env });
+    expect([checksum.exitCode, checksum.stdout, checksum.stderr]).toEqual([0, `${sha256("hello\n")}  f.txt\n`, ""]);
+    const hit = await runSeamless(["run", "cat f.txt"], { cwd: dir.path, env });
+    expect([hit.exitCode, hit.stdout, hit.stderr]).toEqual([0, "hello\n", ""]);
+    rmSync(join(dir.path, "out.txt"));
+    const target = await runSeamless(["run", "cat f.txt > out.txt"], { cwd: dir.path, env });
+    expect([target.exitCode, target.stderr]).toEqual([0, ""]);
+    expect(readFileSync(join(dir.path, "out.txt"), "utf8")).toBe("hello\n");
+    const miss = await runSeamless(["run", "echo new"], { cwd: dir.path, env });
+    expect(miss.exitCode).toBe(1);
+    expect(miss.stderr).toMatch(/^seamless run: Read-only file system: cannot write ".*__TOPLEVEL__.*"\n$/);
+  });
+});
