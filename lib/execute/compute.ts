@@ -100,7 +100,7 @@ export async function computeTransformation(dict: TransformationDict, tfChecksum
         throw error;
       });
       if (canceled) throw new InterruptedError(`Canceled transformation ${tfChecksum}`);
-      if (!options.scratch) await options.store.put(result.checksum, result.buffer);
+      if (!options.scratch && result.buffer) await options.store.put(result.checksum, result.buffer);
       const record: ExecutionRecord = {
         schema_version: 1,
         tf_checksum: tfChecksum,

@@ -14,7 +14,7 @@ import { formatSize } from "../units/human-size.ts";
 import type { PreparedBash } from "../transformation/prepare-bash.ts";
 import { computeTransformation, lockDirOf } from "./compute.ts";
 import { FutureFiles } from "./futures.ts";
-import { formatCapturedStdout, writeResultTargets } from "./results.ts";
+import { openCapturedStdout, writeResultTargets } from "./results.ts";
 
 /** The voice of the calling command. */
 export interface Voice {
@@ -78,11 +78,10 @@ export async function runPrepared(prepared: PreparedBash, options: RunOptions): 
     });
     reporter.message(2, `Result checksum: ${computed.checksum}${computed.fromCache ? " (from cache)" : ""}`);
     if (!prepared.resultTargets) {
-      const buffer = computed.buffer ?? (await store.get(computed.checksum));
-      if (!buffer) throw new SeamlessError("Cannot download result, and no result targets");
+      const captured = await openCapturedStdout(store, computed.checksum, computed.buffer);
+      if (!captured) throw new SeamlessError("Cannot download result, and no result targets");
       if (stdoutLines.length) options.writeStdout(`${stdoutLines.join("\n")}\n`);
-      const output = formatCapturedStdout(buffer);
-      if (output.length > 0) options.writeStdout(output);
+      captured.writeTo(options.writeStdout);
       return 0;
     }
     const resultBuffer = computed.buffer ?? (await store.get(computed.checksum));

@@ -270,3 +270,41 @@ describe("a read-only cache serves reads (item 11)", () => {
     expect(miss.stderr).toMatch(/^seamless run: Read-only file system: cannot write ".*__TOPLEVEL__.*"\n$/);
   });
 });
+
+describe("a large captured stdout is streamed (item 14)", () => {
+  /** Runs the binary and samples its peak resident memory (VmHWM) while it runs. */
+  async function runMeasured(args: string[], cwd: string, env: Record<string, string>): Promise<{ exitCode: number; stdoutBytes: number; tail: string; head: string; peakKb: number }> {
+    const { BINARY } = await import("../helpers.ts");
+    const child = Bun.spawn([BINARY, ...args], { cwd, env, stdout: "pipe", stderr: "inherit" });
+    let peakKb = 0;
+    const sampler = setInterval(() => {
+      try {
+        const match = /VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, "utf8"));
+        if (match) peakKb = Math.max(peakKb, Number(match[1]));
+      } catch {}
+    }, 10);
+    let stdoutBytes = 0;
+    let head = "";
+    let tail = "";
+    for await (const chunk of child.stdout) {
+      if (head.length < 10) head += Buffer.from(chunk).toString("latin1").slice(0, 10);
+      stdoutBytes += chunk.byteLength;
+      tail = (tail + Buffer.from(chunk).toString("latin1")).slice(-10);
+    }
+    const exitCode = await child.exited;
+    clearInterval(sampler);
+    return { exitCode, stdoutBytes, tail, head, peakKb };
+  }
+
+  test("a 200 MB stdout result is stored and printed with bounded memory, run and hit alike", async () => {
+    using dir = tempDir();
+    const env = scrubbedEnv(join(dir.path, "cache"));
+    const command = "printf '\\n\\n'; yes abcdefghijklmnopqrstuvwxyz | head -c 200000000; printf '\\n\\n\\n'";
+    for (const round of ["run", "hit"]) {
+      const result = await runMeasured(["run", command], dir.path, env);
+      expect([round, result.exitCode, result.stdoutBytes, result.head.slice(0, 4), result.tail.slice(-4)]).toEqual([round, 0, 200_000_001, "abcd", "ijk\n"]);
+      expect(result.peakKb).toBeGreaterThan(0);
+      expect(result.peakKb).toBeLessThan(150 * 1024);
+    }
+  }, 120_000);
+});
