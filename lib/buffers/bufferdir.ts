@@ -196,6 +196,20 @@ export class BufferDir implements BufferStore {
   }
 
   /**
+   * The path of a buffer stored uncompressed, after hashing it as a stream (memory stays
+   * bounded, for buffers too large to read whole); null when it is absent or stored compressed.
+   *
+   * @throws {CorruptBufferError} when its bytes no longer match its name (it is dropped)
+   */
+  verifiedPath(checksum: Checksum): string | null {
+    const found = this.locate(checksum);
+    if (!found || found.suffix) return null;
+    const { checksum: actual } = hashFileRaw(found.path);
+    if (actual !== checksum) throw this.#dropCorrupt(found.path, checksum, actual);
+    return found.path;
+  }
+
+  /**
    * Removes a stored file whose bytes no longer match its name, so that it is never served
    * again (a later store of the right bytes puts it back), and says so.
    */
@@ -293,7 +307,11 @@ export class BufferDir implements BufferStore {
     if (this.layout !== "prefix") return;
     const prefix = checksum.slice(0, 2);
     if (this.#madeDirs.has(prefix)) return;
-    mkdirSync(join(this.directory, prefix), { recursive: true });
+    try {
+      mkdirSync(join(this.directory, prefix), { recursive: true });
+    } catch (error) {
+      throw describeWriteError(error, join(this.directory, prefix)); // a read-only or full cache: one clear line
+    }
     this.#madeDirs.add(prefix);
   }
 

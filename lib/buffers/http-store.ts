@@ -15,6 +15,7 @@ import { describeNetworkError, httpRequest, normalizeBaseUrl, openHttpRequest, r
 import { streamGet } from "../wire/raw-get.ts";
 import { BatchedFileWriter } from "./batched-writer.ts";
 import { describeWriteError, tempPathFor } from "./atomic-write.ts";
+import { sourceChanged } from "./bufferdir.ts";
 import type { BufferStore } from "./store.ts";
 import { readFileSync } from "node:fs";
 
@@ -176,15 +177,24 @@ export class HttpBufferStore implements BufferStore {
     await this.#ensureHealthy();
     await withRetries(async () => {
       const stream = createReadStream(path, { highWaterMark: 1024 * 1024 });
+      // Hashed as sent: when the server refuses the checksum, this tells whether the file changed meanwhile.
+      const hasher = new StreamingHasher();
       const counted = (async function* () {
         for await (const chunk of stream) {
+          hasher.update(chunk as Buffer);
           onProgress?.((chunk as Buffer).byteLength);
           yield chunk as Buffer;
         }
       })();
       const response = await openHttpRequest(this.#base, HashserverPath.buffer(checksum), { method: "PUT", timeoutMs: 600_000 }, counted);
       const a = await readAnswer(response);
-      if (!isPutSuccess(a.status)) throw this.#httpError(`Cannot upload buffer "${checksum}"`, a.status, a.body);
+      if (!isPutSuccess(a.status)) {
+        if (a.status === HashserverStatus.badRequest) {
+          const sent = hasher.digest();
+          if (sent !== checksum) throw sourceChanged(path, checksum, sent);
+        }
+        throw this.#httpError(`Cannot upload buffer "${checksum}"`, a.status, a.body);
+      }
     });
   }
 

@@ -16,7 +16,7 @@ import { SeamlessError } from "../errors.ts";
 import { parsePlain, type PlainValue } from "../serialize/plain-json.ts";
 import { dumpsPythonJson, pythonJsonEquals } from "../serialize/python-json.ts";
 import { SCHEMA, SCHEMA_NAMES } from "./result-cache.ts";
-import { openSharedDatabase, retryWhileBusy } from "./sqlite.ts";
+import { openDatabaseReadOnly, openSharedDatabase, retryWhileBusy } from "./sqlite.ts";
 
 /** Why a write was refused (services-spec §3.4); the wire codec maps each to a status and text. */
 export type DatabaseConflict =
@@ -104,6 +104,18 @@ export class DatabaseFile {
       }
     }
     return new DatabaseFile(db, path);
+  }
+
+  /**
+   * Opens an embedded cache that cannot be written (a read-only disk) for lookups only; an empty
+   * in-memory database when there is no such file, so that every lookup misses.
+   */
+  static openReadOnlyOrEmpty(path: string): DatabaseFile {
+    const existing = openDatabaseReadOnly(path);
+    if (existing) return new DatabaseFile(existing, path);
+    const empty = new Database(":memory:");
+    SCHEMA.forEach((statement) => empty.exec(statement));
+    return new DatabaseFile(empty, path);
   }
 
   /**

@@ -4,6 +4,7 @@
  * `seamless run` processes safe.
  * @module
  */
+import { DiskWriteError } from "../errors.ts";
 import type { Checksum } from "../checksum/checksum.ts";
 import type { PlainValue } from "../serialize/plain-json.ts";
 import { DatabaseFile } from "./database-file.ts";
@@ -59,10 +60,18 @@ export interface ExecutionRecord {
  */
 export class SqliteResultCache implements ResultCache {
   readonly #file: DatabaseFile;
+  /** Opened read-only (a read-only cache directory): lookups work, writes fail clearly. */
+  readonly readOnly: boolean = false;
 
-  /** Opens (and if needed creates) the database. */
+  /** Opens (and if needed creates) the database; read-only when it cannot be written. */
   constructor(readonly path: string) {
-    this.#file = DatabaseFile.openShared(path);
+    try {
+      this.#file = DatabaseFile.openShared(path);
+    } catch {
+      // A read-only cache still answers hits; one that does not even hold a database answers none.
+      this.#file = DatabaseFile.openReadOnlyOrEmpty(path);
+      this.readOnly = true;
+    }
   }
 
   get location(): string {
@@ -74,6 +83,7 @@ export class SqliteResultCache implements ResultCache {
   }
 
   async setResult(tf: Checksum, result: Checksum): Promise<void> {
+    this.#refuseWriteIfReadOnly();
     this.#file.putTransformation(tf, result);
   }
 
@@ -87,6 +97,7 @@ export class SqliteResultCache implements ResultCache {
   }
 
   async setExecutionRecord(tf: Checksum, result: Checksum, record: Record<string, unknown>): Promise<boolean> {
+    this.#refuseWriteIfReadOnly();
     return this.#file.putMetadata(tf, result, record as PlainValue) === null;
   }
 
@@ -95,7 +106,12 @@ export class SqliteResultCache implements ResultCache {
   }
 
   async markIrreproducible(tf: Checksum, result: Checksum): Promise<boolean> {
+    this.#refuseWriteIfReadOnly();
     return this.#file.putIrreproducible(tf, result) === null;
+  }
+
+  #refuseWriteIfReadOnly(): void {
+    if (this.readOnly) throw new DiskWriteError(`Cannot record the result: the result cache "${this.path}" cannot be written (read-only)`, "EROFS");
   }
 
   close(): void {

@@ -4,8 +4,8 @@
  * (SQLITE_BUSY) while another process is doing the same, so that step is retried.
  * @module
  */
-import { Database } from "bun:sqlite";
-import { closeSync, mkdirSync, openSync, readSync } from "node:fs";
+import { Database, constants as sqliteConstants } from "bun:sqlite";
+import { closeSync, existsSync, mkdirSync, openSync, readSync } from "node:fs";
 import { dirname } from "node:path";
 
 const BUSY_TIMEOUT_MS = 10_000;
@@ -52,4 +52,16 @@ export function openSharedDatabase(path: string): Database {
   db.exec(`PRAGMA busy_timeout=${BUSY_TIMEOUT_MS}`);
   if (!wal) retryWhileBusy(() => db.exec("PRAGMA journal_mode=WAL"));
   return db;
+}
+
+/**
+ * Opens an existing database that cannot be opened for writing (a cache on a read-only disk or
+ * mount), for reading only; null when there is no such file. A WAL database needs its `-shm`
+ * file to be opened read-only the ordinary way, which a read-only directory cannot get, so it
+ * is opened `immutable`: nobody can change it there anyway.
+ */
+export function openDatabaseReadOnly(path: string): Database | null {
+  if (!existsSync(path)) return null;
+  const uri = `file:${encodeURI(path).replaceAll("?", "%3f").replaceAll("#", "%23")}?immutable=1`;
+  return new Database(uri, sqliteConstants.SQLITE_OPEN_READONLY | sqliteConstants.SQLITE_OPEN_URI);
 }

@@ -11,7 +11,7 @@
  * @module
  */
 import type { Stats } from "node:fs";
-import type { Database } from "bun:sqlite";
+import { Database } from "bun:sqlite";
 import { openSharedDatabase, retryWhileBusy } from "../cache/sqlite.ts";
 import type { Checksum } from "./checksum.ts";
 import { computeChecksum } from "./sha256.ts";
@@ -126,6 +126,20 @@ function setOf(count: number, stampAt: (index: number) => FileStamp, decompressA
 }
 
 /** A stat-keyed checksum cache backed by SQLite, opened on first use. */
+function createStatCacheTables(db: Database): void {
+  db.exec("PRAGMA synchronous=OFF");
+  // Numbers (not text) and no rowid: ~40% less per lookup and insert than the first layout.
+  // Times are REAL milliseconds. Earlier builds used other tables (file_stamp, file_set), left
+  // alone: a build still running on them would fail if they went away.
+  retryWhileBusy(() => db.exec(
+    `CREATE TABLE IF NOT EXISTS file_version (dev INTEGER NOT NULL, ino INTEGER NOT NULL, decompress INTEGER NOT NULL,
+     size INTEGER NOT NULL, mtime_ms REAL NOT NULL, ctime_ms REAL NOT NULL, recorded_ms REAL NOT NULL,
+     checksum TEXT NOT NULL, PRIMARY KEY (dev, ino, decompress)) WITHOUT ROWID;
+     CREATE TABLE IF NOT EXISTS file_version_set (digest TEXT PRIMARY KEY, recorded_ms REAL NOT NULL,
+     checksums BLOB NOT NULL) WITHOUT ROWID`,
+  ));
+}
+
 export class StatCache {
   #path: string;
   #opened: {
@@ -151,18 +165,15 @@ export class StatCache {
 
   #open() {
     if (this.#opened) return this.#opened;
-    const db = openSharedDatabase(this.#path);
-    db.exec("PRAGMA synchronous=OFF");
-    // Numbers (not text) and no rowid: ~40% less per lookup and insert than the first layout.
-    // Times are REAL milliseconds. Earlier builds used other tables (file_stamp, file_set), left
-    // alone: a build still running on them would fail if they went away.
-    retryWhileBusy(() => db.exec(
-      `CREATE TABLE IF NOT EXISTS file_version (dev INTEGER NOT NULL, ino INTEGER NOT NULL, decompress INTEGER NOT NULL,
-       size INTEGER NOT NULL, mtime_ms REAL NOT NULL, ctime_ms REAL NOT NULL, recorded_ms REAL NOT NULL,
-       checksum TEXT NOT NULL, PRIMARY KEY (dev, ino, decompress)) WITHOUT ROWID;
-       CREATE TABLE IF NOT EXISTS file_version_set (digest TEXT PRIMARY KEY, recorded_ms REAL NOT NULL,
-       checksums BLOB NOT NULL) WITHOUT ROWID`,
-    ));
+    let db: Database;
+    try {
+      db = openSharedDatabase(this.#path);
+      createStatCacheTables(db);
+    } catch {
+      // A read-only cache directory: files are hashed again, and what is learnt is kept for this process only.
+      db = new Database(":memory:");
+      createStatCacheTables(db);
+    }
     const select = db.prepare(
       "SELECT size, mtime_ms, ctime_ms, recorded_ms, checksum FROM file_version WHERE dev=? AND ino=? AND decompress=?",
     );

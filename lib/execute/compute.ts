@@ -129,7 +129,7 @@ async function computeOnce(dict: TransformationDict, tfChecksum: Checksum, optio
       },
     });
     if (signal?.aborted) throw interrupted();
-    if (!options.scratch) await options.store.put(result.checksum, result.buffer);
+    if (!options.scratch && result.buffer) await options.store.put(result.checksum, result.buffer);
     const record: ExecutionRecord = {
       schema_version: 1,
       tf_checksum: tfChecksum,
@@ -150,7 +150,7 @@ async function computeOnce(dict: TransformationDict, tfChecksum: Checksum, optio
     if (options.force) await recordForcedResult(options.cache, tfChecksum, result.checksum, options.say);
     await recordResult(options.cache, tfChecksum, result.checksum, record);
     // A `seamless gc` between storing and recording may have taken an identical old buffer.
-    if (!options.scratch && !(await options.store.has([result.checksum]))[0]) await options.store.put(result.checksum, result.buffer);
+    if (!options.scratch && result.buffer && !(await options.store.has([result.checksum]))[0]) await options.store.put(result.checksum, result.buffer);
     options.say(1, "Transformation finished");
     return {
       checksum: result.checksum, fromCache: false, buffer: options.scratch ? undefined : result.buffer, how: "executed",

@@ -6,7 +6,7 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { Checksum } from "../checksum/checksum.ts";
-import { computeChecksum } from "../checksum/sha256.ts";
+import { computeChecksum, hashFileRaw } from "../checksum/sha256.ts";
 import { walkDirectory } from "../checksum/file-checksum.ts";
 import type { BufferStore } from "../buffers/store.ts";
 import { serializePlain } from "../serialize/plain-json.ts";
@@ -20,10 +20,14 @@ import { makeResultTargetDirs } from "./result-dirs.ts";
 /** A transformation whose bash code failed. */
 export class TransformationFailedError extends SeamlessError {}
 
+/** From this size on a file result is streamed to the store (through `storeMember`), not read into memory. */
+export const STREAMED_RESULT_BYTES = 64 * 1024 * 1024;
+
 /** A produced result. */
 export interface BashResult {
   checksum: Checksum;
-  buffer: Uint8Array;
+  /** The result buffer; absent for a large file result, which `storeMember` has stored already. */
+  buffer?: Uint8Array;
   /** For directory results: the member checksums. */
   members: Checksum[];
   outcome: BashOutcome;
@@ -146,6 +150,13 @@ export async function executeBashTransformation(dict: TransformationDict, store:
       }
       const buffer = serializePlain(index);
       return { checksum: computeChecksum(buffer), buffer, members, outcome };
+    }
+    const size = statSync(resultPath).size;
+    if (size >= STREAMED_RESULT_BYTES) {
+      // Hashed and stored as a stream, never held whole: memory stays bounded for a 1 GB output.
+      const { checksum } = hashFileRaw(resultPath);
+      await hooks.storeMember?.(checksum, resultPath);
+      return { checksum, members: [], outcome };
     }
     const buffer = readFileSync(resultPath);
     return { checksum: computeChecksum(buffer), buffer, members: [], outcome };

@@ -3,7 +3,8 @@
  * written as files with `.CHECKSUM` (and `.INDEX` for directories).
  * @module
  */
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, rmdirSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, rmSync, rmdirSync } from "node:fs";
+import { BufferDir } from "../buffers/bufferdir.ts";
 import { dirname, join, posix } from "node:path";
 import type { Checksum } from "../checksum/checksum.ts";
 import { computeChecksum, hashFileRaw } from "../checksum/sha256.ts";
@@ -26,6 +27,71 @@ export function formatCapturedStdout(buffer: Uint8Array): Uint8Array {
   const trimmed = buffer.subarray(start, end);
   if (end === buffer.length) return trimmed;
   return Buffer.concat([trimmed, Buffer.from("\n")]);
+}
+
+/** A captured stdout result, ready to be written out. */
+export interface CapturedStdout {
+  /** Writes the formatted output ({@link formatCapturedStdout}) through `write`, in bounded chunks. */
+  writeTo(write: (data: Uint8Array) => void): void;
+}
+
+/** From this size on a captured stdout result is written from the store as a stream. */
+const STREAMED_STDOUT_BYTES = 64 * 1024 * 1024;
+
+/**
+ * The captured stdout result of a run, or null when its buffer is not available. A large
+ * result in the local store is verified and then streamed, never read whole (issue 17, item 14).
+ *
+ * @throws {CorruptBufferError} when the stored result no longer matches its checksum (it is dropped)
+ */
+export async function openCapturedStdout(store: BufferStore, checksum: Checksum, buffer: Uint8Array | undefined): Promise<CapturedStdout | null> {
+  if (!buffer && store instanceof BufferDir) {
+    const size = store.lengthOf(checksum);
+    const path = size !== null && size >= STREAMED_STDOUT_BYTES ? store.verifiedPath(checksum) : null;
+    if (path) return { writeTo: (write) => streamFormatted(path, write) };
+  }
+  const bytes = buffer ?? (await store.get(checksum));
+  if (!bytes) return null;
+  return {
+    writeTo: (write) => {
+      const output = formatCapturedStdout(bytes);
+      if (output.length > 0) write(output);
+    },
+  };
+}
+
+/** {@link formatCapturedStdout} on a file, chunk by chunk: trailing newlines are held back until more text follows. */
+function streamFormatted(path: string, write: (data: Uint8Array) => void): void {
+  const fd = openSync(path, "r");
+  try {
+    const chunk = Buffer.allocUnsafe(4 * 1024 * 1024);
+    let started = false;
+    let heldNewlines = 0;
+    for (;;) {
+      const n = readSync(fd, chunk, 0, chunk.length, null);
+      if (n <= 0) break;
+      let view = chunk.subarray(0, n);
+      if (!started) {
+        let skip = 0;
+        while (skip < view.length && view[skip] === 10) skip++;
+        view = view.subarray(skip);
+        if (view.length === 0) continue;
+        started = true;
+      }
+      let end = view.length;
+      while (end > 0 && view[end - 1] === 10) end--;
+      if (end === 0) {
+        heldNewlines += view.length;
+        continue;
+      }
+      if (heldNewlines > 0) write(Buffer.alloc(heldNewlines, 10));
+      write(view.subarray(0, end));
+      heldNewlines = view.length - end;
+    }
+    if (heldNewlines > 0) write(Buffer.from("\n"));
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** One file to write locally. */

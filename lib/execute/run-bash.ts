@@ -15,7 +15,7 @@ import { computeTransformation, lockDirOf, type ComputeOptions } from "./compute
 import { FutureFiles, futureRegistryOf, reapAbandonedFutures } from "./futures.ts";
 import { computeOnJobserver } from "./compute-remote.ts";
 import type { JobserverClient } from "../clients/jobserver.ts";
-import { formatCapturedStdout, writeResultTargets } from "./results.ts";
+import { openCapturedStdout, writeResultTargets } from "./results.ts";
 
 /** The voice of the calling command. */
 export interface Voice {
@@ -104,11 +104,10 @@ export async function runPrepared(prepared: PreparedBash, options: RunOptions): 
         });
     reporter.message(2, `Result checksum: ${computed.checksum}${computed.fromCache ? " (from cache)" : ""}`);
     if (!prepared.resultTargets) {
-      const buffer = computed.buffer ?? (await store.get(computed.checksum));
-      if (!buffer) throw new SeamlessError("Cannot download result, and no result targets");
+      const captured = await openCapturedStdout(store, computed.checksum, computed.buffer);
+      if (!captured) throw new SeamlessError("Cannot download result, and no result targets");
       if (stdoutLines.length) options.writeStdout(`${stdoutLines.join("\n")}\n`);
-      const output = formatCapturedStdout(buffer);
-      if (output.length > 0) options.writeStdout(output);
+      captured.writeTo(options.writeStdout);
       return 0;
     }
     const resultBuffer = computed.buffer ?? (await store.get(computed.checksum));

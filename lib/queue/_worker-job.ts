@@ -91,7 +91,7 @@ export async function runBashJob(dict: Record<string, PlainValue>, scratch: bool
       else await store.putFile(checksum, path);
     },
   });
-  if (!scratch) await store.put(result.checksum, result.buffer);
+  if (!scratch && result.buffer) await store.put(result.checksum, result.buffer); // a large file result was streamed to the store
   return { checksum: result.checksum, runtime: runtimeOf(startedAtMs, result.outcome) };
 }
 

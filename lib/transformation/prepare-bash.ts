@@ -294,6 +294,7 @@ export async function prepareBashTransformation(
     resultTargets = [...captures];
     if (redirection.target !== null) resultTargets.push([redirection.target.target, null]);
   }
+  for (const [server] of resultTargets ?? []) refuseOutsideTarget(server, workdir);
   const captureStdout = resultTargets === null || resultTargets.some(([server]) => server === "STDOUT");
 
   // Checksums of the inputs (cli-spec §3.12).
@@ -395,4 +396,23 @@ function sidecarNeighbour(pin: Pin): "file" | "directory" | null {
 function shownPath(path: string): string {
   const rel = relative(process.cwd(), path);
   return rel && !rel.startsWith("..") && !isAbsolute(rel) ? rel : path;
+}
+
+/**
+ * Refuses, before anything runs, a result target that the workspace cannot hold: the command
+ * runs in a temporary workspace and its target is moved into `RESULT/<target>`, which an
+ * absolute path or a `..` escape cannot be (it failed later as a temp-file ENOENT, or as
+ * "Result folder RESULT is empty"; QUIRK: Python emits `mv /x.txt /`, cli-spec §3.11).
+ */
+function refuseOutsideTarget(target: string, workdir: string): void {
+  if (target === "STDOUT") return;
+  const normal = posix.normalize(target);
+  if (!isAbsolute(target) && normal !== ".." && !normal.startsWith("../")) return;
+  const inside = isAbsolute(target) ? relative(isAbsolute(workdir) ? workdir : join(process.cwd(), workdir), target) : "..";
+  if (inside !== "" && !inside.startsWith("..") && !isAbsolute(inside)) {
+    throw new SeamlessError(`Result target "${target}" is an absolute path: a result is written relative to the working directory`, { hint: `write it as "${inside}"` });
+  }
+  throw new SeamlessError(`Result target "${target}" is outside the working directory: results can only be written inside it`, {
+    hint: "write the result inside the working directory (or choose it with -w) and move it afterwards",
+  });
 }

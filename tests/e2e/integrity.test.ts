@@ -205,13 +205,107 @@ describe("a result directory holds exactly the result", () => {
   test("files of the previous result that are gone from the new one are removed; other files are named in a warning", async () => {
     using dir = tempDir();
     const env = scrubbedEnv(join(dir.path, "cache"));
-    const first = await runSeamless(["run", "-cp", "outdir", "mkdir -p outdir/s1 outdir/s2 && echo 1 > outdir/s1/r && echo 2 > outdir/s2/r"], { cwd: dir.path, env });
+    // `&& true`: a redirect on the last command of the list would be a result target too (cli-spec §3.11).
+    const first = await runSeamless(["run", "-cp", "outdir", "mkdir -p outdir/s1 outdir/s2 && echo 1 > outdir/s1/r && echo 2 > outdir/s2/r && true"], { cwd: dir.path, env });
     expect(first.exitCode).toBe(0);
     writeFileSync(join(dir.path, "outdir/notes.txt"), "mine\n");
-    const second = await runSeamless(["run", "-cp", "outdir", "mkdir -p outdir/s1 && echo 1 > outdir/s1/r"], { cwd: dir.path, env });
+    const second = await runSeamless(["run", "-cp", "outdir", "mkdir -p outdir/s1 && echo 1 > outdir/s1/r && true"], { cwd: dir.path, env });
     expect(second.exitCode).toBe(0);
     expect(readdirSync(join(dir.path, "outdir"), { recursive: true }).map(String).sort()).toEqual(["notes.txt", "s1", "s1/r"]);
     expect(readFileSync(join(dir.path, "outdir/notes.txt"), "utf8")).toBe("mine\n");
     expect(second.stderr).toContain('Warning: result directory "outdir" holds 1 files that are not part of the result: notes.txt');
   });
+});
+
+describe("clear errors (items 12, 13)", () => {
+  test("a result target outside the working directory is refused up front, naming it", async () => {
+    using dir = tempDir();
+    const env = scrubbedEnv(join(dir.path, "cache"));
+    mkdirSync(join(dir.path, "work"));
+    writeFileSync(join(dir.path, "work/in.txt"), "x\n");
+    const cwd = join(dir.path, "work");
+    const outside = await runSeamless(["run", `cat in.txt > ${join(dir.path, "elsewhere/x.txt")}`], { cwd, env });
+    expect([outside.exitCode, outside.stderr.split("\n")[0]]).toEqual([1, `seamless run: Result target "${join(dir.path, "elsewhere/x.txt")}" is outside the working directory: results can only be written inside it`]);
+    const up = await runSeamless(["run", "cat in.txt > ../x.txt"], { cwd, env });
+    expect([up.exitCode, up.stderr.split("\n")[0]]).toEqual([1, 'seamless run: Result target "../x.txt" is outside the working directory: results can only be written inside it']);
+    const absoluteInside = await runSeamless(["run", `cat in.txt > ${join(cwd, "y.txt")}`], { cwd, env });
+    expect(absoluteInside.exitCode).toBe(1);
+    expect(absoluteInside.stderr).toContain('hint: write it as "y.txt"');
+    expect(readdirSync(cwd)).toEqual(["in.txt"]);
+    expect(existsSync(join(dir.path, "x.txt"))).toBe(false);
+  });
+
+  test("a NUL in an index key gets its own message", async () => {
+    using dir = tempDir();
+    const env = scrubbedEnv(join(dir.path, "cache"));
+    writeFileSync(join(dir.path, "m.INDEX"), `{"a\\u0000b": "${sha256("x")}"}\n`);
+    const result = await runSeamless(["download", "m"], { cwd: dir.path, env });
+    expect(result.exitCode).toBe(1);
+    expect(result.stderr).toContain("a NUL character cannot be part of a file name");
+  });
+});
+
+describe("a read-only cache serves reads (item 11)", () => {
+  const reason = tmpfsUnavailable();
+  test.skipIf(reason !== "")("checksum needs no cache, a cached run is answered, writes fail with one clear line", async () => {
+    const mount = mountSmallTmpfs(10);
+    if ("reason" in mount) throw new Error(mount.reason);
+    using _ = mount;
+    using dir = tempDir();
+    const cache = join(mount.path, "cache");
+    const env = scrubbedEnv(cache);
+    writeFileSync(join(dir.path, "f.txt"), "hello\n");
+    expect((await runSeamless(["run", "cat f.txt"], { cwd: dir.path, env })).exitCode).toBe(0);
+    expect((await runSeamless(["run", "cat f.txt > out.txt"], { cwd: dir.path, env })).exitCode).toBe(0);
+    expect(Bun.spawnSync(["mount", "-o", "remount,ro", mount.path]).exitCode).toBe(0);
+    const checksum = await runSeamless(["checksum", "f.txt"], { cwd: dir.path, env });
+    expect([checksum.exitCode, checksum.stdout, checksum.stderr]).toEqual([0, `${sha256("hello\n")}  f.txt\n`, ""]);
+    const hit = await runSeamless(["run", "cat f.txt"], { cwd: dir.path, env });
+    expect([hit.exitCode, hit.stdout, hit.stderr]).toEqual([0, "hello\n", ""]);
+    rmSync(join(dir.path, "out.txt"));
+    const target = await runSeamless(["run", "cat f.txt > out.txt"], { cwd: dir.path, env });
+    expect([target.exitCode, target.stderr]).toEqual([0, ""]);
+    expect(readFileSync(join(dir.path, "out.txt"), "utf8")).toBe("hello\n");
+    const miss = await runSeamless(["run", "echo new"], { cwd: dir.path, env });
+    expect(miss.exitCode).toBe(1);
+    expect(miss.stderr).toMatch(/^seamless run: Read-only file system: cannot write ".*__TOPLEVEL__.*"\n$/);
+  });
+});
+
+describe("a large captured stdout is streamed (item 14)", () => {
+  /** Runs the binary and samples its peak resident memory (VmHWM) while it runs. */
+  async function runMeasured(args: string[], cwd: string, env: Record<string, string>): Promise<{ exitCode: number; stdoutBytes: number; tail: string; head: string; peakKb: number }> {
+    const { BINARY } = await import("../helpers.ts");
+    const child = Bun.spawn([BINARY, ...args], { cwd, env, stdout: "pipe", stderr: "inherit" });
+    let peakKb = 0;
+    const sampler = setInterval(() => {
+      try {
+        const match = /VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, "utf8"));
+        if (match) peakKb = Math.max(peakKb, Number(match[1]));
+      } catch {}
+    }, 10);
+    let stdoutBytes = 0;
+    let head = "";
+    let tail = "";
+    for await (const chunk of child.stdout) {
+      if (head.length < 10) head += Buffer.from(chunk).toString("latin1").slice(0, 10);
+      stdoutBytes += chunk.byteLength;
+      tail = (tail + Buffer.from(chunk).toString("latin1")).slice(-10);
+    }
+    const exitCode = await child.exited;
+    clearInterval(sampler);
+    return { exitCode, stdoutBytes, tail, head, peakKb };
+  }
+
+  test("a 200 MB stdout result is stored and printed with bounded memory, run and hit alike", async () => {
+    using dir = tempDir();
+    const env = scrubbedEnv(join(dir.path, "cache"));
+    const command = "printf '\\n\\n'; yes abcdefghijklmnopqrstuvwxyz | head -c 200000000; printf '\\n\\n\\n'";
+    for (const round of ["run", "hit"]) {
+      const result = await runMeasured(["run", command], dir.path, env);
+      expect([round, result.exitCode, result.stdoutBytes, result.head.slice(0, 4), result.tail.slice(-4)]).toEqual([round, 0, 200_000_001, "abcd", "ijk\n"]);
+      expect(result.peakKb).toBeGreaterThan(0);
+      expect(result.peakKb).toBeLessThan(150 * 1024);
+    }
+  }, 120_000);
 });
