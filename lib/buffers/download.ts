@@ -3,13 +3,13 @@
  * `.INDEX` or raw checksum) into targets, then fetch verified buffers into files atomically.
  * @module
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, linkSync, symlinkSync, copyFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, rmSync, linkSync, symlinkSync, copyFileSync } from "node:fs";
 import { dirname, join, relative, resolve as resolvePath } from "node:path";
 import { tryParseChecksum, type Checksum } from "../checksum/checksum.ts";
 import { computeChecksum } from "../checksum/sha256.ts";
 import { hashFileRaw } from "../checksum/sha256.ts";
 import { compress, type CompressionSuffix } from "../checksum/compression.ts";
-import { fileSidecarPath, parseIndexText, readChecksumSidecar, stripTextData, writeChecksumSidecar, type DeepIndex } from "../checksum/sidecar.ts";
+import { fileSidecarPath, MAX_INDEX_SIDECAR_BYTES, parseIndexText, readChecksumSidecar, readSidecarText, stripTextData, writeChecksumSidecar, type DeepIndex } from "../checksum/sidecar.ts";
 import { ChecksumMismatchError, NotFoundError } from "../errors.ts";
 import { writeFileAtomic } from "./atomic-write.ts";
 import { BufferDir } from "./bufferdir.ts";
@@ -70,7 +70,7 @@ export function resolveDownloadItems(positionals: string[], options: ResolveOpti
  * names (then the `.INDEX` file is written). The index bytes must match a known checksum.
  */
 export async function loadDirectoryIndex(item: Extract<DownloadItem, { kind: "directory" }>, store: BufferStore, say: (text: string) => void): Promise<void> {
-  let text = existsSync(item.indexPath) ? stripTextData(readFileSync(item.indexPath, "utf8")) : "";
+  let text = existsSync(item.indexPath) ? stripTextData(readSidecarText(item.indexPath, MAX_INDEX_SIDECAR_BYTES)) : "";
   let bytes: Uint8Array;
   if (text) {
     bytes = Buffer.from(`${text}\n`);
