@@ -43,10 +43,22 @@ export class HttpError extends SeamlessError {
   }
 }
 
-/** Reads a request body whole. */
-export async function readBody(request: ServiceRequest): Promise<Uint8Array> {
+/**
+ * Reads a request body whole, counting streamed bytes against `maxBytes` (a Content-Length is
+ * not trusted, and may be absent).
+ *
+ * @throws {HttpError} 413 as soon as the body exceeds `maxBytes`
+ */
+export async function readBody(request: ServiceRequest, maxBytes = Number.POSITIVE_INFINITY): Promise<Uint8Array> {
+  const declared = Number(request.headers["content-length"]);
+  if (Number.isFinite(declared) && declared > maxBytes) throw new HttpError(413, `Request body too large: more than ${maxBytes} bytes`);
   const chunks: Uint8Array[] = [];
-  for await (const chunk of request.body) chunks.push(chunk);
+  let total = 0;
+  for await (const chunk of request.body) {
+    total += chunk.byteLength;
+    if (total > maxBytes) throw new HttpError(413, `Request body too large: more than ${maxBytes} bytes`);
+    chunks.push(chunk);
+  }
   return Buffer.concat(chunks);
 }
 
