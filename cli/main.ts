@@ -7,7 +7,7 @@ import { InterruptedError, SeamlessError, UsageError } from "../lib/errors.ts";
 import { VERSION } from "../lib/version.ts";
 import { writeStdout, writeStderr } from "./stdio.ts";
 import { registerTempWriter } from "../lib/buffers/temp-files.ts";
-import { resolveCacheDir } from "../lib/buffers/cache-dir.ts";
+import { cacheDirOf } from "../lib/config/mod.ts";
 
 /** A command's entry point: returns the exit code. */
 export type CommandMain = (argv: string[]) => Promise<number>;
@@ -96,7 +96,7 @@ export async function runCli(argv: string[]): Promise<number> {
   const entry = COMMANDS[command];
   if (!entry) return reportError(undefined, new UsageError(`Unknown command "${command}"`), debug);
   // Commands that write into the cache register there, so temp files of a killed one are reaped later.
-  const releaseWriter = WRITES_CACHE.has(command) && !rest.includes("--help") && !rest.includes("-h") ? registerTempWriter(resolveCacheDir()) : null;
+  const releaseWriter = WRITES_CACHE.has(command) && !rest.includes("--help") && !rest.includes("-h") ? registerTempWriter(cacheDirOf(process.env)) : null;
   try {
     const main = await entry.load();
     return await main(debug ? rest.filter((arg) => arg !== "--debug") : rest);

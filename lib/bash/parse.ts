@@ -11,7 +11,7 @@ import { readFileSync } from "node:fs";
 import { SeamlessError } from "../errors.ts";
 import { unquoteWord } from "./unquote.ts";
 import type { BashCommand, BashRedirect, BashWord, CommandLine } from "./command-line.ts";
-import { REDIRECT_TYPES, compoundRedirectNodes, ownedRedirectNodes, redirectBarrier, redirectStartsWithin } from "./redirect-ownership.ts";
+import { REDIRECT_TYPES, compoundRedirectNodes, heredocPipelineOf, ownedRedirectNodes, redirectBarrier, redirectStartsWithin } from "./redirect-ownership.ts";
 
 /** The command string is not bash that we can analyse. */
 export class BashSyntaxError extends SeamlessError {}
@@ -209,6 +209,8 @@ export async function parseCommandLine(source: string): Promise<CommandLine> {
   nodes.forEach((node, i) => {
     const pipeline = primaryPipelineNode(node, trees);
     commands[i]!.pipeline = pipeline ? nodes.flatMap((other, j) => (contains(pipeline, other) ? [j] : [])) : [i];
+    const continued = heredocPipelineOf(node);
+    if (continued) commands[i]!.pipeline = [...commands[i]!.pipeline, ...nodes.flatMap((other, j) => (contains(continued, other) ? [j] : []))];
   });
 
   let compoundRedirects: BashRedirect[] = [];

@@ -24,8 +24,32 @@ function lastNamedChild(node: Node): Node | null {
   return children[children.length - 1] ?? null;
 }
 
+/**
+ * Redirect children of a node. tree-sitter-bash nests whatever follows `<<EOF` on its line
+ * inside the heredoc_redirect (`cat <<EOF > out.txt` has the `> out.txt` as the heredoc's
+ * child); they are the same command's redirects, so they are lifted out here.
+ */
 function redirectChildren(node: Node): Node[] {
-  return node.namedChildren.filter((c): c is Node => !!c && REDIRECT_TYPES.has(c.type));
+  const found: Node[] = [];
+  for (const child of node.namedChildren) {
+    if (!child || !REDIRECT_TYPES.has(child.type)) continue;
+    found.push(child);
+    if (child.type === "heredoc_redirect") found.push(...child.childrenForFieldName("redirect").filter((r): r is Node => !!r));
+  }
+  return found;
+}
+
+/**
+ * The pipeline that continues after a here-document's start (`cat <<EOF | sort > out`), which
+ * tree-sitter-bash nests inside the heredoc_redirect; bashlex sees one pipeline `cat | sort`.
+ */
+export function heredocPipelineOf(command: Node): Node | null {
+  for (const redirect of ownedRedirectNodes(command)) {
+    if (redirect.type !== "heredoc_redirect") continue;
+    const pipeline = redirect.namedChildren.find((c) => c?.type === "pipeline");
+    if (pipeline) return pipeline;
+  }
+  return null;
 }
 
 function isBodyOf(statement: Node, node: Node): boolean {

@@ -13,14 +13,16 @@
  *   as in Python, with a one-line warning saying why.
  * @module
  */
-import { existsSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { dirname, join } from "node:path";
 import type { BufferStore } from "../buffers/store.ts";
 import { NotFoundError, SeamlessError } from "../errors.ts";
 import { parsePlain } from "../serialize/plain-json.ts";
 import type { TransformationDict } from "../transformation/dict.ts";
 import type { TransformationEnvironment } from "../transformation/environment.ts";
 import { which } from "../bash/executable.ts";
+import type { BashOutcome } from "./spawn.ts";
+import { shellQuote } from "./workspace.ts";
 
 /** Conda was asked for but cannot be found or activated. */
 export class CondaNotFoundError extends SeamlessError {}
@@ -143,4 +145,67 @@ export function isEngineFailure(exitCode: number, startedMarker: string): boolea
 export function firstErrorLine(stderr: string): string {
   const line = stderr.split("\n").map((l) => l.trim()).find((l) => l !== "");
   return line ? line.replace(/^((error|docker|podman):\s*)+/i, "").slice(0, 200) : "no error message";
+}
+
+/** How a transformation will be run: the container engines to try (none: the host). */
+export interface ExecutionPlan {
+  image: string | null;
+  condaEnvironment: string | null;
+  /** Engine executables to try, in order; empty when running on the host. */
+  engines: string[];
+}
+
+/**
+ * Decides where a transformation runs, before its workspace is made. Without a usable engine,
+ * `--docker` is announced with one warning line, and conda is checked at once (so a missing
+ * conda fails before anything is written).
+ *
+ * @throws {CondaNotFoundError} when conda is needed on the host and cannot be found
+ */
+export function planExecution(environment: TransformationEnvironment | null, warn: (text: string) => void, options: EnvironmentOptions = {}): ExecutionPlan {
+  const image = environment?.docker?.name ?? null;
+  const condaEnvironment = environment?.conda_environment ?? null;
+  const engines = image ? containerEnginesOnPath(options) : [];
+  if (engines.length === 0) {
+    if (image) warn(`--docker ${image}: neither docker nor podman is on PATH; running on the host`);
+    if (condaEnvironment) condaActivation(condaEnvironment, false, options);
+  }
+  return { image, condaEnvironment, engines };
+}
+
+/** Runs `/bin/bash -c script`, through `launcher` when given; the caller's spawner. */
+export type ScriptRunner = (launcher: string[] | undefined, script: string) => Promise<BashOutcome>;
+
+/**
+ * Runs `prologue + activation + code` as planned: in the image with each engine in turn, and on
+ * the host when none could start it (one warning line with each engine's reason). An engine
+ * failure is told apart from the command's own exit code by a marker the script writes first,
+ * in a directory mounted next to the workspace.
+ *
+ * @param variables names of the workspace's environment variables, passed into the container
+ * @returns the outcome of the run that started
+ * @throws {CondaNotFoundError} when falling back to a host without conda
+ */
+export async function runAsPlanned(
+  plan: ExecutionPlan, workspaceDir: string, variables: string[], prologue: string, code: string, run: ScriptRunner,
+  warn: (text: string) => void, options: EnvironmentOptions = {},
+): Promise<BashOutcome> {
+  const failures: string[] = [];
+  for (const engine of plan.engines) {
+    const status = mkdtempSync(join(dirname(workspaceDir), "seamless-container-status"));
+    try {
+      const marker = join(status, "started");
+      const activation = plan.condaEnvironment ? condaActivation(plan.condaEnvironment, true, options) : "";
+      const launcher = containerRunCommand(engine, plan.image!, workspaceDir, variables, options);
+      launcher.splice(launcher.length - 1, 0, "--volume", `${status}:${status}`);
+      const outcome = await run(launcher, `: > ${shellQuote(marker)}\n${prologue}${activation}${code}`);
+      if (!isEngineFailure(outcome.exitCode, marker)) return outcome;
+      failures.push(`${engine.split("/").pop()}: ${firstErrorLine(outcome.stderr)}`);
+    } finally {
+      rmSync(status, { recursive: true, force: true });
+    }
+  }
+  if (failures.length > 0) warn(`--docker ${plan.image}: cannot run the image (${failures.join("; ")}); running on the host`);
+  const activation = plan.condaEnvironment ? condaActivation(plan.condaEnvironment, false, options) : "";
+  return run(undefined, `${prologue}${activation}${code}`);
 }

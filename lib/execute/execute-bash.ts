@@ -3,8 +3,8 @@
  * bash in its own process group, result from `RESULT` (file → bytes, directory → deep index).
  * @module
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { existsSync, readFileSync, rmSync, statSync } from "node:fs";
+import { join } from "node:path";
 import type { Checksum } from "../checksum/checksum.ts";
 import { computeChecksum, hashFileRaw } from "../checksum/sha256.ts";
 import { walkDirectory } from "../checksum/file-checksum.ts";
@@ -12,9 +12,9 @@ import type { BufferStore } from "../buffers/store.ts";
 import { serializePlain } from "../serialize/plain-json.ts";
 import { SeamlessError, NotFoundError } from "../errors.ts";
 import type { TransformationDict } from "../transformation/dict.ts";
-import { materializeWorkspace, shellQuote, writeTransformScript } from "./workspace.ts";
+import { materializeWorkspace, writeTransformScript } from "./workspace.ts";
 import { runBash, type BashOutcome } from "./spawn.ts";
-import { condaActivation, containerEnginesOnPath, containerRunCommand, firstErrorLine, isEngineFailure, loadEnvironment } from "./environment.ts";
+import { loadEnvironment, planExecution, runAsPlanned, type ScriptRunner } from "./environment.ts";
 import { makeResultTargetDirs } from "./result-dirs.ts";
 
 /** A transformation whose bash code failed. */
@@ -63,6 +63,7 @@ function failureMessage(code: string, detail: string, outcome: BashOutcome | nul
  *
  * @throws {TransformationFailedError} on a non-zero exit, a timeout, a missing or empty RESULT
  * @throws {InterruptedError} when `hooks.signal` is aborted
+ * @throws {CondaNotFoundError} when `conda_environment` is asked for and no conda can activate it
  */
 export async function executeBashTransformation(dict: TransformationDict, store: BufferStore, hooks: ExecutionHooks): Promise<BashResult> {
   const codeEntry = dict.code as [string, string | null, string] | undefined;
@@ -71,19 +72,12 @@ export async function executeBashTransformation(dict: TransformationDict, store:
   if (!codeBytes) throw new NotFoundError(`Cannot load the code of the transformation: buffer "${codeEntry[2]}" not found in ${store.location}`);
   const code = Buffer.from(codeBytes).toString("utf8").replace(/\n+$/, "");
   const prologue = "set -u -e\ntrap 'jobs -p | xargs -r kill' EXIT\n";
-  const environment = await loadEnvironment(dict, store);
-  const image = environment?.docker?.name;
-  const condaName = environment?.conda_environment;
-  const engines = image ? containerEnginesOnPath() : [];
-  // On the host, a missing conda is an error before anything is materialized or run.
-  const hostScript = () => `${prologue}${condaName ? condaActivation(condaName, false) : ""}${code}`;
-  if (engines.length === 0) {
-    if (image) hooks.onWarning?.(`--docker ${image}: neither docker nor podman is on PATH; running on the host`);
-    hostScript();
-  }
-  const workspace = await materializeWorkspace(dict, store, { linkBuffers: engines.length === 0 });
+  const warn = (text: string) => hooks.onWarning?.(text);
+  const plan = planExecution(await loadEnvironment(dict, store), warn);
+  // A container sees only the workspace: pins are written into it, not linked to the buffer directory.
+  const workspace = await materializeWorkspace(dict, store, { linkBuffers: plan.engines.length === 0 });
   try {
-    const runOn = async (launcher: string[] | undefined, script: string): Promise<BashOutcome> => {
+    const run: ScriptRunner = (launcher, script) => {
       writeTransformScript(workspace, script);
       makeResultTargetDirs(workspace.dir, code);
       return runBash(script, {
@@ -102,31 +96,7 @@ export async function executeBashTransformation(dict: TransformationDict, store:
         throw error;
       });
     };
-    let outcome: BashOutcome | null = null;
-    let script = "";
-    const failures: string[] = [];
-    for (const engine of engines) {
-      const status = mkdtempSync(join(dirname(workspace.dir), "seamless-container-status"));
-      try {
-        const marker = join(status, "started");
-        script = `: > ${shellQuote(marker)}\n${prologue}${condaName ? condaActivation(condaName, true) : ""}${code}`;
-        const launcher = containerRunCommand(engine, image!, workspace.dir, Object.keys(workspace.env));
-        launcher.splice(launcher.length - 1, 0, "--volume", `${status}:${status}`);
-        const attempt = await runOn(launcher, script);
-        if (!isEngineFailure(attempt.exitCode, marker)) {
-          outcome = attempt;
-          break;
-        }
-        failures.push(`${engine.split("/").pop()}: ${firstErrorLine(attempt.stderr)}`);
-      } finally {
-        rmSync(status, { recursive: true, force: true });
-      }
-    }
-    if (outcome === null) {
-      if (failures.length > 0) hooks.onWarning?.(`--docker ${image}: cannot run the image (${failures.join("; ")}); running on the host`);
-      script = hostScript();
-      outcome = await runOn(undefined, script);
-    }
+    const outcome = await runAsPlanned(plan, workspace.dir, Object.keys(workspace.env), prologue, code, run, warn);
     workspace.linked.verifyUnchanged();
     if (outcome.timedOut) throw new TransformationFailedError(failureMessage(code, `Error: Timed out after ${(hooks.timeoutMs ?? 0) / 1000} s`, outcome));
     if (outcome.exitCode !== 0) {

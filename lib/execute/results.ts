@@ -123,14 +123,14 @@ export async function writeResultTargets(resultBuffer: Uint8Array, targets: Resu
     const local = join(options.workdir, localName ?? server);
     // `> ./out.txt` is moved to RESULT/./out.txt, which is the key "out.txt" (Python looks up
     // "./out.txt" and reports no result).
-    const key = posix.normalize(server);
-    if (key in result) {
+    const resultKey = posix.normalize(server);
+    if (resultKey in result) {
       mkdirSync(dirname(local), { recursive: true });
-      writeChecksumSidecar(`${local}.CHECKSUM`, result[key]!);
-      files.push({ path: local, checksum: result[key]! });
+      writeChecksumSidecar(`${local}.CHECKSUM`, result[resultKey]!);
+      files.push({ path: local, checksum: result[resultKey]! });
       continue;
     }
-    const prefix = `${key}/`;
+    const prefix = `${resultKey}/`;
     const sub: DeepIndex = Object.create(null);
     for (const [key, checksum] of Object.entries(result)) if (key.startsWith(prefix)) sub[key.slice(prefix.length)] = checksum;
     if (Object.keys(sub).length === 0) {

@@ -224,7 +224,8 @@ export async function prepareBashTransformation(
   for (let i = 0; i < analysed.length; i++) typed.push({ arg: analysed[i]!, typed: await typeArgument(analysed[i]!, i + 1, request.rules, context) });
 
   // Extra inputs (-i, -I, input redirects) and metafiles: rules 1 and 2 off, must exist.
-  const redirection = findRedirection(line, workdir);
+  // With -W, results still land in the working directory (not under /), so targets are judged against it.
+  const redirection = findRedirection(line, request.workdir);
   const extraInputs = [...request.inputs, ...redirection.inputs];
   for (const listFile of request.inputFiles) {
     const text = readFileSync(listFile, "utf8");

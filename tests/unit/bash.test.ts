@@ -62,6 +62,13 @@ describe("parseCommandLine()", () => {
     expect(await words("echo $(cat x > y) z")).toEqual([["echo", "cat", "x"], ["cat", "x"]]);
     expect(await words("cat a.txt>out")).toEqual([["cat"]]);
   });
+  test("redirects and a pipeline after a here-document's start are the command's (tree-sitter nests them in the heredoc)", async () => {
+    const redirected = await parseCommandLine("cat <<EOF > out.txt\nhello > x\nEOF");
+    expect(redirected.commands[0]!.redirects.map((r) => [r.op, r.target])).toEqual([["<<", "EOF"], [">", "out.txt"]]);
+    const piped = await parseCommandLine("cat <<EOF | sort > out.txt\nb\nEOF");
+    expect(piped.commands.map((c) => c.pipeline)).toEqual([[0, 1], [1]]);
+    expect(piped.commands[1]!.redirects.map((r) => r.target)).toEqual(["out.txt"]);
+  });
   test("a compound at the top takes every redirect inside it", async () => {
     const line = await parseCommandLine("(sort a > b; cat c) > d");
     expect(line.compoundRedirects.map((r) => r.target)).toEqual(["b", "d"]);
