@@ -9,7 +9,7 @@
  * expression paths as `json.dumps(path)`.
  * @module
  */
-import { Database } from "bun:sqlite";
+import { Database, SQLiteError } from "bun:sqlite";
 import { closeSync, existsSync, openSync, readSync, statSync } from "node:fs";
 import type { Checksum } from "../checksum/checksum.ts";
 import { SeamlessError } from "../errors.ts";
@@ -160,8 +160,58 @@ export class DatabaseFile {
     throw new SeamlessError(`Cannot serve "${path}": unsupported schema for 'meta_data' (columns ${columns.join(", ")})`);
   }
 
+  /** One transaction; inside a group commit the surrounding savepoint already covers `work`. */
   #write<T>(work: () => T): T {
+    if (this.#db.inTransaction) return work();
     return retryWhileBusy(() => this.#db.transaction(work).immediate());
+  }
+
+  #batch: { work: () => unknown; resolve: (value: unknown) => void; reject: (error: unknown) => void }[] | null = null;
+
+  /**
+   * Runs `work` (which may call the write methods) in the next group commit: writes that
+   * arrive in the same event-loop turn share one transaction, so one WAL commit serves them
+   * all, which is what bounds PUT throughput. `work` must throw only before it writes (as
+   * request validation does); should SQLite itself fail, the batch is undone and each write is
+   * retried in a transaction of its own, so one failure never takes the others down. Each
+   * promise settles after its commit.
+   */
+  writeSoon<T>(work: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      if (!this.#batch) {
+        this.#batch = [];
+        setImmediate(() => this.#flush());
+      }
+      this.#batch.push({ work, resolve: resolve as (value: unknown) => void, reject });
+    });
+  }
+
+  #flush(): void {
+    const batch = this.#batch ?? [];
+    this.#batch = null;
+    type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
+    const settle = (outcomes: Outcome[]) => batch.forEach((item, i) => {
+      const outcome = outcomes[i]!;
+      if (outcome.ok) item.resolve(outcome.value);
+      else item.reject(outcome.error);
+    });
+    const attempt = (work: () => unknown, inBatch: boolean): Outcome => {
+      try {
+        return { ok: true, value: work() };
+      } catch (error) {
+        if (inBatch && error instanceof SQLiteError) throw error;
+        return { ok: false, error };
+      }
+    };
+    let outcomes: Outcome[] = [];
+    try {
+      this.#write(() => {
+        outcomes = batch.map((item) => attempt(item.work, true));
+      });
+    } catch {
+      outcomes = batch.map((item) => attempt(() => this.#write(item.work), false));
+    }
+    settle(outcomes);
   }
 
   // --- transformation ---------------------------------------------------------------------

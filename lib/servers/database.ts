@@ -307,8 +307,8 @@ export function createDatabaseHandler(options: DatabaseHandlerOptions): ServiceH
       if (value === null || value === undefined) fail(DatabaseStatus.notFound, DatabaseMessage.unknownKey);
       return answer(DatabaseStatus.ok, formatDatabaseResult(value));
     }
-    if (type === "bucket_probe") putBucketProbe(file, body);
-    else put(file, type, checksumField(body, "checksum", DatabaseMessage.malformed), body);
+    const checksum = type === "bucket_probe" ? null : checksumField(body, "checksum", DatabaseMessage.malformed);
+    await file.writeSoon(() => (checksum === null ? putBucketProbe(file, body) : put(file, type, checksum, body)));
     return answer(DatabaseStatus.ok, DatabaseBody.stored);
   };
 }
