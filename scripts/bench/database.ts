@@ -107,7 +107,7 @@ function checksumOf(i: number): string {
 const dir = scratchDir("database");
 const stops: (() => void)[] = [];
 try {
-  const env = { ...process.env, SEAMLESS_CACHE: join(dir, "cache") };
+  const env: Record<string, string | undefined> = { ...process.env, SEAMLESS_CACHE: join(dir, "cache") };
   for (const key of Object.keys(env)) if (key.startsWith("SEAMLESS_") && key !== "SEAMLESS_CACHE") delete env[key];
   const database = await startWithStatusFile([BINARY, "database", join(dir, "bench.db"), "--writable"], dir, env);
   stops.push(database.stop);
