@@ -75,6 +75,9 @@ export function assertSqliteFile(path: string): void {
   }
 }
 
+/** Files up to this size get a full page check when a server opens them. */
+export const QUICK_CHECK_MAX_BYTES = 256 * 1024 * 1024;
+
 /** Python's `json.dumps` → SQLite `json()`: what peewee's `JSONField` stores. */
 const JSON_COLUMN = "json(?)";
 
@@ -129,14 +132,20 @@ export class DatabaseFile {
     return new DatabaseFile(db, path);
   }
 
-  /** Reads the schema and checks page integrity read-only, so a corrupt file is never written. */
+  /**
+   * Reads the schema and, for files up to {@link QUICK_CHECK_MAX_BYTES}, checks every page,
+   * read-only, so a corrupt file is never written. Larger files get the schema read only: a
+   * full check would hold the start-up for seconds per gigabyte.
+   */
   static #checkReadable(path: string): void {
     let db: Database | null = null;
     try {
       db = new Database(path, { readonly: true });
       db.query(`SELECT name FROM sqlite_master`).all();
-      const check = db.query(`PRAGMA quick_check(1)`).get() as { quick_check: string } | null;
-      if (check && check.quick_check !== "ok") throw new Error(check.quick_check);
+      if (statSync(path).size <= QUICK_CHECK_MAX_BYTES) {
+        const check = db.query(`PRAGMA quick_check(1)`).get() as { quick_check: string } | null;
+        if (check && check.quick_check !== "ok") throw new Error(check.quick_check);
+      }
     } catch (error) {
       if (error instanceof SeamlessError) throw error;
       throw new SeamlessError(`Cannot open database "${path}": corrupt or unreadable (${(error as Error).message}); left untouched`);
