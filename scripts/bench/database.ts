@@ -81,15 +81,18 @@ function httpRequestBytes(method: string, port: number, body: string): Uint8Arra
   return Buffer.from(`${method} / HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
 }
 
-/** Requests per second over `SECONDS`, 8 connections; `makeBody(i)` gives the i-th body. */
-async function measure(port: number, method: string, makeBody: (i: number) => string, expectStatus: number): Promise<number> {
+/**
+ * Requests per second over `SECONDS` (or until `limit` requests), 8 connections; `makeBody(i)`
+ * gives the i-th body.
+ */
+async function measure(port: number, method: string, makeBody: (i: number) => string, expectStatus: number, limit = Number.POSITIVE_INFINITY): Promise<number> {
   const connections = await Promise.all(Array.from({ length: CONNECTIONS }, () => openConnection(port)));
   let counter = 0;
   let bad = 0;
-  const deadline = performance.now() + SECONDS * 1000;
+  const deadline = limit === Number.POSITIVE_INFINITY ? performance.now() + SECONDS * 1000 : Number.POSITIVE_INFINITY;
   const started = performance.now();
   await Promise.all(connections.map(async (connection) => {
-    while (performance.now() < deadline) {
+    while (performance.now() < deadline && counter < limit) {
       const status = await connection.send(httpRequestBytes(method, port, makeBody(counter++)));
       if (status !== expectStatus) bad++;
     }
@@ -115,7 +118,7 @@ try {
   stops.push(bare.stop);
   const result = "2".repeat(64);
   const KEYS = 2000;
-  await measure(database.port, "PUT", (i) => JSON.stringify({ type: "transformation", checksum: checksumOf(i % KEYS), value: result }), 200);
+  await measure(database.port, "PUT", (i) => JSON.stringify({ type: "transformation", checksum: checksumOf(i), value: result }), 200, KEYS);
 
   const getBody = (i: number) => JSON.stringify({ type: "transformation", checksum: checksumOf(i % KEYS) });
   const bareGet = await measure(bare.port, "GET", getBody, 200);
