@@ -5,7 +5,7 @@
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { BINARY, medianTime, removeDir, report, scratchDir } from "./harness.ts";
+import { BINARY, median, medianTime, removeDir, report, scratchDir, timeCommand } from "./harness.ts";
 
 const CONNECTIONS = 8;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
@@ -140,6 +140,17 @@ try {
   const embedded = medianTime([BINARY, "run", "wc -l small.txt"], 31, { cwd: dir, env, warmup: 2 });
   const remote = medianTime([BINARY, "run", "wc -l small.txt"], 31, { cwd: dir, env: remoteEnv, warmup: 2 });
   report("run cache hit via database + hashserver (median of 31)", `${remote.toFixed(1)} ms (embedded hit ${embedded.toFixed(1)} ms)`, "<= 25 ms", remote <= 25);
+  // BASE_BINARY=path/to/an/older/seamless: the embedded hit before this change, same cache, alternating runs.
+  const base = process.env.BASE_BINARY;
+  if (base) {
+    const ours: number[] = [];
+    const theirs: number[] = [];
+    for (let i = 0; i < 31; i++) {
+      ours.push(timeCommand([BINARY, "run", "wc -l small.txt"], { cwd: dir, env }));
+      theirs.push(timeCommand([base, "run", "wc -l small.txt"], { cwd: dir, env }));
+    }
+    report("embedded cache hit vs BASE_BINARY (alternating, medians of 31)", `${median(ours).toFixed(1)} ms vs ${median(theirs).toFixed(1)} ms`, "not slower", median(ours) <= median(theirs) * 1.05);
+  }
 } finally {
   for (const stop of stops) stop();
   removeDir(dir);
