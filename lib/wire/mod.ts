@@ -6,3 +6,4 @@ export * from "./hashserver.ts";
 export * from "./http-client.ts";
 export * from "./raw-get.ts";
 export * from "./database.ts";
+export * from "./raw-request.ts";
