@@ -178,6 +178,7 @@ export async function rawRequest(host: string, port: number, path: string, optio
     const connection = reused ?? (await Connection.open(host, port));
     connection.socket!.ref();
     const exchange: Exchange = { resolve: () => {}, reject: () => {}, received: false };
+    let timedOut = false;
     try {
       const answer = await new Promise<RawAnswer>((resolve, reject) => {
         exchange.resolve = resolve;
@@ -185,9 +186,11 @@ export async function rawRequest(host: string, port: number, path: string, optio
         let timer: ReturnType<typeof setTimeout> | undefined;
         if (options.timeoutMs) {
           timer = setTimeout(() => {
+            timedOut = true;
             connection.closed = true;
-            connection.socket?.terminate();
+            connection.exchange = null;
             reject(new Error(`timed out after ${options.timeoutMs} ms`));
+            connection.socket?.terminate();
           }, options.timeoutMs);
         }
         const settle = <T>(fn: (value: T) => void) => (value: T) => {
@@ -208,7 +211,7 @@ export async function rawRequest(host: string, port: number, path: string, optio
     } catch (error) {
       connection.closed = true;
       connection.socket?.end();
-      if (reused && !exchange.received && attempt === 0) continue;
+      if (reused && !exchange.received && !timedOut && attempt === 0) continue;
       throw error;
     }
   }
