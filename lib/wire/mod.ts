@@ -1,5 +1,5 @@
 /**
- * Wire codecs, one per protocol, shared by client and server (services-spec §2), plus the small HTTP clients they ride on.
+ * Wire codecs, one per protocol, shared by client and server (services-spec §2 hashserver, §3 database), plus the small HTTP clients they ride on.
  * @module
  */
 export * from "./hashserver.ts";
@@ -7,3 +7,4 @@ export * from "./http-client.ts";
 export * from "./raw-get.ts";
 export * from "./database.ts";
 export * from "./launcher.ts";
+export * from "./raw-request.ts";
