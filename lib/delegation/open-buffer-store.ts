@@ -38,5 +38,5 @@ export async function openBufferStoreFor(config: SeamlessConfig, options: OpenOp
   if (choice.kind === "sqlite") throw new SeamlessError("A result cache is not a buffer store");
   const url = await urlOfClient(choice, launchContextOf(config, options.say));
   const { HttpBufferStore } = await import("../buffers/http-store.ts");
-  return new HttpBufferStore(url);
+  return new HttpBufferStore(url, { healthy: choice.kind === "launch" });
 }
