@@ -61,6 +61,7 @@ export const spec: CommandSpec = {
   ],
   epilog:
     "Cache: $SEAMLESS_CACHE (default ~/.cache/seamless): buffers in __TOPLEVEL__/, results in __TOPLEVEL__/seamless.db.\n" +
+    "Remote: $SEAMLESS_HASHSERVER (buffers) and $SEAMLESS_DATABASE (results) name servers; see also $SEAMLESS_REMOTE_CLIENTS.\n" +
     "Exit codes: 0 ok, 1 error, 2 usage, 130 interrupted.",
 };
 

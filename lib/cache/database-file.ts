@@ -9,7 +9,7 @@
  * expression paths as `json.dumps(path)`.
  * @module
  */
-import { Database } from "bun:sqlite";
+import { Database, SQLiteError } from "bun:sqlite";
 import { closeSync, existsSync, openSync, readSync, statSync } from "node:fs";
 import type { Checksum } from "../checksum/checksum.ts";
 import { SeamlessError } from "../errors.ts";
@@ -75,6 +75,9 @@ export function assertSqliteFile(path: string): void {
   }
 }
 
+/** Files up to this size get a full page check when a server opens them. */
+export const QUICK_CHECK_MAX_BYTES = 256 * 1024 * 1024;
+
 /** Python's `json.dumps` → SQLite `json()`: what peewee's `JSONField` stores. */
 const JSON_COLUMN = "json(?)";
 
@@ -129,14 +132,20 @@ export class DatabaseFile {
     return new DatabaseFile(db, path);
   }
 
-  /** Reads the schema and checks page integrity read-only, so a corrupt file is never written. */
+  /**
+   * Reads the schema and, for files up to {@link QUICK_CHECK_MAX_BYTES}, checks every page,
+   * read-only, so a corrupt file is never written. Larger files get the schema read only: a
+   * full check would hold the start-up for seconds per gigabyte.
+   */
   static #checkReadable(path: string): void {
     let db: Database | null = null;
     try {
       db = new Database(path, { readonly: true });
       db.query(`SELECT name FROM sqlite_master`).all();
-      const check = db.query(`PRAGMA quick_check(1)`).get() as { quick_check: string } | null;
-      if (check && check.quick_check !== "ok") throw new Error(check.quick_check);
+      if (statSync(path).size <= QUICK_CHECK_MAX_BYTES) {
+        const check = db.query(`PRAGMA quick_check(1)`).get() as { quick_check: string } | null;
+        if (check && check.quick_check !== "ok") throw new Error(check.quick_check);
+      }
     } catch (error) {
       if (error instanceof SeamlessError) throw error;
       throw new SeamlessError(`Cannot open database "${path}": corrupt or unreadable (${(error as Error).message}); left untouched`);
@@ -160,8 +169,58 @@ export class DatabaseFile {
     throw new SeamlessError(`Cannot serve "${path}": unsupported schema for 'meta_data' (columns ${columns.join(", ")})`);
   }
 
+  /** One transaction; inside a group commit the surrounding savepoint already covers `work`. */
   #write<T>(work: () => T): T {
+    if (this.#db.inTransaction) return work();
     return retryWhileBusy(() => this.#db.transaction(work).immediate());
+  }
+
+  #batch: { work: () => unknown; resolve: (value: unknown) => void; reject: (error: unknown) => void }[] | null = null;
+
+  /**
+   * Runs `work` (which may call the write methods) in the next group commit: writes that
+   * arrive in the same event-loop turn share one transaction, so one WAL commit serves them
+   * all, which is what bounds PUT throughput. `work` must throw only before it writes (as
+   * request validation does); should SQLite itself fail, the batch is undone and each write is
+   * retried in a transaction of its own, so one failure never takes the others down. Each
+   * promise settles after its commit.
+   */
+  writeSoon<T>(work: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      if (!this.#batch) {
+        this.#batch = [];
+        setImmediate(() => this.#flush());
+      }
+      this.#batch.push({ work, resolve: resolve as (value: unknown) => void, reject });
+    });
+  }
+
+  #flush(): void {
+    const batch = this.#batch ?? [];
+    this.#batch = null;
+    type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
+    const settle = (outcomes: Outcome[]) => batch.forEach((item, i) => {
+      const outcome = outcomes[i]!;
+      if (outcome.ok) item.resolve(outcome.value);
+      else item.reject(outcome.error);
+    });
+    const attempt = (work: () => unknown, inBatch: boolean): Outcome => {
+      try {
+        return { ok: true, value: work() };
+      } catch (error) {
+        if (inBatch && error instanceof SQLiteError) throw error;
+        return { ok: false, error };
+      }
+    };
+    let outcomes: Outcome[] = [];
+    try {
+      this.#write(() => {
+        outcomes = batch.map((item) => attempt(item.work, true));
+      });
+    } catch {
+      outcomes = batch.map((item) => attempt(() => this.#write(item.work), false));
+    }
+    settle(outcomes);
   }
 
   // --- transformation ---------------------------------------------------------------------

@@ -33,6 +33,7 @@ export const DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024;
 type JsonObject = { [key: string]: PlainValue };
 
 const TEXT = { "content-type": DATABASE_CONTENT_TYPE };
+const NOT_FOUND_BODY = errorBody(DatabaseMessage.unknownKey);
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
 function fail(status: number, message: string): never {
@@ -95,15 +96,23 @@ async function readRequest(request: ServiceRequest, maxBodyBytes: number): Promi
     }
     throw error;
   }
+  let text: string;
   let value: PlainValue;
   try {
-    value = parsePlain(decoder.decode(bytes));
+    text = decoder.decode(bytes);
+    value = JSON.parse(text) as PlainValue;
   } catch {
     badRequest(DatabaseMessage.malformed);
   }
   if (!isObject(value)) badRequest(DatabaseMessage.malformed);
+  // Where numbers are stored or echoed, Python's int/float distinction matters: parse again
+  // keeping it. The hot requests (transformation, reverse lookups) skip this.
+  if (typeof value.type === "string" && TYPES_WITH_NUMBERS.has(value.type)) value = parsePlain(text) as JsonObject;
   return value;
 }
+
+/** Request types whose numbers are stored or compared, so `1.0` must stay a float. */
+const TYPES_WITH_NUMBERS = new Set(["metadata", "buffer_info", "expression", "bucket_probe"]);
 
 function requestType(request: JsonObject): DatabaseRequestType {
   const type = request.type;
@@ -304,11 +313,11 @@ export function createDatabaseHandler(options: DatabaseHandlerOptions): ServiceH
       if (type === "protocol") value = [...DATABASE_PROTOCOL];
       else if (type === "bucket_probe") value = getBucketProbe(file, body);
       else value = get(file, type, checksumField(body, "checksum", DatabaseMessage.malformed), body);
-      if (value === null || value === undefined) fail(DatabaseStatus.notFound, DatabaseMessage.unknownKey);
+      if (value === null || value === undefined) return answer(DatabaseStatus.notFound, NOT_FOUND_BODY);
       return answer(DatabaseStatus.ok, formatDatabaseResult(value));
     }
-    if (type === "bucket_probe") putBucketProbe(file, body);
-    else put(file, type, checksumField(body, "checksum", DatabaseMessage.malformed), body);
+    const checksum = type === "bucket_probe" ? null : checksumField(body, "checksum", DatabaseMessage.malformed);
+    await file.writeSoon(() => (checksum === null ? putBucketProbe(file, body) : put(file, type, checksum, body)));
     return answer(DatabaseStatus.ok, DatabaseBody.stored);
   };
 }

@@ -1,5 +1,5 @@
 /**
- * Services as plain request handlers (services-spec §1–§2): the hashserver, and `serveService` for ports, status files, idle timeout and signals.
+ * Services as plain request handlers (services-spec §1–§3): the hashserver, the database, and `serveService` for ports, status files, idle timeout and signals.
  * @module
  */
 export * from "./http.ts";

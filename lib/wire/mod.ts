@@ -1,5 +1,5 @@
 /**
- * Wire codecs, one per protocol, shared by client and server (services-spec §2), plus the small HTTP clients they ride on.
+ * Wire codecs, one per protocol, shared by client and server (services-spec §2 hashserver, §3 database), plus the small HTTP clients they ride on.
  * @module
  */
 export * from "./hashserver.ts";

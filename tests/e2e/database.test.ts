@@ -71,6 +71,14 @@ describe("seamless database (real server)", () => {
     expect(missing.stderr).toContain("must exist when --writable is not set");
   });
 
+  test("--timeout: the server stops by itself after S seconds without requests (exit 0)", async () => {
+    using dir = tempDir();
+    const env = scrubbedEnv(join(dir.path, "cache"));
+    const { url, child } = await startServer(["database", "seamless.db", "--writable", "--timeout", "1"], dir.path, env);
+    expect(await exchange(url, "GET", { type: "protocol" })).toMatchObject({ status: 200 });
+    expect(await child.exited).toBe(0);
+  }, 30_000);
+
   test("--help, and bad flags are usage errors", async () => {
     using dir = tempDir();
     const env = scrubbedEnv(join(dir.path, "cache"));

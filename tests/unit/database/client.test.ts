@@ -241,7 +241,9 @@ describe("DatabaseFile on the Python schema (services-spec §3.5)", () => {
     const corrupt = join(dir.path, "corrupt.db");
     const db = new Database(corrupt, { create: true });
     db.exec(`CREATE TABLE t (x TEXT)`);
-    for (let i = 0; i < 200; i++) db.query(`INSERT INTO t VALUES (?)`).run("y".repeat(500));
+    db.transaction(() => {
+      for (let i = 0; i < 200; i++) db.query(`INSERT INTO t VALUES (?)`).run("y".repeat(500));
+    })();
     db.close();
     const bytes = readFileSync(corrupt);
     bytes.fill(0xab, 4096, bytes.length - 100);

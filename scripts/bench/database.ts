@@ -1,0 +1,143 @@
+/**
+ * `seamless database` throughput: 8 keep-alive connections sending transformation GETs and
+ * PUTs, against a bare `Bun.serve` answering a constant (same client, same run). Then a
+ * `seamless run` cache hit through a running database + hashserver against the embedded hit.
+ */
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { BINARY, medianTime, removeDir, report, scratchDir } from "./harness.ts";
+
+const CONNECTIONS = 8;
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
+
+/** Starts a server process with a status file and waits until it says running. */
+async function startWithStatusFile(argv: string[], dir: string, env: Record<string, string | undefined>): Promise<{ port: number; stop: () => void }> {
+  const statusFile = join(dir, `status-${Math.random().toString(36).slice(2)}.json`);
+  writeFileSync(statusFile, "{}");
+  const child = Bun.spawn([...argv, "--port", "0", "--status-file", statusFile], { cwd: dir, env, stdout: "ignore", stderr: "inherit" });
+  for (let i = 0; i < 400; i++) {
+    const status = JSON.parse(readFileSync(statusFile, "utf8"));
+    if (status.status === "running") return { port: status.port, stop: () => child.kill() };
+    await Bun.sleep(25);
+  }
+  child.kill();
+  throw new Error(`${argv.join(" ")} did not start`);
+}
+
+/** A bare Bun.serve in its own process, answering every request with a constant. */
+async function startBareServer(dir: string): Promise<{ port: number; stop: () => void }> {
+  const script = join(dir, "bare.ts");
+  writeFileSync(script, `const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: async (req) => { await req.arrayBuffer(); return new Response("${"2".repeat(64)}"); } });\nconsole.log(server.port);\n`);
+  const child = Bun.spawn([process.execPath, script], { stdout: "pipe", stderr: "inherit" });
+  const reader = child.stdout.getReader();
+  const { value } = await reader.read();
+  reader.releaseLock();
+  return { port: Number(new TextDecoder().decode(value).trim()), stop: () => child.kill() };
+}
+
+/** One keep-alive connection that sends requests one after another and reads each answer. */
+function openConnection(port: number): Promise<{ send: (request: Uint8Array) => Promise<number>; close: () => void }> {
+  return new Promise((resolve, reject) => {
+    let buffered = Buffer.alloc(0);
+    let waiting: ((status: number) => void) | null = null;
+    const tryComplete = () => {
+      const end = buffered.indexOf("\r\n\r\n");
+      if (end < 0 || !waiting) return;
+      const head = buffered.subarray(0, end).toString("latin1");
+      const length = Number(/content-length:\s*(\d+)/i.exec(head)?.[1] ?? 0);
+      if (buffered.length < end + 4 + length) return;
+      const status = Number(head.slice(9, 12));
+      buffered = buffered.subarray(end + 4 + length);
+      const done = waiting;
+      waiting = null;
+      done(status);
+    };
+    Bun.connect({
+      hostname: "127.0.0.1",
+      port,
+      socket: {
+        open(socket) {
+          resolve({
+            send: (request) => new Promise((done) => {
+              waiting = done;
+              socket.write(request);
+            }),
+            close: () => socket.end(),
+          });
+        },
+        data(_socket, chunk) {
+          buffered = buffered.length ? Buffer.concat([buffered, chunk]) : Buffer.from(chunk);
+          tryComplete();
+        },
+        error(_socket, error) {
+          reject(error);
+        },
+      },
+    }).catch(reject);
+  });
+}
+
+function httpRequestBytes(method: string, port: number, body: string): Uint8Array {
+  return Buffer.from(`${method} / HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+}
+
+/** Requests per second over `SECONDS`, 8 connections; `makeBody(i)` gives the i-th body. */
+async function measure(port: number, method: string, makeBody: (i: number) => string, expectStatus: number): Promise<number> {
+  const connections = await Promise.all(Array.from({ length: CONNECTIONS }, () => openConnection(port)));
+  let counter = 0;
+  let bad = 0;
+  const deadline = performance.now() + SECONDS * 1000;
+  const started = performance.now();
+  await Promise.all(connections.map(async (connection) => {
+    while (performance.now() < deadline) {
+      const status = await connection.send(httpRequestBytes(method, port, makeBody(counter++)));
+      if (status !== expectStatus) bad++;
+    }
+  }));
+  const elapsed = (performance.now() - started) / 1000;
+  for (const connection of connections) connection.close();
+  if (bad) throw new Error(`${bad} answers were not ${expectStatus}`);
+  return counter / elapsed;
+}
+
+function checksumOf(i: number): string {
+  return new Bun.CryptoHasher("sha256").update(String(i)).digest("hex");
+}
+
+const dir = scratchDir("database");
+const stops: (() => void)[] = [];
+try {
+  const env: Record<string, string | undefined> = { ...process.env, SEAMLESS_CACHE: join(dir, "cache") };
+  for (const key of Object.keys(env)) if (key.startsWith("SEAMLESS_") && key !== "SEAMLESS_CACHE") delete env[key];
+  const database = await startWithStatusFile([BINARY, "database", join(dir, "bench.db"), "--writable"], dir, env);
+  stops.push(database.stop);
+  const bare = await startBareServer(dir);
+  stops.push(bare.stop);
+  const result = "2".repeat(64);
+  const KEYS = 2000;
+  await measure(database.port, "PUT", (i) => JSON.stringify({ type: "transformation", checksum: checksumOf(i % KEYS), value: result }), 200);
+
+  const getBody = (i: number) => JSON.stringify({ type: "transformation", checksum: checksumOf(i % KEYS) });
+  const bareGet = await measure(bare.port, "GET", getBody, 200);
+  const dbGet = await measure(database.port, "GET", getBody, 200);
+  report("database GET transformation, 8 connections", `${dbGet.toFixed(0)}/s = ${(dbGet / bareGet).toFixed(2)}x bare Bun.serve (${bareGet.toFixed(0)}/s)`, ">= 10,000/s", dbGet >= 10_000);
+  let fresh = 1_000_000;
+  const putBody = () => JSON.stringify({ type: "transformation", checksum: checksumOf(fresh++), value: result });
+  const barePut = await measure(bare.port, "PUT", putBody, 200);
+  const dbPut = await measure(database.port, "PUT", putBody, 200);
+  report("database PUT transformation (new keys), 8 connections", `${dbPut.toFixed(0)}/s = ${(dbPut / barePut).toFixed(2)}x bare Bun.serve (${barePut.toFixed(0)}/s)`, ">= 5,000/s", dbPut >= 5_000);
+
+  // seamless run: cache hit through running servers vs the embedded cache, same run.
+  const bufferDir = join(dir, "buffers");
+  Bun.spawnSync(["mkdir", "-p", bufferDir]);
+  const hashserver = await startWithStatusFile([BINARY, "hashserver", bufferDir, "--writable"], dir, env);
+  stops.push(hashserver.stop);
+  writeFileSync(join(dir, "small.txt"), "a\nb\nc\n");
+  const remoteEnv = { ...env, SEAMLESS_CACHE: join(dir, "cache-remote"), SEAMLESS_DATABASE: `http://127.0.0.1:${database.port}`, SEAMLESS_HASHSERVER: `http://127.0.0.1:${hashserver.port}` };
+  const embedded = medianTime([BINARY, "run", "wc -l small.txt"], 31, { cwd: dir, env, warmup: 2 });
+  const remote = medianTime([BINARY, "run", "wc -l small.txt"], 31, { cwd: dir, env: remoteEnv, warmup: 2 });
+  report("run cache hit via database + hashserver (median of 31)", `${remote.toFixed(1)} ms (embedded hit ${embedded.toFixed(1)} ms)`, "<= 25 ms", remote <= 25);
+} finally {
+  for (const stop of stops) stop();
+  removeDir(dir);
+}
