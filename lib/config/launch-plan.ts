@@ -33,6 +33,11 @@ export interface LaunchPlan {
   seamlessBinary: string;
   /** The server's inactivity timeout (services-spec §5.1: 600 s). */
   timeoutSeconds: number;
+  /**
+   * `file_parameters` of the launch dict, written as `parameters` into the server JSON (the
+   * jobserver reads its remote clients there, services-spec §5.1); set by whoever launches it.
+   */
+  parameters?: Record<string, unknown>;
 }
 
 /** The placeholder the launcher replaces with the server JSON path. */

@@ -65,6 +65,7 @@ function startLocally(plan: LaunchPlan, context: LaunchContext): Promise<ServerR
     launcherDir: context.launcherDir,
     executable: context.executable,
     networkInterface: plan.networkInterface,
+    parameters: plan.parameters,
     home: context.home,
     say: context.say,
   });
@@ -75,6 +76,7 @@ async function startOverSsh(plan: LaunchPlan, context: LaunchContext): Promise<S
   context.say?.(`Launching ${plan.service} "${plan.key}" on ${plan.sshHostname} over SSH`);
   const argv = [plan.seamlessBinary, "launch-service", "--key", plan.key, "--workdir", plan.workdir];
   if (plan.networkInterface) argv.push("--network-interface", plan.networkInterface);
+  if (plan.parameters) argv.push("--parameters", JSON.stringify(plan.parameters));
   argv.push("--", ...plan.args);
   const output = await runOverSsh(target, argv, SSH_LAUNCH_TIMEOUT_MS);
   const record = decodeServerRecord(output.trim().split("\n").at(-1) ?? "");

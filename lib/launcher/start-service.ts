@@ -27,6 +27,8 @@ export interface StartServiceOptions {
   /** How to run our own binary: `[path]`, or `[bun, cli/main.ts]` from source. */
   executable: string[];
   networkInterface?: string | null;
+  /** Written as `parameters` into the server JSON (services-spec §5.2 step 3). */
+  parameters?: Record<string, unknown>;
   home: string;
   /** How long to wait for `running` (default 60 s, as the launcher's mtime rule). */
   startTimeoutMs?: number;
@@ -129,6 +131,7 @@ async function launch(options: StartServiceOptions): Promise<ServerRecord> {
     pid,
     status: "starting",
     ...(options.networkInterface ? { network_interface: options.networkInterface } : {}),
+    ...(options.parameters ? { parameters: options.parameters } : {}),
     meta: { service: args[0] },
   };
   writeLauncherJson(serverFile, record);
