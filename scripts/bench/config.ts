@@ -61,7 +61,11 @@ try {
     b.push(timeCommand([BINARY, "resolve", checksum], { cwd: configured, env: baseEnv }));
   }
   const wholeDelta = median(b) - median(a);
-  report("resolve, with vs without seamless.yaml (41 each)", `${median(b).toFixed(1)} vs ${median(a).toFixed(1)} ms (${wholeDelta >= 0 ? "+" : ""}${wholeDelta.toFixed(1)} ms)`, "<= 2 ms added", wholeDelta <= 2);
+  const minDelta = Math.min(...b) - Math.min(...a);
+  const signed = (ms: number) => `${ms >= 0 ? "+" : ""}${ms.toFixed(1)} ms`;
+  report("resolve, with vs without seamless.yaml (41 each)", `median ${median(b).toFixed(1)} vs ${median(a).toFixed(1)} ms (${signed(wholeDelta)})`, "<= 2 ms added", wholeDelta <= 2);
+  // On a busy machine the medians wander by more than the effect; the fastest runs do not.
+  report("  same, fastest of 41 each", `${Math.min(...b).toFixed(1)} vs ${Math.min(...a).toFixed(1)} ms (${signed(minDelta)})`, "<= 2 ms added", minDelta <= 2);
 
   // Level 2: the first run launches both servers; later hits reuse them via the launcher files.
   writeFileSync(join(leveled, "small.txt"), "a\nb\nc\n");
@@ -72,8 +76,13 @@ try {
   const embeddedEnv = { ...baseEnv, SEAMLESS_CACHE: join(dir, "embedded") };
   const embedded = medianTime([BINARY, "run", "wc -l small.txt"], 31, { cwd: plain, env: embeddedEnv, warmup: 2 });
   const level2 = medianTime([BINARY, "run", "wc -l small.txt"], 31, { cwd: leveled, env: baseEnv, warmup: 2 });
+  const fastest = (argv: string[], cwd: string, env: Record<string, string | undefined>) => Math.min(...Array.from({ length: 21 }, () => timeCommand(argv, { cwd, env })));
+  const embeddedMin = fastest([BINARY, "run", "wc -l small.txt"], plain, embeddedEnv);
+  const level2Min = fastest([BINARY, "run", "wc -l small.txt"], leveled, baseEnv);
+  const versionMin = fastest([BINARY, "--version"], leveled, baseEnv);
   report("level-2 hit via launched servers (median of 31)", `${level2.toFixed(1)} ms = ${(level2 / embedded).toFixed(2)}x embedded hit (${embedded.toFixed(1)} ms)`, "<= 25 ms", level2 <= 25);
   report("  (--version, same run)", `${version.toFixed(1)} ms`, "(baseline)", true);
+  report("level-2 hit, fastest of 21", `${level2Min.toFixed(1)} ms = ${(level2Min / embeddedMin).toFixed(2)}x embedded (${embeddedMin.toFixed(1)} ms), --version ${versionMin.toFixed(1)} ms`, "<= 25 ms", level2Min <= 25);
 } finally {
   try {
     for (const name of readdirSync(join(launcherDir, "server")).filter((n) => n.endsWith(".json"))) {
