@@ -1,7 +1,7 @@
 import { configFromFlags } from "./configure.ts";
 import { cancelLocalTransformation, lockDirOf } from "../lib/execute/mod.ts";
-import { type CommandSpec, SCOPE_OPTIONS, formatHelp, parseCommandArgs } from "./args.ts";
-import { checksumOfArgument } from "./resolve.ts";
+import { type CommandSpec, SCOPE_OPTIONS } from "./args.ts";
+import { parseChecksumCommand } from "./resolve.ts";
 import { writeStderr, writeStdout } from "./stdio.ts";
 
 export const spec: CommandSpec = {
@@ -20,12 +20,9 @@ export const spec: CommandSpec = {
 };
 
 export async function main(argv: string[]): Promise<number> {
-  const { values, positionals, help } = parseCommandArgs(spec, argv);
-  if (help || positionals.length !== 1) {
-    writeStdout(formatHelp(spec));
-    return help ? 0 : 2;
-  }
-  const checksum = checksumOfArgument(positionals[0]!);
+  const parsed = parseChecksumCommand(spec, argv);
+  if (typeof parsed === "number") return parsed;
+  const { values, checksum } = parsed;
   const config = configFromFlags(values);
   const local = await cancelLocalTransformation(lockDirOf(config.cacheDir), checksum);
   writeStdout(`process: ${local.status === "error" ? `error: ${local.message}` : local.status}\n`);

@@ -1,9 +1,9 @@
 import { configFromFlags } from "./configure.ts";
 import { openBufferStoreFor, openResultCacheFor } from "../lib/delegation/mod.ts";
 import { fingertipBuffer, lockDirOf } from "../lib/execute/mod.ts";
-import { type CommandSpec, HASHSERVER_OPTION, SCOPE_OPTIONS, formatHelp, parseCommandArgs } from "./args.ts";
-import { checksumOfArgument, writeBufferOut } from "./resolve.ts";
-import { writeStderr, writeStdout } from "./stdio.ts";
+import { type CommandSpec, HASHSERVER_OPTION, SCOPE_OPTIONS } from "./args.ts";
+import { parseChecksumCommand, writeBufferOut } from "./resolve.ts";
+import { writeStderr } from "./stdio.ts";
 
 export const spec: CommandSpec = {
   name: "fingertip",
@@ -23,12 +23,9 @@ export const spec: CommandSpec = {
 };
 
 export async function main(argv: string[]): Promise<number> {
-  const { values, positionals, help } = parseCommandArgs(spec, argv);
-  if (help || positionals.length !== 1) {
-    writeStdout(formatHelp(spec));
-    return help ? 0 : 2;
-  }
-  const checksum = checksumOfArgument(positionals[0]!);
+  const parsed = parseChecksumCommand(spec, argv);
+  if (typeof parsed === "number") return parsed;
+  const { values, checksum } = parsed;
   const config = configFromFlags(values);
   const say = (level: number, text: string) => (values.verbose || level <= 0) && writeStderr(`seamless fingertip: ${text}\n`);
   const store = await openBufferStoreFor(config, { write: true, say: (text) => say(1, text) });

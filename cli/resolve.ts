@@ -25,17 +25,29 @@ export const spec: CommandSpec = {
 };
 
 export async function main(argv: string[]): Promise<number> {
-  const { values, positionals, help } = parseCommandArgs(spec, argv);
-  if (help || positionals.length !== 1) {
-    writeStdout(formatHelp(spec));
-    return help ? 0 : 2;
-  }
-  const checksum = checksumOfArgument(positionals[0]!);
+  const parsed = parseChecksumCommand(spec, argv);
+  if (typeof parsed === "number") return parsed;
+  const { values, checksum } = parsed;
   const store = await openBufferStoreFor(configFromFlags(values));
   const buffer = await store.get(checksum);
   if (!buffer) throw new NotFoundError(`Cannot resolve buffer "${checksum}": not found in ${store.location}`);
   writeBufferOut(buffer, checksum, values.output as string | undefined, values.json === true);
   return 0;
+}
+
+/**
+ * Parses a command that takes one CHECKSUM|FILE argument (resolve, fingertip, cancel): help
+ * and a wrong argument count print the help (exit 0 / 2).
+ *
+ * @returns the flag values and the checksum, or the exit code when help was printed
+ */
+export function parseChecksumCommand(command: CommandSpec, argv: string[]): { values: Record<string, unknown>; checksum: string } | number {
+  const { values, positionals, help } = parseCommandArgs(command, argv);
+  if (help || positionals.length !== 1) {
+    writeStdout(formatHelp(command));
+    return help ? 0 : 2;
+  }
+  return { values, checksum: checksumOfArgument(positionals[0]!) };
 }
 
 /**

@@ -27,9 +27,15 @@ export class HttpBufferStore implements BufferStore {
   readonly #base: URL;
   #healthy = false;
 
-  constructor(url: string) {
+  /**
+   * @param url the hashserver
+   * @param options `healthy`: the caller has just checked `/healthcheck` (the launcher
+   *   handshake), so the first request skips it
+   */
+  constructor(url: string, options: { healthy?: boolean } = {}) {
     this.#base = normalizeBaseUrl(url);
     this.location = url.replace(/\/+$/, "");
+    this.#healthy = options.healthy ?? false;
   }
 
   /** `GET /healthcheck`, once per client, before the first real request (services-spec §6.1). */

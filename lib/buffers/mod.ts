@@ -10,3 +10,4 @@ export * from "./transfer.ts";
 export * from "./download.ts";
 export * from "./atomic-write.ts";
 export { UploadHelper, HELPER_MIN_FILES } from "./upload-helper.ts";
+export * from "./folder-first-store.ts";

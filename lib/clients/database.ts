@@ -27,6 +27,8 @@ export interface DatabaseClientOptions {
   timeoutMs?: number;
   /** Sends one request; default HTTP on `node:http`. Tests pass the server handler itself. */
   transport?: DatabaseTransport;
+  /** The caller has just checked `/healthcheck` (the launcher handshake), so the first request skips it. */
+  healthy?: boolean;
 }
 
 /** One HTTP exchange: method, path, body → status and body. */
@@ -63,6 +65,7 @@ export class DatabaseClient implements ResultCache {
     this.#throttle = inflight > 0 ? new Semaphore(inflight) : null;
     this.#attempts = options.attempts ?? 5;
     this.#timeoutMs = options.timeoutMs ?? 10_000;
+    this.#healthy = options.healthy ?? false;
     this.#transport = options.transport ?? ((method, path, body, timeoutMs) => httpRequest(this.#base, path, { method, body, headers: body === undefined ? undefined : JSON_HEADERS, timeoutMs }));
   }
 

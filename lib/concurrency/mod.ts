@@ -4,3 +4,4 @@
  */
 export * from "./map-concurrent.ts";
 export * from "./semaphore.ts";
+export * from "./pid-lock.ts";

@@ -38,5 +38,9 @@ export async function openBufferStoreFor(config: SeamlessConfig, options: OpenOp
   if (choice.kind === "sqlite") throw new SeamlessError("A result cache is not a buffer store");
   const url = await urlOfClient(choice, launchContextOf(config, options.say));
   const { HttpBufferStore } = await import("../buffers/http-store.ts");
-  return new HttpBufferStore(url);
+  const server = new HttpBufferStore(url, { healthy: choice.kind === "launch" });
+  if (choice.kind !== "launch" || !choice.plan.local) return server;
+  // A hashserver of this machine: its directory is read directly (services-spec §6.5).
+  const { FolderFirstStore } = await import("../buffers/folder-first-store.ts");
+  return new FolderFirstStore(new BufferDir(choice.plan.workdir.replace(/^~(?=\/|$)/, config.home)), server);
 }

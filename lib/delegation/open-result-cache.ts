@@ -37,7 +37,7 @@ export async function openResultCacheFor(config: SeamlessConfig, options: { say?
   const writers: ResultCache[] = [];
   for (const choice of servers) {
     const url = await urlOfClient(choice, context);
-    const client = new DatabaseClient(url, { readonly: choice.readonly, maxInflight });
+    const client = new DatabaseClient(url, { readonly: choice.readonly, maxInflight, healthy: choice.kind === "launch" });
     clients.push(client);
     if (!choice.readonly) writers.push(client);
   }

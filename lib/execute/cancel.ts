@@ -6,20 +6,12 @@
  * @module
  */
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import type { Checksum } from "../checksum/checksum.ts";
+import { isPidAlive as isAlive, lockHolderOf } from "../concurrency/pid-lock.ts";
+import { transformationLockPathOf } from "./single-flight.ts";
 
 /** The answer of one cancellation backend. */
 export type CancelOutcome = { status: "canceled"; pid: number } | { status: "not-running" } | { status: "error"; message: string };
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
 
 /** Whether the pid still runs a seamless command (a lock left behind may name a reused pid). */
 function runsSeamless(pid: number): boolean {
@@ -42,13 +34,8 @@ function runsSeamless(pid: number): boolean {
  * ```
  */
 export async function cancelLocalTransformation(lockDir: string, checksum: Checksum, waitMs = 10_000): Promise<CancelOutcome> {
-  let pid: number;
-  try {
-    pid = Number(readFileSync(join(lockDir, `${checksum}.lock`), "utf8"));
-  } catch {
-    return { status: "not-running" };
-  }
-  if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid || !isAlive(pid) || !runsSeamless(pid)) return { status: "not-running" };
+  const pid = lockHolderOf(transformationLockPathOf(lockDir, checksum));
+  if (pid === null || pid === process.pid || !isAlive(pid) || !runsSeamless(pid)) return { status: "not-running" };
   try {
     process.kill(pid, "SIGTERM");
   } catch (error) {

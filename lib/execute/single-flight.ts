@@ -3,7 +3,8 @@
  * on an open descriptor, so two identical runs started together execute the command once. The
  * kernel releases the lock when its holder dies (even by SIGKILL): no stale lock can exist, and
  * what the file contains (empty, or a pid of an unrelated process) never matters. The holder
- * writes its pid into the file only so a waiter can say whom it waits for.
+ * writes its pid into the file only so a waiter can say whom it waits for, and so that
+ * `seamless cancel` finds the process that runs a transformation.
  * @module
  */
 import { closeSync, constants, fstatSync, ftruncateSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from "node:fs";
@@ -11,9 +12,13 @@ import { join } from "node:path";
 import type { Checksum } from "../checksum/checksum.ts";
 import { tryLockExclusive } from "./_flock.ts";
 
-/** A held lock. */
-export interface HeldLock {
-  release(): void;
+import type { HeldLock } from "../concurrency/pid-lock.ts";
+
+export type { HeldLock } from "../concurrency/pid-lock.ts";
+
+/** The lock file of a transformation. */
+export function transformationLockPathOf(lockDir: string, checksum: Checksum): string {
+  return join(lockDir, `${checksum}.lock`);
 }
 
 /** Options of {@link acquireTransformationLock}. */
@@ -75,7 +80,7 @@ function holderOf(path: string): string {
  */
 export async function acquireTransformationLock(lockDir: string, checksum: Checksum, options: LockOptions = {}): Promise<HeldLock | null> {
   mkdirSync(lockDir, { recursive: true });
-  const path = join(lockDir, `${checksum}.lock`);
+  const path = transformationLockPathOf(lockDir, checksum);
   let waited = false;
   let delayMs = 5;
   for (;;) {

@@ -40,13 +40,4 @@ export function removeFile(path: string): void {
   rmSync(path, { force: true });
 }
 
-/** True when a process with this pid exists (ours or another user's). */
-export function isProcessAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
+export { isPidAlive as isProcessAlive } from "../concurrency/pid-lock.ts";

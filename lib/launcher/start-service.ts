@@ -28,7 +28,7 @@ export interface StartServiceOptions {
   executable: string[];
   networkInterface?: string | null;
   home: string;
-  /** The status file's `parameters` (services-spec §4.1): a jobserver's buffer and database clients. */
+  /** Written as `parameters` into the server JSON (services-spec §5.2 step 3; §4.1: a jobserver's buffer and database clients). */
   parameters?: Record<string, unknown>;
   /** How long to wait for `running` (default 60 s, as the launcher's mtime rule). */
   startTimeoutMs?: number;
@@ -44,10 +44,11 @@ function addressOf(record: ServerRecord): string {
   return `http://${host}:${record.port}`;
 }
 
-function lastLogLine(logPath: string): string {
+/** The log's last lines (a usage error ends with "Try … --help", the reason is before it). */
+function lastLogLines(logPath: string): string {
   try {
-    const lines = readFileSync(logPath, "utf8").trim().split("\n");
-    return lines.at(-1)?.slice(0, 300) ?? "";
+    const lines = readFileSync(logPath, "utf8").trim().split("\n").filter(Boolean);
+    return lines.slice(-2).join(" / ").slice(0, 400);
   } catch {
     return "";
   }
@@ -131,6 +132,7 @@ async function launch(options: StartServiceOptions): Promise<ServerRecord> {
     pid,
     status: "starting",
     ...(options.networkInterface ? { network_interface: options.networkInterface } : {}),
+    ...(options.parameters ? { parameters: options.parameters } : {}),
     meta: { service: args[0] },
     ...(options.parameters ? { parameters: options.parameters } : {}),
   };
@@ -146,13 +148,17 @@ async function waitUntilRunning(options: StartServiceOptions, isAlive: () => boo
   const serverFile = serverFileOf(options.launcherDir, options.key);
   const deadline = Date.now() + (options.startTimeoutMs ?? 60_000);
   const failure = (why: string) => {
-    const last = lastLogLine(logPath);
-    return new LaunchError(`Cannot launch "${options.key}": ${why}; see its log "${logPath}"${last ? ` (last line: ${last})` : ""}`);
+    const last = lastLogLines(logPath);
+    return new LaunchError(`Cannot launch "${options.key}": ${why}; see its log "${logPath}"${last ? ` (it ends: ${last})` : ""}`);
   };
   let delayMs = 5;
   for (;;) {
     const record = decodeServerRecord(readIfExists(serverFile) ?? "");
-    if (record?.status === "failed") throw failure("the server reported failure");
+    if (record?.status === "failed") {
+      // It writes "failed" before it logs why and exits: give it a moment to finish the log.
+      for (let i = 0; i < 40 && isAlive(); i++) await Bun.sleep(50);
+      throw failure("the server reported failure");
+    }
     if (record?.status === "running") {
       const problem = checkRunningRecord(record);
       if (problem) throw failure(`its status file is malformed (${problem})`);

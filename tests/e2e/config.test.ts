@@ -1,9 +1,12 @@
 /** End-to-end: `seamless config` and configuration errors, as a user sees them. */
-import { describe, expect, test, beforeAll } from "bun:test";
+import { beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { BINARY, runSeamless } from "../helpers.ts";
 import { clusterFixture } from "./_cluster-fixture.ts";
+
+// Launching servers and running the binary take seconds on a busy machine.
+setDefaultTimeout(30_000);
 
 beforeAll(() => {
   if (!existsSync(BINARY)) throw new Error("dist/seamless is missing: run `npm run build` first (npm test does)");

@@ -1,9 +1,12 @@
 /** End-to-end: `seamless fingertip` (services-spec §6.6) and `seamless cancel` (cli-spec §8). */
-import { describe, expect, test, beforeAll } from "bun:test";
+import { beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { Database } from "bun:sqlite";
 import { existsSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { BINARY, runSeamless, scrubbedEnv, tempDir } from "../helpers.ts";
+
+// Launching servers and running the binary take seconds on a busy machine.
+setDefaultTimeout(30_000);
 
 beforeAll(() => {
   if (!existsSync(BINARY)) throw new Error("dist/seamless is missing: run `npm run build` first (npm test does)");

@@ -2,13 +2,16 @@
  * End-to-end: servers launched on demand through remote-http-launcher files (services-spec
  * §5.2), with the compiled binary, a private HOME and launcher directory.
  */
-import { describe, expect, test, beforeAll } from "bun:test";
+import { beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { BINARY, runSeamless } from "../helpers.ts";
 import { clusterFixture, readServerJson } from "./_cluster-fixture.ts";
 
 const KEY = "hashserver-local-rw-demo";
+
+// Launching servers and running the binary take seconds on a busy machine.
+setDefaultTimeout(30_000);
 
 beforeAll(() => {
   if (!existsSync(BINARY)) throw new Error("dist/seamless is missing: run `npm run build` first (npm test does)");

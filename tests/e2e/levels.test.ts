@@ -2,12 +2,15 @@
  * End-to-end: delegation levels with servers launched from seamless.yaml (services-spec §7.1):
  * level 2 (hashserver + database) for `seamless run`, level 1 for resolve.
  */
-import { describe, expect, test, beforeAll } from "bun:test";
+import { beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { Database } from "bun:sqlite";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { BINARY, runSeamless } from "../helpers.ts";
 import { clusterFixture, readServerJson } from "./_cluster-fixture.ts";
+
+// Launching servers and running the binary take seconds on a busy machine.
+setDefaultTimeout(30_000);
 
 beforeAll(() => {
   if (!existsSync(BINARY)) throw new Error("dist/seamless is missing: run `npm run build` first (npm test does)");
