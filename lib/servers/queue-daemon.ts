@@ -106,7 +106,6 @@ export async function startQueueDaemon(options: QueueDaemonOptions): Promise<Run
   let server: RunningServer | null = null;
   const stop = async () => {
     await scheduler.stop();
-    rmSync(paths.address, { force: true });
     await server?.stop();
   };
   const handler = withErrorHandling(createQueueHandler({ scheduler, prepareJob, token, status, onStop: () => void stop() }), options.log);
@@ -121,10 +120,11 @@ export async function startQueueDaemon(options: QueueDaemonOptions): Promise<Run
   const address: DaemonAddress = { pid: process.pid, url: `http://${host}:${server.port}`, token_file: tokenFile, database: paths.database };
   writeFileAtomic(paths.address, `${JSON.stringify(address)}\n`);
   const running = server;
+  // The address goes last: a client that saw it vanish finds the database closed.
   void running.stopped.then(async () => {
     await scheduler.stop();
-    rmSync(paths.address, { force: true });
     store.close();
+    rmSync(paths.address, { force: true });
   });
   return { port: running.port, stopped: running.stopped, stop, scheduler };
 }
