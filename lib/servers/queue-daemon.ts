@@ -41,11 +41,16 @@ export interface QueueDaemonOptions {
   statusFile?: string;
   /** File with the bearer token; one is generated when the host is not loopback and none is given. */
   tokenFile?: string;
+  /** Ended jobs older than this are deleted (at start and hourly); 0 keeps them all. */
+  retainSeconds?: number;
   /** How this binary is started again (to run transformation jobs). */
   selfCommand: string[];
   log: (line: string) => void;
 }
 
+
+/** Ended jobs are kept 30 days unless `--retain` says otherwise. */
+export const DEFAULT_RETAIN_SECONDS = 30 * 86400;
 
 const LOOPBACK = new Set(["127.0.0.1", "localhost", "::1"]);
 
@@ -90,6 +95,13 @@ export async function startQueueDaemon(options: QueueDaemonOptions): Promise<Run
       return checksum ? { resultChecksum: checksum } : null;
     },
   });
+  const retainSeconds = options.retainSeconds ?? DEFAULT_RETAIN_SECONDS;
+  const retain = () => {
+    if (retainSeconds > 0) scheduler.clean(Date.now() - retainSeconds * 1000);
+  };
+  retain();
+  const retention = setInterval(retain, 3600_000);
+  retention.unref?.();
   const prepareJob = async (request: DecodedJobRequest): Promise<JobSpec> => {
     const workdir = request.workdir ?? process.cwd();
     const spec: JobSpec = {
@@ -122,6 +134,7 @@ export async function startQueueDaemon(options: QueueDaemonOptions): Promise<Run
   const running = server;
   // The address goes last: a client that saw it vanish finds the database closed.
   void running.stopped.then(async () => {
+    clearInterval(retention);
     await scheduler.stop();
     store.close();
     rmSync(paths.address, { force: true });
