@@ -11,7 +11,7 @@ import { Semaphore } from "../concurrency/semaphore.ts";
 import { CHUNK_BYTES as READ_CHUNK_BYTES } from "../checksum/chunk-buffer.ts";
 import { BufferDir, PREFIX_MARKER, type Layout } from "../buffers/bufferdir.ts";
 import {
-  HashserverBody, HashserverPath, HashserverStatus, PROMISE_TTL_SECONDS, corruptionMessage, invalidDataBody,
+  HashserverBody, HashserverPath, HashserverStatus, MAX_CHECKSUM_LIST_BODY_BYTES, PROMISE_TTL_SECONDS, corruptionMessage, invalidDataBody,
   parseWireChecksum, runtimeErrorBody,
 } from "../wire/hashserver.ts";
 import { HttpError, readBody, type ServiceHandler, type ServiceRequest, type ServiceResponse } from "./http.ts";
@@ -91,7 +91,7 @@ function checksumFromPath(text: string): Checksum {
 }
 
 async function checksumListFromBody(request: ServiceRequest): Promise<Checksum[]> {
-  const text = Buffer.from(await readBody(request)).toString("utf8");
+  const text = Buffer.from(await readBody(request, MAX_CHECKSUM_LIST_BODY_BYTES)).toString("utf8");
   const isJson = (request.headers["content-type"] ?? "").includes("json");
   if (text.trim() === "") {
     throw new HttpError(HashserverStatus.badRequest, invalidDataBody("missing", ["body"], "Field required", null), "application/json");

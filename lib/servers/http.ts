@@ -53,18 +53,19 @@ export class HttpError extends SeamlessError {
 }
 
 /**
- * Reads a request body whole.
+ * Reads a request body whole, counting streamed bytes against `maxBytes` (a Content-Length is
+ * not trusted, and may be absent).
  *
- * @param maxBytes refuse larger bodies, counting streamed bytes, not trusting Content-Length
- * @throws {HttpError} 413 when the body is larger than `maxBytes`
+ * @throws {HttpError} 413 as soon as the body exceeds `maxBytes`
  */
 export async function readBody(request: ServiceRequest, maxBytes = Number.POSITIVE_INFINITY): Promise<Uint8Array> {
+  const declared = Number(request.headers["content-length"]);
+  if (Number.isFinite(declared) && declared > maxBytes) throw new HttpError(413, `Request body too large: more than ${maxBytes} bytes`);
   const chunks: Uint8Array[] = [];
   let total = 0;
-  if (Number(request.headers["content-length"]) > maxBytes) throw new HttpError(413, `Request body larger than ${maxBytes} bytes`);
   for await (const chunk of request.body) {
     total += chunk.byteLength;
-    if (total > maxBytes) throw new HttpError(413, `Request body larger than ${maxBytes} bytes`);
+    if (total > maxBytes) throw new HttpError(413, `Request body too large: more than ${maxBytes} bytes`);
     chunks.push(chunk);
   }
   return Buffer.concat(chunks);

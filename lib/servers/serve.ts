@@ -94,6 +94,19 @@ function writeStatus(path: string, payload: Record<string, unknown>): void {
 }
 
 /**
+ * How many connections to accept at most: each can hold a socket and two files (a temp file and
+ * a buffer), and some descriptors are the server's own. From the soft limit in `/proc/self/limits`.
+ */
+function maxConnectionsForDescriptorLimit(): number {
+  try {
+    const line = readFileSync("/proc/self/limits", "utf8").split("\n").find((l) => l.startsWith("Max open files"));
+    const soft = Number(line?.split(/\s{2,}/)[1]);
+    if (Number.isFinite(soft) && soft > 0) return Math.max(4, soft - 64);
+  } catch {}
+  return 4096;
+}
+
+/**
  * Starts the service and writes the status file.
  *
  * @throws {SeamlessError} when no port can be bound; the status file then says `failed`
@@ -101,10 +114,15 @@ function writeStatus(path: string, payload: Record<string, unknown>): void {
 export async function serveService(handler: ServiceHandler, options: ServeOptions): Promise<RunningServer> {
   const base = options.statusFile ? await readStatusFileBase(options.statusFile) : null;
   let lastRequestMs = Date.now();
+  // The idle clock runs only while no request is open: a slow PUT or a long GET is activity.
+  let openRequests = 0;
   const server = (require("node:http") as typeof import("node:http")).createServer((req, res) => {
     lastRequestMs = Date.now();
+    openRequests++;
     const disconnected = new AbortController();
     res.once("close", () => {
+      openRequests--;
+      lastRequestMs = Date.now();
       if (!res.writableFinished) disconnected.abort();
     });
     const request = {
@@ -115,15 +133,23 @@ export async function serveService(handler: ServiceHandler, options: ServeOption
       body: req as AsyncIterable<Uint8Array>,
       signal: disconnected.signal,
     };
-    handler(request).then(
-      (response) => sendResponse(res, response, options.log).finally(() => (lastRequestMs = Date.now())),
-      (error) => {
-        options.log(`Internal error: ${error}`);
-        res.statusCode = 500;
-        res.end("Internal Server Error");
-      },
-    );
+    // Every failure is an answer or a closed connection, never silence (e.g. EMFILE while a file is opened).
+    const fail = (error: unknown) => {
+      const code = (error as NodeJS.ErrnoException)?.code;
+      options.log(`Internal error on ${request.method} ${request.path}: ${error}`);
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      const busy = code === "EMFILE" || code === "ENFILE";
+      res.statusCode = busy ? 503 : 500;
+      if (busy) res.setHeader("retry-after", "1");
+      res.end(busy ? "Service Unavailable: out of file descriptors" : "Internal Server Error");
+    };
+    handler(request).then((response) => sendResponse(res, response, options.log).catch(fail), fail);
   });
+  // Connections beyond what the descriptor limit can serve are closed at once, not left unanswered.
+  server.maxConnections = maxConnectionsForDescriptorLimit();
   server.keepAliveTimeout = 30_000;
   let port: number;
   try {
@@ -154,7 +180,7 @@ export async function serveService(handler: ServiceHandler, options: ServeOption
   };
   const idleTimer = setInterval(() => {
     if (options.isBusy?.()) lastRequestMs = Date.now();
-    if (options.timeoutSeconds && Date.now() - lastRequestMs >= options.timeoutSeconds * 1000) {
+    if (options.timeoutSeconds && openRequests === 0 && Date.now() - lastRequestMs >= options.timeoutSeconds * 1000) {
       options.log(`No request for ${options.timeoutSeconds} s, stopping`);
       void stop();
     }

@@ -25,7 +25,17 @@ export const HashserverStatus = {
   badRequest: 400,
   notFound: 404,
   methodNotAllowed: 405,
+  /** A `/has` or `/buffer-length` body over {@link MAX_CHECKSUM_LIST_BODY_BYTES}. */
+  payloadTooLarge: 413,
+  /** The server is out of a resource (file descriptors): try again. */
+  unavailable: 503,
 } as const;
+
+/**
+ * The largest `/has` or `/buffer-length` body a server reads (~250,000 checksums, 25 times a
+ * client's batch of {@link HAS_BATCH_SIZE}); QUIRK: the Python server reads any size.
+ */
+export const MAX_CHECKSUM_LIST_BODY_BYTES = 16 * 1024 * 1024;
 
 /** Any 2xx answer to a PUT means the buffer is (or will be) stored (services-spec §6.2). */
 export function isPutSuccess(status: number): boolean {
