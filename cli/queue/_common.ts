@@ -31,9 +31,10 @@ export function selfCommand(): string[] {
  * A client of the running daemon.
  *
  * @param start start the daemon (detached) when none runs
+ * @param startArgs flags for `queue start` when it is started here
  * @throws {SeamlessError} when no daemon runs and `start` is false
  */
-export async function connect(start = false): Promise<QueueClient> {
+export async function connect(start = false, startArgs: string[] = []): Promise<QueueClient> {
   const dir = queueDir();
   const paths = queuePathsOf(dir);
   const address = readDaemonAddress(paths.address);
@@ -41,7 +42,7 @@ export async function connect(start = false): Promise<QueueClient> {
   if (!start) throw new SeamlessError("The queue daemon is not running", { hint: "start it with 'seamless queue start --detach' (submit starts it too)" });
   mkdirSync(dir, { recursive: true });
   const log = openSync(paths.daemonLog, "a");
-  const child = Bun.spawn([...selfCommand(), "queue", "start"], { stdin: "ignore", stdout: log, stderr: log, detached: true, cwd: dir });
+  const child = Bun.spawn([...selfCommand(), "queue", "start", ...startArgs], { stdin: "ignore", stdout: log, stderr: log, detached: true, cwd: dir });
   closeSync(log);
   child.unref();
   let deadline = Date.now() + 15_000;

@@ -1,16 +1,17 @@
 import { availableParallelism } from "node:os";
 import { mkdirSync } from "node:fs";
+import { resolve } from "node:path";
 import { UsageError } from "../../lib/errors.ts";
 import { startQueueDaemon } from "../../lib/servers/queue-daemon.ts";
 import { validatePortRange, type PortChoice } from "../../lib/servers/serve.ts";
 import { cacheDirOf } from "../../lib/config/mod.ts";
 import { parseOrHelp, type CommandSpec } from "../args.ts";
 import { writeStderr } from "../stdio.ts";
-import { connect, parseCount, queueDir, selfCommand } from "./_common.ts";
+import { connect, parseCount, parseDuration, queueDir, selfCommand } from "./_common.ts";
 
 export const spec: CommandSpec = {
   name: "queue start",
-  usage: "seamless queue start [--slots N] [--host H] [--port N | --port-range A B] [--status-file F] [--token-file F] [--detach]",
+  usage: "seamless queue start [--slots N] [--host H] [--port N | --port-range A B] [--status-file F] [--token-file F] [--retain DURATION] [--detach]",
   summary: "Run the queue daemon (in the foreground unless --detach). State: <cache dir>/queue/queue.db.",
   positionals: "none",
   options: [
@@ -20,6 +21,7 @@ export const spec: CommandSpec = {
     { key: "portRange", names: ["--port-range"], kind: "pair", metavar: "A B", help: "a random free port in this range" },
     { key: "statusFile", names: ["--status-file"], kind: "value", metavar: "F", help: "status file protocol of remote-http-launcher" },
     { key: "tokenFile", names: ["--token-file"], kind: "value", metavar: "F", help: "file with the bearer token clients must send" },
+    { key: "retain", names: ["--retain"], kind: "value", metavar: "DURATION", help: "delete ended jobs older than this (default 30d; 0 keeps all)" },
     { key: "detach", names: ["--detach", "-d"], kind: "flag", help: "start in the background and return" },
   ],
 };
@@ -29,7 +31,15 @@ export async function main(argv: string[]): Promise<number> {
   if (typeof parsed === "number") return parsed;
   const { values } = parsed;
   if (values.detach) {
-    const client = await connect(true);
+    // The daemon runs in the queue directory: file arguments are made absolute here.
+    const args: string[] = [];
+    for (let i = 0; i < argv.length; i++) {
+      const arg = argv[i]!;
+      if (arg === "--detach" || arg === "-d") continue;
+      args.push(arg);
+      if ((arg === "--status-file" || arg === "--token-file") && argv[i + 1] !== undefined) args.push(resolve(argv[++i]!));
+    }
+    const client = await connect(true, args);
     writeStderr(`seamless queue: daemon running at ${client.endpoint.url}\n`);
     return 0;
   }
@@ -48,6 +58,7 @@ export async function main(argv: string[]): Promise<number> {
   const log = (line: string) => writeStderr(`seamless queue: ${line}\n`);
   const daemon = await startQueueDaemon({
     cacheDir: cacheDirOf(process.env), queueDir: dir, slots, host: (values.host as string | undefined) ?? "127.0.0.1", port,
+    retainSeconds: values.retain === undefined ? undefined : parseDuration(values.retain as string, "--retain"),
     statusFile: values.statusFile as string | undefined, tokenFile: values.tokenFile as string | undefined, selfCommand: selfCommand(), log,
   });
   log(`daemon ${process.pid} listening on port ${daemon.port} with ${slots} slots`);

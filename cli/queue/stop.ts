@@ -2,6 +2,8 @@ import { queuePathsOf } from "../../lib/queue/paths.ts";
 import { parseOrHelp, type CommandSpec } from "../args.ts";
 import { connect, JSON_OPTION, printJson, queueDir } from "./_common.ts";
 import { existsSync } from "node:fs";
+import { readDaemonAddress } from "../../lib/clients/queue.ts";
+import { isProcessAlive } from "../../lib/execute/process-tree.ts";
 
 export const spec: CommandSpec = {
   name: "queue stop",
@@ -17,8 +19,9 @@ export async function main(argv: string[]): Promise<number> {
   const client = await connect();
   const answer = await client.stop();
   const address = queuePathsOf(queueDir()).address;
+  const pid = readDaemonAddress(address)?.pid;
   const deadline = Date.now() + 30_000;
-  while (existsSync(address) && Date.now() < deadline) await Bun.sleep(10);
+  while ((existsSync(address) || (pid !== undefined && isProcessAlive(pid))) && Date.now() < deadline) await Bun.sleep(10);
   if (parsed.values.json) printJson(answer);
   return 0;
 }

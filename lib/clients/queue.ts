@@ -5,6 +5,7 @@
  * @module
  */
 import { existsSync, readFileSync } from "node:fs";
+import { isProcessAlive } from "../execute/process-tree.ts";
 import { NotFoundError, RemoteError, SeamlessError } from "../errors.ts";
 import {
   encodeJobListQuery, QueuePath, QueueStatus, type JobListQuery, type JobObject, type JobPage, type JobRequest,
@@ -33,11 +34,8 @@ export function readDaemonAddress(addressPath: string): (QueueEndpoint & { pid: 
   } catch {
     return null;
   }
-  try {
-    process.kill(address.pid, 0);
-  } catch {
-    return null;
-  }
+  // A daemon killed with SIGKILL may linger as a zombie of a parent that does not reap.
+  if (!isProcessAlive(address.pid)) return null;
   const token = process.env.SEAMLESS_QUEUE_TOKEN ?? (address.token_file && existsSync(address.token_file) ? readFileSync(address.token_file, "utf8").trim() : null);
   return { url: address.url, token, pid: address.pid };
 }

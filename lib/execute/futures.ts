@@ -118,6 +118,7 @@ export class FutureFiles {
   #timer: ReturnType<typeof setInterval> | null = null;
   #entry: string | null = null;
   #registry: string | undefined;
+  #signal: AbortSignal | undefined;
 
   /**
    * @param registry where to list the futures ({@link futureRegistryOf}); none: not listed
@@ -125,12 +126,13 @@ export class FutureFiles {
    */
   constructor(registry?: string, signal?: AbortSignal) {
     this.#registry = registry;
+    this.#signal = signal;
     signal?.addEventListener("abort", () => this.release(), { once: true });
   }
 
   /** Writes `<local>.FUTURE` = `<tf>.<server>\n` per target and starts touching them. */
   start(entries: { path: string; content: string }[]): void {
-    if (entries.length === 0) return;
+    if (entries.length === 0 || this.#signal?.aborted) return;
     if (this.#registry) {
       mkdirSync(this.#registry, { recursive: true });
       this.#entry = join(this.#registry, `${ownerTag()}-${++runCounter}`);

@@ -27,7 +27,7 @@
  * @module
  */
 import { join } from "node:path";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, rmSync } from "node:fs";
 import { Heap } from "./_heap.ts";
 import { IllegalTransitionError, InvalidJobError, JobNotFoundError } from "./errors.ts";
 import { executionFilesOf, type ExecutionFiles, type ExecutionOutcome, type Executor } from "./executor.ts";
@@ -554,9 +554,19 @@ export class Scheduler {
     return this.#store.countByState();
   }
 
-  /** Deletes ended jobs that finished before `beforeMs`; returns how many. */
+  /**
+   * Deletes ended jobs that finished before `beforeMs`, with their execution files (unless an
+   * active job still reads them as a member of the same execution); returns how many.
+   */
   clean(beforeMs: number): number {
-    return this.#store.deleteFinished(beforeMs);
+    const ids = this.#store.deleteFinished(beforeMs);
+    const stillRead = new Set([...this.#active.values()].map((job) => job.attachedTo).filter((id) => id !== null));
+    for (const id of ids) {
+      if (stillRead.has(id)) continue;
+      const files = this.#filesOf(id);
+      for (const path of [files.log, files.exit, files.result, files.log.replace(/\.log$/, ".job.json")]) rmSync(path, { force: true });
+    }
+    return ids.length;
   }
 
   /**

@@ -235,8 +235,9 @@ export class SqliteJobStore implements JobStore {
     this.#query("UPDATE jobs SET paused = ? WHERE id = ?").run(paused ? 1 : 0, id);
   }
 
-  deleteFinished(beforeMs: number): number {
-    return this.#query("DELETE FROM jobs WHERE finished_at IS NOT NULL AND finished_at < ? AND state NOT IN ('queued', 'running')").run(beforeMs).changes;
+  deleteFinished(beforeMs: number): number[] {
+    const rows = this.#query("DELETE FROM jobs WHERE finished_at IS NOT NULL AND finished_at < ? AND state NOT IN ('queued', 'running') RETURNING id").all(beforeMs) as Row[];
+    return rows.map((row) => row.id);
   }
 
   countByState(): Record<string, number> {

@@ -40,8 +40,8 @@ export interface JobStore {
   setProcess(id: number, pid: number, pidStartTime: string | null): void;
   /** Sets the pause flag of a queued job. */
   setPaused(id: number, paused: boolean): void;
-  /** Deletes terminal jobs finished before `beforeMs`; returns how many. */
-  deleteFinished(beforeMs: number): number;
+  /** Deletes terminal jobs finished before `beforeMs`; returns their ids. */
+  deleteFinished(beforeMs: number): number[];
   countByState(): Record<string, number>;
   getGroups(): GroupSettings[];
   putGroup(group: GroupSettings): void;

@@ -41,11 +41,16 @@ export interface QueueDaemonOptions {
   statusFile?: string;
   /** File with the bearer token; one is generated when the host is not loopback and none is given. */
   tokenFile?: string;
+  /** Ended jobs older than this are deleted (at start and hourly); 0 keeps them all. */
+  retainSeconds?: number;
   /** How this binary is started again (to run transformation jobs). */
   selfCommand: string[];
   log: (line: string) => void;
 }
 
+
+/** Ended jobs are kept 30 days unless `--retain` says otherwise. */
+export const DEFAULT_RETAIN_SECONDS = 30 * 86400;
 
 const LOOPBACK = new Set(["127.0.0.1", "localhost", "::1"]);
 
@@ -90,6 +95,13 @@ export async function startQueueDaemon(options: QueueDaemonOptions): Promise<Run
       return checksum ? { resultChecksum: checksum } : null;
     },
   });
+  const retainSeconds = options.retainSeconds ?? DEFAULT_RETAIN_SECONDS;
+  const retain = () => {
+    if (retainSeconds > 0) scheduler.clean(Date.now() - retainSeconds * 1000);
+  };
+  retain();
+  const retention = setInterval(retain, 3600_000);
+  retention.unref?.();
   const prepareJob = async (request: DecodedJobRequest): Promise<JobSpec> => {
     const workdir = request.workdir ?? process.cwd();
     const spec: JobSpec = {
@@ -106,7 +118,6 @@ export async function startQueueDaemon(options: QueueDaemonOptions): Promise<Run
   let server: RunningServer | null = null;
   const stop = async () => {
     await scheduler.stop();
-    rmSync(paths.address, { force: true });
     await server?.stop();
   };
   const handler = withErrorHandling(createQueueHandler({ scheduler, prepareJob, token, status, onStop: () => void stop() }), options.log);
@@ -121,10 +132,12 @@ export async function startQueueDaemon(options: QueueDaemonOptions): Promise<Run
   const address: DaemonAddress = { pid: process.pid, url: `http://${host}:${server.port}`, token_file: tokenFile, database: paths.database };
   writeFileAtomic(paths.address, `${JSON.stringify(address)}\n`);
   const running = server;
+  // The address goes last: a client that saw it vanish finds the database closed.
   void running.stopped.then(async () => {
+    clearInterval(retention);
     await scheduler.stop();
-    rmSync(paths.address, { force: true });
     store.close();
+    rmSync(paths.address, { force: true });
   });
   return { port: running.port, stopped: running.stopped, stop, scheduler };
 }

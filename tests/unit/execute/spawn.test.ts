@@ -1,0 +1,91 @@
+import { describe, expect, test } from "bun:test";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { InterruptedError } from "../../../lib/errors.ts";
+import { runBash } from "../../../lib/execute/spawn.ts";
+import { acquireTransformationLock } from "../../../lib/execute/single-flight.ts";
+import { tempDir } from "../../helpers.ts";
+
+function uniqueSleep(): string {
+  return `${7000 + Math.floor(Math.random() * 1000)}${Math.floor(Math.random() * 1e6)}`;
+}
+
+function processesRunning(commandLine: string): number[] {
+  const found: number[] = [];
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, "latin1");
+      if (stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z")) continue;
+      if (readFileSync(`/proc/${name}/cmdline`, "latin1").replaceAll("\0", " ").trim() === commandLine) found.push(Number(name));
+    } catch {}
+  }
+  return found;
+}
+
+const options = (cwd: string, lines: string[] = []) => ({ cwd, env: process.env, onStdoutLine: (line: string) => void lines.push(line) });
+
+describe("runBash()", () => {
+  test("runBash() returns when bash exits although a double fork holds stdout and stderr, and kills it", async () => {
+    using dir = tempDir();
+    const sleep = uniqueSleep();
+    const lines: string[] = [];
+    const outcome = await runBash(`(sleep ${sleep} &); echo out`, options(dir.path, lines));
+    expect(outcome.exitCode).toBe(0);
+    expect(lines).toEqual(["out"]);
+    expect(processesRunning(`sleep ${sleep}`)).toEqual([]);
+  });
+
+  test("runBash() throws InterruptedError when its signal is aborted, and kills every process", async () => {
+    using dir = tempDir();
+    const [escapee, foreground] = [uniqueSleep(), uniqueSleep()];
+    const controller = new AbortController();
+    const running = runBash(`setsid sleep ${escapee} & sleep ${foreground}`, { ...options(dir.path), signal: controller.signal, graceMs: 500 });
+    while (processesRunning(`sleep ${foreground}`).length === 0) await Bun.sleep(10);
+    controller.abort();
+    expect(await running.catch((error) => error)).toBeInstanceOf(InterruptedError);
+    expect(processesRunning(`sleep ${escapee}`)).toEqual([]);
+    expect(processesRunning(`sleep ${foreground}`)).toEqual([]);
+  });
+
+  test("runBash() kills the job after timeoutMs and says so", async () => {
+    using dir = tempDir();
+    const sleep = uniqueSleep();
+    const outcome = await runBash(`sleep ${sleep}`, { ...options(dir.path), timeoutMs: 200, graceMs: 200 });
+    expect(outcome.timedOut).toBe(true);
+    expect(outcome.exitCode).not.toBe(0);
+    expect(processesRunning(`sleep ${sleep}`)).toEqual([]);
+  });
+});
+
+describe("acquireTransformationLock()", () => {
+  const checksum = "c".repeat(64);
+
+  test("acquireTransformationLock() ignores an empty or foreign lock file: only a live holder's flock counts", async () => {
+    using dir = tempDir();
+    for (const content of ["", "1\n", "not a pid"]) {
+      writeFileSync(join(dir.path, `${checksum}.lock`), content);
+      const lock = await acquireTransformationLock(dir.path, checksum);
+      expect(lock).not.toBeNull();
+      expect(readFileSync(join(dir.path, `${checksum}.lock`), "utf8")).toBe(`${process.pid}\n`);
+      lock!.release();
+    }
+  });
+
+  test("acquireTransformationLock() waits while the lock is held, says for whom, and stops on abort", async () => {
+    using dir = tempDir();
+    const held = await acquireTransformationLock(dir.path, checksum);
+    const controller = new AbortController();
+    const told: string[] = [];
+    const waiting = acquireTransformationLock(dir.path, checksum, { signal: controller.signal, onWait: (text) => told.push(text) });
+    await Bun.sleep(50);
+    controller.abort();
+    expect(await waiting).toBeNull();
+    expect(told).toEqual([`Waiting for an identical transformation in process ${process.pid} (lock ${join(dir.path, `${checksum}.lock`)})...`]);
+    const second = acquireTransformationLock(dir.path, checksum);
+    held!.release();
+    const lock = await second;
+    expect(lock).not.toBeNull();
+    lock!.release();
+  });
+});
