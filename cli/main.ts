@@ -6,6 +6,7 @@
 import { InterruptedError, SeamlessError, UsageError } from "../lib/errors.ts";
 import { VERSION } from "../lib/version.ts";
 import { writeStdout, writeStderr } from "./stdio.ts";
+import { registerTempWriter } from "../lib/buffers/temp-files.ts";
 
 /** A command's entry point: returns the exit code. */
 export type CommandMain = (argv: string[]) => Promise<number>;
@@ -26,6 +27,8 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMai
   cancel: { summary: "cancel a running transformation of this machine", load: async () => (await import("./cancel.ts")).main },
   "launch-service": { summary: "find or start a service for a launcher key (used over SSH)", load: async () => (await import("./launch-service.ts")).main },
 };
+
+const WRITES_CACHE = new Set(["run", "run-transformation", "upload", "download"]);
 
 function usage(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((name) => name.length)) + 2;
@@ -83,6 +86,8 @@ export async function runCli(argv: string[]): Promise<number> {
   }
   const entry = COMMANDS[command];
   if (!entry) return reportError(undefined, new UsageError(`Unknown command "${command}"`), debug);
+  // Commands that write into the cache register there, so temp files of a killed one are reaped later.
+  const releaseWriter = WRITES_CACHE.has(command) && !rest.includes("--help") && !rest.includes("-h") ? registerTempWriter((await import("../lib/config/resolve-config.ts")).cacheDirOf(process.env)) : null;
   try {
     const main = await entry.load();
     return await main(debug ? rest.filter((arg) => arg !== "--debug") : rest);
@@ -92,10 +97,14 @@ export async function runCli(argv: string[]): Promise<number> {
       return 130;
     }
     return reportError(command, error, debug);
+  } finally {
+    releaseWriter?.();
   }
 }
 
 if (import.meta.main) {
   const code = await runCli(process.argv.slice(2));
-  process.exitCode = code;
+  // The command's work is done: idle keep-alive connections or a stray timer must not keep the
+  // process up (issue 17 item 8a). Output is written synchronously, so nothing is lost.
+  process.exit(code);
 }

@@ -6,6 +6,7 @@ import { openBufferStoreFor, openResultCacheFor } from "../lib/delegation/mod.ts
 import { configFromFlags } from "./configure.ts";
 import { writeFileAtomic } from "../lib/buffers/atomic-write.ts";
 import { SeamlessError, UsageError } from "../lib/errors.ts";
+import { withInterrupt } from "./interrupt.ts";
 import { computeTransformation, lockDirOf } from "../lib/execute/compute.ts";
 import { loadTransformationDict } from "../lib/transformation/load.ts";
 import { computeOnJobserver } from "../lib/execute/compute-remote.ts";
@@ -34,6 +35,10 @@ export const spec: CommandSpec = {
 };
 
 export async function main(argv: string[]): Promise<number> {
+  return withInterrupt("seamless run-transformation", (signal) => runCommand(argv, signal));
+}
+
+async function runCommand(argv: string[], signal: AbortSignal): Promise<number> {
   const parsed = parseOrHelp(spec, argv);
   if (typeof parsed === "number") return parsed;
   const { values, positionals } = parsed;
@@ -66,8 +71,9 @@ export async function main(argv: string[]): Promise<number> {
       if (values.verbose || level <= 0) writeStderr(`seamless run-transformation: ${text}\n`);
     };
     const computed = remote.jobserver
-      ? await computeOnJobserver(dict, checksum, { jobserver: remote.jobserver, store, cache, scratch: values.scratch === true, record: remote.record === true, signal: remote.signal, say: sayAt })
+      ? await computeOnJobserver(dict, checksum, { jobserver: remote.jobserver, store, cache, scratch: values.scratch === true, record: remote.record === true, signal, say: sayAt })
       : await computeTransformation(dict, checksum, {
+          signal,
           store,
           cache,
           lockDir: lockDirOf(cacheDir),

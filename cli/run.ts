@@ -13,7 +13,8 @@ import { VERSION } from "../lib/version.ts";
 import { serializePlain, stringifyPlain } from "../lib/serialize/plain-json.ts";
 import { type CommandSpec, HASHSERVER_OPTION, SCOPE_OPTIONS, VERBOSITY_OPTIONS, formatHelp, parseOrHelp, verbosityOf } from "./args.ts";
 import { Reporter } from "./output.ts";
-import { waitForFuture } from "../lib/execute/futures.ts";
+import { futureRegistryOf, waitForFuture } from "../lib/execute/futures.ts";
+import { withInterrupt } from "./interrupt.ts";
 import { writeStdout, writeStderr } from "./stdio.ts";
 
 export const spec: CommandSpec = {
@@ -66,6 +67,10 @@ export const spec: CommandSpec = {
 };
 
 export async function main(argv: string[]): Promise<number> {
+  return withInterrupt("seamless run", (signal) => runCommand(argv, signal));
+}
+
+async function runCommand(argv: string[], signal: AbortSignal): Promise<number> {
   const parsed = parseOrHelp(spec, argv);
   if (typeof parsed === "number") return parsed;
   const { values, positionals } = parsed;
@@ -113,7 +118,7 @@ export async function main(argv: string[]): Promise<number> {
   const statCache = new StatCache(statCachePathOf(cacheDir));
   let prepared;
   try {
-    prepared = await prepareBashTransformation(request, line, statCache, (path) => waitForFuture(path, (text) => reporter.message(0, text)));
+    prepared = await prepareBashTransformation(request, line, statCache, (path) => waitForFuture(path, (text) => reporter.message(0, text), { registry: futureRegistryOf(cacheDir), signal }));
   } finally {
     statCache.close();
   }
@@ -164,6 +169,7 @@ export async function main(argv: string[]): Promise<number> {
     download: values.noDownload !== true && values.scratch !== true,
     writeStdout,
     writeStderr,
+    signal,
   });
 }
 

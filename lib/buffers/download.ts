@@ -3,13 +3,14 @@
  * `.INDEX` or raw checksum) into targets, then fetch verified buffers into files atomically.
  * @module
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, linkSync, symlinkSync, copyFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, rmSync, linkSync, symlinkSync, copyFileSync } from "node:fs";
 import { dirname, join, relative, resolve as resolvePath } from "node:path";
 import { tryParseChecksum, type Checksum } from "../checksum/checksum.ts";
 import { computeChecksum } from "../checksum/sha256.ts";
 import { hashFileRaw } from "../checksum/sha256.ts";
 import { compress, type CompressionSuffix } from "../checksum/compression.ts";
-import { fileSidecarPath, parseIndexText, readChecksumSidecar, stripTextData, writeChecksumSidecar, type DeepIndex } from "../checksum/sidecar.ts";
+import { isAbandonedTempFile, tempFileWriter } from "./temp-files.ts";
+import { fileSidecarPath, MAX_INDEX_SIDECAR_BYTES, parseIndexText, readChecksumSidecar, readSidecarText, stripTextData, writeChecksumSidecar, type DeepIndex } from "../checksum/sidecar.ts";
 import { ChecksumMismatchError, NotFoundError } from "../errors.ts";
 import { writeFileAtomic } from "./atomic-write.ts";
 import { BufferDir } from "./bufferdir.ts";
@@ -70,7 +71,7 @@ export function resolveDownloadItems(positionals: string[], options: ResolveOpti
  * names (then the `.INDEX` file is written). The index bytes must match a known checksum.
  */
 export async function loadDirectoryIndex(item: Extract<DownloadItem, { kind: "directory" }>, store: BufferStore, say: (text: string) => void): Promise<void> {
-  let text = existsSync(item.indexPath) ? stripTextData(readFileSync(item.indexPath, "utf8")) : "";
+  let text = existsSync(item.indexPath) ? stripTextData(readSidecarText(item.indexPath, MAX_INDEX_SIDECAR_BYTES)) : "";
   let bytes: Uint8Array;
   if (text) {
     bytes = Buffer.from(`${text}\n`);
@@ -93,7 +94,11 @@ export async function loadDirectoryIndex(item: Extract<DownloadItem, { kind: "di
   item.indexBytes = bytes;
 }
 
-/** Files in `dir` (recursively) that the index does not list. */
+/**
+ * Files in `dir` (recursively) that the index does not list. Our own temp files are not
+ * entries: those of a dead process (an interrupted download) are removed, those of a live one
+ * left alone.
+ */
 export function findUnlisted(dir: string, index: DeepIndex, suffix: string): string[] {
   if (!existsSync(dir)) return [];
   const expected = new Set(Object.keys(index).map((key) => key + suffix));
@@ -102,7 +107,9 @@ export function findUnlisted(dir: string, index: DeepIndex, suffix: string): str
     for (const entry of readdirSync(path, { withFileTypes: true })) {
       const full = join(path, entry.name);
       if (entry.isDirectory()) visit(full);
-      else if (!expected.has(relative(dir, full))) unlisted.push(full);
+      else if (tempFileWriter(entry.name) !== null) {
+        if (isAbandonedTempFile(entry.name)) rmSync(full, { force: true });
+      } else if (!expected.has(relative(dir, full))) unlisted.push(full);
     }
   };
   visit(dir);

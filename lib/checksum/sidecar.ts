@@ -2,7 +2,7 @@
  * `.CHECKSUM` and `.INDEX` sidecar files, byte-compatible with Python Seamless (cli-spec §1.5).
  * @module
  */
-import { readFileSync, statSync } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, readFileSync, readSync, statSync } from "node:fs";
 import { writeFileAtomic } from "../buffers/atomic-write.ts";
 import { fsPromises } from "../lazy-node.ts";
 import { SeamlessError } from "../errors.ts";
@@ -49,9 +49,50 @@ export function parseChecksumSidecar(text: string, path: string): Checksum {
   }
 }
 
+/** The most a `.CHECKSUM` file may hold (64 hex digits, whitespace and `#` comment lines). */
+export const MAX_CHECKSUM_SIDECAR_BYTES = 64 * 1024;
+/** The most an `.INDEX` file may hold (~2 million entries). */
+export const MAX_INDEX_SIDECAR_BYTES = 256 * 1024 * 1024;
+
+/**
+ * Reads a sidecar file as text: it must be a regular file of at most `maxBytes`. Opened
+ * non-blocking, so a FIFO under a sidecar's name is refused instead of waited on.
+ *
+ * @param path the sidecar
+ * @param maxBytes the size limit
+ * @returns the text
+ * @throws {InvalidSidecarError} for anything but a regular file, or a file over the limit
+ * @example Refusing a FIFO
+ * ```ts
+ * // mkfifo f.CHECKSUM
+ * assertThrows(() => readSidecarText("f.CHECKSUM", MAX_CHECKSUM_SIDECAR_BYTES), InvalidSidecarError);
+ * ```
+ */
+export function readSidecarText(path: string, maxBytes: number): string {
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    const stats = fstatSync(fd);
+    if (!stats.isFile()) throw new InvalidSidecarError(`Invalid sidecar "${path}": not a regular file`);
+    if (stats.size > maxBytes) throw new InvalidSidecarError(`Invalid sidecar "${path}": ${stats.size} bytes, more than the ${maxBytes} a sidecar may hold`);
+    // Read at most one byte past the limit: a file that grows meanwhile is still refused.
+    const buffer = Buffer.allocUnsafe(Math.min(maxBytes + 1, Math.max(stats.size + 1, 4096)));
+    let length = 0;
+    for (;;) {
+      if (length === buffer.length) break;
+      const n = readSync(fd, buffer, length, buffer.length - length, null);
+      if (n === 0) break;
+      length += n;
+    }
+    if (length > maxBytes) throw new InvalidSidecarError(`Invalid sidecar "${path}": more than the ${maxBytes} bytes a sidecar may hold`);
+    return buffer.toString("utf8", 0, length);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** Reads a `.CHECKSUM` file. @throws {InvalidSidecarError} */
 export function readChecksumSidecar(path: string): Checksum {
-  return parseChecksumSidecar(readFileSync(path, "utf8"), path);
+  return parseChecksumSidecar(readSidecarText(path, MAX_CHECKSUM_SIDECAR_BYTES), path);
 }
 
 /** The bytes of a `.CHECKSUM` file: 64 lower-case hex + `\n`. */
@@ -156,7 +197,7 @@ export function parseIndexText(text: string, source: string): DeepIndex {
 
 /** Reads an `.INDEX` file. @throws {InvalidSidecarError} */
 export function readIndexSidecar(path: string): DeepIndex {
-  return parseIndexText(readFileSync(path, "utf8"), path);
+  return parseIndexText(readSidecarText(path, MAX_INDEX_SIDECAR_BYTES), path);
 }
 
 /** The index buffer (plain serialization) of a deep index. */

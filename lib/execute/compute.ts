@@ -16,6 +16,8 @@ import type { TransformationDict } from "../transformation/dict.ts";
 import { VERSION } from "../version.ts";
 import { executeBashTransformation } from "./execute-bash.ts";
 import { acquireTransformationLock } from "./single-flight.ts";
+import { reapAbandonedTrees } from "./process-tree.ts";
+import { reapAbandonedWorkspaces } from "./workspace.ts";
 
 /** Options of {@link computeTransformation}. */
 export interface ComputeOptions {
@@ -27,6 +29,10 @@ export interface ComputeOptions {
   onStdoutLine: (line: string) => void;
   onStderr?: (chunk: string) => void;
   say: (level: number, text: string) => void;
+  /** Cancels the computation: a wait for the lock ends, the command is killed, nothing is cached. */
+  signal?: AbortSignal;
+  /** Kills the command after this long (a failure, nothing cached). */
+  timeoutMs?: number;
 }
 
 /** The outcome of a computation. */
@@ -67,7 +73,7 @@ export async function lookupCachedResult(dict: TransformationDict, tfChecksum: C
 /**
  * Computes a bash transformation.
  *
- * @throws {InterruptedError} on SIGINT/SIGTERM (the process group is killed, nothing cached)
+ * @throws {InterruptedError} when `options.signal` is aborted (every process of the command is killed, nothing cached)
  * @throws {TransformationFailedError} when the command fails (nothing cached)
  */
 export async function computeTransformation(dict: TransformationDict, tfChecksum: Checksum, options: ComputeOptions): Promise<Computed> {
@@ -76,65 +82,53 @@ export async function computeTransformation(dict: TransformationDict, tfChecksum
   const hit = await lookup();
   if (hit) return hit;
 
-  let canceled = false;
-  let kill: (() => void) | null = null;
-  const onSignal = () => {
-    canceled = true;
-    kill?.();
-  };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
+  const { signal } = options;
+  const interrupted = () => new InterruptedError(`Canceled transformation ${tfChecksum}`);
+  const lock = await acquireTransformationLock(options.lockDir, tfChecksum, { signal, onWait: (text) => options.say(1, text) });
+  if (!lock) throw interrupted();
   try {
-    const lock = await acquireTransformationLock(options.lockDir, tfChecksum, () => canceled, () => options.say(1, "Waiting for an identical transformation in another process..."));
-    if (!lock || canceled) throw new InterruptedError(`Canceled transformation ${tfChecksum}`);
-    try {
-      const again = await lookup();
-      if (again) return again;
-      const started = Date.now();
-      const result = await executeBashTransformation(dict, options.store, {
-        onStdoutLine: options.onStdoutLine,
-        onStderr: options.onStderr,
-        onWarning: (text) => options.say(0, text),
-        onStarted: (k) => {
-          kill = k;
-          if (canceled) k();
-        },
-        storeMember: options.scratch ? undefined : async (checksum, path) => {
-          if (options.store instanceof BufferDir) options.store.putFileSync(checksum, path);
-          else await options.store.putFile(checksum, path);
-        },
-      }).catch((error) => {
-        if (canceled) throw new InterruptedError(`Canceled transformation ${tfChecksum}`);
-        throw error;
-      });
-      if (canceled) throw new InterruptedError(`Canceled transformation ${tfChecksum}`);
-      if (!options.scratch) await options.store.put(result.checksum, result.buffer);
-      const record: ExecutionRecord = {
-        schema_version: 1,
-        tf_checksum: tfChecksum,
-        result_checksum: result.checksum,
-        seamless_version: VERSION,
-        execution_mode: "process",
-        remote_target: null,
-        wall_time_seconds: result.outcome.wallSeconds,
-        cpu_time_user_seconds: result.outcome.cpuUserSeconds,
-        cpu_time_system_seconds: result.outcome.cpuSystemSeconds,
-        memory_peak_bytes: result.outcome.maxRssBytes,
-        gpu_memory_peak_bytes: null,
-        hostname: os().hostname(),
-        pid: process.pid,
-        started_at: new Date(started).toISOString(),
-        implementation: "seamless (TypeScript)",
-      };
-      await recordResult(options.cache, tfChecksum, result.checksum, record);
-      options.say(1, "Transformation finished");
-      return { checksum: result.checksum, fromCache: false, buffer: options.scratch ? undefined : result.buffer };
-    } finally {
-      lock.release();
-    }
+    const again = await lookup();
+    if (again) return again;
+    if (signal?.aborted) throw interrupted();
+    // What runs killed with SIGKILL left behind: their commands and their workspaces.
+    reapAbandonedTrees();
+    reapAbandonedWorkspaces();
+    const started = Date.now();
+    const result = await executeBashTransformation(dict, options.store, {
+      onStdoutLine: options.onStdoutLine,
+      onStderr: options.onStderr,
+      signal,
+      timeoutMs: options.timeoutMs,
+      onWarning: (text) => options.say(0, text),
+      storeMember: options.scratch ? undefined : async (checksum, path) => {
+        if (options.store instanceof BufferDir) options.store.putFileSync(checksum, path);
+        else await options.store.putFile(checksum, path);
+      },
+    });
+    if (signal?.aborted) throw interrupted();
+    if (!options.scratch) await options.store.put(result.checksum, result.buffer);
+    const record: ExecutionRecord = {
+      schema_version: 1,
+      tf_checksum: tfChecksum,
+      result_checksum: result.checksum,
+      seamless_version: VERSION,
+      execution_mode: "process",
+      remote_target: null,
+      wall_time_seconds: result.outcome.wallSeconds,
+      cpu_time_user_seconds: result.outcome.cpuUserSeconds,
+      cpu_time_system_seconds: result.outcome.cpuSystemSeconds,
+      memory_peak_bytes: result.outcome.maxRssBytes,
+      gpu_memory_peak_bytes: null,
+      hostname: os().hostname(),
+      pid: process.pid,
+      started_at: new Date(started).toISOString(),
+      implementation: "seamless (TypeScript)",
+    };
+    await recordResult(options.cache, tfChecksum, result.checksum, record);
+    options.say(1, "Transformation finished");
+    return { checksum: result.checksum, fromCache: false, buffer: options.scratch ? undefined : result.buffer };
   } finally {
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
+    lock.release();
   }
 }
 

@@ -32,8 +32,12 @@ export interface BashResult {
 export interface ExecutionHooks {
   onStdoutLine: (line: string) => void;
   onStderr?: (chunk: string) => void;
-  /** Receives the kill switch of the bash process group, and its id. */
-  onStarted?: (kill: () => void, processGroup: number) => void;
+  /** Receives the process group id of the command as soon as it exists. */
+  onStarted?: (processGroup: number) => void;
+  /** Aborting kills every process of the command (the execution then throws InterruptedError). */
+  signal?: AbortSignal;
+  /** Kills the command after this long (a failure, nothing cached). */
+  timeoutMs?: number;
   /** Stores a member file of a directory result before the workspace goes away. */
   storeMember?: (checksum: Checksum, path: string) => Promise<void>;
   /** One-line warnings (e.g. `--docker` falling back to the host). */
@@ -52,7 +56,8 @@ function failureMessage(code: string, detail: string, outcome: BashOutcome | nul
  * Executes a bash transformation dict and returns its result buffer; the workspace is removed
  * in every case.
  *
- * @throws {TransformationFailedError} on a non-zero exit, a missing or empty RESULT
+ * @throws {TransformationFailedError} on a non-zero exit, a timeout, a missing or empty RESULT
+ * @throws {InterruptedError} when `hooks.signal` is aborted
  */
 export async function executeBashTransformation(dict: TransformationDict, store: BufferStore, hooks: ExecutionHooks): Promise<BashResult> {
   const codeEntry = dict.code as [string, string | null, string] | undefined;
@@ -81,6 +86,8 @@ export async function executeBashTransformation(dict: TransformationDict, store:
         onStdoutLine: hooks.onStdoutLine,
         onStderr: hooks.onStderr,
         onStarted: hooks.onStarted,
+        signal: hooks.signal,
+        timeoutMs: hooks.timeoutMs,
         launcher,
       });
     };
@@ -109,6 +116,7 @@ export async function executeBashTransformation(dict: TransformationDict, store:
       script = hostScript();
       outcome = await runOn(undefined, script);
     }
+    if (outcome.timedOut) throw new TransformationFailedError(failureMessage(code, `Error: Timed out after ${(hooks.timeoutMs ?? 0) / 1000} s`, outcome));
     if (outcome.exitCode !== 0) {
       const detail = outcome.signal ? `Error: Killed by signal ${outcome.signal}` : `Error: Return code ${outcome.exitCode}`;
       throw new TransformationFailedError(failureMessage(code, detail, outcome));

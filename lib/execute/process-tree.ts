@@ -21,7 +21,7 @@
  * Linux only (`/proc`); elsewhere the scans find nothing but the process group is still killed.
  * @module
  */
-import { readdirSync, readFileSync } from "node:fs";
+import { closeSync, openSync, readdirSync, readFileSync, readSync } from "node:fs";
 
 /** The environment variable that marks the processes of a job; nested jobs append ":"-separated markers. */
 export const PROCESS_TREE_ENV = "SEAMLESS_PROCESS_TREE";
@@ -34,6 +34,8 @@ export interface ProcessTree {
   readonly env: Record<string, string>;
   /** The root process (also its process group id when it was spawned detached), once attached. */
   rootPid: number | null;
+  /** The root's start time: no process of the job started before it. */
+  rootStartTicks: number | null;
   /** Records the root process of the job. */
   attach(pid: number): void;
 }
@@ -52,11 +54,19 @@ interface ProcInfo {
   startTicks: string;
 }
 
+const statBuffer = Buffer.allocUnsafe(4096);
+
 /** Reads `/proc/<pid>/stat`; null when the process is gone. */
 function readStat(pid: number): ProcInfo | null {
   let text: string;
   try {
-    text = readFileSync(`/proc/${pid}/stat`, "latin1");
+    // One reused buffer: a scan reads this file for every process on the machine.
+    const fd = openSync(`/proc/${pid}/stat`, "r");
+    try {
+      text = statBuffer.toString("latin1", 0, readSync(fd, statBuffer, 0, statBuffer.length, 0));
+    } finally {
+      closeSync(fd);
+    }
   } catch {
     return null;
   }
@@ -125,8 +135,11 @@ export function createProcessTree(baseEnv: Record<string, string | undefined> = 
     marker,
     env: { [PROCESS_TREE_ENV]: outer ? `${outer}:${marker}` : marker },
     rootPid: null,
+    rootStartTicks: null,
     attach(pid: number) {
       this.rootPid = pid;
+      const ticks = processStartTicks(pid);
+      this.rootStartTicks = ticks === null ? null : Number(ticks);
     },
   };
 }
@@ -192,6 +205,7 @@ export function listProcessTree(tree: ProcessTree): number[] {
   for (const info of all) {
     if (info.pid === process.pid || info.state === "Z" || info.state === "X") continue;
     if (tree.rootPid !== null && (info.pid === tree.rootPid || info.pgid === tree.rootPid)) selected.add(info.pid);
+    else if (tree.rootStartTicks !== null && Number(info.startTicks) < tree.rootStartTicks) continue; // older than the job
     else if (markersOf(info.pid)?.includes(tree.marker)) selected.add(info.pid);
   }
   withDescendants(all.filter((info) => info.state !== "Z" && info.pid !== process.pid), selected);

@@ -8,13 +8,13 @@ import type { BufferStore } from "../buffers/store.ts";
 import type { SeamlessConfig } from "../config/mod.ts";
 import { openBufferStoreFor, openResultCacheFor } from "../delegation/mod.ts";
 import { findMissing, sourceLength, storeBuffers } from "../buffers/transfer.ts";
-import { SeamlessError } from "../errors.ts";
+import { InterruptedError, SeamlessError } from "../errors.ts";
 import { formatSize } from "../units/human-size.ts";
 import type { PreparedBash } from "../transformation/prepare-bash.ts";
 import { computeTransformation, lockDirOf } from "./compute.ts";
 import { computeOnJobserver } from "./compute-remote.ts";
 import type { JobserverClient } from "../clients/jobserver.ts";
-import { FutureFiles } from "./futures.ts";
+import { FutureFiles, futureRegistryOf, reapAbandonedFutures } from "./futures.ts";
 import { formatCapturedStdout, writeResultTargets } from "./results.ts";
 
 /** The voice of the calling command. */
@@ -37,8 +37,10 @@ export interface RunOptions {
   jobserver?: JobserverClient;
   /** Record mode of the configuration (sent to the jobserver). */
   record?: boolean;
-  /** Aborted on Ctrl-C (the CLI's): cancels the job on the jobserver. */
+  /** Cancels the run: futures are removed at once, the command is killed, nothing is cached. */
   signal?: AbortSignal;
+  /** Kills the command after this long. */
+  timeoutMs?: number;
 }
 
 /** Stores every buffer the transformation needs (inputs, code, variables, the transformation). */
@@ -61,11 +63,13 @@ export async function storePreparedBuffers(prepared: PreparedBash, config: Seaml
  * @returns the exit code
  */
 export async function runPrepared(prepared: PreparedBash, options: RunOptions): Promise<number> {
-  const { reporter } = options;
+  const { reporter, signal } = options;
+  if (signal?.aborted) throw new InterruptedError("Canceled");
   const store = await storePreparedBuffers(prepared, options.config, reporter);
   const cacheDir = options.config.cacheDir;
   const cache = await openResultCacheFor(options.config, { say: (text) => reporter.message(1, text) });
-  const futures = new FutureFiles();
+  reapAbandonedFutures(futureRegistryOf(cacheDir));
+  const futures = new FutureFiles(futureRegistryOf(cacheDir), signal);
   try {
     if (prepared.resultTargets) {
       futures.start(prepared.resultTargets.map(([server, local]) => ({
@@ -74,10 +78,13 @@ export async function runPrepared(prepared: PreparedBash, options: RunOptions): 
       })));
     }
     const stdoutLines: string[] = [];
+    if (signal?.aborted) throw new InterruptedError("Canceled");
     const say = (level: number, text: string) => reporter.message(level, text);
     const computed = options.jobserver
-      ? await computeOnJobserver(prepared.dict, prepared.tfChecksum, { jobserver: options.jobserver, store, cache, scratch: options.scratch, record: options.record === true, signal: options.signal, say })
+      ? await computeOnJobserver(prepared.dict, prepared.tfChecksum, { jobserver: options.jobserver, store, cache, scratch: options.scratch, record: options.record === true, signal, say })
       : await computeTransformation(prepared.dict, prepared.tfChecksum, {
+          signal,
+          timeoutMs: options.timeoutMs,
           store,
           cache,
           lockDir: lockDirOf(cacheDir),

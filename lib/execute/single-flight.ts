@@ -1,62 +1,91 @@
 /**
- * Cross-process single flight: one lock file per transformation checksum, created with
- * O_EXCL, so two identical runs started together execute the command once.
+ * Cross-process single flight: one lock file per transformation checksum, locked with `flock`
+ * on an open descriptor, so two identical runs started together execute the command once. The
+ * kernel releases the lock when its holder dies (even by SIGKILL): no stale lock can exist, and
+ * what the file contains (empty, or a pid of an unrelated process) never matters. The holder
+ * writes its pid into the file only so a waiter can say whom it waits for.
  * @module
  */
-import { mkdirSync, openSync, closeSync, readFileSync, rmSync, writeSync } from "node:fs";
+import { closeSync, constants, fstatSync, ftruncateSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import type { Checksum } from "../checksum/checksum.ts";
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
+import { tryLockExclusive } from "./_flock.ts";
 
 /** A held lock. */
 export interface HeldLock {
   release(): void;
 }
 
+/** Options of {@link acquireTransformationLock}. */
+export interface LockOptions {
+  /** Ends the wait (the result is then null). */
+  signal?: AbortSignal;
+  /** Told once, when the lock is held by another process: what we wait for. */
+  onWait?: (text: string) => void;
+}
+
+/** Locks `path` if free; the descriptor stays open while the lock is held. */
+function tryLock(path: string): HeldLock | null {
+  const fd = openSync(path, constants.O_RDWR | constants.O_CREAT, 0o666);
+  try {
+    if (!tryLockExclusive(fd, path)) {
+      closeSync(fd);
+      return null;
+    }
+    // The previous holder unlinks the file before it unlocks: a lock on an unlinked file is no lock.
+    let current: number | null = null;
+    try {
+      current = statSync(path).ino;
+    } catch {}
+    if (current !== fstatSync(fd).ino) {
+      closeSync(fd);
+      return null;
+    }
+    ftruncateSync(fd, 0);
+    writeSync(fd, `${process.pid}\n`, 0);
+  } catch (error) {
+    closeSync(fd);
+    throw error;
+  }
+  return {
+    release: () => {
+      try {
+        unlinkSync(path);
+      } catch {}
+      closeSync(fd);
+    },
+  };
+}
+
+function holderOf(path: string): string {
+  try {
+    const pid = readFileSync(path, "utf8").trim();
+    return /^\d+$/.test(pid) ? `process ${pid}` : "another process";
+  } catch {
+    return "another process";
+  }
+}
+
 /**
- * Takes the lock for `checksum`, waiting while a live process holds it. A lock left by a dead
- * process is broken.
+ * Takes the lock for `checksum`. The wait lasts while another live process holds the lock (it
+ * runs the same transformation) and ends with it, or when `signal` is aborted.
  *
- * @param shouldStop polled while waiting; when it returns true, waiting ends with null
- * @returns the lock, or null if waiting was stopped
+ * @returns the lock, or null if `signal` was aborted
+ * @throws {SeamlessError} when the lock directory's file system cannot lock files
  */
-export async function acquireTransformationLock(lockDir: string, checksum: Checksum, shouldStop: () => boolean, onWait?: () => void): Promise<HeldLock | null> {
+export async function acquireTransformationLock(lockDir: string, checksum: Checksum, options: LockOptions = {}): Promise<HeldLock | null> {
   mkdirSync(lockDir, { recursive: true });
   const path = join(lockDir, `${checksum}.lock`);
   let waited = false;
-  let delayMs = 10;
+  let delayMs = 5;
   for (;;) {
-    try {
-      const fd = openSync(path, "wx");
-      writeSync(fd, String(process.pid));
-      closeSync(fd);
-      return { release: () => rmSync(path, { force: true }) };
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
-    }
-    let holder = Number.NaN;
-    try {
-      holder = Number(readFileSync(path, "utf8"));
-    } catch {
-      continue; // released in between
-    }
-    if (Number.isInteger(holder) && holder > 0 && !isAlive(holder)) {
-      rmSync(path, { force: true });
-      continue;
-    }
+    if (options.signal?.aborted) return null;
+    const lock = tryLock(path);
+    if (lock) return lock;
     if (!waited) {
       waited = true;
-      onWait?.();
+      options.onWait?.(`Waiting for an identical transformation in ${holderOf(path)} (lock ${path})...`);
     }
-    if (shouldStop()) return null;
     await Bun.sleep(delayMs);
     delayMs = Math.min(delayMs * 2, 200);
   }

@@ -1,14 +1,22 @@
 /**
- * Runs a bash script in its own process group (session), streaming stdout lines and
- * collecting stderr concurrently, so a chatty command can never deadlock on a full pipe.
+ * Runs a bash script as one job: its own process group, marked as a {@link ProcessTree}, stdout
+ * lines streamed and stderr collected concurrently (a chatty command never deadlocks on a full
+ * pipe). The job ends when bash exits: whatever it left running (background jobs, `setsid` or
+ * double-forked escapees holding our pipes) is killed, and the pipes are read for a bounded time
+ * only, so a run never waits on a process it did not wait for in bash.
+ * Cancellation is the caller's `AbortSignal`; a timeout is an option.
  * @module
  */
+import { InterruptedError } from "../errors.ts";
+import { createProcessTree, killProcessTree } from "./process-tree.ts";
 
 /** What a finished bash process reports. */
 export interface BashOutcome {
   exitCode: number;
   /** Set when killed by a signal. */
   signal: string | null;
+  /** True when the job was killed because it ran longer than `timeoutMs`. */
+  timedOut: boolean;
   stdoutTail: string;
   stderr: string;
   wallSeconds: number;
@@ -25,13 +33,21 @@ export interface RunBashOptions {
   onStdoutLine: (line: string) => void;
   /** Called with stderr chunks as they arrive (e.g. to stream them); they are collected anyway. */
   onStderr?: (chunk: string) => void;
-  /** Receives a kill function (and the process group id) as soon as the process exists. */
-  onStarted?: (kill: () => void, processGroup: number) => void;
+  /** Receives the process group id of the command as soon as it exists. */
+  onStarted?: (processGroup: number) => void;
   /** Runs `/bin/bash -c script` through this command (e.g. a container engine's `run … IMAGE`). */
   launcher?: string[];
+  /** Aborting kills the whole job; runBash then throws {@link InterruptedError}. */
+  signal?: AbortSignal;
+  /** Kills the whole job after this long; the outcome then has `timedOut`. */
+  timeoutMs?: number;
+  /** SIGTERM-to-SIGKILL grace when the job is killed (default 2000). */
+  graceMs?: number;
 }
 
 const MAX_COLLECTED = 8 * 1024 * 1024;
+/** How long the pipes are still read after every process of the job is gone or killed. */
+const PIPE_DRAIN_MS = 1000;
 
 /** The last `limit` characters of a stream, kept in amortized linear time (a slice per chunk is quadratic). */
 class TailText {
@@ -54,42 +70,49 @@ class TailText {
   }
 }
 
-async function pump(stream: ReadableStream<Uint8Array>, onChunk: (text: string) => void): Promise<void> {
+/** Reads a stream until it ends or is canceled. */
+function pump(stream: ReadableStream<Uint8Array>, onChunk: (text: string) => void): { done: Promise<void>; cancel: () => void } {
+  const reader = stream.getReader();
   const decoder = new TextDecoder();
-  for await (const chunk of stream) onChunk(decoder.decode(chunk, { stream: true }));
-  onChunk(decoder.decode());
+  const done = (async () => {
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        onChunk(decoder.decode(value, { stream: true }));
+      }
+    } catch {
+      // canceled
+    }
+    onChunk(decoder.decode());
+  })();
+  return { done, cancel: () => void reader.cancel().catch(() => {}) };
 }
 
 /**
- * Runs `/bin/bash -c script`.
+ * Runs `/bin/bash -c script` and ends every process it started.
  *
- * @returns the outcome, including rusage of the bash process tree
+ * @returns the outcome, including rusage of the bash process
+ * @throws {InterruptedError} when `signal` was aborted (every process of the job is killed first)
  */
 export async function runBash(script: string, options: RunBashOptions): Promise<BashOutcome> {
+  if (options.signal?.aborted) throw new InterruptedError("Canceled before the command started");
   const started = performance.now();
+  const tree = createProcessTree(options.env);
   const child = Bun.spawn([...(options.launcher ?? []), "/bin/bash", "-c", script], {
     cwd: options.cwd,
-    env: options.env,
+    env: { ...options.env, ...tree.env },
     stdin: "inherit",
     stdout: "pipe",
     stderr: "pipe",
     detached: true,
   });
-  const killGroup = () => {
-    try {
-      process.kill(-child.pid, "SIGTERM");
-    } catch {}
-    setTimeout(() => {
-      try {
-        process.kill(-child.pid, "SIGKILL");
-      } catch {}
-    }, 2000).unref?.();
-  };
-  options.onStarted?.(killGroup, child.pid);
+  tree.attach(child.pid);
+  options.onStarted?.(child.pid);
   let pending = "";
   const stdoutTail = new TailText(MAX_COLLECTED);
   const stderr = new TailText(MAX_COLLECTED);
-  const stdoutDone = pump(child.stdout, (text) => {
+  const stdout = pump(child.stdout, (text) => {
     pending += text;
     const lines = pending.split("\n");
     pending = lines.pop()!;
@@ -98,17 +121,46 @@ export async function runBash(script: string, options: RunBashOptions): Promise<
       stdoutTail.add(`${line}\n`);
     }
   });
-  const stderrDone = pump(child.stderr, (text) => {
+  const stderrPump = pump(child.stderr, (text) => {
     options.onStderr?.(text);
     stderr.add(text);
   });
-  const exitCode = await child.exited;
-  await Promise.all([stdoutDone, stderrDone]);
+
+  let stop: "abort" | "timeout" | null = null;
+  let wake!: () => void;
+  const stopped = new Promise<void>((resolve) => (wake = resolve));
+  const onAbort = () => {
+    stop ??= "abort";
+    wake();
+  };
+  options.signal?.addEventListener("abort", onAbort, { once: true });
+  const timer = options.timeoutMs !== undefined ? setTimeout(() => {
+    stop ??= "timeout";
+    wake();
+  }, options.timeoutMs) : null;
+  let exitCode = 1;
+  try {
+    await Promise.race([child.exited, stopped]);
+    // Bash has exited, or we stop it: either way nothing of the job may stay behind.
+    await killProcessTree(tree, { graceMs: stop ? (options.graceMs ?? 2000) : 0 });
+    exitCode = await child.exited;
+    const drained = Promise.all([stdout.done, stderrPump.done]);
+    const drainTimer = new Promise<void>((resolve) => setTimeout(resolve, PIPE_DRAIN_MS).unref?.());
+    await Promise.race([drained, drainTimer]);
+    stdout.cancel();
+    stderrPump.cancel();
+    await drained;
+  } finally {
+    options.signal?.removeEventListener("abort", onAbort);
+    if (timer) clearTimeout(timer);
+  }
+  if (stop === "abort") throw options.signal?.reason instanceof InterruptedError ? options.signal.reason : new InterruptedError("Canceled: the command was killed");
   if (pending.trim() !== "") options.onStdoutLine(pending);
   const usage = child.resourceUsage();
   return {
     exitCode,
     signal: child.signalCode ? String(child.signalCode) : null,
+    timedOut: stop === "timeout",
     stdoutTail: stdoutTail.toString() + pending,
     stderr: stderr.toString(),
     wallSeconds: (performance.now() - started) / 1000,

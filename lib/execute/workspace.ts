@@ -4,7 +4,7 @@
  * rebuilt from their deep index; variables as files and environment variables.
  * @module
  */
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { os } from "../lazy-node.ts";
 import { dirname, join, resolve } from "node:path";
 import type { Checksum } from "../checksum/checksum.ts";
@@ -15,6 +15,38 @@ import { compress, compressionSuffixOf } from "../checksum/compression.ts";
 import { parsePlain, type PlainValue } from "../serialize/plain-json.ts";
 import { NotFoundError, SeamlessError } from "../errors.ts";
 import type { TransformationDict } from "../transformation/dict.ts";
+import { isProcessAlive, ownerTag } from "./process-tree.ts";
+
+/** Workspaces are named `<prefix><pid>-<startTicks>-XXXXXX`, so a later run can tell whose they are. */
+const WORKSPACE_PREFIX = "seamless-bash-transformer-";
+
+function workspaceRoot(): string {
+  return process.env.TMPDIR || os().tmpdir();
+}
+
+/**
+ * Removes the workspaces of runs that are gone (a run killed with SIGKILL cannot remove its own).
+ *
+ * @returns the directories removed
+ */
+export function reapAbandonedWorkspaces(): string[] {
+  const removed: string[] = [];
+  let names: string[];
+  try {
+    names = readdirSync(workspaceRoot());
+  } catch {
+    return removed;
+  }
+  for (const name of names) {
+    if (!name.startsWith(WORKSPACE_PREFIX)) continue;
+    const [pid, ticks] = name.slice(WORKSPACE_PREFIX.length).split("-");
+    if (!/^\d+$/.test(pid ?? "") || !/^\d+$/.test(ticks ?? "") || isProcessAlive(Number(pid), ticks!)) continue;
+    const dir = join(workspaceRoot(), name);
+    rmSync(dir, { recursive: true, force: true });
+    removed.push(dir);
+  }
+  return removed;
+}
 
 /** Refuses pin names that could write outside the workspace. */
 export function validatePinName(name: string): void {
@@ -73,7 +105,7 @@ async function placeBuffer(store: BufferStore, checksum: Checksum, target: strin
  * @param options `linkBuffers: false` writes every pin as a file (a container sees only the workspace)
  */
 export async function materializeWorkspace(dict: TransformationDict, store: BufferStore, options: { linkBuffers?: boolean } = {}): Promise<Workspace> {
-  const dir = mkdtempSync(join(process.env.TMPDIR || os().tmpdir(), "seamless-bash-transformer"));
+  const dir = mkdtempSync(join(workspaceRoot(), `${WORKSPACE_PREFIX}${ownerTag()}-`));
   try {
     return { dir, env: await materializePins(dict, store, dir, options.linkBuffers ?? true) };
   } catch (error) {

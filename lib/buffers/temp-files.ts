@@ -1,0 +1,109 @@
+/**
+ * Our own temp files (`.NAME.PID[-THREAD].N.tmp`, {@link tempPathFor}) left by a killed process:
+ * recognized by name, removed once their writer is gone, never taken for user data.
+ *
+ * In the cache, a process that may write there registers itself in `<cache>/writers/` for its
+ * lifetime ({@link registerTempWriter}); the registration of a dead process tells a later command
+ * that temp files may be left, and only then is the cache searched for them. In a download's
+ * target directory, temp files are recognized while the directory is listed.
+ * @module
+ */
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { isProcessAlive, ownerTag } from "../execute/process-tree.ts";
+
+const TEMP_NAME = /^\..+\.(\d+)(?:-[A-Za-z0-9_]+)?\.\d+\.tmp$/;
+
+/**
+ * The writer's pid when `name` (a file name, not a path) is one of our temp-file names.
+ *
+ * @returns the pid, or null for any other name
+ */
+export function tempFileWriter(name: string): number | null {
+  const match = TEMP_NAME.exec(name);
+  return match ? Number(match[1]) : null;
+}
+
+/** Whether `name` is a temp file of ours whose writer process is gone. */
+export function isAbandonedTempFile(name: string): boolean {
+  const pid = tempFileWriter(name);
+  return pid !== null && pid !== process.pid && !isProcessAlive(pid);
+}
+
+/** Where writers register inside a cache directory. */
+function writersDirOf(cacheDir: string): string {
+  return join(cacheDir, "writers");
+}
+
+/** Removes temp files of the given pids under `dir` (to `depth` levels). */
+function removeTempFilesOf(dir: string, pids: Set<number>, depth: number, removed: string[]): void {
+  let entries;
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return;
+  }
+  for (const entry of entries) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) {
+      if (depth > 0) removeTempFilesOf(path, pids, depth - 1, removed);
+      continue;
+    }
+    const pid = tempFileWriter(entry.name);
+    if (pid !== null && pids.has(pid)) {
+      rmSync(path, { force: true });
+      removed.push(path);
+    }
+  }
+}
+
+/**
+ * Removes the temp files that dead registered writers left in the cache, and their registrations.
+ * A pid that a live registered process now carries again is skipped.
+ *
+ * @returns the temp files removed
+ */
+export function reapAbandonedTempFiles(cacheDir: string): string[] {
+  const removed: string[] = [];
+  let names: string[];
+  try {
+    names = readdirSync(writersDirOf(cacheDir));
+  } catch {
+    return removed;
+  }
+  const dead: string[] = [];
+  const livePids = new Set<number>();
+  for (const name of names) {
+    const [pid, ticks] = name.split("-");
+    if (!/^\d+$/.test(pid ?? "")) continue;
+    if (isProcessAlive(Number(pid), ticks ?? null)) livePids.add(Number(pid));
+    else dead.push(name);
+  }
+  if (dead.length === 0) return removed;
+  const pids = new Set(dead.map((name) => Number(name.split("-")[0])).filter((pid) => !livePids.has(pid)));
+  if (pids.size > 0) removeTempFilesOf(cacheDir, pids, 4, removed);
+  for (const name of dead) rmSync(join(writersDirOf(cacheDir), name), { force: true });
+  return removed;
+}
+
+/**
+ * Registers this process as one that may leave temp files in the cache, after reaping what dead
+ * writers left. Call the returned function when the command is done.
+ *
+ * @returns the unregistration
+ */
+export function registerTempWriter(cacheDir: string): () => void {
+  reapAbandonedTempFiles(cacheDir);
+  const path = join(writersDirOf(cacheDir), ownerTag());
+  try {
+    writeFileSync(path, "");
+  } catch {
+    try {
+      mkdirSync(writersDirOf(cacheDir), { recursive: true });
+      writeFileSync(path, "");
+    } catch {
+      return () => {}; // a read-only cache: nothing will be written there either
+    }
+  }
+  return () => rmSync(path, { force: true });
+}

@@ -1,0 +1,189 @@
+/**
+ * End-to-end: a run ends when its command's bash exits, leaves no process, workspace or future
+ * behind, ends within bounded time on a signal, and never waits on a stale lock (issue 17 items
+ * 4, 5, 8, 10). Every test uses a unique `sleep` duration to find its processes.
+ */
+import { describe, expect, test } from "bun:test";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { BINARY, runSeamless, scrubbedEnv, tempDir } from "../helpers.ts";
+
+const TIMEOUT_MS = 30_000;
+
+/** A sleep duration no other test or process uses: its processes are findable by command line. */
+function uniqueSleep(): string {
+  return `${3000 + Math.floor(Math.random() * 1000)}.${Math.floor(Math.random() * 1e6)}`;
+}
+
+/** Pids of live processes whose command line is `text` (e.g. "sleep 3001.5"). */
+function processesWith(text: string): number[] {
+  const found: number[] = [];
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, "latin1");
+      if (stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z")) continue;
+      if (readFileSync(`/proc/${name}/cmdline`, "latin1").replaceAll("\0", " ").trim() === text) found.push(Number(name));
+    } catch {}
+  }
+  return found;
+}
+
+async function waitFor(what: string, check: () => boolean, limitMs = 15_000): Promise<void> {
+  const deadline = Date.now() + limitMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
+    await Bun.sleep(20);
+  }
+}
+
+function killAll(pids: number[]): void {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {}
+  }
+}
+
+/** A project dir with a private cache and TMPDIR (where workspaces go). */
+function project(dir: string) {
+  const tmp = join(dir, "tmp");
+  mkdirSync(tmp);
+  const env = scrubbedEnv(join(dir, "cache"), { TMPDIR: tmp });
+  return { env, tmp, workspaces: () => readdirSync(tmp).filter((name) => name.startsWith("seamless-bash-transformer")) };
+}
+
+function spawnRun(args: string[], cwd: string, env: Record<string, string>) {
+  return Bun.spawn([BINARY, "run", ...args], { cwd, env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+}
+
+describe("seamless run: leftover processes of the command (issue 17 item 5)", () => {
+  const cases: [string, (s: string) => string, string][] = [
+    ["a double-forked process holding stderr", (s) => `(sleep ${s} &); echo x`, "x"],
+    ["a setsid escapee", (s) => `setsid sleep ${s} & echo y`, "y"],
+    ["nohup ... & disown", (s) => `nohup sleep ${s} >/dev/null 2>&1 & disown; echo z`, "z"],
+  ];
+  for (const [name, command, output] of cases) {
+    test(`run ends when bash exits and kills ${name}`, async () => {
+      using dir = tempDir();
+      const { env, workspaces } = project(dir.path);
+      const sleep = uniqueSleep();
+      try {
+        const result = await runSeamless(["run", command(sleep)], { cwd: dir.path, env });
+        expect(result.stdout).toBe(`${output}\n`);
+        expect(result.exitCode).toBe(0);
+        expect(processesWith(`sleep ${sleep}`)).toEqual([]);
+        expect(workspaces()).toEqual([]);
+      } finally {
+        killAll(processesWith(`sleep ${sleep}`));
+      }
+    }, TIMEOUT_MS);
+  }
+});
+
+describe("seamless run: signals (issue 17 items 5, 8, 10)", () => {
+  for (const signal of ["SIGTERM", "SIGHUP", "SIGINT"] as const) {
+    test(`${signal} ends a run whose command has a setsid escapee, kills both, removes workspace and futures`, async () => {
+      using dir = tempDir();
+      const { env, workspaces } = project(dir.path);
+      const [escapee, foreground] = [uniqueSleep(), uniqueSleep()];
+      try {
+        const child = spawnRun([`setsid sleep ${escapee} & sleep ${foreground}; echo done > out.txt`], dir.path, env);
+        await waitFor("the command to start", () => processesWith(`sleep ${foreground}`).length > 0 && processesWith(`sleep ${escapee}`).length > 0);
+        expect(existsSync(join(dir.path, "out.txt.FUTURE"))).toBe(true);
+        child.kill(signal);
+        expect(await child.exited).toBe(130);
+        expect(processesWith(`sleep ${escapee}`)).toEqual([]);
+        expect(processesWith(`sleep ${foreground}`)).toEqual([]);
+        expect(workspaces()).toEqual([]);
+        expect(existsSync(join(dir.path, "out.txt.FUTURE"))).toBe(false);
+        expect(existsSync(join(dir.path, "out.txt.CHECKSUM"))).toBe(false);
+      } finally {
+        killAll(processesWith(`sleep ${escapee}`));
+        killAll(processesWith(`sleep ${foreground}`));
+      }
+    }, TIMEOUT_MS);
+  }
+
+  test("after kill -9 of run, the next run kills the orphaned command and removes its workspace and future", async () => {
+    using dir = tempDir();
+    const { env, workspaces } = project(dir.path);
+    const sleep = uniqueSleep();
+    try {
+      const child = spawnRun([`sleep ${sleep}; echo done > out.txt`], dir.path, env);
+      await waitFor("the command to start", () => processesWith(`sleep ${sleep}`).length > 0);
+      child.kill("SIGKILL");
+      await child.exited;
+      expect(processesWith(`sleep ${sleep}`).length).toBeGreaterThan(0); // orphaned, still running
+      expect(workspaces().length).toBe(1);
+      expect(existsSync(join(dir.path, "out.txt.FUTURE"))).toBe(true);
+      const next = await runSeamless(["run", "echo next > next.txt"], { cwd: dir.path, env });
+      expect(next.exitCode).toBe(0);
+      expect(processesWith(`sleep ${sleep}`)).toEqual([]);
+      expect(workspaces()).toEqual([]);
+      expect(existsSync(join(dir.path, "out.txt.FUTURE"))).toBe(false);
+    } finally {
+      killAll(processesWith(`sleep ${sleep}`));
+    }
+  }, TIMEOUT_MS);
+
+  test("a future whose writer is dead is stale at once", async () => {
+    using dir = tempDir();
+    const { env } = project(dir.path);
+    const gone = Bun.spawn(["true"]);
+    await gone.exited;
+    writeFileSync(join(dir.path, "in.txt.FUTURE"), "0000.in.txt\n");
+    mkdirSync(join(dir.path, "cache", "futures"), { recursive: true });
+    writeFileSync(join(dir.path, "cache", "futures", `${gone.pid}-1-1`), `${join(dir.path, "in.txt.FUTURE")}\n`);
+    writeFileSync(join(dir.path, "in.txt"), "data\n");
+    const result = await runSeamless(["run", "cat in.txt"], { cwd: dir.path, env });
+    expect(result.exitCode).toBe(1);
+    expect(result.stderr).toContain("Stale future");
+    expect(existsSync(join(dir.path, "in.txt.FUTURE"))).toBe(false);
+  }, TIMEOUT_MS);
+});
+
+describe("seamless run: single-flight locks (issue 17 item 4)", () => {
+  async function tfChecksumOf(command: string, cwd: string, env: Record<string, string>): Promise<string> {
+    const result = await runSeamless(["run", "--dry", "-j", "job", command], { cwd, env });
+    expect(result.exitCode).toBe(0);
+    return result.stdout.trim();
+  }
+
+  for (const [name, content] of [["an empty lock file", ""], ["a lock file naming a live unrelated process", `${process.pid}\n`]] as const) {
+    test(`${name} does not make run wait`, async () => {
+      using dir = tempDir();
+      const { env } = project(dir.path);
+      const tf = await tfChecksumOf("echo locked-out", dir.path, env);
+      mkdirSync(join(dir.path, "cache", "locks"), { recursive: true });
+      writeFileSync(join(dir.path, "cache", "locks", `${tf}.lock`), content);
+      const result = await runSeamless(["run", "echo locked-out"], { cwd: dir.path, env });
+      expect(result.stdout).toBe("locked-out\n");
+      expect(result.exitCode).toBe(0);
+    }, TIMEOUT_MS);
+  }
+
+  test("a waiting run goes on when the lock holder is killed with SIGKILL, and says whom it waited for", async () => {
+    using dir = tempDir();
+    const { env } = project(dir.path);
+    const sleep = uniqueSleep();
+    const command = `sleep ${sleep}; echo once`;
+    try {
+      const holder = spawnRun([command], dir.path, env);
+      await waitFor("the holder's command", () => processesWith(`sleep ${sleep}`).length > 0);
+      const waiter = spawnRun(["-v", command], dir.path, env);
+      const stderr = new Response(waiter.stderr).text();
+      await Bun.sleep(300);
+      holder.kill("SIGKILL");
+      await holder.exited;
+      killAll(processesWith(`sleep ${sleep}`)); // the orphan of the holder would otherwise run on until reaped
+      // The waiter now runs the command itself (its own sleep): end it through SIGTERM.
+      await waitFor("the waiter's command", () => processesWith(`sleep ${sleep}`).length > 0);
+      waiter.kill("SIGTERM");
+      expect(await waiter.exited).toBe(130);
+      expect(await stderr).toContain(`Waiting for an identical transformation in process ${holder.pid}`);
+    } finally {
+      killAll(processesWith(`sleep ${sleep}`));
+    }
+  }, TIMEOUT_MS);
+});
