@@ -89,7 +89,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     const server = await serveService(withErrorHandling(handler, log), { host, port, statusFile, timeoutSeconds, log, isBusy: () => handler.activeRuns() > 0 });
     writeStdout(`Welcome to the Seamless jobserver on ${host}:${server.port}\n`);
-    log(`${workers} worker(s), ${perWorkerLimit} job(s) each; buffers in ${backends.store.location}`);
+    log(`serving on http://${host}:${server.port}: ${workers} worker(s), ${perWorkerLimit} job(s) each; buffers in ${backends.store.location}`);
     await server.stopped;
   } finally {
     await runs.close();

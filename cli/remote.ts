@@ -4,11 +4,11 @@ import { openJobserverFor } from "../lib/delegation/open-jobserver.ts";
 
 /**
  * Delegation level 3 when the configuration names a jobserver (issue 22 §3): its client
- * (launched if the configuration says so), the record mode, and the command's signal (Ctrl-C,
- * SIGTERM, SIGHUP from cli/interrupt.ts), which cancels the job.
+ * (launched if the configuration says so) and the record mode. Ctrl-C reaches it as the
+ * command's AbortSignal (cli/interrupt.ts), which soft-cancels the job.
  */
 export async function remoteExecutionOf(config: SeamlessConfig, say: (text: string) => void, signal: AbortSignal) {
   const jobserver = await openJobserverFor(config, say);
   if (!jobserver) return {};
-  return { jobserver, record: config.record, signal };
+  return { jobserver, record: config.record };
 }

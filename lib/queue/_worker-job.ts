@@ -36,9 +36,9 @@ export interface WorkerJobResult {
 
 /** Hooks of a running job. */
 export interface WorkerJobHooks {
-  /** Aborted when the pool cancels the job: every process of it is killed. */
+  /** Aborting it kills every process of the job. */
   signal: AbortSignal;
-  /** Told the job's process group id once its command runs. */
+  /** Receives the process group id of the job's command. */
   onStarted: (processGroup: number) => void;
 }
 
@@ -79,8 +79,8 @@ export async function runBashJob(dict: Record<string, PlainValue>, scratch: bool
   const startedAtMs = Date.now();
   const result = await executeBashTransformation(dict, store, {
     onStdoutLine: () => {},
-    signal: hooks.signal,
     onStarted: hooks.onStarted,
+    signal: hooks.signal,
     // Locally a missing container engine falls back to the host with a warning; nobody would
     // see that warning here, so a worker refuses instead of computing elsewhere (issue 22 §4).
     onWarning: (text) => {
@@ -124,7 +124,7 @@ export async function runPythonJob(tfChecksum: Checksum, dict: Record<string, Pl
     const startedAtMs = Date.now();
     const processEnv: Record<string, string | undefined> = { ...process.env };
     if (env.remoteClients) processEnv.SEAMLESS_REMOTE_CLIENTS = env.remoteClients;
-    const outcome = await runBash(`exec ${args.join(" ")}`, { cwd: dir, env: processEnv, onStdoutLine: (line) => stdout.push(line.trim()), signal: hooks.signal, onStarted: hooks.onStarted });
+    const outcome = await runBash(`exec ${args.join(" ")}`, { cwd: dir, env: processEnv, onStdoutLine: (line) => stdout.push(line.trim()), onStarted: hooks.onStarted, signal: hooks.signal });
     if (outcome.exitCode !== 0) {
       const how = outcome.signal ? `was killed by signal ${outcome.signal}` : `exited with code ${outcome.exitCode}`;
       throw new SeamlessError(`${PYTHON_RUNNER} ${how} for transformation ${tfChecksum}${outcome.stderr.trim() ? `:\n${outcome.stderr.trimEnd()}` : ""}`);

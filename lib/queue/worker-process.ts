@@ -29,13 +29,11 @@ export async function runWorkerProcess(options: WorkerProcessOptions): Promise<v
       process.send!(message);
     } catch {}
   };
-  const controllers = new Map<number, AbortController>();
-  const canceled = new Set<number>();
+  const running = new Map<number, AbortController>();
 
   const run = async (message: Extract<ToWorker, { type: "run" }>) => {
     const controller = new AbortController();
-    controllers.set(message.id, controller);
-    if (canceled.has(message.id)) controller.abort();
+    running.set(message.id, controller);
     const hooks = {
       signal: controller.signal,
       onStarted: (processGroup: number) => send({ type: "started", id: message.id, processGroup }),
@@ -48,14 +46,13 @@ export async function runWorkerProcess(options: WorkerProcessOptions): Promise<v
           : (() => {
               throw new SeamlessError(`Cannot run a transformation in language "${String(message.dict.__language__)}": this jobserver runs bash and hands python to seamless-run-transformation`);
             })();
-      if (canceled.has(message.id)) send({ type: "canceled", id: message.id });
+      if (controller.signal.aborted) send({ type: "canceled", id: message.id });
       else send({ type: "done", id: message.id, checksum: result.checksum, runtime: result.runtime });
     } catch (error) {
-      if (canceled.has(message.id)) send({ type: "canceled", id: message.id });
+      if (controller.signal.aborted) send({ type: "canceled", id: message.id });
       else send({ type: "failed", id: message.id, message: (error as Error)?.message ?? String(error) });
     } finally {
-      controllers.delete(message.id);
-      canceled.delete(message.id);
+      running.delete(message.id);
     }
   };
 
@@ -63,14 +60,13 @@ export async function runWorkerProcess(options: WorkerProcessOptions): Promise<v
     process.on("message", (raw) => {
       const message = raw as ToWorker;
       if (message.type === "run") void run(message);
-      else if (message.type === "cancel") {
-        canceled.add(message.id);
-        controllers.get(message.id)?.abort();
-      }
+      else if (message.type === "cancel") running.get(message.id)?.abort();
     });
     process.on("disconnect", () => {
-      for (const controller of controllers.values()) controller.abort();
-      resolve();
+      for (const controller of running.values()) controller.abort();
+      // Every job's processes are killed before the worker goes.
+      const waitForJobs = () => (running.size === 0 ? resolve() : setTimeout(waitForJobs, 10));
+      waitForJobs();
     });
     send({ type: "ready", pid: process.pid });
   });

@@ -46,8 +46,10 @@ export class TransformationRuns {
   /** Transformation checksum → member id → job id, for runs in flight. */
   readonly #members = new Map<Checksum, Map<string, number>>();
   readonly #finished = new Map<Checksum, TransformationStatus>();
+  readonly #lookupCached: TransformationRunsOptions["lookupCached"];
 
-  private constructor(scheduler: Scheduler, executor: TransformationExecutor, store: SqliteJobStore, logDir: string) {
+  private constructor(scheduler: Scheduler, executor: TransformationExecutor, store: SqliteJobStore, logDir: string, lookupCached: TransformationRunsOptions["lookupCached"]) {
+    this.#lookupCached = lookupCached;
     this.#scheduler = scheduler;
     this.#executor = executor;
     this.#store = store;
@@ -70,7 +72,7 @@ export class TransformationRuns {
         return result ? { resultChecksum: result } : null;
       } : undefined,
     });
-    return new TransformationRuns(scheduler, executor, store, logDir);
+    return new TransformationRuns(scheduler, executor, store, logDir, lookup);
   }
 
   /** Transformations queued or running. */
@@ -85,6 +87,16 @@ export class TransformationRuns {
    */
   async join(job: PoolJob, memberId: string, disconnected?: AbortSignal): Promise<RunOutcome> {
     const tf = job.tfChecksum;
+    // A known result is answered before a job exists: a cache answer through the engine costs
+    // three store transitions, ten times the lookup (BENCHMARKS.md). The engine still consults
+    // the cache for jobs that reach it (a result may appear while they wait).
+    if (this.#lookupCached && !this.#members.has(tf)) {
+      const cached = await this.#lookupCached(tf);
+      if (cached) {
+        this.#remember(tf, "done");
+        return { kind: "done", checksum: cached, result: null };
+      }
+    }
     const [submitted] = this.#scheduler.submit([{ ...defaultJobSpec(`transformation ${tf}`), workdir: "/", dedupeKey: tf, payload: job }]);
     const id = submitted!.id;
     let members = this.#members.get(tf);

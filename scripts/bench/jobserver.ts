@@ -1,0 +1,137 @@
+/**
+ * `seamless jobserver` (issue 22 §5): throughput of 1,000 distinct `echo N` from 8 concurrent
+ * clients on `--workers 2`, against the same kind of transformations run one by one in-process
+ * (the `seamless run` execution code, no HTTP, no workers); one job on an idle server against
+ * one local execution; cancel of a running `sleep 1000` until the next job is answered; 200
+ * answers from the result cache.
+ */
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { BufferDir } from "../../lib/buffers/bufferdir.ts";
+import { computeChecksum } from "../../lib/checksum/sha256.ts";
+import { JobserverClient } from "../../lib/clients/jobserver.ts";
+import { executeBashTransformation } from "../../lib/execute/execute-bash.ts";
+import { transformationBufferOf } from "../../lib/transformation/dict.ts";
+import type { PlainValue } from "../../lib/serialize/plain-json.ts";
+import { BINARY, median, removeDir, report, scratchDir } from "./harness.ts";
+
+const JOBS = Number(process.env.BENCH_JOBSERVER_JOBS ?? 1000);
+const CLIENTS = 8;
+
+async function transformation(store: BufferDir, command: string): Promise<{ dict: Record<string, PlainValue>; tf: string }> {
+  const code = Buffer.from(`(\n${command}\n) > RESULT\n`);
+  await store.put(computeChecksum(code), code);
+  const dict: Record<string, PlainValue> = { __language__: "bash", __output__: ["result", "bytes", null], code: ["text", null, computeChecksum(code)] };
+  return { dict, tf: transformationBufferOf(dict).checksum };
+}
+
+async function startJobserver(dir: string, args: string[], env: Record<string, string | undefined>) {
+  const statusFile = join(dir, `status-${Math.random().toString(36).slice(2)}.json`);
+  writeFileSync(statusFile, "{}");
+  const child = Bun.spawn([BINARY, "jobserver", "--port", "0", "--status-file", statusFile, ...args], { env, stdout: "ignore", stderr: "inherit" });
+  for (;;) {
+    if (existsSync(statusFile)) {
+      try {
+        const status = JSON.parse(readFileSync(statusFile, "utf8"));
+        if (status.status === "running") return { child, client: new JobserverClient(`http://127.0.0.1:${status.port}`) };
+      } catch {}
+    }
+    if (child.exitCode !== null) throw new Error("jobserver exited");
+    await Bun.sleep(20);
+  }
+}
+
+const request = (job: { dict: Record<string, PlainValue>; tf: string }) => ({ transformation_dict: job.dict, tf_checksum: job.tf, tf_dunder: {}, scratch: false, record: false });
+
+async function runConcurrently(client: JobserverClient, jobs: { dict: Record<string, PlainValue>; tf: string }[]): Promise<number> {
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(Array.from({ length: CLIENTS }, async () => {
+    while (next < jobs.length) await client.runTransformation(request(jobs[next++]!));
+  }));
+  return (performance.now() - started) / 1000;
+}
+
+console.log(`load average: ${(await import("node:os")).loadavg().map((n) => n.toFixed(1)).join(" ")} (2 cores, shared)`);
+const dir = scratchDir("jobserver");
+const cacheDir = join(dir, "cache");
+const env = { ...process.env, SEAMLESS_CACHE: cacheDir, NO_COLOR: "1" };
+const store = new BufferDir(join(cacheDir, "__TOPLEVEL__"), { layout: "prefix" });
+store.ensureExists();
+const servers: { child: ReturnType<typeof Bun.spawn> }[] = [];
+try {
+  // In-process baseline: the local execution code, one transformation after the other.
+  const local = await Promise.all(Array.from({ length: JOBS }, (_, i) => transformation(store, `echo local ${i}`)));
+  const localStarted = performance.now();
+  for (const { dict } of local) {
+    const result = await executeBashTransformation(dict, store, { onStdoutLine: () => {} });
+    if (result.buffer) await store.put(result.checksum, result.buffer);
+  }
+  const localSeconds = (performance.now() - localStarted) / 1000;
+
+  const pool = await startJobserver(dir, ["--workers", "2"], env);
+  servers.push(pool);
+  const jobs = await Promise.all(Array.from({ length: JOBS }, (_, i) => transformation(store, `echo ${i}`)));
+  await pool.client.runTransformation(request(await transformation(store, "echo warm-up")));
+  const seconds = await runConcurrently(pool.client, jobs);
+  const rate = JOBS / seconds;
+  report(`${JOBS} distinct echo N, 8 clients, --workers 2`, `${rate.toFixed(0)} jobs/s (in-process loop ${(JOBS / localSeconds).toFixed(0)}/s, ratio ${(rate / (JOBS / localSeconds)).toFixed(2)})`, ">= 200 jobs/s", rate >= 200);
+
+  // Cache hits: the same transformations again, answered from the jobserver's seamless.db.
+  const hits = jobs.slice(0, 200);
+  const hitRates: number[] = [];
+  for (let round = 0; round < 5; round++) hitRates.push(200 / (await runConcurrently(pool.client, hits)));
+  const hitRate = median(hitRates);
+  report("200 answers from the result cache (median of 5)", `${hitRate.toFixed(0)} /s`, ">= 2,000/s", hitRate >= 2000);
+
+  // One job on an idle server against one local execution.
+  const remoteTimes: number[] = [];
+  const localTimes: number[] = [];
+  for (let i = 0; i < 21; i++) {
+    const remote = await transformation(store, `echo idle ${i}`);
+    const own = await transformation(store, `echo own ${i}`);
+    await Bun.sleep(20);
+    let started = performance.now();
+    await pool.client.runTransformation(request(remote));
+    remoteTimes.push(performance.now() - started);
+    started = performance.now();
+    const result = await executeBashTransformation(own.dict, store, { onStdoutLine: () => {} });
+    if (result.buffer) await store.put(result.checksum, result.buffer);
+    localTimes.push(performance.now() - started);
+  }
+  const overhead = median(remoteTimes) - median(localTimes);
+  report("one job, idle server, vs local execution", `+${overhead.toFixed(1)} ms (${median(remoteTimes).toFixed(1)} vs ${median(localTimes).toFixed(1)} ms)`, "<= 10 ms", overhead <= 10);
+
+  // Cancel: one worker with one slot runs `sleep 1000`; the next job waits for the slot.
+  const single = await startJobserver(dir, ["--workers", "1", "--jobs-per-worker", "1"], env);
+  servers.push(single);
+  const cancelTimes: number[] = [];
+  const echoTimes: number[] = [];
+  for (let i = 0; i < 7; i++) {
+    const sleeper = await transformation(store, `sleep 1000 # ${i}`);
+    const next = await transformation(store, `echo next ${i}`);
+    const alone = await transformation(store, `echo alone ${i}`);
+    let started = performance.now();
+    await single.client.runTransformation(request(alone));
+    echoTimes.push(performance.now() - started);
+    const running = single.client.runTransformation(request(sleeper)).catch(() => null);
+    while ((await single.client.transformationStatus(sleeper.tf)) !== "running") await Bun.sleep(5);
+    await Bun.sleep(50);
+    const waiting = single.client.runTransformation(request(next));
+    await Bun.sleep(20);
+    started = performance.now();
+    await single.client.cancelTransformation(sleeper.tf);
+    await waiting;
+    cancelTimes.push(performance.now() - started);
+    await running;
+  }
+  const slotFree = median(cancelTimes) - median(echoTimes);
+  report("cancel of sleep 1000 until the next job runs", `${slotFree.toFixed(1)} ms (cancel→next answered ${median(cancelTimes).toFixed(1)} ms, minus a lone echo ${median(echoTimes).toFixed(1)} ms)`, "<= 100 ms", slotFree <= 100);
+} finally {
+  for (const { child } of servers) {
+    child.kill("SIGTERM");
+    await child.exited;
+  }
+  store.close();
+  removeDir(dir);
+}
