@@ -76,14 +76,16 @@ export interface StoreSize {
 
 /**
  * The number and bytes of the buffers in a store. Up to `exactBelow` buffers (judged from one
- * prefix directory) every file is counted; above, `sampled` prefix directories stand for all
- * 256, as buffer names are spread evenly over them.
+ * prefix directory) every file is counted; above, enough prefix directories for about
+ * `sampleFiles` files stand for all 256, as buffer names are spread evenly over them (1M
+ * buffers: 2 directories, ~8,000 files, a count within ~1%).
  */
-export function measureStore(storeDir: string, options: { exactBelow?: number; sampled?: number } = {}): StoreSize {
-  const exactBelow = options.exactBelow ?? 20_000;
-  const sampled = options.sampled ?? 8;
-  const judged = namesOf(join(storeDir, PREFIXES[0]!)).length * 256;
-  const prefixes = judged < exactBelow ? PREFIXES : PREFIXES.filter((_, i) => i % (256 / sampled) === 0);
+export function measureStore(storeDir: string, options: { exactBelow?: number; sampleFiles?: number } = {}): StoreSize {
+  const exactBelow = options.exactBelow ?? 10_000;
+  const perPrefix = namesOf(join(storeDir, PREFIXES[0]!)).length;
+  const sampled = Math.min(256, Math.max(1, Math.ceil((options.sampleFiles ?? 8_000) / Math.max(1, perPrefix))));
+  const step = Math.floor(256 / sampled);
+  const prefixes = perPrefix * 256 < exactBelow ? PREFIXES : PREFIXES.filter((_, i) => i % step === 0).slice(0, sampled);
   let buffers = 0;
   let bytes = 0;
   for (const prefix of prefixes) {
