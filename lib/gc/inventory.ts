@@ -1,7 +1,7 @@
 /**
- * What a buffer directory in prefix layout (services-spec §2.5) holds: every buffer with its
- * bytes on disk and its modification time, or, for `seamless stats`, an estimate from a sample
- * of the 256 prefix directories when the store is large.
+ * What a buffer directory in prefix layout (services-spec §2.5) holds: its size (counted, or
+ * estimated from a sample of the 256 prefix directories when the store is large), and one
+ * buffer's files, bytes on disk and modification time.
  * @module
  */
 import { readdirSync, statSync } from "node:fs";
@@ -28,42 +28,6 @@ function namesOf(dir: string): string[] {
   } catch {
     return [];
   }
-}
-
-/**
- * Every buffer in a prefix-layout directory, with sizes and times (one `stat` per file).
- * Temp files (`.name.pid.n.tmp`) and markers are not buffers.
- *
- * @param storeDir the buffer directory
- * @returns buffers by checksum
- */
-export function inventoryBuffers(storeDir: string): Map<Checksum, StoredBuffer> {
-  const buffers = new Map<Checksum, StoredBuffer>();
-  for (const prefix of PREFIXES) {
-    const dir = join(storeDir, prefix);
-    for (const name of namesOf(dir)) {
-      const match = BUFFER_NAME.exec(name);
-      if (!match) continue;
-      const path = join(dir, name);
-      let size: number;
-      let mtimeMs: number;
-      try {
-        const stats = statSync(path);
-        size = stats.size;
-        mtimeMs = stats.mtimeMs;
-      } catch {
-        continue; // removed meanwhile
-      }
-      const checksum = match[1]!;
-      const known = buffers.get(checksum);
-      if (known) {
-        known.bytes += size;
-        known.mtimeMs = Math.max(known.mtimeMs, mtimeMs);
-        known.paths.push(path);
-      } else buffers.set(checksum, { checksum, bytes: size, mtimeMs, paths: [path] });
-    }
-  }
-  return buffers;
 }
 
 /** A store's size, exact or estimated. */
@@ -101,4 +65,29 @@ export function measureStore(storeDir: string, options: { exactBelow?: number; s
   }
   const factor = 256 / prefixes.length;
   return { buffers: Math.round(buffers * factor), bytes: Math.round(bytes * factor), estimated: factor !== 1 };
+}
+
+/**
+ * One buffer's files in a prefix-layout directory: the plain file, else its compressed forms
+ * (with a `.BUFFERLENGTH` sidecar). One `stat` for a plain buffer.
+ *
+ * @returns the buffer, or undefined when it is not stored
+ */
+export function statBuffer(storeDir: string, checksum: Checksum): StoredBuffer | undefined {
+  const base = join(storeDir, checksum.slice(0, 2), checksum);
+  let found: StoredBuffer | undefined;
+  for (const suffix of ["", ".zst", ".gz", ".BUFFERLENGTH"]) {
+    let stats;
+    try {
+      stats = statSync(base + suffix);
+    } catch {
+      continue;
+    }
+    if (!found) found = { checksum, bytes: 0, mtimeMs: 0, paths: [] };
+    found.bytes += stats.size;
+    found.mtimeMs = Math.max(found.mtimeMs, stats.mtimeMs);
+    found.paths.push(base + suffix);
+    if (suffix === "") break; // stored plain: no compressed forms are looked for
+  }
+  return found;
 }
