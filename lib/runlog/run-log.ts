@@ -96,9 +96,19 @@ export class RunLog {
   constructor(cacheDir: string) {
     this.#dir = runLogDirOf(cacheDir);
     this.#db = openSharedDatabase(runLogPathOf(cacheDir));
-    const exists = this.#db.query(`SELECT 1 FROM sqlite_master WHERE type='table' AND name='journal_file'`).get();
-    if (!exists) retryWhileBusy(() => this.#db.transaction(() => SCHEMA.forEach((statement) => this.#db.exec(statement))).immediate());
+    const exists = this.#db.query(`SELECT 1 FROM sqlite_master WHERE type='table' AND name='outcome_total'`).get();
+    if (!exists) retryWhileBusy(() => this.#db.transaction(() => this.#createSchema()).immediate());
     this.ingestJournal();
+  }
+
+  /** Creates the tables; a log from before the totals were kept gets them from its rows. */
+  #createSchema(): void {
+    if (this.#db.query(`SELECT 1 FROM sqlite_master WHERE type='table' AND name='outcome_total'`).get()) return;
+    const older = this.#db.query(`SELECT 1 FROM sqlite_master WHERE type='table' AND name='run'`).get();
+    for (const statement of SCHEMA) this.#db.exec(statement);
+    if (!older) return;
+    this.#db.exec(`INSERT INTO outcome_total SELECT outcome, COUNT(*), TOTAL(saved_ms), TOTAL(execution_ms), MIN(time_ms), MAX(time_ms) FROM run GROUP BY outcome`);
+    this.#db.exec(`INSERT INTO transformation_use SELECT tf_checksum, MAX(time_ms), COUNT(*) FROM run WHERE tf_checksum IS NOT NULL GROUP BY tf_checksum`);
   }
 
   /**
