@@ -1,6 +1,6 @@
 /**
- * The transformation a `seamless run` command line would build, for the commands that inspect
- * it without running it (`explain`, `forget -- COMMAND`).
+ * The transformation request of a `seamless run` command line, built in one place for `run`
+ * and for the commands that inspect it without running it (`explain`, `forget -- COMMAND`).
  * @module
  */
 import { existsSync, statSync } from "node:fs";
@@ -15,7 +15,7 @@ import { writeStderr } from "./stdio.ts";
 /** Run flags that change nothing about the transformation, and so mean nothing to an inspection. */
 export const NOT_FOR_INSPECTION = new Set(["dry", "writeJob", "upload", "force", "confirm", "noDownload", "scratch", "verbose", "quiet"]);
 
-/** The transformation request, as `seamless run` builds it from the same flags (cli/run.ts; keep the two alike). */
+/** The transformation request that `seamless run` (and `explain`, `forget -- COMMAND`) builds from its flags. */
 export function runRequestOf(values: Record<string, unknown>, positionals: string[]): BashRunRequest {
   if (values.unquote && positionals.length !== 1) throw new UsageError("-c (unquote) requires a single argument");
   const workdir = (values.workdir as string | undefined) ?? ".";
