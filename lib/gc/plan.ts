@@ -145,7 +145,9 @@ export function planGarbageCollection(options: GcOptions): GcPlan {
   for (const checksum of leasedBuffers(cacheDir)) held.add(checksum);
 
   const lastUsed = hasRunLog(cacheDir) ? readLastUse(cacheDir) : new Map<Checksum, number>();
-  const lastUseOf = (row: ResultRow) => Math.max(lastUsed.get(row.tfChecksum) ?? 0, inventory.get(row.resultChecksum)?.mtimeMs ?? 0);
+  // The run log knows when a result was last used (a hit counts); a result it does not know
+  // (recorded by Python, say) is judged by its buffer's time.
+  const lastUseOf = (row: ResultRow) => lastUsed.get(row.tfChecksum) ?? inventory.get(row.resultChecksum)?.mtimeMs ?? 0;
   const ordered = rows.map((row) => ({ row, lastUsedMs: lastUseOf(row) })).sort((a, b) => a.lastUsedMs - b.lastUsedMs);
   const needed = neededBuffers(rows, members);
   const cutoff = options.olderThanMs === undefined ? null : nowMs - options.olderThanMs;
