@@ -6,7 +6,7 @@ import { configFromFlags } from "./configure.ts";
 import { detailsOf, explainTransformation, type Explanation } from "../lib/runlog/mod.ts";
 import { type CommandSpec, parseOrHelp } from "./args.ts";
 import { spec as runSpec } from "./run.ts";
-import { formatTime } from "./log.ts";
+import { formatLocalTime } from "../lib/units/duration.ts";
 import { writeStdout } from "./stdio.ts";
 import { NOT_FOR_INSPECTION, prepareRunRequest, runRequestOf } from "./run-request.ts";
 
@@ -38,7 +38,7 @@ function formatExplanation(explanation: Explanation): string {
     lines.push("no earlier run of this command text in the run log");
     return `${lines.join("\n")}\n`;
   }
-  lines.push(`compared with run ${earlier.id} (${formatTime(earlier.timeMs)}, ${earlier.outcome}, in ${earlier.cwd}):`);
+  lines.push(`compared with run ${earlier.id} (${formatLocalTime(earlier.timeMs)}, ${earlier.outcome}, in ${earlier.cwd}):`);
   if (explanation.sameTransformation) {
     lines.push(`  the same transformation; its result is no longer cached (${earlier.outcome === "failed" || earlier.outcome === "canceled" ? `that run ${earlier.outcome}` : "forgotten, removed by gc, or its buffer is missing"})`);
   } else if (explanation.detailsMissing) {

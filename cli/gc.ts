@@ -30,6 +30,7 @@ function planToJson(plan: GcPlan, dryRun: boolean): Record<string, unknown> {
     buffers: plan.buffers.map((buffer) => ({ checksum: buffer.checksum, bytes: buffer.bytes, reason: buffer.reason })),
     bytes_before: plan.bytesBefore,
     bytes_after: plan.bytesAfter,
+    size_estimated: plan.sizeEstimated,
     kept_for_others: plan.keptForOthers,
     target_missed: plan.targetMissed,
   };
@@ -63,7 +64,8 @@ export async function main(argv: string[]): Promise<number> {
   if (dryRun) {
     for (const row of plan.results) lines.push(`would forget result ${row.resultChecksum} of transformation ${row.tfChecksum}: ${row.reason}`);
     for (const buffer of plan.buffers) lines.push(`would remove buffer ${buffer.checksum} (${formatSize(buffer.bytes)}): ${buffer.reason}`);
-    lines.push(`${plan.results.length} results and ${plan.buffers.length} buffers would go: ${formatSize(plan.bytesBefore)} -> ${formatSize(plan.bytesAfter)}`);
+    const about = plan.sizeEstimated ? "~" : "";
+    lines.push(`${plan.results.length} results and ${plan.buffers.length} buffers would go: ${about}${formatSize(plan.bytesBefore)} -> ${about}${formatSize(plan.bytesAfter)}`);
   } else {
     lines.push(`removed ${done!.removedResults} results and ${done!.removedBuffers} buffers, freed ${formatSize(done!.freedBytes)}${done!.skipped ? ` (${done!.skipped} left: needed again meanwhile)` : ""}`);
   }

@@ -1,6 +1,6 @@
 /**
- * The transformation a `seamless run` command line would build, for the commands that inspect
- * it without running it (`explain`, `forget -- COMMAND`).
+ * The transformation request of a `seamless run` command line, built in one place for `run`
+ * and for the commands that inspect it without running it (`explain`, `forget -- COMMAND`).
  * @module
  */
 import { existsSync, statSync } from "node:fs";
@@ -10,15 +10,17 @@ import { statCachePathOf } from "../lib/buffers/cache-dir.ts";
 import { parseCommandLineCached } from "../lib/bash/parse-cache.ts";
 import { parseVariables, prepareBashTransformation, type BashRunRequest, type PreparedBash } from "../lib/transformation/prepare-bash.ts";
 import { waitForFuture } from "../lib/execute/futures.ts";
+import { expandUser } from "../lib/bash/arguments.ts";
 import { writeStderr } from "./stdio.ts";
 
 /** Run flags that change nothing about the transformation, and so mean nothing to an inspection. */
 export const NOT_FOR_INSPECTION = new Set(["dry", "writeJob", "upload", "force", "confirm", "noDownload", "scratch", "verbose", "quiet"]);
 
-/** The transformation request, as `seamless run` builds it from the same flags (cli/run.ts; keep the two alike). */
+/** The transformation request that `seamless run` (and `explain`, `forget -- COMMAND`) builds from its flags. */
 export function runRequestOf(values: Record<string, unknown>, positionals: string[]): BashRunRequest {
   if (values.unquote && positionals.length !== 1) throw new UsageError("-c (unquote) requires a single argument");
-  const workdir = (values.workdir as string | undefined) ?? ".";
+  // The workdir string of cli-spec §3.11: the -w value as given (after ~), else the absolute cwd, never ".".
+  const workdir = values.workdir === undefined ? process.cwd() : expandUser(values.workdir as string);
   if (!existsSync(workdir) || !statSync(workdir).isDirectory()) throw new SeamlessError(`Working directory "${workdir}" does not exist`);
   return {
     command: values.unquote ? positionals[0]! : positionals.join(" "),
@@ -35,6 +37,7 @@ export function runRequestOf(values: Record<string, unknown>, positionals: strin
     prologues: (values.prologue as string[] | undefined) ?? [],
     captures: (values.capture as string[] | undefined) ?? [],
     directPrint: values.directPrint === true,
+    environment: { dockerImage: values.docker as string | undefined, condaEnvironment: values.conda as string | undefined },
   };
 }
 

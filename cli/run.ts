@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, statSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { SeamlessError, UsageError } from "../lib/errors.ts";
 import { StatCache } from "../lib/checksum/stat-cache.ts";
@@ -6,8 +6,7 @@ import { statCachePathOf } from "../lib/buffers/cache-dir.ts";
 import { configFromFlags } from "./configure.ts";
 import { writeFileAtomic } from "../lib/buffers/atomic-write.ts";
 import { parseCommandLineCached } from "../lib/bash/parse-cache.ts";
-import { expandUser } from "../lib/bash/arguments.ts";
-import { parseVariables, prepareBashTransformation, type BashRunRequest } from "../lib/transformation/prepare-bash.ts";
+import { prepareBashTransformation } from "../lib/transformation/prepare-bash.ts";
 import { executionDundersOf } from "../lib/transformation/dict.ts";
 import { VERSION } from "../lib/version.ts";
 import { serializePlain, stringifyPlain } from "../lib/serialize/plain-json.ts";
@@ -16,6 +15,7 @@ import { Reporter } from "./output.ts";
 import { futureRegistryOf, waitForFuture } from "../lib/execute/futures.ts";
 import { withInterrupt } from "./interrupt.ts";
 import { bashRunContext, withRunLog } from "../lib/runlog/record.ts";
+import { runRequestOf } from "./run-request.ts";
 import { writeStdout, writeStderr } from "./stdio.ts";
 
 export const spec: CommandSpec = {
@@ -89,29 +89,9 @@ async function runCommand(argv: string[], signal: AbortSignal): Promise<number> 
     writeStderr(formatHelp(spec));
     return 1;
   }
-  if (values.unquote && positionals.length !== 1) throw new UsageError("-c (unquote) requires a single argument");
+  const request = runRequestOf(values, positionals); // shared with explain and forget
+  const { command, workdir } = request;
   const reporter = new Reporter("seamless run", verbosityOf(values));
-  const command = values.unquote ? positionals[0]! : positionals.join(" ");
-  // The workdir string of cli-spec §3.11: the -w value as given (after ~), else the absolute cwd, never ".".
-  const workdir = values.workdir === undefined ? process.cwd() : expandUser(values.workdir as string);
-  if (!existsSync(workdir) || !statSync(workdir).isDirectory()) throw new SeamlessError(`Working directory "${workdir}" does not exist`);
-  const request: BashRunRequest = {
-    command,
-    workdir,
-    rootMode: values.rootMode === true,
-    rules: { rule1: values.noRule1 !== true, rule2: values.noRule2 !== true },
-    mappingMode: (values.mapping as "strip" | "extension" | undefined) ?? "literal",
-    primary: values.primary === undefined ? 1 : Number(values.primary),
-    inputs: (values.input as string[] | undefined) ?? [],
-    inputFiles: (values.inputFile as string[] | undefined) ?? [],
-    metafiles: (values.metafile as string[] | undefined) ?? [],
-    vars: parseVariables((values.var as string[] | undefined) ?? [], "--var"),
-    metavars: parseVariables((values.metavar as string[] | undefined) ?? [], "--metavar"),
-    prologues: (values.prologue as string[] | undefined) ?? [],
-    captures: (values.capture as string[] | undefined) ?? [],
-    directPrint: values.directPrint === true,
-    environment: { dockerImage: values.docker as string | undefined, condaEnvironment: values.conda as string | undefined },
-  };
   const config = configFromFlags(values);
   if (!values.local) for (const note of config.notes) reporter.message(0, note);
   const cacheDir = config.cacheDir;

@@ -1,6 +1,6 @@
 import { cacheDirOf } from "../lib/config/mod.ts";
 import { collectCacheStats, type CacheStats } from "../lib/gc/stats.ts";
-import { formatDuration } from "../lib/units/duration.ts";
+import { formatCount, formatDuration } from "../lib/units/duration.ts";
 import { formatSize } from "../lib/units/human-size.ts";
 import { type CommandSpec, parseOrHelp } from "./args.ts";
 import { writeStdout } from "./stdio.ts";
@@ -34,14 +34,14 @@ function formatStats(stats: CacheStats): string {
   const about = stats.buffers.estimated ? "~" : "";
   const lines = [
     `cache:          ${stats.cacheDir}`,
-    `buffers:        ${about}${stats.buffers.buffers.toLocaleString("en-US")} (${about}${formatSize(stats.buffers.bytes)})`,
-    `results:        ${stats.results.toLocaleString("en-US")}${stats.irreproducible ? ` (and ${stats.irreproducible} irreproducible)` : ""}`,
+    `buffers:        ${about}${formatCount(stats.buffers.buffers)} (${about}${formatSize(stats.buffers.bytes)})`,
+    `results:        ${formatCount(stats.results)}${stats.irreproducible ? ` (and ${stats.irreproducible} irreproducible)` : ""}`,
   ];
   const runs = stats.runs;
   if (!runs || runs.runs === 0) lines.push("runs:           none logged");
   else {
-    const outcomes = Object.entries(runs.byOutcome).filter(([, count]) => count > 0).map(([outcome, count]) => `${count.toLocaleString("en-US")} ${outcome}`);
-    lines.push(`runs:           ${runs.runs.toLocaleString("en-US")} (${outcomes.join(", ")})`);
+    const outcomes = Object.entries(runs.byOutcome).filter(([, count]) => count > 0).map(([outcome, count]) => `${formatCount(count)} ${outcome}`);
+    lines.push(`runs:           ${formatCount(runs.runs)} (${outcomes.join(", ")})`);
     if (runs.hitRate !== null) lines.push(`hit rate:       ${(runs.hitRate * 100).toFixed(1)}%`);
     lines.push(`time saved:     ${formatDuration(runs.savedMs / 1000)} in total, ${formatDuration(runs.savedLastWeekMs / 1000)} in the last week`);
     lines.push(`time executing: ${formatDuration(runs.executedMs / 1000)}`);

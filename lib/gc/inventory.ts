@@ -1,7 +1,7 @@
 /**
- * What a buffer directory in prefix layout (services-spec §2.5) holds: every buffer with its
- * bytes on disk and its modification time, or, for `seamless stats`, an estimate from a sample
- * of the 256 prefix directories when the store is large.
+ * What a buffer directory in prefix layout (services-spec §2.5) holds: its size (counted, or
+ * estimated from a sample of the 256 prefix directories when the store is large), and one
+ * buffer's files, bytes on disk and modification time.
  * @module
  */
 import { readdirSync, statSync } from "node:fs";
@@ -30,42 +30,6 @@ function namesOf(dir: string): string[] {
   }
 }
 
-/**
- * Every buffer in a prefix-layout directory, with sizes and times (one `stat` per file).
- * Temp files (`.name.pid.n.tmp`) and markers are not buffers.
- *
- * @param storeDir the buffer directory
- * @returns buffers by checksum
- */
-export function inventoryBuffers(storeDir: string): Map<Checksum, StoredBuffer> {
-  const buffers = new Map<Checksum, StoredBuffer>();
-  for (const prefix of PREFIXES) {
-    const dir = join(storeDir, prefix);
-    for (const name of namesOf(dir)) {
-      const match = BUFFER_NAME.exec(name);
-      if (!match) continue;
-      const path = join(dir, name);
-      let size: number;
-      let mtimeMs: number;
-      try {
-        const stats = statSync(path);
-        size = stats.size;
-        mtimeMs = stats.mtimeMs;
-      } catch {
-        continue; // removed meanwhile
-      }
-      const checksum = match[1]!;
-      const known = buffers.get(checksum);
-      if (known) {
-        known.bytes += size;
-        known.mtimeMs = Math.max(known.mtimeMs, mtimeMs);
-        known.paths.push(path);
-      } else buffers.set(checksum, { checksum, bytes: size, mtimeMs, paths: [path] });
-    }
-  }
-  return buffers;
-}
-
 /** A store's size, exact or estimated. */
 export interface StoreSize {
   buffers: number;
@@ -76,14 +40,16 @@ export interface StoreSize {
 
 /**
  * The number and bytes of the buffers in a store. Up to `exactBelow` buffers (judged from one
- * prefix directory) every file is counted; above, `sampled` prefix directories stand for all
- * 256, as buffer names are spread evenly over them.
+ * prefix directory) every file is counted; above, enough prefix directories for about
+ * `sampleFiles` files stand for all 256, as buffer names are spread evenly over them (1M
+ * buffers: 2 directories, ~8,000 files, a count within ~1%).
  */
-export function measureStore(storeDir: string, options: { exactBelow?: number; sampled?: number } = {}): StoreSize {
-  const exactBelow = options.exactBelow ?? 20_000;
-  const sampled = options.sampled ?? 8;
-  const judged = namesOf(join(storeDir, PREFIXES[0]!)).length * 256;
-  const prefixes = judged < exactBelow ? PREFIXES : PREFIXES.filter((_, i) => i % (256 / sampled) === 0);
+export function measureStore(storeDir: string, options: { exactBelow?: number; sampleFiles?: number } = {}): StoreSize {
+  const exactBelow = options.exactBelow ?? 10_000;
+  const perPrefix = namesOf(join(storeDir, PREFIXES[0]!)).length;
+  const sampled = Math.min(256, Math.max(1, Math.ceil((options.sampleFiles ?? 8_000) / Math.max(1, perPrefix))));
+  const step = Math.floor(256 / sampled);
+  const prefixes = perPrefix * 256 < exactBelow ? PREFIXES : PREFIXES.filter((_, i) => i % step === 0).slice(0, sampled);
   let buffers = 0;
   let bytes = 0;
   for (const prefix of prefixes) {
@@ -99,4 +65,29 @@ export function measureStore(storeDir: string, options: { exactBelow?: number; s
   }
   const factor = 256 / prefixes.length;
   return { buffers: Math.round(buffers * factor), bytes: Math.round(bytes * factor), estimated: factor !== 1 };
+}
+
+/**
+ * One buffer's files in a prefix-layout directory: the plain file, else its compressed forms
+ * (with a `.BUFFERLENGTH` sidecar). One `stat` for a plain buffer.
+ *
+ * @returns the buffer, or undefined when it is not stored
+ */
+export function statBuffer(storeDir: string, checksum: Checksum): StoredBuffer | undefined {
+  const base = join(storeDir, checksum.slice(0, 2), checksum);
+  let found: StoredBuffer | undefined;
+  for (const suffix of ["", ".zst", ".gz", ".BUFFERLENGTH"]) {
+    let stats;
+    try {
+      stats = statSync(base + suffix);
+    } catch {
+      continue;
+    }
+    if (!found) found = { checksum, bytes: 0, mtimeMs: 0, paths: [] };
+    found.bytes += stats.size;
+    found.mtimeMs = Math.max(found.mtimeMs, stats.mtimeMs);
+    found.paths.push(base + suffix);
+    if (suffix === "") break; // stored plain: no compressed forms are looked for
+  }
+  return found;
 }

@@ -11,7 +11,7 @@ import { BufferDir } from "../buffers/bufferdir.ts";
 import { projectDirOf } from "../buffers/cache-dir.ts";
 import { lockDirOf } from "../execute/compute.ts";
 import { hasRunLog, RunLog } from "../runlog/run-log.ts";
-import { inventoryBuffers, type StoredBuffer } from "./inventory.ts";
+import { measureStore, statBuffer, type StoredBuffer } from "./inventory.ts";
 import { leasedBuffers, processIsAlive } from "./lease.ts";
 import { MemberIndex, pinsOfTransformationBuffer } from "./_references.ts";
 import { listResultRows, openResultRows, type ResultRow } from "./_result-rows.ts";
@@ -50,6 +50,8 @@ export interface GcPlan {
   bufferCount: number;
   bytesBefore: number;
   bytesAfter: number;
+  /** The store's size was estimated from a sample (a large store). */
+  sizeEstimated: boolean;
   /** Buffers a removed result needed that stay, because something else holds them. */
   keptForOthers: number;
   /** --max-size could not be reached by removing results. */
@@ -112,10 +114,19 @@ export function planGarbageCollection(options: GcOptions): GcPlan {
   const { cacheDir } = options;
   const nowMs = options.nowMs ?? Date.now();
   const store = cacheStoreOf(cacheDir);
-  const inventory = inventoryBuffers(store.directory);
-  let bytesBefore = 0;
-  for (const buffer of inventory.values()) bytesBefore += buffer.bytes;
-  const plan: GcPlan = { results: [], buffers: [], resultCount: 0, bufferCount: inventory.size, bytesBefore, bytesAfter: bytesBefore, keptForOthers: 0, targetMissed: false };
+  // The whole store is measured (estimated when large); only the buffers results need are looked up one by one.
+  const size = measureStore(store.directory);
+  const bytesBefore = size.bytes;
+  const plan: GcPlan = {
+    results: [], buffers: [], resultCount: 0, bufferCount: size.buffers, bytesBefore, bytesAfter: bytesBefore, sizeEstimated: size.estimated, keptForOthers: 0, targetMissed: false,
+  };
+  const looked = new Map<Checksum, StoredBuffer | undefined>();
+  const inventory = {
+    get(checksum: Checksum): StoredBuffer | undefined {
+      if (!looked.has(checksum)) looked.set(checksum, statBuffer(store.directory, checksum));
+      return looked.get(checksum);
+    },
+  };
   const db = openResultRows(cacheDir);
   if (!db) return plan;
   const rows = listResultRows(db);
@@ -134,7 +145,9 @@ export function planGarbageCollection(options: GcOptions): GcPlan {
   for (const checksum of leasedBuffers(cacheDir)) held.add(checksum);
 
   const lastUsed = hasRunLog(cacheDir) ? readLastUse(cacheDir) : new Map<Checksum, number>();
-  const lastUseOf = (row: ResultRow) => Math.max(lastUsed.get(row.tfChecksum) ?? 0, inventory.get(row.resultChecksum)?.mtimeMs ?? 0);
+  // The run log knows when a result was last used (a hit counts); a result it does not know
+  // (recorded by Python, say) is judged by its buffer's time.
+  const lastUseOf = (row: ResultRow) => lastUsed.get(row.tfChecksum) ?? inventory.get(row.resultChecksum)?.mtimeMs ?? 0;
   const ordered = rows.map((row) => ({ row, lastUsedMs: lastUseOf(row) })).sort((a, b) => a.lastUsedMs - b.lastUsedMs);
   const needed = neededBuffers(rows, members);
   const cutoff = options.olderThanMs === undefined ? null : nowMs - options.olderThanMs;

@@ -19,11 +19,19 @@ const SCHEMA = [
     tf_checksum TEXT, result_checksum TEXT, outcome TEXT NOT NULL, elapsed_ms REAL, execution_ms REAL, saved_ms REAL,
     stderr TEXT, error TEXT, pid INTEGER)`,
   `CREATE INDEX IF NOT EXISTS run_time ON run (time_ms)`,
-  `CREATE INDEX IF NOT EXISTS run_tf ON run (tf_checksum)`,
-  `CREATE INDEX IF NOT EXISTS run_result ON run (result_checksum)`,
+  // No index on the checksums: random keys made ingesting 100k runs ~5x slower, and `log show
+  // CHECKSUM` scans newest first, stopping at the first match.
   `CREATE INDEX IF NOT EXISTS run_command ON run (command, time_ms)`,
+  // Covers the sum of the time saved over the last week without reading the rows.
+  `CREATE INDEX IF NOT EXISTS run_saved ON run (time_ms, saved_ms)`,
+  // Kept up to date by the one writer (the journal's ingestion), so that stats and gc need not scan the runs.
+  `CREATE TABLE IF NOT EXISTS outcome_total (outcome TEXT PRIMARY KEY, runs INTEGER NOT NULL, saved_ms REAL NOT NULL, execution_ms REAL NOT NULL, first_ms INTEGER, last_ms INTEGER)`,
+  `CREATE TABLE IF NOT EXISTS transformation_use (tf_checksum TEXT PRIMARY KEY, last_ms INTEGER NOT NULL, runs INTEGER NOT NULL)`,
   `CREATE TABLE IF NOT EXISTS journal_file (inode INTEGER PRIMARY KEY, offset INTEGER NOT NULL)`,
 ];
+
+/** Sums of the runs of one outcome, gathered while ingesting. */
+type OutcomeSums = { runs: number; savedMs: number; executionMs: number; firstMs: number; lastMs: number };
 
 /** A journal grown past this is renamed aside, read to its end, then removed. */
 const ROTATE_AT_BYTES = 8 * 1024 * 1024;
@@ -88,9 +96,19 @@ export class RunLog {
   constructor(cacheDir: string) {
     this.#dir = runLogDirOf(cacheDir);
     this.#db = openSharedDatabase(runLogPathOf(cacheDir));
-    const exists = this.#db.query(`SELECT 1 FROM sqlite_master WHERE type='table' AND name='journal_file'`).get();
-    if (!exists) retryWhileBusy(() => this.#db.transaction(() => SCHEMA.forEach((statement) => this.#db.exec(statement))).immediate());
+    const exists = this.#db.query(`SELECT 1 FROM sqlite_master WHERE type='table' AND name='outcome_total'`).get();
+    if (!exists) retryWhileBusy(() => this.#db.transaction(() => this.#createSchema()).immediate());
     this.ingestJournal();
+  }
+
+  /** Creates the tables; a log from before the totals were kept gets them from its rows. */
+  #createSchema(): void {
+    if (this.#db.query(`SELECT 1 FROM sqlite_master WHERE type='table' AND name='outcome_total'`).get()) return;
+    const older = this.#db.query(`SELECT 1 FROM sqlite_master WHERE type='table' AND name='run'`).get();
+    for (const statement of SCHEMA) this.#db.exec(statement);
+    if (!older) return;
+    this.#db.exec(`INSERT INTO outcome_total SELECT outcome, COUNT(*), TOTAL(saved_ms), TOTAL(execution_ms), MIN(time_ms), MAX(time_ms) FROM run GROUP BY outcome`);
+    this.#db.exec(`INSERT INTO transformation_use SELECT tf_checksum, MAX(time_ms), COUNT(*) FROM run WHERE tf_checksum IS NOT NULL GROUP BY tf_checksum`);
   }
 
   /**
@@ -108,6 +126,8 @@ export class RunLog {
     if (names.length === 0) return 0;
     return retryWhileBusy(() => this.#db.transaction(() => {
       let added = 0;
+      const sums = new Map<string, OutcomeSums>();
+      const uses = new Map<string, { lastMs: number; runs: number }>();
       const insert = this.#db.query(`INSERT INTO run (time_ms, cwd, command, source, tf_checksum, result_checksum, outcome, elapsed_ms, execution_ms, saved_ms, stderr, error, pid)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
       for (const name of names) {
@@ -139,6 +159,19 @@ export class RunLog {
                 insert.run(entry.timeMs, entry.cwd ?? "", entry.command, entry.source ?? "run", entry.tfChecksum ?? null, entry.resultChecksum ?? null, entry.outcome,
                   entry.elapsedMs ?? null, entry.executionMs ?? null, entry.savedMs ?? null, entry.stderr ?? null, entry.error ?? null, entry.pid ?? null);
                 added++;
+                const sum = sums.get(entry.outcome) ?? { runs: 0, savedMs: 0, executionMs: 0, firstMs: entry.timeMs, lastMs: entry.timeMs };
+                sum.runs++;
+                sum.savedMs += entry.savedMs ?? 0;
+                sum.executionMs += entry.executionMs ?? 0;
+                sum.firstMs = Math.min(sum.firstMs, entry.timeMs);
+                sum.lastMs = Math.max(sum.lastMs, entry.timeMs);
+                sums.set(entry.outcome, sum);
+                if (entry.tfChecksum) {
+                  const use = uses.get(entry.tfChecksum) ?? { lastMs: entry.timeMs, runs: 0 };
+                  use.runs++;
+                  use.lastMs = Math.max(use.lastMs, entry.timeMs);
+                  uses.set(entry.tfChecksum, use);
+                }
               }
               offset += end + 1;
               this.#db.query(`INSERT INTO journal_file (inode, offset) VALUES (?, ?) ON CONFLICT(inode) DO UPDATE SET offset = excluded.offset`).run(stats.ino, offset);
@@ -154,8 +187,19 @@ export class RunLog {
           closeSync(fd);
         }
       }
+      this.#addTotals(sums, uses);
       return added;
     }).immediate());
+  }
+
+  #addTotals(sums: Map<string, OutcomeSums>, uses: Map<string, { lastMs: number; runs: number }>): void {
+    const total = this.#db.query(`INSERT INTO outcome_total (outcome, runs, saved_ms, execution_ms, first_ms, last_ms) VALUES (?, ?, ?, ?, ?, ?)
+      ON CONFLICT(outcome) DO UPDATE SET runs = runs + excluded.runs, saved_ms = saved_ms + excluded.saved_ms, execution_ms = execution_ms + excluded.execution_ms,
+        first_ms = MIN(first_ms, excluded.first_ms), last_ms = MAX(last_ms, excluded.last_ms)`);
+    for (const [outcome, sum] of sums) total.run(outcome, sum.runs, sum.savedMs, sum.executionMs, sum.firstMs, sum.lastMs);
+    const use = this.#db.query(`INSERT INTO transformation_use (tf_checksum, last_ms, runs) VALUES (?, ?, ?)
+      ON CONFLICT(tf_checksum) DO UPDATE SET last_ms = MAX(last_ms, excluded.last_ms), runs = runs + excluded.runs`);
+    for (const [tf, { lastMs, runs }] of uses) use.run(tf, lastMs, runs);
   }
 
   /** Runs, newest first. */
@@ -187,9 +231,7 @@ export class RunLog {
     }
     const hex = idOrChecksum.toLowerCase();
     if (!/^[0-9a-f]{1,64}$/.test(hex)) return null;
-    const high = `${hex}~`; // after every hex digit: a prefix range the indexes can serve
-    const row = this.#db.query(`SELECT * FROM run WHERE id = (SELECT MAX(id) FROM (
-        SELECT id FROM run WHERE tf_checksum >= ?1 AND tf_checksum < ?2 UNION ALL SELECT id FROM run WHERE result_checksum >= ?1 AND result_checksum < ?2))`).get(hex, high) as RunRow | null;
+    const row = this.#db.query(`SELECT * FROM run WHERE substr(tf_checksum, 1, ?1) = ?2 OR substr(result_checksum, 1, ?1) = ?2 ORDER BY id DESC LIMIT 1`).get(hex.length, hex) as RunRow | null;
     return row ? runOf(row) : null;
   }
 
@@ -205,29 +247,30 @@ export class RunLog {
 
   /** The newest run time of every transformation in the log (for least-recently-used order). */
   lastUsedByTransformation(): Map<Checksum, number> {
-    const rows = this.#db.query(`SELECT tf_checksum AS tf, MAX(time_ms) AS last FROM run WHERE tf_checksum IS NOT NULL GROUP BY tf_checksum`).values() as [string, number][];
-    return new Map(rows);
-  }
-
-  /** Transformation checksums of the runs of a command text, newest first. */
-  transformationsOfCommand(command: string): Checksum[] {
-    const rows = this.#db.query(`SELECT tf_checksum FROM run WHERE command = ? AND tf_checksum IS NOT NULL GROUP BY tf_checksum ORDER BY MAX(time_ms) DESC`).values(command) as [string][];
-    return rows.map(([tf]) => tf);
+    return new Map(this.#db.query(`SELECT tf_checksum, last_ms FROM transformation_use`).values() as [string, number][]);
   }
 
   /** Counts and sums over the whole log. */
   totals(nowMs: number = Date.now()): RunTotals {
     const byOutcome = Object.fromEntries(RUN_OUTCOMES.map((outcome) => [outcome, 0])) as Record<RunOutcome, number>;
-    for (const [outcome, count] of this.#db.query(`SELECT outcome, COUNT(*) FROM run GROUP BY outcome`).values() as [RunOutcome, number][]) byOutcome[outcome] = count;
-    const sums = this.#db.query(`SELECT COUNT(*) AS runs, TOTAL(saved_ms) AS saved, TOTAL(execution_ms) AS executed, MIN(time_ms) AS first, MAX(time_ms) AS last FROM run`).get() as
-      { runs: number; saved: number; executed: number; first: number | null; last: number | null };
-    const week = this.#db.query(`SELECT TOTAL(saved_ms) AS saved FROM run WHERE time_ms >= ?`).get(nowMs - 7 * 86400_000) as { saved: number };
+    let runs = 0;
+    let savedMs = 0;
+    let executedMs = 0;
+    let firstMs: number | null = null;
+    let lastMs: number | null = null;
+    const rows = this.#db.query(`SELECT outcome, runs, saved_ms, execution_ms, first_ms, last_ms FROM outcome_total`).values() as [RunOutcome, number, number, number, number, number][];
+    for (const [outcome, count, saved, executed, first, last] of rows) {
+      byOutcome[outcome] = count;
+      runs += count;
+      savedMs += saved;
+      executedMs += executed;
+      firstMs = firstMs === null ? first : Math.min(firstMs, first);
+      lastMs = lastMs === null ? last : Math.max(lastMs, last);
+    }
+    const week = this.#db.query(`SELECT TOTAL(saved_ms) AS saved FROM run INDEXED BY run_saved WHERE time_ms >= ?`).get(nowMs - 7 * 86400_000) as { saved: number };
     const answered = byOutcome["cache hit"] + byOutcome.joined;
     const decided = answered + byOutcome.executed;
-    return {
-      runs: sums.runs, byOutcome, hitRate: decided ? answered / decided : null, savedMs: sums.saved, savedLastWeekMs: week.saved,
-      executedMs: sums.executed, firstMs: sums.first, lastMs: sums.last,
-    };
+    return { runs, byOutcome, hitRate: decided ? answered / decided : null, savedMs, savedLastWeekMs: week.saved, executedMs, firstMs, lastMs };
   }
 
   close(): void {

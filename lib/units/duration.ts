@@ -73,3 +73,43 @@ export function parsePointInTime(text: string, nowMs: number = Date.now()): numb
   if (!/^\d{4}-\d{2}-\d{2}/.test(text.trim())) return Number.NaN;
   return Date.parse(text.trim());
 }
+
+/**
+ * Whether local time is UTC: `TZ` names UTC, or (without `TZ`) `/etc/localtime` links to a UTC
+ * zone or is absent. Asking the date functions instead loads the time-zone data, which cost
+ * 15–50 ms of a `seamless log`.
+ */
+function localTimeIsUtc(env: Record<string, string | undefined> = process.env): boolean {
+  const utc = /^:?((Etc\/)?(UTC|UCT|Universal|Zulu|GMT)(0|\+0)?)?$/;
+  if (env.TZ !== undefined) return utc.test(env.TZ);
+  try {
+    const { readlinkSync } = require("node:fs") as typeof import("node:fs");
+    return /zoneinfo\/(Etc\/)?(UTC|UCT|Universal|Zulu|GMT)$/.test(readlinkSync("/etc/localtime"));
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "ENOENT";
+  }
+}
+
+let utcLocal: boolean | undefined;
+
+/**
+ * A moment as local time to the second: `2026-12-06 06:01:02`.
+ *
+ * @param ms milliseconds since the epoch
+ * @example
+ * ```ts
+ * formatLocalTime(Date.UTC(2026, 11, 6, 6, 1, 2)); // "2026-12-06 06:01:02" where local time is UTC
+ * ```
+ */
+export function formatLocalTime(ms: number): string {
+  utcLocal ??= localTimeIsUtc();
+  const date = new Date(ms);
+  if (utcLocal) return date.toISOString().slice(0, 19).replace("T", " ");
+  const pad = (n: number) => String(n).padStart(2, "0");
+  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())} ${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`;
+}
+
+/** A whole number with thousands separators (`1,000,000`), without loading locale data. */
+export function formatCount(count: number): string {
+  return String(Math.round(count)).replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+}

@@ -112,10 +112,10 @@ describe("seamless gc", () => {
     const member = sha256("data\n");
     expect(existsSync(bufferPath(cache, member))).toBe(true);
     // The result's member is the input of a transformation that is running.
-    const running = Bun.spawn([BINARY, "run", "cat mid.txt; sleep 3"], { cwd: dir.path, env, stdout: "pipe", stderr: "pipe" });
+    const running = Bun.spawn([BINARY, "run", "cat mid.txt; sleep 5"], { cwd: dir.path, env, stdout: "pipe", stderr: "pipe" });
     const lease = holdBufferLease(cache, [sha256("leased\n")]);
     try {
-      for (let i = 0; i < 100 && !require("node:fs").readdirSync(join(cache, "locks")).some((name: string) => name.endsWith(".lock")); i++) await Bun.sleep(30);
+      for (let i = 0; i < 400 && !require("node:fs").readdirSync(join(cache, "locks")).some((name: string) => name.endsWith(".lock")); i++) await Bun.sleep(50);
       const done = JSON.parse((await runSeamless(["gc", "--json", "--max-size", "1"], { cwd: dir.path, env })).stdout);
       expect(done.removed_results).toBe(2);
       expect(done.kept_for_others).toBe(2);
@@ -126,7 +126,7 @@ describe("seamless gc", () => {
     } finally {
       lease.release();
     }
-  }, 30_000);
+  }, 60_000);
 
   test("is safe while other seamless processes run: every run succeeds, no result points at a missing buffer", async () => {
     using dir = tempDir();

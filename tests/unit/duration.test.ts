@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { formatDuration, parseDuration, parsePointInTime } from "../../lib/units/duration.ts";
+import { formatCount, formatDuration, formatLocalTime, parseDuration, parsePointInTime } from "../../lib/units/duration.ts";
 
 describe("durations", () => {
   const formatted: [number, string][] = [[0.008, "8 ms"], [0.42, "420 ms"], [3.14, "3.1 s"], [42, "42 s"], [130, "2 min 10 s"], [120, "2 min"], [3900, "1 h 5 min"], [183600, "2 d 3 h"]];
@@ -16,5 +16,17 @@ describe("durations", () => {
     expect(parsePointInTime("2h", 10_000_000)).toBe(10_000_000 - 7_200_000);
     expect(parsePointInTime("2026-12-06T00:00:00Z")).toBe(Date.UTC(2026, 11, 6));
     expect(parsePointInTime("yesterday")).toBeNaN();
+  });
+});
+
+describe("formatCount() and formatLocalTime()", () => {
+  test("formatCount() groups thousands", () => {
+    expect([formatCount(0), formatCount(999), formatCount(1000), formatCount(1234567)]).toEqual(["0", "999", "1,000", "1,234,567"]);
+  });
+  test("formatLocalTime() is the local time to the second", () => {
+    const ms = Date.UTC(2026, 11, 6, 6, 1, 2);
+    const date = new Date(ms);
+    const pad = (n: number) => String(n).padStart(2, "0");
+    expect(formatLocalTime(ms)).toBe(`${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())} ${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`);
   });
 });
