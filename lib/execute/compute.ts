@@ -127,6 +127,9 @@ async function computeOnce(dict: TransformationDict, tfChecksum: Checksum, optio
         if (options.store instanceof BufferDir) options.store.putFileSync(checksum, path);
         else await options.store.putFile(checksum, path);
       },
+    }).catch((error) => {
+      // Whatever the command was doing when it was canceled, the run says which transformation it gave up.
+      throw signal?.aborted ? interrupted() : error;
     });
     if (signal?.aborted) throw interrupted();
     if (!options.scratch && result.buffer) await options.store.put(result.checksum, result.buffer);

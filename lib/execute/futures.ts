@@ -99,13 +99,17 @@ export function reapAbandonedFutures(registry: string): string[] {
   }
   for (const entry of entries) {
     if (entry.startsWith(".") || ownerAlive(entry)) continue;
-    for (const path of listedPaths(registry, entry)) {
-      if (existsSync(path)) {
-        rmSync(path, { force: true });
-        removed.push(path);
+    try {
+      for (const path of listedPaths(registry, entry)) {
+        if (existsSync(path)) {
+          rmSync(path, { force: true });
+          removed.push(path);
+        }
       }
+      rmSync(join(registry, entry), { force: true });
+    } catch {
+      // A read-only cache or target: what cannot be removed now is left to a later run.
     }
-    rmSync(join(registry, entry), { force: true });
   }
   return removed;
 }
@@ -134,9 +138,14 @@ export class FutureFiles {
   start(entries: { path: string; content: string }[]): void {
     if (entries.length === 0 || this.#signal?.aborted) return;
     if (this.#registry) {
-      mkdirSync(this.#registry, { recursive: true });
-      this.#entry = join(this.#registry, `${ownerTag()}-${++runCounter}`);
-      writeFileAtomic(this.#entry, entries.map(({ path }) => `${resolve(path)}\n`).join(""));
+      const entry = join(this.#registry, `${ownerTag()}-${++runCounter}`);
+      try {
+        mkdirSync(this.#registry, { recursive: true });
+        writeFileAtomic(entry, entries.map(({ path }) => `${resolve(path)}\n`).join(""));
+        this.#entry = entry;
+      } catch {
+        // A read-only cache: the futures are not listed, and readers keep the 120 s rule for them.
+      }
     }
     for (const { path, content } of entries) {
       mkdirSync(dirname(path), { recursive: true }); // `> results/x.txt`: results/ may not exist yet
@@ -160,7 +169,11 @@ export class FutureFiles {
     this.#timer = null;
     for (const path of this.#paths) rmSync(path, { force: true });
     this.#paths = [];
-    if (this.#entry) rmSync(this.#entry, { force: true });
+    if (this.#entry) {
+      try {
+        rmSync(this.#entry, { force: true });
+      } catch {}
+    }
     this.#entry = null;
   }
 }

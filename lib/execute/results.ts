@@ -138,7 +138,7 @@ export async function writeResultTargets(resultBuffer: Uint8Array, targets: Resu
       continue;
     }
     for (const key of Object.keys(sub)) validateIndexKey(key, "result");
-    directories.push({ path: local, index: sub, previous: readPreviousIndex(`${local}.INDEX`) });
+    directories.push({ path: local, name: localName ?? server, index: sub, previous: readPreviousIndex(`${local}.INDEX`) });
     const indexBytes = serializeDeepIndex(sub);
     // Stored (Python does not), so that the `.CHECKSUM` of a result directory names a buffer
     // that `seamless download` can resolve when the `.INDEX` file is gone.
@@ -166,6 +166,8 @@ export async function writeResultTargets(resultBuffer: Uint8Array, targets: Resu
 /** A result directory as written now, and the index an earlier result left beside it. */
 interface ResultDirectory {
   path: string;
+  /** As the command line names it (the workdir string is absolute, cli-spec §3.11). */
+  name: string;
   index: DeepIndex;
   previous: DeepIndex | null;
 }
@@ -198,11 +200,11 @@ function tidyResultDirectory(directory: ResultDirectory, say: (level: number, te
     stale.push(key);
   }
   removeEmptyDirectories(directory.path, stale);
-  if (stale.length > 0) say(1, `Removed ${stale.length} files of an earlier result from "${directory.path}": ${stale.join(", ")}`);
+  if (stale.length > 0) say(1, `Removed ${stale.length} files of an earlier result from "${directory.name}": ${stale.join(", ")}`);
   const foreign = listFiles(directory.path).filter((key) => !(key in directory.index));
   if (foreign.length > 0) {
     const shown = foreign.slice(0, 10).join(", ") + (foreign.length > 10 ? `, … (${foreign.length - 10} more)` : "");
-    say(0, `Warning: result directory "${directory.path}" holds ${foreign.length} files that are not part of the result: ${shown}`);
+    say(0, `Warning: result directory "${directory.name}" holds ${foreign.length} files that are not part of the result: ${shown}`);
   }
 }
 

@@ -123,7 +123,7 @@ export function redirectTarget(redirect: BashRedirect, workdir: string): Redirec
   if (prefix) target = expanded.slice(prefix.length);
   const normalized = posix.normalize(target);
   if (isAbsolute(target) || normalized === ".." || normalized.startsWith("../")) {
-    throw new SeamlessError(`Result target "${redirect.target}" is outside the working directory`, {
+    throw new SeamlessError(`Result target "${redirect.target}" is outside the working directory: results can only be written inside it`, {
       hint: "redirect into the working directory (or a directory under it), then copy the file where it must go",
     });
   }

@@ -195,7 +195,7 @@ describe("result-target paths (issue 18 bug 4, cli-spec §3.11)", () => {
       const result = await runSeamless(["run", `sort in.txt > ${target}`], { cwd: dir.path, env: scrubbedEnv(join(dir.path, ".cache")) });
       expect(result.exitCode).toBe(1);
       expect(result.stderr).toContain(`Result target "${target}" is outside the working directory`);
-      expect(existsSync(join(dir.path, ".cache"))).toBe(false);
+      expect(existsSync(join(dir.path, ".cache", "__TOPLEVEL__"))).toBe(false); // nothing stored, nothing cached
     }
   });
 
