@@ -32,9 +32,10 @@ function absolutePath(path: string, cwd: string): string {
  * @param workdir the working directory whose path is stripped to form pin names (`-w`, default cwd)
  * @param mode literal, strip (-ms) or extension (-mx)
  * @param rootMode `-W`: the working directory is `/`
+ * @param cwd where relative arguments are (default: this process's cwd)
  * @returns pin name per argument (null for values) and the pins
  */
-export function mapFiles(args: { arg: string; typed: ArgumentType }[], workdir: string, mode: MappingMode, rootMode: boolean): { names: (string | null)[]; pins: Map<string, Pin> } {
+export function mapFiles(args: { arg: string; typed: ArgumentType }[], workdir: string, mode: MappingMode, rootMode: boolean, cwd = process.cwd()): { names: (string | null)[]; pins: Map<string, Pin> } {
   const cwdResolved = rootMode ? "/" : realpathSync(workdir);
   const pins = new Map<string, Pin>();
   const names: (string | null)[] = [];
@@ -45,7 +46,7 @@ export function mapFiles(args: { arg: string; typed: ArgumentType }[], workdir: 
       continue;
     }
     // cli-spec §3.8: `Path(arg).absolute()` is against the process cwd, never the -w directory.
-    const full = absolutePath(typed.mapping ?? arg, process.cwd());
+    const full = absolutePath(typed.mapping ?? arg, cwd);
     let name: string;
     const literal = () => {
       const prefix = cwdResolved === "/" ? "/" : `${cwdResolved}/`;

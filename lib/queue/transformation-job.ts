@@ -50,7 +50,7 @@ export const SUBMIT_PARAM_KEYS = ["undo", "scratch", "workdir", "download", "aut
 /** The flags of `seamless run` that a queued command gets when none are given. */
 export function defaultBashRunRequest(command: string, workdir: string): BashRunRequest {
   return {
-    command, workdir, rootMode: false, rules: { rule1: true, rule2: true }, mappingMode: "literal", primary: 1,
+    command, workdir, cwd: workdir, rootMode: false, rules: { rule1: true, rule2: true }, mappingMode: "literal", primary: 1,
     inputs: [], inputFiles: [], metafiles: [], vars: [], metavars: [], prologues: [], captures: [], directPrint: false,
   };
 }

@@ -27,6 +27,11 @@ import type { PlainValue } from "../serialize/plain-json.ts";
 export interface BashRunRequest {
   command: string;
   workdir: string;
+  /**
+   * Where the command line was typed: arguments are found there (default: this process's cwd).
+   * The queue daemon prepares a job submitted from another directory.
+   */
+  cwd?: string;
   rootMode: boolean;
   rules: { rule1: boolean; rule2: boolean };
   mappingMode: MappingMode;
@@ -205,7 +210,7 @@ export async function prepareBashTransformation(
   // cli-spec §3.8: -w/-W only set the prefix stripped from pin names (and result targets);
   // arguments are typed, found and read relative to the process's own cwd.
   const workdir = request.rootMode ? "/" : request.workdir;
-  const context: TypingContext = { workdir: ".", statCache, waitForFuture };
+  const context: TypingContext = { workdir: request.cwd ?? ".", statCache, waitForFuture };
 
   // Executable resolution (cli-spec §3.6).
   const substitutions: { start: number; end: number; text: string }[] = [];
@@ -249,8 +254,8 @@ export async function prepareBashTransformation(
   }
 
   // File mapping (cli-spec §3.8).
-  const mapped = mapFiles([...typed, ...inputTyped], workdir, request.mappingMode, request.rootMode);
-  const metaMapped = mapFiles(metaTyped, workdir, request.mappingMode, request.rootMode);
+  const mapped = mapFiles([...typed, ...inputTyped], workdir, request.mappingMode, request.rootMode, request.cwd);
+  const metaMapped = mapFiles(metaTyped, workdir, request.mappingMode, request.rootMode, request.cwd);
   for (const name of mapped.pins.keys()) if (RESERVED_PINS.has(name)) throw new SeamlessError(`Pin name '${name}' is reserved`);
 
   // Word substitution (cli-spec §3.9). QUIRK fixed: Python matches word N of the primary
