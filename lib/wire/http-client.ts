@@ -81,10 +81,12 @@ export async function readAnswer(response: IncomingMessage): Promise<HttpAnswer>
 
 /**
  * One request, body read whole, no retry. Plain `http:` goes over a raw keep-alive socket
- * ({@link rawRequest}), which spares a short-lived command the load of `node:http`.
+ * ({@link rawRequest}), which spares a short-lived command the load of `node:http`; a request
+ * that can be canceled (a jobserver's, waiting for as long as the job runs) goes through
+ * `node:http`, which ends the connection when its signal is aborted.
  */
 export async function httpRequest(base: URL, path: string, options: HttpRequestOptions): Promise<HttpAnswer> {
-  if (base.protocol === "http:") return rawRequest(base.hostname, Number(base.port || 80), base.pathname.replace(/\/$/, "") + path, options);
+  if (base.protocol === "http:" && !options.signal) return rawRequest(base.hostname, Number(base.port || 80), base.pathname.replace(/\/$/, "") + path, options);
   return readAnswer(await openHttpRequest(base, path, options));
 }
 
