@@ -10,3 +10,5 @@ export * from "./futures.ts";
 export * from "./workspace.ts";
 export * from "./single-flight.ts";
 export * from "./spawn.ts";
+export * from "./recover-corrupt.ts";
+export { InputChangedError, LINK_MIN_BYTES } from "./_linked-inputs.ts";
