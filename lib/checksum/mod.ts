@@ -10,3 +10,4 @@ export * from "./hash-pool.ts";
 export * from "./compression.ts";
 export * from "./stat-cache.ts";
 export * from "./trivial.ts";
+export * from "./stale-sidecar.ts";

@@ -1,5 +1,5 @@
 /**
- * Large inputs are handed to a command as links into the local store, not copied: a copy of a
+ * Large inputs are handed to a command as read-only links into the local store, not copied: a copy of a
  * 1 GiB input on every cache miss would cost more than most commands. A link lets a command
  * write into the store (file modes do not stop root), so each linked buffer is checked before
  * the run (its stamp in the stat cache, hashed once when unknown) and after it (size, mtime,
@@ -7,7 +7,7 @@
  * store and the run fails, caching nothing. Smaller inputs are verified copies (workspace.ts).
  * @module
  */
-import { rmSync, statSync, symlinkSync, type Stats } from "node:fs";
+import { chmodSync, rmSync, statSync, symlinkSync, type Stats } from "node:fs";
 import { resolve } from "node:path";
 import type { Checksum } from "../checksum/checksum.ts";
 import { checksumFile } from "../checksum/file-checksum.ts";
@@ -72,6 +72,14 @@ export class LinkedInputs {
       return false;
     }
     if (stats.size < LINK_MIN_BYTES || !stats.isFile()) return false;
+    if (stats.mode & 0o222) {
+      // Read-only, so that an ordinary user's command cannot write through the link at all
+      // (root can: the check after the run is for that). Its stamp changes once, here.
+      try {
+        chmodSync(found.path, stats.mode & 0o555);
+        stats = statSync(found.path);
+      } catch {} // a store we may not change: the check after the run still holds
+    }
     const actual = checksumFile(found.path, this.#cache(), { stats }).checksum;
     if (actual !== checksum) throw dropped(found.path, checksum, `has checksum ${actual}`);
     symlinkSync(resolve(found.path), target);

@@ -15,3 +15,5 @@ export * from "./environment.ts";
 export * from "./fingertip.ts";
 export * from "./cancel.ts";
 export * from "./result-dirs.ts";
+export * from "./recover-corrupt.ts";
+export { InputChangedError, LINK_MIN_BYTES } from "./_linked-inputs.ts";

@@ -42,12 +42,17 @@ const STREAMED_STDOUT_BYTES = 64 * 1024 * 1024;
  * The captured stdout result of a run, or null when its buffer is not available. A large
  * result in the local store is verified and then streamed, never read whole (issue 17, item 14).
  *
+ * @param store where the result is
+ * @param checksum the result checksum
+ * @param buffer the result, when the caller holds it already
+ * @param streamFromBytes from which size a stored result is streamed
+ * @returns the output, or null when the result buffer is not available
  * @throws {CorruptBufferError} when the stored result no longer matches its checksum (it is dropped)
  */
-export async function openCapturedStdout(store: BufferStore, checksum: Checksum, buffer: Uint8Array | undefined): Promise<CapturedStdout | null> {
+export async function openCapturedStdout(store: BufferStore, checksum: Checksum, buffer: Uint8Array | undefined, streamFromBytes = STREAMED_STDOUT_BYTES): Promise<CapturedStdout | null> {
   if (!buffer && store instanceof BufferDir) {
     const size = store.lengthOf(checksum);
-    const path = size !== null && size >= STREAMED_STDOUT_BYTES ? store.verifiedPath(checksum) : null;
+    const path = size !== null && size >= streamFromBytes ? store.verifiedPath(checksum) : null;
     if (path) return { writeTo: (write) => streamFormatted(path, write) };
   }
   const bytes = buffer ?? (await store.get(checksum));

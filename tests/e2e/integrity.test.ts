@@ -166,7 +166,7 @@ describe("large inputs are links into the store, checked around the run (item 1)
     const honest = await runSeamless(["run", "head -c 4 big.bin"], { cwd: dir.path, env });
     expect([honest.exitCode, honest.stdout]).toEqual([0, "AAAA"]);
     expect(storeIsSound(join(cache, "__TOPLEVEL__")).bad).toEqual([]);
-  });
+   }, 60_000);
 });
 
 describe("what upload stores, download restores (item 3)", () => {
