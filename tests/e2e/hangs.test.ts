@@ -166,24 +166,28 @@ describe("seamless run: single-flight locks (issue 17 item 4)", () => {
   test("a waiting run goes on when the lock holder is killed with SIGKILL, and says whom it waited for", async () => {
     using dir = tempDir();
     const { env } = project(dir.path);
-    const sleep = uniqueSleep();
-    const command = `sleep ${sleep}; echo once`;
-    try {
-      const holder = spawnRun([command], dir.path, env);
-      await waitFor("the holder's command", () => processesWith(`sleep ${sleep}`).length > 0);
-      const waiter = spawnRun(["-v", command], dir.path, env);
-      const stderr = new Response(waiter.stderr).text();
-      await Bun.sleep(300);
-      holder.kill("SIGKILL");
-      await holder.exited;
-      killAll(processesWith(`sleep ${sleep}`)); // the orphan of the holder would otherwise run on until reaped
-      // The waiter now runs the command itself (its own sleep): end it through SIGTERM.
-      await waitFor("the waiter's command", () => processesWith(`sleep ${sleep}`).length > 0);
-      waiter.kill("SIGTERM");
-      expect(await waiter.exited).toBe(130);
-      expect(await stderr).toContain(`Waiting for an identical transformation in process ${holder.pid}`);
-    } finally {
-      killAll(processesWith(`sleep ${sleep}`));
-    }
+    const tag = uniqueSleep();
+    // Runs until the file "go" exists (named absolutely: the command runs in a workspace).
+    const go = join(dir.path, "go");
+    const command = `while [ ! -e ${go} ]; do sleep 0.${tag.slice(0, 2)}; done; echo once`;
+    const holder = spawnRun([command], dir.path, env);
+    await waitFor("the holder's command", () => processesWith(`sleep 0.${tag.slice(0, 2)}`).length > 0 || holder.exitCode !== null);
+    const waiter = spawnRun(["-v", command], dir.path, env);
+    let stderr = "";
+    const decoder = new TextDecoder();
+    const reading = (async () => {
+      for await (const chunk of waiter.stderr) stderr += decoder.decode(chunk, { stream: true });
+    })();
+    const stdout = new Response(waiter.stdout).text();
+    await waitFor("the waiter to wait for the lock", () => stderr.includes("Waiting for an identical transformation") || waiter.exitCode !== null);
+    holder.kill("SIGKILL");
+    await holder.exited;
+    // The waiter takes the lock (the holder's orphaned loop is reaped) and runs the command itself.
+    await Bun.sleep(300);
+    writeFileSync(go, "");
+    expect(await waiter.exited).toBe(0);
+    await reading;
+    expect(await stdout).toBe("once\n");
+    expect(stderr).toContain(`Waiting for an identical transformation in process ${holder.pid}`);
   }, TIMEOUT_MS);
 });
