@@ -4,9 +4,9 @@
  * 4, 5, 8, 10). Every test uses a unique `sleep` duration to find its processes.
  */
 import { describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { BINARY, runSeamless, scrubbedEnv, tempDir } from "../helpers.ts";
+import { BINARY, processesWithCommandLine as processesWith, runSeamless, scrubbedEnv, tempDir } from "../helpers.ts";
 
 const TIMEOUT_MS = 30_000;
 
@@ -15,19 +15,6 @@ function uniqueSleep(): string {
   return `${3000 + Math.floor(Math.random() * 1000)}.${Math.floor(Math.random() * 1e6)}`;
 }
 
-/** Pids of live processes whose command line is `text` (e.g. "sleep 3001.5"). */
-function processesWith(text: string): number[] {
-  const found: number[] = [];
-  for (const name of readdirSync("/proc")) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, "latin1");
-      if (stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z")) continue;
-      if (readFileSync(`/proc/${name}/cmdline`, "latin1").replaceAll("\0", " ").trim() === text) found.push(Number(name));
-    } catch {}
-  }
-  return found;
-}
 
 async function waitFor(what: string, check: () => boolean, limitMs = 15_000): Promise<void> {
   const deadline = Date.now() + limitMs;
