@@ -1,5 +1,6 @@
 import { existsSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { removeAbandonedTempFilesIn } from "../lib/buffers/temp-files.ts";
 import { SeamlessError, UsageError } from "../lib/errors.ts";
 import { writeChecksumSidecar } from "../lib/checksum/sidecar.ts";
 import type { CompressionSuffix } from "../lib/checksum/compression.ts";
@@ -82,6 +83,8 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
 
+  // A killed download leaves temp files next to its single-file targets: a rerun removes them.
+  for (const parent of new Set(items.flatMap((item) => (item.kind === "file" ? [dirname(item.target.path)] : [])))) removeAbandonedTempFilesIn(parent);
   const files: FileTarget[] = [];
   const groups: { label: string; files: FileTarget[] }[] = [];
   const finishers: (() => void)[] = [];

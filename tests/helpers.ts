@@ -1,5 +1,5 @@
 /** Test harness: disposable temp dirs and the compiled binary run as a user would run it. */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
@@ -93,4 +93,22 @@ export function storeIsSound(storeDirectory: string): { ok: boolean; bad: string
     }
   }
   return { ok: bad.length === 0, bad };
+}
+
+/**
+ * Pids of live (not zombie) processes whose command line, arguments joined by spaces, is `text`
+ * (or contains it, with `exact` false): how tests find what a command left running.
+ */
+export function processesWithCommandLine(text: string, exact = true): number[] {
+  const found: number[] = [];
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, "latin1");
+      if (stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z")) continue;
+      const commandLine = readFileSync(`/proc/${name}/cmdline`, "latin1").replaceAll("\0", " ").trim();
+      if (exact ? commandLine === text : commandLine.includes(text)) found.push(Number(name));
+    } catch {}
+  }
+  return found;
 }

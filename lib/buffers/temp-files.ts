@@ -107,3 +107,25 @@ export function registerTempWriter(cacheDir: string): () => void {
   }
   return () => rmSync(path, { force: true });
 }
+
+/**
+ * Removes, from one directory (not recursively), the temp files whose writer is gone: what a
+ * killed download left next to the files it was writing.
+ *
+ * @returns the temp files removed
+ */
+export function removeAbandonedTempFilesIn(dir: string): string[] {
+  const removed: string[] = [];
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return removed;
+  }
+  for (const name of names) {
+    if (!isAbandonedTempFile(name)) continue;
+    rmSync(join(dir, name), { force: true });
+    removed.push(join(dir, name));
+  }
+  return removed;
+}

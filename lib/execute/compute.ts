@@ -129,7 +129,7 @@ async function computeOnce(dict: TransformationDict, tfChecksum: Checksum, optio
       },
     }).catch((error) => {
       // Whatever the command was doing when it was canceled, the run says which transformation it gave up.
-      throw signal?.aborted ? interrupted() : error;
+      throw signal?.aborted || error instanceof InterruptedError ? interrupted() : error;
     });
     if (signal?.aborted) throw interrupted();
     if (!options.scratch && result.buffer) await options.store.put(result.checksum, result.buffer);

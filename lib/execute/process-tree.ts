@@ -256,7 +256,7 @@ export async function killProcessTree(tree: ProcessTree, options: KillOptions = 
   }
   for (let round = 0; round < 40; round++) {
     group();
-    if (pids.length === 0 && round > 0) break;
+    if (pids.length === 0) break; // the last scan found none: the common end of a finished job costs one scan
     signalAll(pids, "SIGKILL");
     await Bun.sleep(round === 0 ? 1 : 10);
     pids = listProcessTree(tree);

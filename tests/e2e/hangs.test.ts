@@ -4,9 +4,9 @@
  * 4, 5, 8, 10). Every test uses a unique `sleep` duration to find its processes.
  */
 import { describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { BINARY, runSeamless, scrubbedEnv, tempDir } from "../helpers.ts";
+import { BINARY, processesWithCommandLine as processesWith, runSeamless, scrubbedEnv, tempDir } from "../helpers.ts";
 
 const TIMEOUT_MS = 30_000;
 
@@ -15,19 +15,6 @@ function uniqueSleep(): string {
   return `${3000 + Math.floor(Math.random() * 1000)}.${Math.floor(Math.random() * 1e6)}`;
 }
 
-/** Pids of live processes whose command line is `text` (e.g. "sleep 3001.5"). */
-function processesWith(text: string): number[] {
-  const found: number[] = [];
-  for (const name of readdirSync("/proc")) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, "latin1");
-      if (stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z")) continue;
-      if (readFileSync(`/proc/${name}/cmdline`, "latin1").replaceAll("\0", " ").trim() === text) found.push(Number(name));
-    } catch {}
-  }
-  return found;
-}
 
 async function waitFor(what: string, check: () => boolean, limitMs = 15_000): Promise<void> {
   const deadline = Date.now() + limitMs;
@@ -166,24 +153,28 @@ describe("seamless run: single-flight locks (issue 17 item 4)", () => {
   test("a waiting run goes on when the lock holder is killed with SIGKILL, and says whom it waited for", async () => {
     using dir = tempDir();
     const { env } = project(dir.path);
-    const sleep = uniqueSleep();
-    const command = `sleep ${sleep}; echo once`;
-    try {
-      const holder = spawnRun([command], dir.path, env);
-      await waitFor("the holder's command", () => processesWith(`sleep ${sleep}`).length > 0);
-      const waiter = spawnRun(["-v", command], dir.path, env);
-      const stderr = new Response(waiter.stderr).text();
-      await Bun.sleep(300);
-      holder.kill("SIGKILL");
-      await holder.exited;
-      killAll(processesWith(`sleep ${sleep}`)); // the orphan of the holder would otherwise run on until reaped
-      // The waiter now runs the command itself (its own sleep): end it through SIGTERM.
-      await waitFor("the waiter's command", () => processesWith(`sleep ${sleep}`).length > 0);
-      waiter.kill("SIGTERM");
-      expect(await waiter.exited).toBe(130);
-      expect(await stderr).toContain(`Waiting for an identical transformation in process ${holder.pid}`);
-    } finally {
-      killAll(processesWith(`sleep ${sleep}`));
-    }
+    const tag = uniqueSleep();
+    // Runs until the file "go" exists (named absolutely: the command runs in a workspace).
+    const go = join(dir.path, "go");
+    const command = `while [ ! -e ${go} ]; do sleep 0.${tag.slice(0, 2)}; done; echo once`;
+    const holder = spawnRun([command], dir.path, env);
+    await waitFor("the holder's command", () => processesWith(`sleep 0.${tag.slice(0, 2)}`).length > 0 || holder.exitCode !== null);
+    const waiter = spawnRun(["-v", command], dir.path, env);
+    let stderr = "";
+    const decoder = new TextDecoder();
+    const reading = (async () => {
+      for await (const chunk of waiter.stderr) stderr += decoder.decode(chunk, { stream: true });
+    })();
+    const stdout = new Response(waiter.stdout).text();
+    await waitFor("the waiter to wait for the lock", () => stderr.includes("Waiting for an identical transformation") || waiter.exitCode !== null);
+    holder.kill("SIGKILL");
+    await holder.exited;
+    // The waiter takes the lock (the holder's orphaned loop is reaped) and runs the command itself.
+    await Bun.sleep(300);
+    writeFileSync(go, "");
+    expect(await waiter.exited).toBe(0);
+    await reading;
+    expect(await stdout).toBe("once\n");
+    expect(stderr).toContain(`Waiting for an identical transformation in process ${holder.pid}`);
   }, TIMEOUT_MS);
 });

@@ -9,7 +9,7 @@ import { expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
-import { BINARY, runSeamless, scrubbedEnv, tempDir } from "../helpers.ts";
+import { BINARY, processesWithCommandLine, runSeamless, scrubbedEnv, tempDir } from "../helpers.ts";
 
 const KILLS = 20;
 
@@ -27,20 +27,6 @@ function walk(dir: string, out: string[] = []): string[] {
   return out;
 }
 
-/** Live processes whose command line contains `text` (or is `text`, with `exact`). */
-function processesWith(text: string, exact = false): number[] {
-  const found: number[] = [];
-  for (const name of readdirSync("/proc")) {
-    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, "latin1");
-      if (stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z")) continue;
-      const commandLine = readFileSync(`/proc/${name}/cmdline`, "latin1").replaceAll("\0", " ").trim();
-      if (exact ? commandLine === text : commandLine.includes(text)) found.push(Number(name));
-    } catch {}
-  }
-  return found;
-}
 
 test(`${KILLS} kills of run, upload and download leave a consistent store and nothing behind`, async () => {
   using dir = tempDir();
@@ -79,10 +65,10 @@ test(`${KILLS} kills of run, upload and download leave a consistent store and no
     const child = Bun.spawn([BINARY, ...args], { cwd: work, env, stdin: "ignore", stdout: "ignore", stderr: "ignore" });
     if (kind === "run" && i % 2 === 0) {
       // Half of the runs are killed while their command runs (parsing a new command line can take a second here).
-      for (let wait = 0; wait < 500 && !processesWith(`sleep 8${i}${tag}`, true).length; wait++) await Bun.sleep(20);
+      for (let wait = 0; wait < 500 && !processesWithCommandLine(`sleep 8${i}${tag}`).length; wait++) await Bun.sleep(20);
       await Bun.sleep(random(300));
     } else await Bun.sleep(random(600));
-    if (kind === "run" && processesWith(`sleep 8${i}${tag}`, true).length) killedWhileRunning++;
+    if (kind === "run" && processesWithCommandLine(`sleep 8${i}${tag}`).length) killedWhileRunning++;
     child.kill(i % 7 === 3 ? "SIGTERM" : i % 7 === 5 ? "SIGHUP" : "SIGKILL");
     await child.exited;
   }
@@ -127,7 +113,7 @@ test(`${KILLS} kills of run, upload and download leave a consistent store and no
   expect(readdirSync(join(work, "shared")).sort()).toEqual(Array.from({ length: 8 }, (_, f) => `f${f}.bin`));
 
   // Nothing left behind.
-  expect(processesWith(tag)).toEqual([]);
+  expect(processesWithCommandLine(tag, false)).toEqual([]);
   expect(readdirSync(tmp)).toEqual([]);
   expect(walk(work).filter((p) => p.endsWith(".FUTURE"))).toEqual([]);
   expect(walk(cache).filter((p) => p.endsWith(".tmp"))).toEqual([]);

@@ -30,6 +30,19 @@ describe("temp files of killed commands (issue 17 items 8, 9)", () => {
     expect(existsSync(join(dir.path, `d/.a.txt.${process.pid}.3.tmp`))).toBe(true); // a live writer's
   }, 20_000);
 
+  test("a rerun of a single-file download removes the temp file a killed one left next to the target", async () => {
+    using dir = tempDir();
+    const env = scrubbedEnv(join(dir.path, "cache"));
+    writeFileSync(join(dir.path, "f.txt"), "file\n");
+    expect((await runSeamless(["upload", "f.txt"], { cwd: dir.path, env })).exitCode).toBe(0);
+    rmSync(join(dir.path, "f.txt"));
+    writeFileSync(join(dir.path, `.f.txt.${DEAD_PID}.1.tmp`), "fi");
+    const result = await runSeamless(["download", "f.txt"], { cwd: dir.path, env });
+    expect(result.exitCode).toBe(0);
+    expect(readFileSync(join(dir.path, "f.txt"), "utf8")).toBe("file\n");
+    expect(readdirSync(dir.path).filter((name) => name.endsWith(".tmp"))).toEqual([]);
+  }, 20_000);
+
   test("temp files a dead writer left in the cache are removed by the next command, a live writer's are kept", async () => {
     using dir = tempDir();
     const cache = join(dir.path, "cache");

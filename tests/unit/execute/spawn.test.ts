@@ -1,27 +1,15 @@
 import { describe, expect, test } from "bun:test";
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { InterruptedError } from "../../../lib/errors.ts";
 import { runBash } from "../../../lib/execute/spawn.ts";
 import { acquireTransformationLock } from "../../../lib/execute/single-flight.ts";
-import { tempDir } from "../../helpers.ts";
+import { processesWithCommandLine as processesRunning, tempDir } from "../../helpers.ts";
 
 function uniqueSleep(): string {
   return `${7000 + Math.floor(Math.random() * 1000)}${Math.floor(Math.random() * 1e6)}`;
 }
 
-function processesRunning(commandLine: string): number[] {
-  const found: number[] = [];
-  for (const name of readdirSync("/proc")) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, "latin1");
-      if (stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z")) continue;
-      if (readFileSync(`/proc/${name}/cmdline`, "latin1").replaceAll("\0", " ").trim() === commandLine) found.push(Number(name));
-    } catch {}
-  }
-  return found;
-}
 
 const options = (cwd: string, lines: string[] = []) => ({ cwd, env: process.env, onStdoutLine: (line: string) => void lines.push(line) });
 
