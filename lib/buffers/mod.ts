@@ -6,6 +6,7 @@ export type { BufferStore } from "./store.ts";
 export * from "./bufferdir.ts";
 export * from "./http-store.ts";
 export * from "./open-store.ts";
+export * from "./fan-out-store.ts";
 export * from "./cache-dir.ts";
 export * from "./transfer.ts";
 export * from "./download.ts";
