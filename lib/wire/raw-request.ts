@@ -36,6 +36,7 @@ class Connection {
   #buffer: Buffer = Buffer.alloc(0);
   #pending: Uint8Array | null = null;
   #headOnly = false;
+  #body: { status: number; keepAlive: boolean; length: number; chunks: Uint8Array[]; received: number } | null = null;
 
   static open(host: string, port: number): Promise<Connection> {
     const connection = new Connection();
@@ -58,6 +59,7 @@ class Connection {
     this.exchange = exchange;
     this.#headOnly = headOnly;
     this.#buffer = Buffer.alloc(0);
+    this.#body = null;
     this.#pending = request;
     this.#flush(this.socket!);
   }
@@ -81,10 +83,9 @@ class Connection {
   #onData(chunk: Uint8Array): void {
     if (!this.exchange) return;
     this.exchange.received = true;
-    this.#buffer = this.#buffer.length ? Buffer.concat([this.#buffer, chunk]) : Buffer.from(chunk);
     let answer: { status: number; body: Buffer; keepAlive: boolean } | null;
     try {
-      answer = parseResponse(this.#buffer, this.#headOnly);
+      answer = this.#collect(chunk);
     } catch (error) {
       this.socket?.end();
       return this.#fail(error as Error);
@@ -98,6 +99,41 @@ class Connection {
     }
     exchange.resolve({ status: answer.status, body: answer.body });
   }
+
+  /**
+   * Adds a chunk; returns the answer once complete. A `Content-Length` body is gathered as a
+   * list of chunks and joined once (a large buffer must not be copied per chunk).
+   */
+  #collect(chunk: Uint8Array): { status: number; body: Buffer; keepAlive: boolean } | null {
+    if (this.#body) {
+      this.#body.chunks.push(chunk);
+      this.#body.received += chunk.byteLength;
+      if (this.#body.received < this.#body.length) return null;
+      const { status, keepAlive, length, chunks } = this.#body;
+      this.#body = null;
+      return { status, keepAlive, body: Buffer.concat(chunks).subarray(0, length) };
+    }
+    this.#buffer = this.#buffer.length ? Buffer.concat([this.#buffer, chunk]) : Buffer.from(chunk);
+    const head = parseHead(this.#buffer, this.#headOnly);
+    if (!head) return null;
+    if (head.contentLength === undefined) return parseResponse(this.#buffer, this.#headOnly);
+    const rest = this.#buffer.subarray(head.bodyStart);
+    this.#buffer = Buffer.alloc(0);
+    this.#body = { status: head.status, keepAlive: head.keepAlive, length: head.contentLength, chunks: [], received: 0 };
+    return this.#collect(rest);
+  }
+}
+
+/** The status line and headers, once complete; `contentLength` only for a plain sized body. */
+function parseHead(data: Buffer, headOnly: boolean): { status: number; keepAlive: boolean; bodyStart: number; contentLength?: number } | null {
+  const end = data.indexOf("\r\n\r\n");
+  if (end < 0) return null;
+  const head = data.subarray(0, end).toString("latin1");
+  const status = Number(head.slice(9, 12));
+  if (status === 100 || headOnly || status === 204 || status === 304 || /\r\ntransfer-encoding:[^\r]*chunked/i.test(head)) return { status, keepAlive: true, bodyStart: end + 4 };
+  const match = /\r\ncontent-length:\s*(\d+)/i.exec(head);
+  if (!match) return { status, keepAlive: true, bodyStart: end + 4 };
+  return { status, keepAlive: !/\r\nconnection:\s*close/i.test(head), bodyStart: end + 4, contentLength: Number(match[1]) };
 }
 
 /** Parses a complete response from `data`, or returns null while it is incomplete. */
