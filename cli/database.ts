@@ -47,10 +47,11 @@ export async function main(argv: string[]): Promise<number> {
     if (statusFile) await reportStartupFailure(statusFile);
     throw error;
   }
-  writeStdout(`DATABASE FILE ${path}\n`);
+  writeStdout(`DATABASE FILE ${positionals[0]}\n`);
   try {
     const handler = withErrorHandling(createDatabaseHandler({ file, writable, maxBodyBytes }), log);
     const server = await serveService(handler, { host, port, statusFile, timeoutSeconds, log });
+    writeStdout("Press Ctrl+C to end\n");
     log(`serving ${path} on http://${host}:${server.port}${writable ? " (writable)" : " (read-only)"}`);
     await server.stopped;
     return 0;

@@ -132,6 +132,21 @@ export class DatabaseClient implements ResultCache {
     throw this.#unexpected(what, answer);
   }
 
+  /**
+   * Sends `GET /healthcheck` every `intervalMs` (services-spec §6.1: 30 s), ignoring errors, so
+   * a server started with `--timeout` stays up while a long-lived client (a jobserver) lives.
+   * The timer does not keep the process alive.
+   *
+   * @returns a function that stops the keepalive
+   */
+  startKeepalive(intervalMs = 30_000): () => void {
+    const timer = setInterval(() => {
+      this.#transport("GET", DatabasePath.healthcheck, undefined, this.#timeoutMs).catch(() => {});
+    }, intervalMs);
+    timer.unref?.();
+    return () => clearInterval(timer);
+  }
+
   /** The `protocol` answer, e.g. `["seamless", "database", "2.2"]`. */
   async protocol(): Promise<unknown> {
     return this.#get("Cannot ask the protocol", DatabaseRequests.protocol(), decodeJsonAnswer);

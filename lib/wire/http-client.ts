@@ -6,6 +6,7 @@
  */
 import type { Agent, IncomingMessage } from "node:http";
 import { RemoteError } from "../errors.ts";
+import { rawRequest } from "./raw-request.ts";
 
 /** node:http costs ~17 ms to load in a compiled binary, so it is loaded on first use. */
 function http(): typeof import("node:http") {
@@ -76,8 +77,12 @@ export async function readAnswer(response: IncomingMessage): Promise<HttpAnswer>
   return { status: response.statusCode ?? 0, body: Buffer.concat(chunks) };
 }
 
-/** One request, body read whole, no retry. */
+/**
+ * One request, body read whole, no retry. Plain `http:` goes over a raw keep-alive socket
+ * ({@link rawRequest}), which spares a short-lived command the load of `node:http`.
+ */
 export async function httpRequest(base: URL, path: string, options: HttpRequestOptions): Promise<HttpAnswer> {
+  if (base.protocol === "http:") return rawRequest(base.hostname, Number(base.port || 80), base.pathname.replace(/\/$/, "") + path, options);
   return readAnswer(await openHttpRequest(base, path, options));
 }
 

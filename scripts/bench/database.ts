@@ -5,7 +5,7 @@
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { BINARY, medianTime, removeDir, report, scratchDir } from "./harness.ts";
+import { BINARY, median, medianTime, removeDir, report, scratchDir, timeCommand } from "./harness.ts";
 
 const CONNECTIONS = 8;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
@@ -81,15 +81,18 @@ function httpRequestBytes(method: string, port: number, body: string): Uint8Arra
   return Buffer.from(`${method} / HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
 }
 
-/** Requests per second over `SECONDS`, 8 connections; `makeBody(i)` gives the i-th body. */
-async function measure(port: number, method: string, makeBody: (i: number) => string, expectStatus: number): Promise<number> {
+/**
+ * Requests per second over `SECONDS` (or until `limit` requests), 8 connections; `makeBody(i)`
+ * gives the i-th body.
+ */
+async function measure(port: number, method: string, makeBody: (i: number) => string, expectStatus: number, limit = Number.POSITIVE_INFINITY): Promise<number> {
   const connections = await Promise.all(Array.from({ length: CONNECTIONS }, () => openConnection(port)));
   let counter = 0;
   let bad = 0;
-  const deadline = performance.now() + SECONDS * 1000;
+  const deadline = limit === Number.POSITIVE_INFINITY ? performance.now() + SECONDS * 1000 : Number.POSITIVE_INFINITY;
   const started = performance.now();
   await Promise.all(connections.map(async (connection) => {
-    while (performance.now() < deadline) {
+    while (performance.now() < deadline && counter < limit) {
       const status = await connection.send(httpRequestBytes(method, port, makeBody(counter++)));
       if (status !== expectStatus) bad++;
     }
@@ -115,7 +118,7 @@ try {
   stops.push(bare.stop);
   const result = "2".repeat(64);
   const KEYS = 2000;
-  await measure(database.port, "PUT", (i) => JSON.stringify({ type: "transformation", checksum: checksumOf(i % KEYS), value: result }), 200);
+  await measure(database.port, "PUT", (i) => JSON.stringify({ type: "transformation", checksum: checksumOf(i), value: result }), 200, KEYS);
 
   const getBody = (i: number) => JSON.stringify({ type: "transformation", checksum: checksumOf(i % KEYS) });
   const bareGet = await measure(bare.port, "GET", getBody, 200);
@@ -137,6 +140,17 @@ try {
   const embedded = medianTime([BINARY, "run", "wc -l small.txt"], 31, { cwd: dir, env, warmup: 2 });
   const remote = medianTime([BINARY, "run", "wc -l small.txt"], 31, { cwd: dir, env: remoteEnv, warmup: 2 });
   report("run cache hit via database + hashserver (median of 31)", `${remote.toFixed(1)} ms (embedded hit ${embedded.toFixed(1)} ms)`, "<= 25 ms", remote <= 25);
+  // BASE_BINARY=path/to/an/older/seamless: the embedded hit before this change, same cache, alternating runs.
+  const base = process.env.BASE_BINARY;
+  if (base) {
+    const ours: number[] = [];
+    const theirs: number[] = [];
+    for (let i = 0; i < 31; i++) {
+      ours.push(timeCommand([BINARY, "run", "wc -l small.txt"], { cwd: dir, env }));
+      theirs.push(timeCommand([base, "run", "wc -l small.txt"], { cwd: dir, env }));
+    }
+    report("embedded cache hit vs BASE_BINARY (alternating, medians of 31)", `${median(ours).toFixed(1)} ms vs ${median(theirs).toFixed(1)} ms`, "not slower", median(ours) <= median(theirs) * 1.05);
+  }
 } finally {
   for (const stop of stops) stop();
   removeDir(dir);

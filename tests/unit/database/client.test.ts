@@ -119,6 +119,18 @@ describe("DatabaseClient errors", () => {
     expect(await new DatabaseClient("http://x:1", { transport: flaky }).getResult(TF)).toBe(RES);
   });
 
+  test("startKeepalive() sends health checks until stopped, ignoring failures", async () => {
+    const paths: string[] = [];
+    const transport: DatabaseTransport = async (_method, path) => {
+      paths.push(path);
+      throw new Error("down");
+    };
+    const stop = new DatabaseClient("http://x:1", { transport }).startKeepalive(5);
+    for (let i = 0; i < 400 && paths.length < 2; i++) await Bun.sleep(5);
+    stop();
+    expect(paths.slice(0, 2)).toEqual(["/healthcheck", "/healthcheck"]);
+  });
+
   test("SEAMLESS_DATABASE_MAX_INFLIGHT: default 30, garbage 30, 0 unlimited", () => {
     expect([parseMaxInflight(undefined), parseMaxInflight("abc"), parseMaxInflight("4"), parseMaxInflight("0"), parseMaxInflight("-1")]).toEqual([30, 30, 4, 0, -1]);
   });
