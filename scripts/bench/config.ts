@@ -97,7 +97,8 @@ try {
   try {
     for (const name of readdirSync(join(launcherDir, "server")).filter((n) => n.endsWith(".json"))) {
       try {
-        process.kill(JSON.parse(readFileSync(join(launcherDir, "server", name), "utf8")).pid, "SIGTERM");
+        const pid = JSON.parse(readFileSync(join(launcherDir, "server", name), "utf8")).pid;
+        if (Number.isInteger(pid) && pid > 1 && pid !== process.pid) process.kill(pid, "SIGTERM");
       } catch {}
     }
   } catch {}
