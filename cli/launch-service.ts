@@ -16,7 +16,7 @@ export const spec: CommandSpec = {
     { key: "key", names: ["--key"], kind: "value", metavar: "K", help: "launcher key, e.g. hashserver-local-rw-myproject" },
     { key: "workdir", names: ["--workdir"], kind: "value", metavar: "W", help: "work directory (created; ~ is expanded)" },
     { key: "networkInterface", names: ["--network-interface"], kind: "value", metavar: "NI", help: "interface the service binds" },
-    { key: "parameters", names: ["--parameters"], kind: "value", metavar: "JSON", help: "JSON object stored as \"parameters\" in the server JSON" },
+    { key: "parameters", names: ["--parameters"], kind: "value", metavar: "JSON", help: "the status file's \"parameters\" (a jobserver's buffer and database clients)" },
   ],
   epilog: "State: $REMOTE_HTTP_LAUNCHER_DIR or ~/.remote-http-launcher (server/<key>.json and <key>.log).",
 };
@@ -26,13 +26,6 @@ export async function main(argv: string[]): Promise<number> {
   if (typeof parsed === "number") return parsed;
   const { values, positionals } = parsed;
   if (typeof values.key !== "string" || typeof values.workdir !== "string") throw new UsageError("--key and --workdir are required");
-  let parameters: Record<string, unknown> | undefined;
-  if (values.parameters !== undefined) {
-    try {
-      parameters = JSON.parse(values.parameters as string);
-    } catch {}
-    if (!parameters || typeof parameters !== "object" || Array.isArray(parameters)) throw new UsageError("--parameters must be a JSON object");
-  }
   const record = await startServiceHere({
     key: values.key,
     workdir: values.workdir,
@@ -40,10 +33,19 @@ export async function main(argv: string[]): Promise<number> {
     launcherDir: launcherDirOf(process.env),
     executable: selfCommand(),
     networkInterface: values.networkInterface as string | undefined,
-    parameters,
     home: homeOf(process.env),
     say: (text) => writeStderr(`seamless launch-service: ${text}\n`),
+    parameters: parametersOf(values.parameters),
   });
   writeStdout(`${JSON.stringify(record)}\n`);
   return 0;
+}
+
+function parametersOf(text: unknown): Record<string, unknown> | undefined {
+  if (text === undefined) return undefined;
+  try {
+    const value = JSON.parse(String(text));
+    if (value && typeof value === "object" && !Array.isArray(value)) return value;
+  } catch {}
+  throw new UsageError("--parameters must be a JSON object");
 }

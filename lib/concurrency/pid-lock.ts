@@ -1,6 +1,6 @@
 /**
  * A lock file holding its owner's pid, created with O_EXCL, for work that must happen once
- * across processes (single-flight transformations, launching a server). A lock left by a dead
+ * across processes (launching a server). A lock left by a dead
  * process is broken; waiting polls with backoff until the lock is free or the caller stops.
  * @module
  */

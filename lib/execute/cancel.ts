@@ -7,8 +7,8 @@
  */
 import { readFileSync } from "node:fs";
 import type { Checksum } from "../checksum/checksum.ts";
+import { join } from "node:path";
 import { isProcessAlive as isAlive, lockHolderOf } from "../concurrency/pid-lock.ts";
-import { transformationLockPathOf } from "./single-flight.ts";
 
 /** The answer of one cancellation backend. */
 export type CancelOutcome = { status: "canceled"; pid: number } | { status: "not-running" } | { status: "error"; message: string };
@@ -34,7 +34,7 @@ function runsSeamless(pid: number): boolean {
  * ```
  */
 export async function cancelLocalTransformation(lockDir: string, checksum: Checksum, waitMs = 10_000): Promise<CancelOutcome> {
-  const pid = lockHolderOf(transformationLockPathOf(lockDir, checksum));
+  const pid = lockHolderOf(join(lockDir, `${checksum}.lock`));
   if (pid === null || pid === process.pid || !isAlive(pid) || !runsSeamless(pid)) return { status: "not-running" };
   try {
     process.kill(pid, "SIGTERM");

@@ -65,9 +65,9 @@ function startLocally(plan: LaunchPlan, context: LaunchContext): Promise<ServerR
     launcherDir: context.launcherDir,
     executable: context.executable,
     networkInterface: plan.networkInterface,
-    parameters: plan.parameters,
     home: context.home,
     say: context.say,
+    parameters: plan.parameters,
   });
 }
 

@@ -27,9 +27,9 @@ export interface StartServiceOptions {
   /** How to run our own binary: `[path]`, or `[bun, cli/main.ts]` from source. */
   executable: string[];
   networkInterface?: string | null;
-  /** Written as `parameters` into the server JSON (services-spec §5.2 step 3). */
-  parameters?: Record<string, unknown>;
   home: string;
+  /** The status file's `parameters` (services-spec §4.1): a jobserver's buffer and database clients. */
+  parameters?: Record<string, unknown>;
   /** How long to wait for `running` (default 60 s, as the launcher's mtime rule). */
   startTimeoutMs?: number;
   say?: (text: string) => void;
@@ -142,8 +142,8 @@ async function launch(options: StartServiceOptions): Promise<ServerRecord> {
     pid,
     status: "starting",
     ...(options.networkInterface ? { network_interface: options.networkInterface } : {}),
-    ...(options.parameters ? { parameters: options.parameters } : {}),
     meta: { service: args[0] },
+    ...(options.parameters ? { parameters: options.parameters } : {}),
   };
   writeLauncherJson(serverFile, record);
   return waitUntilRunning(options, () => !exited, logPath);
