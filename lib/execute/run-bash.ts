@@ -54,24 +54,9 @@ export async function storePreparedBuffers(prepared: PreparedBash, config: Seaml
  */
 export async function runPrepared(prepared: PreparedBash, options: RunOptions): Promise<number> {
   const { reporter } = options;
-  // Both servers are found (or launched) at the same time.
-  const opening = openResultCacheFor(options.config, { say: (text) => reporter.message(1, text) });
-  opening.catch(() => {}); // awaited below; a store error first must not leave it unhandled
-  let store: BufferStore;
-  try {
-    store = await storePreparedBuffers(prepared, options.config, reporter);
-  } catch (error) {
-    (await opening.catch(() => null))?.close();
-    throw error;
-  }
+  const store = await storePreparedBuffers(prepared, options.config, reporter);
   const cacheDir = options.config.cacheDir;
-  let cache: Awaited<typeof opening>;
-  try {
-    cache = await opening;
-  } catch (error) {
-    store.close();
-    throw error;
-  }
+  const cache = await openResultCacheFor(options.config, { say: (text) => reporter.message(1, text) });
   const futures = new FutureFiles();
   try {
     if (prepared.resultTargets) {
