@@ -5,9 +5,9 @@
 export type { BufferStore } from "./store.ts";
 export * from "./bufferdir.ts";
 export * from "./http-store.ts";
+export * from "./fan-out-store.ts";
 export * from "./cache-dir.ts";
 export * from "./transfer.ts";
 export * from "./download.ts";
 export * from "./atomic-write.ts";
 export { UploadHelper, HELPER_MIN_FILES } from "./upload-helper.ts";
-export * from "./folder-first-store.ts";

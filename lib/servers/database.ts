@@ -120,10 +120,6 @@ function requestType(request: JsonObject): DatabaseRequestType {
   return type as DatabaseRequestType;
 }
 
-function parsedText(text: string): PlainValue {
-  return parsePlain(text);
-}
-
 function stringFields(request: JsonObject, keys: string[], message: string): string[] | null {
   if (!keys.every((key) => has(request, key))) badRequest(message);
   const values = keys.map((key) => request[key]);
@@ -141,18 +137,18 @@ function get(file: DatabaseFile, type: DatabaseRequestType, checksum: Checksum, 
     }
     case "metadata": {
       const text = file.getMetadataText(checksum);
-      return text === null ? null : parsedText(text);
+      return text === null ? null : parsePlain(text);
     }
     case "irreproducible": {
       let result: Checksum | undefined;
       if (request.result !== undefined && request.result !== null) result = checksumField(request, "result", DatabaseMessage.malformedIrreproducibleGet);
       const rows = file.getIrreproducible(checksum, result);
       if (!rows.length) return null;
-      return rows.map((row) => ({ checksum: row.checksum, result: row.result, metadata: parsedText(row.metadataText) }));
+      return rows.map((row) => ({ checksum: row.checksum, result: row.result, metadata: parsePlain(row.metadataText) }));
     }
     case "buffer_info": {
       const text = file.getBufferInfoText(checksum);
-      return text === null ? null : parsedText(text);
+      return text === null ? null : parsePlain(text);
     }
     case "semantic_to_syntactic":
     case "syntactic_to_semantic": {
@@ -172,7 +168,7 @@ function get(file: DatabaseFile, type: DatabaseRequestType, checksum: Checksum, 
     case "rev_expression": {
       const rows = file.getRevExpressions(checksum);
       if (!rows.length) return null;
-      return rows.map((row) => ({ checksum: row.checksum, path: parsedText(row.pathText), celltype: row.celltype, target_celltype: row.targetCelltype, result: row.result }));
+      return rows.map((row) => ({ checksum: row.checksum, path: parsePlain(row.pathText), celltype: row.celltype, target_celltype: row.targetCelltype, result: row.result }));
     }
     default:
       badRequest(DatabaseMessage.unknownType);
@@ -184,24 +180,23 @@ function getBucketProbe(file: DatabaseFile, request: JsonObject): unknown {
   if (!fields) return null;
   const row = file.getBucketProbe(fields[0]!, fields[1]!);
   if (!row) return null;
-  return { bucket_kind: row.bucketKind, label: row.label, bucket_checksum: row.bucketChecksum, captured_at: row.capturedAt, freshness_tokens: parsedText(row.freshnessTokensText) };
+  return { bucket_kind: row.bucketKind, label: row.label, bucket_checksum: row.bucketChecksum, captured_at: row.capturedAt, freshness_tokens: parsePlain(row.freshnessTokensText) };
 }
 
-const BUFFER_INFO_LENGTH = "length";
+/** The boolean fields of `SeamlessBufferInfo`; other `is_…` keys are stored unvalidated, as in Python. */
+const BUFFER_INFO_BOOL_KEYS = new Set(["is_utf8", "is_json", "is_json_numeric_array", "is_json_numeric_scalar", "is_numpy", "is_seamless_mixed"]);
 
-/** `SeamlessBufferInfo` validation (services-spec §3.3): `length` a non-negative int, `is_*` bools. */
+/** `SeamlessBufferInfo` validation (services-spec §3.3): `length` a non-negative int, the `is_*` fields bools; null passes. */
 function validBufferInfo(value: JsonObject): boolean {
   for (const [key, item] of Object.entries(value)) {
     if (item === null) continue;
-    if (key === BUFFER_INFO_LENGTH) {
+    if (key === "length") {
       if (!isPythonInt(item)) return false;
       if (typeof item !== "boolean" && Number(item) < 0) return false;
-    } else if (key.startsWith("is_") && BUFFER_INFO_BOOL_KEYS.has(key) && typeof item !== "boolean") return false;
+    } else if (BUFFER_INFO_BOOL_KEYS.has(key) && typeof item !== "boolean") return false;
   }
   return true;
 }
-
-const BUFFER_INFO_BOOL_KEYS = new Set(["is_utf8", "is_json", "is_json_numeric_array", "is_json_numeric_scalar", "is_numpy", "is_seamless_mixed"]);
 
 function putMetadata(file: DatabaseFile, checksum: Checksum, request: JsonObject): void {
   const message = DatabaseMessage.malformedMetadataPut;

@@ -103,6 +103,10 @@ describe("seamless run with SEAMLESS_DATABASE and SEAMLESS_HASHSERVER", () => {
     expect(first.stdout).toMatch(/^\d+\n$/);
     const second = await runSeamless(["run", "date +%s%N"], { cwd: dir.path, env: scrubbedEnv(join(dir.path, "cache-b"), remote) });
     expect([second.exitCode, second.stdout]).toEqual([0, first.stdout]);
+    // The same servers named by the remote-client JSON of Python Seamless (services-spec §6.5).
+    const clients = JSON.stringify({ database: [{ url: database.url, readonly: false }], buffer: [{ url: hashserver.url, readonly: false }] });
+    const third = await runSeamless(["run", "date +%s%N"], { cwd: dir.path, env: scrubbedEnv(join(dir.path, "cache-d"), { SEAMLESS_REMOTE_CLIENTS: clients }) });
+    expect([third.exitCode, third.stdout]).toEqual([0, first.stdout]);
     // The result and its execution record live in the served file, not in either cache directory.
     const db = new Database(join(dir.path, "shared.db"), { readonly: true });
     const row = db.query(`SELECT checksum, result, metadata FROM meta_data`).get() as { checksum: string; result: string; metadata: string };
