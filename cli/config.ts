@@ -20,7 +20,7 @@ export const spec: CommandSpec = {
 };
 
 function row(label: string, value: string | number | boolean | null, origin?: string): string {
-  return `${`${label}:`.padEnd(14)}${value ?? "-"}${origin && value !== null ? `  (${origin})` : ""}`;
+  return `${`${label}:`.padEnd(16)}${value ?? "-"}${origin && value !== null ? `  (${origin})` : ""}`;
 }
 
 function describe(config: SeamlessConfig): string {

@@ -28,7 +28,7 @@ export async function main(argv: string[]): Promise<number> {
   const { values, checksum } = parsed;
   const config = configFromFlags(values);
   const say = (level: number, text: string) => (values.verbose || level <= 0) && writeStderr(`seamless fingertip: ${text}\n`);
-  const store = await openBufferStoreFor(config, { write: true, say: (text) => say(1, text) });
+  const store = await openBufferStoreFor(config, { say: (text) => say(1, text) });
   const cache = await openResultCacheFor(config, { say: (text) => say(1, text) });
   try {
     const buffer = await fingertipBuffer(checksum, { store, cache, lockDir: lockDirOf(config.cacheDir), say });

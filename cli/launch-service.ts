@@ -16,7 +16,7 @@ export const spec: CommandSpec = {
     { key: "key", names: ["--key"], kind: "value", metavar: "K", help: "launcher key, e.g. hashserver-local-rw-myproject" },
     { key: "workdir", names: ["--workdir"], kind: "value", metavar: "W", help: "work directory (created; ~ is expanded)" },
     { key: "networkInterface", names: ["--network-interface"], kind: "value", metavar: "NI", help: "interface the service binds" },
-    { key: "parameters", names: ["--parameters"], kind: "value", metavar: "JSON", help: "JSON object stored as \"parameters\" in the server JSON" },
+    { key: "parameters", names: ["--parameters"], kind: "value", metavar: "JSON", help: "the status file's \"parameters\" (a jobserver's buffer and database clients)" },
   ],
   epilog: "State: $REMOTE_HTTP_LAUNCHER_DIR or ~/.remote-http-launcher (server/<key>.json and <key>.log).",
 };

@@ -55,7 +55,8 @@ Options:
   --debug        print stack traces on errors
 
 Buffers and the result cache live in $SEAMLESS_CACHE (default: $XDG_CACHE_HOME/seamless or
-~/.cache/seamless); --hashserver URL or $SEAMLESS_HASHSERVER selects a remote buffer server.
+~/.cache/seamless); --hashserver URL or $SEAMLESS_HASHSERVER selects a remote buffer server;
+a seamless.yaml with a cluster selects launched servers ('seamless config' shows the choice).
 `;
 }
 

@@ -57,7 +57,7 @@ async function runCommand(argv: string[], signal: AbortSignal): Promise<number> 
   }
   const config = configFromFlags(values);
   const say = (text: string) => values.verbose && writeStderr(`seamless run-transformation: ${text}\n`);
-  const store = await openBufferStoreFor(config, { write: true, say });
+  const store = await openBufferStoreFor(config, { say });
   const dict = await loadTransformationDict(store, checksum);
   if (dunderPath) {
     const dunder = JSON.parse(readFileSync(dunderPath, "utf8"));

@@ -65,8 +65,8 @@ export async function main(argv: string[]): Promise<number> {
   let plan: UploadPlan | undefined;
   const stored = { files: 0, bytes: 0 };
   try {
-    const localStore = !destination && config.clients.buffer[0]?.kind === "folder";
-    const store = destination ? destinationStore(destination) : await openBufferStoreFor(config, { write: true, say: (text) => reporter.message(1, text) });
+    const store = destination ? destinationStore(destination) : await openBufferStoreFor(config, { say: (text) => reporter.message(1, text) });
+    const localStore = !destination && store instanceof BufferDir;
     // Which buffers are stored is then known by the time the inputs are hashed.
     if (store instanceof BufferDir) store.listAhead(positionals.length);
     plan = await planUpload(positionals, statCache, { localStore, directStore: localStore && store instanceof BufferDir ? store : undefined });

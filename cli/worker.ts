@@ -20,7 +20,7 @@ export async function main(argv: string[]): Promise<number> {
   const parsed = parseOrHelp(spec, argv);
   if (typeof parsed === "number") return parsed;
   const { values } = parsed;
-  const store = values.bufferDir ? new BufferDir(values.bufferDir as string) : await openBufferStoreFor(configFromFlags(values), { write: true });
+  const store = values.bufferDir ? new BufferDir(values.bufferDir as string) : await openBufferStoreFor(configFromFlags(values));
   await runWorkerProcess({
     store,
     environment: {

@@ -1,6 +1,6 @@
 /**
  * A lock file holding its owner's pid, created with O_EXCL, for work that must happen once
- * across processes (single-flight transformations, launching a server). A lock left by a dead
+ * across processes (launching a server). A lock left by a dead
  * process is broken; waiting polls with backoff until the lock is free or the caller stops.
  * @module
  */
@@ -8,7 +8,7 @@ import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 
 import { dirname } from "node:path";
 
 /** A held lock. */
-export interface HeldLock {
+export interface HeldPidLock {
   release(): void;
 }
 
@@ -45,7 +45,7 @@ export function lockHolderOf(path: string): number | null {
  * lock?.release();
  * ```
  */
-export async function acquirePidLock(path: string, shouldStop: () => boolean, onWait?: (holder: number | null) => void): Promise<HeldLock | null> {
+export async function acquirePidLock(path: string, shouldStop: () => boolean, onWait?: (holder: number | null) => void): Promise<HeldPidLock | null> {
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   let waited = false;
   let delayMs = 10;

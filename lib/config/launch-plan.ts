@@ -33,10 +33,7 @@ export interface LaunchPlan {
   seamlessBinary: string;
   /** The server's inactivity timeout (services-spec §5.1: 600 s). */
   timeoutSeconds: number;
-  /**
-   * `file_parameters` of the launch dict, written as `parameters` into the server JSON (the
-   * jobserver reads its remote clients there, services-spec §5.1); set by whoever launches it.
-   */
+  /** `file_parameters` for the status file (services-spec §5.1): a jobserver's buffer and database clients. */
   parameters?: Record<string, unknown>;
 }
 

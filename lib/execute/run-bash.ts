@@ -49,7 +49,7 @@ export interface RunOptions {
 
 /** Stores every buffer the transformation needs (inputs, code, variables, the transformation). */
 export async function storePreparedBuffers(prepared: PreparedBash, config: SeamlessConfig, reporter: Voice): Promise<BufferStore> {
-  const store = await openBufferStoreFor(config, { write: true, say: (text) => reporter.message(1, text) });
+  const store = await openBufferStoreFor(config, { say: (text) => reporter.message(1, text) });
   const missing = await findMissing(store, { buffers: prepared.buffers });
   const inputs = new Set(prepared.inputChecksums);
   const missingInputs = missing.filter((s) => inputs.has(s.checksum) || "path" in s);

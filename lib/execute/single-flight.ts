@@ -12,9 +12,10 @@ import { join } from "node:path";
 import type { Checksum } from "../checksum/checksum.ts";
 import { tryLockExclusive } from "./_flock.ts";
 
-import type { HeldLock } from "../concurrency/pid-lock.ts";
-
-export type { HeldLock } from "../concurrency/pid-lock.ts";
+/** A held lock. */
+export interface HeldLock {
+  release(): void;
+}
 
 /** The lock file of a transformation. */
 export function transformationLockPathOf(lockDir: string, checksum: Checksum): string {

@@ -93,13 +93,23 @@ async function reuseExisting(record: ServerRecord, options: StartServiceOptions)
       return await waitUntilRunning(options, () => isProcessAlive(record.pid), record.log);
     } catch {}
   }
-  if (alive && Number.isInteger(record.pid) && record.pid > 0 && record.uid === process.getuid?.()) {
+  if (alive && record.pid > 1 && record.pid !== process.pid && record.uid === process.getuid?.() && looksLikeService(record.pid)) {
     options.say?.(`Stopping stale server "${options.key}" (pid ${record.pid})`);
     try {
       process.kill(record.pid, "SIGTERM");
     } catch {}
   }
   return null;
+}
+
+/** A pid from a stale file may have been reused: only a process that looks like a service is stopped. */
+function looksLikeService(pid: number): boolean {
+  try {
+    const commandLine = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+    return commandLine.includes("seamless") || commandLine.includes("hashserver");
+  } catch {
+    return false;
+  }
 }
 
 async function launch(options: StartServiceOptions): Promise<ServerRecord> {
@@ -132,7 +142,6 @@ async function launch(options: StartServiceOptions): Promise<ServerRecord> {
     pid,
     status: "starting",
     ...(options.networkInterface ? { network_interface: options.networkInterface } : {}),
-    ...(options.parameters ? { parameters: options.parameters } : {}),
     meta: { service: args[0] },
     ...(options.parameters ? { parameters: options.parameters } : {}),
   };

@@ -149,7 +149,7 @@ async function placeResult(record: SubmitRecord, store: BufferStore, resultBuffe
  */
 export async function runSubmitRecord(record: SubmitRecord, cacheDir: string, io: TransformationJobIo): Promise<Checksum> {
   const config = configOfJob(record.params.workdir);
-  const store = await openBufferStoreFor(config, { write: true });
+  const store = await openBufferStoreFor(config);
   const cache = await openResultCacheFor(config);
   const futures = new FutureFiles();
   try {

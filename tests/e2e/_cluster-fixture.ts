@@ -42,7 +42,7 @@ export function clusterFixture(options: { yaml?: string; clusters?: string } = {
     for (const name of names) {
       try {
         const { pid } = JSON.parse(readFileSync(join(launcherDir, "server", name), "utf8"));
-        process.kill(pid, "SIGTERM");
+        if (Number.isInteger(pid) && pid > 1 && pid !== process.pid) process.kill(pid, "SIGTERM");
       } catch {}
     }
   };

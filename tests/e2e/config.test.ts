@@ -30,9 +30,9 @@ describe("seamless config", () => {
     using f = clusterFixture();
     const result = await runSeamless(["config"], { cwd: f.root, env: f.env });
     expect(result.exitCode).toBe(0);
-    expect(result.stdout).toContain("source:       embedded default");
-    expect(result.stdout).toContain(`buffer:       folder ${join(f.root, "xdg/seamless/__TOPLEVEL__")}  (embedded default)`);
-    expect(result.stdout).toContain("level:        0");
+    expect(result.stdout).toContain("source:         embedded default");
+    expect(result.stdout).toContain(`buffer:         folder ${join(f.root, "xdg/seamless/__TOPLEVEL__")}  (embedded default)`);
+    expect(result.stdout).toContain("level:          0");
   });
 
   test("SEAMLESS_CACHE wins over seamless.yaml", async () => {

@@ -105,7 +105,10 @@ describe("seamless run with SEAMLESS_DATABASE and SEAMLESS_HASHSERVER", () => {
     expect([second.exitCode, second.stdout]).toEqual([0, first.stdout]);
     // The same servers named by the remote-client JSON of Python Seamless (services-spec §6.5).
     const clients = JSON.stringify({ database: [{ url: database.url, readonly: false }], buffer: [{ url: hashserver.url, readonly: false }] });
-    const third = await runSeamless(["run", "date +%s%N"], { cwd: dir.path, env: scrubbedEnv(join(dir.path, "cache-d"), { SEAMLESS_REMOTE_CLIENTS: clients }) });
+    // SEAMLESS_CACHE would win over it (services-spec §7.3), so the cache directory comes from XDG_CACHE_HOME.
+    const remoteEnv = scrubbedEnv("", { SEAMLESS_REMOTE_CLIENTS: clients, XDG_CACHE_HOME: join(dir.path, "cache-d") });
+    delete remoteEnv.SEAMLESS_CACHE;
+    const third = await runSeamless(["run", "date +%s%N"], { cwd: dir.path, env: remoteEnv });
     expect([third.exitCode, third.stdout]).toEqual([0, first.stdout]);
     // The result and its execution record live in the served file, not in either cache directory.
     const db = new Database(join(dir.path, "shared.db"), { readonly: true });

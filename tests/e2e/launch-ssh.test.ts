@@ -30,7 +30,8 @@ function killLaunched(): void {
     if (!existsSync(dir)) continue;
     for (const name of readdirSync(dir).filter((n) => n.endsWith(".json"))) {
       try {
-        process.kill(JSON.parse(readFileSync(join(dir, name), "utf8")).pid, "SIGTERM");
+        const pid = JSON.parse(readFileSync(join(dir, name), "utf8")).pid;
+        if (Number.isInteger(pid) && pid > 1 && pid !== process.pid) process.kill(pid, "SIGTERM");
       } catch {}
     }
   }

@@ -47,6 +47,38 @@ describe("launching a local hashserver (level 1)", () => {
     expect(readServerJson(f, KEY).pid).toBe(server.pid);
   });
 
+  test("a server launched by someone else (Python-style JSON files) is found and reused, not relaunched", async () => {
+    using f = clusterFixture();
+    const workdir = join(f.root, "buffers/demo");
+    mkdirSync(workdir, { recursive: true });
+    mkdirSync(join(f.launcherDir, "server"), { recursive: true });
+    mkdirSync(join(f.launcherDir, "client"), { recursive: true });
+    const statusFile = join(f.launcherDir, "server", `${KEY}.json`);
+    // The status file appears after the start, as the launcher writes it; the server waits for it.
+    const server = Bun.spawn([BINARY, "hashserver", workdir, "--writable", "--port", "0", "--status-file", statusFile], { stdout: "ignore", stderr: "ignore" });
+    writeFileSync(statusFile, `{"workdir": "${workdir}", "log": "/dev/null", "command": "hashserver --port 0 ${workdir} --writable", "uid": 0, "pid": ${server.pid}, "status": "starting"}\n`);
+    try {
+      let port = 0;
+      for (let i = 0; i < 500 && !port; i++) {
+        try {
+          const record = JSON.parse(readFileSync(statusFile, "utf8"));
+          if (record.status === "running") port = record.port;
+        } catch {}
+        if (!port) await Bun.sleep(20);
+      }
+      expect(port).toBeGreaterThan(0);
+      writeFileSync(join(f.launcherDir, "client", `${KEY}.json`), `{"hostname": "localhost", "port": ${port}}\n`);
+      writeFileSync(join(f.project, "a.txt"), "shared\n");
+      const upload = await runSeamless(["upload", "-v", "a.txt"], { cwd: f.project, env: f.env });
+      expect(upload.exitCode).toBe(0);
+      expect(upload.stderr).not.toContain("Launched");
+      const checksum = readFileSync(join(f.project, "a.txt.CHECKSUM"), "utf8").trim();
+      expect(existsSync(join(workdir, checksum.slice(0, 2), checksum))).toBe(true);
+    } finally {
+      server.kill();
+    }
+  });
+
   test("a stale launcher JSON naming a dead pid is replaced by a fresh server", async () => {
     using f = clusterFixture();
     const pid = await deadPid();

@@ -6,8 +6,6 @@ import { FanOutBufferStore } from "../../../lib/buffers/fan-out-store.ts";
 import { HttpBufferStore } from "../../../lib/buffers/http-store.ts";
 import { resolveConfig } from "../../../lib/config/mod.ts";
 import { openBufferStoreFor } from "../../../lib/delegation/mod.ts";
-
-const openBufferStore = (options: { env: Record<string, string> }) => openBufferStoreFor(resolveConfig(options.env, options.env.HOME ?? "/"));
 import { computeChecksum } from "../../../lib/checksum/sha256.ts";
 import { tempDir } from "../../helpers.ts";
 
@@ -39,8 +37,9 @@ describe("FanOutBufferStore", () => {
 
   test("openBufferStoreFor(): SEAMLESS_HASHSERVER wins; one writable server is itself; several, or folders, a fan-out", async () => {
     using dir = tempDir();
-    // Not SEAMLESS_CACHE: it would win over SEAMLESS_REMOTE_CLIENTS (services-spec §6.6).
-    const env = { HOME: dir.path, XDG_CACHE_HOME: dir.path };
+    // SEAMLESS_CACHE would win over SEAMLESS_REMOTE_CLIENTS (services-spec §7.3): the default cache.
+    const env = { XDG_CACHE_HOME: dir.path };
+    const openBufferStore = ({ env }: { env: Record<string, string> }) => openBufferStoreFor(resolveConfig(env, dir.path));
     const clients = (buffer: unknown[]) => JSON.stringify({ buffer });
     const explicit = await openBufferStore({ env: { ...env, SEAMLESS_HASHSERVER: "http://h:1", SEAMLESS_REMOTE_CLIENTS: clients([{ url: "http://x:1" }, { url: "http://y:1" }]) } });
     expect([explicit instanceof HttpBufferStore, explicit.location]).toEqual([true, "http://h:1"]);
@@ -52,7 +51,11 @@ describe("FanOutBufferStore", () => {
     expect(several.writers.map((store) => store.location)).toEqual(["http://y:1"]);
     const readOnly = (await openBufferStore({ env: { ...env, SEAMLESS_REMOTE_CLIENTS: clients([{ url: "http://x:1" }]) } })) as FanOutBufferStore;
     expect(readOnly.writers.map((store) => store.location)).toEqual([join(dir.path, "seamless", "__TOPLEVEL__")]);
-    const foldersOnly = await openBufferStore({ env: { ...env, SEAMLESS_REMOTE_CLIENTS: clients([{ directory: join(dir.path, "ro") }]) } });
-    expect(foldersOnly).toBeInstanceOf(BufferDir);
+    // A read-only folder is read after the local cache, which takes the writes.
+    const foldersOnly = (await openBufferStore({ env: { ...env, SEAMLESS_REMOTE_CLIENTS: clients([{ directory: join(dir.path, "ro") }]) } })) as FanOutBufferStore;
+    expect(foldersOnly.readers.map((store) => store.location)).toEqual([join(dir.path, "seamless", "__TOPLEVEL__"), join(dir.path, "ro")]);
+    expect(foldersOnly.writers.map((store) => store.location)).toEqual([join(dir.path, "seamless", "__TOPLEVEL__")]);
+    const embedded = await openBufferStore({ env });
+    expect(embedded).toBeInstanceOf(BufferDir);
   });
 });

@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { ensureService, LaunchError, startServiceHere } from "../../../lib/launcher/mod.ts";
+import { ensureService, keepAlive, LaunchError, startServiceHere } from "../../../lib/launcher/mod.ts";
 import { checkRunningRecord, decodeClientRecord } from "../../../lib/wire/launcher.ts";
 import type { LaunchPlan } from "../../../lib/config/mod.ts";
 import { BINARY, tempDir } from "../../helpers.ts";
@@ -75,5 +75,27 @@ describe("startServiceHere() and ensureService()", () => {
     expect(error).toBeInstanceOf(LaunchError);
     expect(error.message).toContain(`see its log "${join(base.launcherDir, "server", "hashserver-t-rw-bad.log")}"`);
     expect(error.message).toContain("unrecognized argument: --bogus-flag");
+  });
+});
+
+describe("keepAlive()", () => {
+  test("pings /healthcheck periodically, once per URL, until stopped", async () => {
+    let pings = 0;
+    const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: (req) => (new URL(req.url).pathname === "/healthcheck" && pings++, new Response("OK")) });
+    try {
+      const url = `http://127.0.0.1:${server.port}`;
+      const stop = keepAlive(url, 40);
+      const again = keepAlive(url, 40); // a second client of the same server adds no timer
+      await Bun.sleep(300);
+      stop();
+      again();
+      const seen = pings;
+      expect(seen).toBeGreaterThanOrEqual(3);
+      expect(seen).toBeLessThanOrEqual(9);
+      await Bun.sleep(150);
+      expect(pings).toBe(seen);
+    } finally {
+      server.stop(true);
+    }
   });
 });
