@@ -58,7 +58,7 @@ ${command}
 
 /** The process tree of a job whose root shell is `pid` (started at `startTicks`). */
 function treeOf(pid: number, startTicks: string | null): ProcessTree {
-  return { marker: `${pid}-${startTicks ?? "0"}-q`, env: {}, rootPid: pid, attach() {} };
+  return { marker: `${pid}-${startTicks ?? "0"}-q`, env: {}, rootPid: pid, rootStartTicks: startTicks === null ? null : Number(startTicks), attach() {} };
 }
 
 function signalGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {

@@ -55,9 +55,9 @@ describe("seamless run --dry -j (cli-spec §2.3, §3.14)", () => {
   });
   test("server-only flags say they are not available yet", async () => {
     using dir = tempDir();
-    const result = await runSeamless(["run", "--qsubmit", "echo hello"], { cwd: dir.path, env: scrubbedEnv(join(dir.path, "cache")) });
+    const result = await runSeamless(["run", "--stage", "s", "echo hello"], { cwd: dir.path, env: scrubbedEnv(join(dir.path, "cache")) });
     expect(result.exitCode).toBe(2);
-    expect(result.stderr).toContain("--qsubmit is not available yet");
+    expect(result.stderr).toContain("--stage is not available yet");
   });
   test("rule 1 failure is exit 1 with the spec's explanation", async () => {
     using dir = tempDir();
