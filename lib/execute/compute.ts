@@ -96,6 +96,8 @@ export async function computeTransformation(dict: TransformationDict, tfChecksum
         if (options.store instanceof BufferDir) options.store.putFileSync(checksum, path);
         else await options.store.putFile(checksum, path);
       },
+    }).catch((error) => {
+      throw error instanceof InterruptedError ? interrupted() : error;
     });
     if (signal?.aborted) throw interrupted();
     if (!options.scratch) await options.store.put(result.checksum, result.buffer);
