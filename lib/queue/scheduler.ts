@@ -217,12 +217,15 @@ export class Scheduler {
     let waiting = false;
     for (const dependency of job.after) {
       const other = this.#active.get(dependency.id) ?? this.#store.getJob(dependency.id);
-      if (!other || !isTerminal(other.state)) {
-        if (other) {
-          const set = this.#dependants.get(dependency.id) ?? new Set();
-          set.add(job.id);
-          this.#dependants.set(dependency.id, set);
-        }
+      if (!other) {
+        // Deleted by `clean` since: how it ended is no longer known.
+        this.#transition(job, "fail", { finishedAt: Date.now(), reason: `dependency not met: job ${dependency.id} no longer exists` });
+        return;
+      }
+      if (!isTerminal(other.state)) {
+        const set = this.#dependants.get(dependency.id) ?? new Set();
+        set.add(job.id);
+        this.#dependants.set(dependency.id, set);
         waiting = true;
         continue;
       }

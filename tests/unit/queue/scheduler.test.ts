@@ -254,3 +254,19 @@ test("Scheduler timeout kills a setsid grandchild too", async () => {
   expect((await scheduler.waitFor(job!.id)).state).toBe("timeout");
   expect(isProcessAlive(Number(readFileSync(join(dir, "escapee.pid"), "utf8")))).toBe(false);
 });
+
+test("Scheduler fails a dependant whose dependency was cleaned away", async () => {
+  const { scheduler, store } = await boot();
+  const [first] = scheduler.submit([plain("true")]);
+  await scheduler.waitFor(first!.id);
+  scheduler.pause();
+  const [dependant] = scheduler.submit([plain("true", { after: [{ id: first!.id, on: "success" }] })]);
+  // Seen by a restarted scheduler after `clean` removed the dependency.
+  store.deleteFinished(Date.now() + 1000);
+  using logs = tempDir();
+  const restarted = await Scheduler.start({ store, executor: new LocalExecutor(), logDir: join(logs.path, "logs"), defaultParallel: 1 });
+  const done = await restarted.waitFor(dependant!.id);
+  expect(done.state).toBe("failed");
+  expect(done.reason).toContain(`job ${first!.id} no longer exists`);
+  await restarted.stop();
+});
