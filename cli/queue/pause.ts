@@ -1,3 +1,3 @@
 import { pauseResumeVerb } from "./_pause-resume.ts";
 
-export const { spec, main } = pauseResumeVerb("pause", "Hold back queued jobs: one job, one group, or (no argument) the whole queue. Running jobs go on.");
+export const { spec, main } = pauseResumeVerb("pause", "Hold back jobs: one job (a running one is stopped with SIGSTOP), or the queued jobs of a group or of the whole queue.");
