@@ -34,8 +34,12 @@ export function readDaemonAddress(addressPath: string): (QueueEndpoint & { pid: 
   } catch {
     return null;
   }
-  // A daemon killed with SIGKILL may linger as a zombie of a parent that does not reap.
+  // A daemon killed with SIGKILL may linger as a zombie of a parent that does not reap, and its
+  // pid may since belong to another program.
   if (!isProcessAlive(address.pid)) return null;
+  try {
+    if (!readFileSync(`/proc/${address.pid}/cmdline`, "latin1").includes("\0queue\0")) return null;
+  } catch {}
   const token = process.env.SEAMLESS_QUEUE_TOKEN ?? (address.token_file && existsSync(address.token_file) ? readFileSync(address.token_file, "utf8").trim() : null);
   return { url: address.url, token, pid: address.pid };
 }

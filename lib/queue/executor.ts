@@ -62,6 +62,11 @@ export interface Executor {
    * or `lost` when it is gone without an exit record.
    */
   reattach?(request: ExecutionRequest): Promise<ExecutionOutcome>;
+  /**
+   * Stops (SIGSTOP) or continues (SIGCONT) every process of a running execution, named by the
+   * id of the job it runs for. Returns false when the executor cannot (or the job is not running).
+   */
+  suspend?(jobId: number, suspended: boolean): boolean;
   /** Stops accepting work; running executions are the engine's business. */
   close?(): Promise<void>;
 }

@@ -13,7 +13,7 @@
  * @module
  */
 import { closeSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { isProcessAlive, killProcessTree, processStartTicks, PROCESS_TREE_ENV, type ProcessTree } from "../execute/process-tree.ts";
+import { isProcessAlive, killProcessTree, listProcessTree, processStartTicks, PROCESS_TREE_ENV, type ProcessTree } from "../execute/process-tree.ts";
 import type { Job } from "./job.ts";
 import type { ExecutionOutcome, ExecutionRequest, Executor, ExecutionFiles } from "./executor.ts";
 
@@ -101,6 +101,8 @@ function readExitCode(path: string): number | null {
 export class LocalExecutor implements Executor {
   readonly #options: LocalExecutorOptions;
   readonly #graceMs: number;
+  /** Running executions by job id, for suspend/continue. */
+  readonly #running = new Map<number, { tree: ProcessTree; suspended: boolean }>();
 
   constructor(options: LocalExecutorOptions = {}) {
     this.#options = options;
@@ -143,12 +145,14 @@ export class LocalExecutor implements Executor {
     const pid = child.pid;
     const startTicks = processStartTicks(pid);
     request.onStarted?.({ pid, pidStartTime: startTicks });
+    const tree = treeOf(pid, startTicks);
+    this.#running.set(job.id, { tree, suspended: false });
     let ending: "timeout" | "canceled" | null = null;
     let killed: Promise<unknown> = Promise.resolve();
     const kill = (why: "timeout" | "canceled") => {
       if (ending) return;
       ending = why;
-      killed = killProcessTree(treeOf(pid, startTicks), { graceMs: this.#graceMs });
+      killed = this.#kill(job.id, tree);
     };
     const onAbort = () => kill("canceled");
     request.signal.addEventListener("abort", onAbort, { once: true });
@@ -162,6 +166,7 @@ export class LocalExecutor implements Executor {
     // next compute's reapAbandonedTrees() ends them).
     await killed;
     if (ending === null) await this.#emptyGroup(pid);
+    this.#running.delete(job.id);
     const usage = child.resourceUsage();
     return {
       status: ending ?? "exited",
@@ -171,6 +176,29 @@ export class LocalExecutor implements Executor {
       cpuSeconds: usage ? (Number(usage.cpuTime.user) + Number(usage.cpuTime.system)) / 1e6 : null,
       maxRssBytes: usage ? usage.maxRSS : null,
     };
+  }
+
+  suspend(jobId: number, suspended: boolean): boolean {
+    const running = this.#running.get(jobId);
+    if (!running) return false;
+    running.suspended = suspended;
+    this.#signalTree(running.tree, suspended ? "SIGSTOP" : "SIGCONT");
+    return true;
+  }
+
+  #signalTree(tree: ProcessTree, signal: NodeJS.Signals): void {
+    for (const pid of listProcessTree(tree)) {
+      try {
+        process.kill(pid, signal);
+      } catch {}
+    }
+  }
+
+  /** Kills a tree; a stopped one is continued right after the SIGTERM so that it can act on it. */
+  #kill(jobId: number, tree: ProcessTree): Promise<unknown> {
+    const killed = killProcessTree(tree, { graceMs: this.#graceMs });
+    if (this.#running.get(jobId)?.suspended) this.#signalTree(tree, "SIGCONT");
+    return killed;
   }
 
   async #emptyGroup(pgid: number): Promise<void> {
@@ -189,12 +217,14 @@ export class LocalExecutor implements Executor {
     const lost: ExecutionOutcome = { status: "lost", exitCode: null, resultChecksum: null, wallSeconds: 0, cpuSeconds: null, maxRssBytes: null };
     if (job.pid === null || !isProcessAlive(job.pid, job.pidStartTime)) return finished() ?? lost;
     const pid = job.pid;
+    const tree = treeOf(pid, job.pidStartTime);
+    this.#running.set(job.id, { tree, suspended: false });
     let ending: "timeout" | "canceled" | null = null;
     let killed: Promise<unknown> = Promise.resolve();
     const kill = (why: "timeout" | "canceled") => {
       if (ending) return;
       ending = why;
-      killed = killProcessTree(treeOf(pid, job.pidStartTime), { graceMs: this.#graceMs });
+      killed = this.#kill(job.id, tree);
     };
     const onAbort = () => kill("canceled");
     request.signal.addEventListener("abort", onAbort, { once: true });
@@ -206,6 +236,7 @@ export class LocalExecutor implements Executor {
     request.signal.removeEventListener("abort", onAbort);
     await killed;
     if (ending === null) await this.#emptyGroup(pid);
+    this.#running.delete(job.id);
     if (ending) return { ...lost, status: ending };
     // The shell writes the exit file as it exits; give the write a moment to land.
     for (let i = 0; i < 10; i++) {

@@ -19,6 +19,15 @@
  * readLogChunk(scheduler.filesOf(job).log, offset);                  // logs by offset
  * await scheduler.stop(); store.close();
  * ```
+ * Another executor (a worker pool, pilot workers) implements {@link Executor}: `execute()` gets
+ * the job, its execution files, an `AbortSignal` (cancel: kill everything of the job) and a
+ * timeout, and resolves with an {@link ExecutionOutcome} (`exited` with exit code and result
+ * checksum, `timeout`, `canceled`, `lost`; wall/CPU/memory). The {@link LocalExecutor} runs
+ * `processOf(job, files)` → `{ command, cwd, env }` with bash in its own process group.
+ * The queue daemon's composition (store file, transformation jobs, HTTP) is
+ * `servers/queue-daemon.ts`; the queue file of Python Seamless is `queue-file.ts` and
+ * `queue-file-runner.ts`; transformation jobs are `transformation-job.ts` (not re-exported here:
+ * they pull in the whole `seamless run` preparation).
  * @module
  */
 export * from "./job.ts";

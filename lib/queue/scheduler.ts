@@ -217,12 +217,15 @@ export class Scheduler {
     let waiting = false;
     for (const dependency of job.after) {
       const other = this.#active.get(dependency.id) ?? this.#store.getJob(dependency.id);
-      if (!other || !isTerminal(other.state)) {
-        if (other) {
-          const set = this.#dependants.get(dependency.id) ?? new Set();
-          set.add(job.id);
-          this.#dependants.set(dependency.id, set);
-        }
+      if (!other) {
+        // Deleted by `clean` since: how it ended is no longer known.
+        this.#transition(job, "fail", { finishedAt: Date.now(), reason: `dependency not met: job ${dependency.id} no longer exists` });
+        return;
+      }
+      if (!isTerminal(other.state)) {
+        const set = this.#dependants.get(dependency.id) ?? new Set();
+        set.add(job.id);
+        this.#dependants.set(dependency.id, set);
         waiting = true;
         continue;
       }
@@ -437,7 +440,9 @@ export class Scheduler {
   }
 
   /**
-   * Holds queued jobs back: one job, one group, or (no target) the whole queue. Running jobs go on.
+   * Holds jobs back: one job (a running one is stopped with SIGSTOP when it does not share its
+   * execution), one group, or (no target) the whole queue; for a group or the queue, running
+   * jobs go on and nothing new starts.
    *
    * @throws {JobNotFoundError} for an unknown id
    */
@@ -458,10 +463,15 @@ export class Scheduler {
         if (!this.#store.getJob(target.id)) throw new JobNotFoundError(target.id);
         return;
       }
+      if (job.state === "running") {
+        // A running job is stopped (SIGSTOP) when it alone owns its execution; its timeout still counts.
+        const execution = this.#executionOf.get(job.id);
+        if (!execution || execution.members.size !== 1 || !this.#options.executor.suspend?.(execution.leaderId, paused)) return;
+      }
       this.#store.setPaused(job.id, paused);
       const updated = { ...job, paused };
       this.#active.set(job.id, updated);
-      if (!paused) this.#enqueue(updated);
+      if (!paused && updated.state === "queued") this.#enqueue(updated);
     } else if (target.group !== undefined) {
       const group = this.#groupState(target.group);
       group.paused = paused;

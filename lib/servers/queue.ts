@@ -137,11 +137,12 @@ export function createQueueHandler(options: QueueHandlerOptions): ServiceHandler
     return json(QueueStatus.ok, answer);
   }
 
-  function logs(id: number, query: URLSearchParams, signal?: AbortSignal): ServiceResponse {
+  function logs(id: number, query: URLSearchParams, signal?: AbortSignal, webSocket = false): ServiceResponse {
     const job = scheduler.getJob(id);
     const from = Number(query.get("from") ?? "0");
     if (!Number.isInteger(from) || from < 0) fail(QueueStatus.badRequest, `"from" must be a byte offset`, "from");
-    const follow = query.get("follow") === "1" || query.get("follow") === "true";
+    // A WebSocket reader always follows.
+    const follow = query.get("follow") === "1" || query.get("follow") === "true" || webSocket;
     const path = () => scheduler.filesOf(scheduler.getJob(id)).log;
     if (!follow) {
       const { data, nextOffset } = readLogChunk(path(), from, 64 * 1024 * 1024);
@@ -199,7 +200,7 @@ export function createQueueHandler(options: QueueHandlerOptions): ServiceHandler
     if (jobMatch) {
       const id = jobId(jobMatch[1]!);
       if (jobMatch[2]) {
-        if (method === "GET") return logs(id, query, request.signal);
+        if (method === "GET") return logs(id, query, request.signal, request.headers.upgrade?.toLowerCase() === "websocket");
       } else if (method === "GET") return getJob(id, query, request.signal);
       else if (method === "DELETE") return json(QueueStatus.ok, encodeJob(scheduler.cancel(id)));
     }

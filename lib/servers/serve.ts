@@ -162,6 +162,22 @@ export async function serveService(handler: ServiceHandler, options: ServeOption
   // Connections beyond what the descriptor limit can serve are closed at once, not left unanswered.
   server.maxConnections = maxConnectionsForDescriptorLimit();
   server.keepAliveTimeout = 30_000;
+  // A WebSocket request goes to the same handler; a streamed answer is sent as binary messages.
+  server.on("upgrade", (req, socket: net.Socket) => {
+    lastRequestMs = Date.now();
+    const closed = new AbortController();
+    socket.once("close", () => closed.abort());
+    socket.on("error", () => socket.destroy());
+    const request = {
+      method: req.method ?? "GET",
+      path: (req.url ?? "/").split("?")[0]!,
+      query: (req.url ?? "").split("?")[1] ?? "",
+      headers: req.headers as Record<string, string | undefined>,
+      body: (async function* () {})(),
+      signal: closed.signal,
+    };
+    void sendWebSocket(request, handler, socket, options.log);
+  });
   let port: number;
   try {
     port = "port" in options.port ? options.port.port : await pickPort(options.host, options.port.range);
@@ -198,6 +214,29 @@ export async function serveService(handler: ServiceHandler, options: ServeOption
   }, 1000);
   for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.once(signal, () => void stop());
   return { port, stopped, stop };
+}
+
+async function sendWebSocket(request: import("./http.ts").ServiceRequest, handler: ServiceHandler, socket: net.Socket, log: (line: string) => void): Promise<void> {
+  const { webSocketCloseFrame, webSocketFrame, webSocketHandshake } = await import("./_websocket.ts");
+  try {
+    const key = request.headers["sec-websocket-key"];
+    const response = await handler(request);
+    const body = response.body;
+    if (!key || response.status !== 200 || !body || typeof body === "string" || body instanceof Uint8Array || !("stream" in body)) {
+      const text = typeof body === "string" || body instanceof Uint8Array ? Buffer.from(body) : Buffer.from("WebSocket not offered here");
+      socket.end(`HTTP/1.1 ${key ? response.status : 400} -\r\ncontent-length: ${text.byteLength}\r\nconnection: close\r\n\r\n${text}`);
+      return;
+    }
+    socket.write(webSocketHandshake(key));
+    for await (const chunk of body.stream) {
+      if (socket.destroyed) return;
+      if (!socket.write(webSocketFrame(chunk))) await new Promise((resolve) => (socket.once("drain", resolve), socket.once("close", resolve)));
+    }
+    socket.end(webSocketCloseFrame());
+  } catch (error) {
+    log(`WebSocket error on ${request.path}: ${(error as Error)?.message ?? error}`);
+    socket.destroy();
+  }
 }
 
 const SEND_CHUNK_BYTES = 4 * 1024 * 1024;

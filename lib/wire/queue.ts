@@ -5,7 +5,7 @@
  * @module
  */
 import { isAbsolute } from "node:path";
-import { JOB_STATES, type Dependency, type Job, type JobState } from "../queue/job.ts";
+import { JOB_STATES, type Dependency, type Job, type JobSpec, type JobState } from "../queue/job.ts";
 
 /** Request paths. */
 export const QueuePath = {
@@ -55,18 +55,10 @@ export interface JobRequest {
   workdir?: string;
 }
 
-/** A submission after validation, defaults applied. */
-export interface DecodedJobRequest {
-  command: string;
-  plain: boolean;
-  priority: number;
-  retries: number;
-  timeoutSeconds: number | null;
-  after: Dependency[];
-  group: string;
-  label: string | null;
+/** A submission after validation, defaults applied; no workdir means the daemon's. */
+export type DecodedJobRequest = Pick<JobSpec, "command" | "plain" | "priority" | "retries" | "timeoutSeconds" | "after" | "group" | "label"> & {
   workdir: string | null;
-}
+};
 
 /** A submission that breaks the protocol; `field` names what is wrong. */
 export class JobRequestError extends Error {

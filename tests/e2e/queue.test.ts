@@ -119,6 +119,34 @@ describe("seamless queue (issue 21 §2)", () => {
     expect((await q(["logs", "abc"])).exitCode).toBe(2);
   });
 
+  test("start writes the status file (port range); logs are followed by many readers at once, over WebSocket and HTTP", async () => {
+    const { dir, q } = project();
+    const statusFile = join(dir, "status.json");
+    writeFileSync(statusFile, '{"meta": {"service": "queue"}}');
+    expect((await q(["start", "--detach", "--status-file", "status.json", "--port-range", "41000", "41999"])).exitCode).toBe(0);
+    for (let i = 0; i < 500 && !readFileSync(statusFile, "utf8").includes("running"); i++) await Bun.sleep(10);
+    const status = JSON.parse(readFileSync(statusFile, "utf8"));
+    expect(status.status).toBe("running");
+    expect(status.meta).toEqual({ service: "queue" });
+    expect(status.port).toBeGreaterThanOrEqual(41000);
+    expect(status.port).toBeLessThanOrEqual(41999);
+    await q(["pause"]);
+    await q(["submit", "--plain", "--", "echo one; sleep 0.5; echo two"]);
+    const readWebSocket = () => new Promise<string>((resolve, reject) => {
+      const ws = new WebSocket(`ws://127.0.0.1:${status.port}/jobs/1/logs`);
+      ws.binaryType = "arraybuffer";
+      const parts: Buffer[] = [];
+      ws.onmessage = (event) => parts.push(Buffer.from(event.data as ArrayBuffer));
+      ws.onclose = () => resolve(Buffer.concat(parts).toString());
+      ws.onerror = () => reject(new Error("WebSocket error"));
+    });
+    const readers = [readWebSocket(), readWebSocket(), readWebSocket(), fetch(`http://127.0.0.1:${status.port}/jobs/1/logs?follow=1&from=0`).then((r) => r.text()), q(["logs", "1", "--follow"]).then((r) => r.stdout)];
+    await Bun.sleep(100);
+    await q(["resume"]);
+    expect(await Promise.all(readers)).toEqual(Array(5).fill("one\ntwo\n"));
+    expect((await q(["logs", "1", "--from", "4"])).stdout).toBe("two\n");
+  });
+
   test("--help on every verb", async () => {
     const { q } = project();
     for (const verb of ["start", "stop", "submit", "status", "list", "cancel", "logs", "wait", "pause", "resume", "drain", "clean", "group"]) {

@@ -254,3 +254,36 @@ test("Scheduler timeout kills a setsid grandchild too", async () => {
   expect((await scheduler.waitFor(job!.id)).state).toBe("timeout");
   expect(isProcessAlive(Number(readFileSync(join(dir, "escapee.pid"), "utf8")))).toBe(false);
 });
+
+test("Scheduler fails a dependant whose dependency was cleaned away", async () => {
+  const { scheduler, store } = await boot();
+  const [first] = scheduler.submit([plain("true")]);
+  await scheduler.waitFor(first!.id);
+  scheduler.pause();
+  const [dependant] = scheduler.submit([plain("true", { after: [{ id: first!.id, on: "success" }] })]);
+  // Seen by a restarted scheduler after `clean` removed the dependency.
+  store.deleteFinished(Date.now() + 1000);
+  using logs = tempDir();
+  const restarted = await Scheduler.start({ store, executor: new LocalExecutor(), logDir: join(logs.path, "logs"), defaultParallel: 1 });
+  const done = await restarted.waitFor(dependant!.id);
+  expect(done.state).toBe("failed");
+  expect(done.reason).toContain(`job ${first!.id} no longer exists`);
+  await restarted.stop();
+});
+
+test("Scheduler pause ID stops a running job (SIGSTOP) and resume ID continues it", async () => {
+  const { scheduler, dir } = await boot();
+  const [job] = scheduler.submit([plain("echo $$ > pid; for i in 1 2 3 4 5 6 7 8 9 10; do sleep 0.05; done; echo done > out", { workdir: dir })]);
+  const pidFile = join(dir, "pid");
+  while (!existsSync(pidFile) || readFileSync(pidFile, "utf8").trim() === "") await Bun.sleep(10);
+  const pid = Number(readFileSync(pidFile, "utf8"));
+  scheduler.pause({ id: job!.id });
+  const stateOf = () => readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]![0];
+  // Delivery is asynchronous: look until the kernel reports it stopped (bounded).
+  for (let i = 0; i < 200 && stateOf() !== "T"; i++) await Bun.sleep(10);
+  expect(stateOf()).toBe("T");
+  expect(scheduler.getJob(job!.id)).toMatchObject({ state: "running", paused: true });
+  scheduler.resume({ id: job!.id });
+  expect((await scheduler.waitFor(job!.id)).state).toBe("succeeded");
+  expect(readFileSync(join(dir, "out"), "utf8")).toBe("done\n");
+});
