@@ -104,6 +104,10 @@ export async function computeTransformation(dict: TransformationDict, tfChecksum
         if (options.store instanceof BufferDir) options.store.putFileSync(checksum, path);
         else await options.store.putFile(checksum, path);
       },
+    }).catch((error) => {
+      // Killed because of the signal: say which transformation was canceled (cli-spec §3.14).
+      if (signal?.aborted) throw interrupted();
+      throw error;
     });
     if (signal?.aborted) throw interrupted();
     if (!options.scratch) await options.store.put(result.checksum, result.buffer);

@@ -70,6 +70,8 @@ describe("seamless jobserver faults", () => {
     try {
       const status = JSON.parse(readFileSync(join(dir.path, "jobserver.status.json"), "utf8"));
       expect(status.status).toBe("running");
+      await new JobserverClient(jobserver.url).healthcheck();
+      await Bun.sleep(100); // the start-up line is written right after the status file
     } finally {
       await jobserver.stop();
     }
