@@ -159,7 +159,7 @@ async function runCommand(argv: string[], signal: AbortSignal): Promise<number> 
   }
   const { runPrepared } = await import("../lib/execute/run-bash.ts");
   const { remoteExecutionOf } = await import("./remote.ts");
-  const remote = await remoteExecutionOf(config, (text) => reporter.message(0, text));
+  const remote = values.local ? {} : await remoteExecutionOf(config, (text) => reporter.message(1, text));
   return runPrepared(prepared, {
     reporter,
     config,
