@@ -14,3 +14,4 @@ export * from "./process-tree.ts";
 export * from "./environment.ts";
 export * from "./fingertip.ts";
 export * from "./cancel.ts";
+export * from "./compute-remote.ts";

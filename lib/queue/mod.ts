@@ -30,3 +30,6 @@ export * from "./local-executor.ts";
 export * from "./retry.ts";
 export * from "./logs.ts";
 export * from "./scheduler.ts";
+export * from "./worker-pool.ts";
+export * from "./worker-process.ts";
+export * from "./transformation-executor.ts";

@@ -7,3 +7,4 @@ export * from "./http-client.ts";
 export * from "./raw-get.ts";
 export * from "./database.ts";
 export * from "./launcher.ts";
+export * from "./jobserver.ts";
