@@ -1,5 +1,6 @@
 import { configFromFlags } from "./configure.ts";
 import { cancelLocalTransformation, lockDirOf } from "../lib/execute/mod.ts";
+import { JobserverClient } from "../lib/clients/jobserver.ts";
 import { type CommandSpec, SCOPE_OPTIONS } from "./args.ts";
 import { parseChecksumCommand } from "./resolve.ts";
 import { writeStderr, writeStdout } from "./stdio.ts";
@@ -26,11 +27,21 @@ export async function main(argv: string[]): Promise<number> {
   const config = configFromFlags(values);
   const local = await cancelLocalTransformation(lockDirOf(config.cacheDir), checksum);
   writeStdout(`process: ${local.status === "error" ? `error: ${local.message}` : local.status}\n`);
-  if (config.clients.jobserver.length > 0) {
-    // Level 3 lands with the jobserver; until then nothing runs there.
+  let remoteCanceled = false;
+  const jobserverChoice = config.clients.jobserver[0];
+  if (jobserverChoice?.kind === "url") {
+    // Level 3: a hard cancel on the jobserver (services-spec §4.7).
+    try {
+      const answer = await new JobserverClient(jobserverChoice.url).cancelTransformation(checksum);
+      remoteCanceled = answer.canceled;
+      writeStdout(`jobserver: ${answer.canceled ? "canceled" : "not-running"}\n`);
+    } catch (error) {
+      writeStdout(`jobserver: error: ${(error as Error).message}\n`);
+    }
+  } else if (jobserverChoice) {
     writeStdout("jobserver: not-running\n");
   }
-  if (local.status === "canceled") return 0;
+  if (local.status === "canceled" || remoteCanceled) return 0;
   if (local.status === "error") writeStderr(`seamless cancel: ${local.message}\n`);
   return 2;
 }

@@ -4,7 +4,8 @@ import { WorkerPool, workerCommand } from "../lib/queue/worker-pool.ts";
 import { TransformationRuns, cachedResultLookup, createJobserverHandler } from "../lib/servers/jobserver.ts";
 import { openJobserverBackends } from "../lib/servers/jobserver-backends.ts";
 import { withErrorHandling } from "../lib/servers/http.ts";
-import { pythonJsonDumps, readStatusFileBase, serveService, validatePortRange, type PortChoice } from "../lib/servers/serve.ts";
+import { pythonJsonDumps, readStatusFileBase, serveService } from "../lib/servers/serve.ts";
+import { serveFlagsOf, serveOptions } from "./serve-flags.ts";
 import { parseOrHelp, type CommandSpec } from "./args.ts";
 import { writeStdout, writeStderr } from "./stdio.ts";
 
@@ -16,15 +17,14 @@ export const spec: CommandSpec = {
     "Buffer server and database come from the status file's \"parameters\"; without them, the local cache.",
   positionals: "none",
   options: [
-    { key: "port", names: ["--port"], kind: "value", metavar: "N", help: "port to listen on (default 5533)" },
-    { key: "portRange", names: ["--port-range"], kind: "pair", metavar: "START END", help: "pick a random free port in this inclusive range" },
-    { key: "host", names: ["--host"], kind: "value", metavar: "H", help: "address to bind (default 127.0.0.1)" },
-    { key: "statusFile", names: ["--status-file"], kind: "value", metavar: "F", help: "status file protocol of remote-http-launcher" },
-    { key: "timeout", names: ["--timeout"], kind: "value", metavar: "S", help: "stop after S seconds without requests and without work" },
+    ...serveOptions("5533"),
     { key: "workers", names: ["--workers"], kind: "value", metavar: "N", help: "worker processes (default 1)" },
     { key: "jobsPerWorker", names: ["--jobs-per-worker"], kind: "value", metavar: "N", help: "jobs one worker runs at once (default 3, env SEAMLESS_WORKER_TRANSFORMATION_THROTTLE)" },
     { key: "pythonRunner", names: ["--python-runner"], kind: "value", metavar: "PATH", help: "seamless-run-transformation for Python transformations (env SEAMLESS_PYTHON_RUNNER; default: PATH)" },
   ],
+  epilog:
+    "--timeout never stops the server while transformations run or wait. Binds 127.0.0.1 unless --host says\n" +
+    "otherwise (the Python jobserver binds 0.0.0.0). Clients: SEAMLESS_JOBSERVER=URL seamless run ...",
 };
 
 function positiveInteger(value: unknown, flag: string, fallback: number): number {
@@ -38,25 +38,9 @@ export async function main(argv: string[]): Promise<number> {
   const parsed = parseOrHelp(spec, argv);
   if (typeof parsed === "number") return parsed;
   const { values } = parsed;
-  if (values.port !== undefined && values.portRange !== undefined) throw new UsageError("--port and --port-range are mutually exclusive");
-  let port: PortChoice = { port: 5533 };
-  if (values.port !== undefined) {
-    const n = Number(values.port);
-    if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UsageError(`invalid port "${values.port}"`);
-    port = { port: n };
-  } else if (values.portRange) {
-    const [a, b] = (values.portRange as string[]).map(Number) as [number, number];
-    validatePortRange(a, b);
-    port = { range: [a, b] };
-  }
-  let timeoutSeconds: number | undefined;
-  if (values.timeout !== undefined) {
-    timeoutSeconds = Number(values.timeout);
-    if (!(timeoutSeconds > 0)) throw new UsageError("--timeout must be a positive number");
-  }
+  const { host, port, statusFile, timeoutSeconds } = serveFlagsOf(values, { port: 5533 });
   const workers = positiveInteger(values.workers, "--workers", 1);
   const perWorkerLimit = positiveInteger(values.jobsPerWorker ?? process.env.SEAMLESS_WORKER_TRANSFORMATION_THROTTLE, "--jobs-per-worker", 3);
-  const statusFile = values.statusFile as string | undefined;
   const log = (line: string) => writeStderr(`seamless jobserver: ${line}\n`);
 
   const base = statusFile ? await readStatusFileBase(statusFile) : null;
@@ -85,7 +69,6 @@ export async function main(argv: string[]): Promise<number> {
     lookupCached: backends.results ? cachedResultLookup(backends.results, backends.store) : undefined,
   });
   const handler = createJobserverHandler({ runs, results: backends.results, recordMode: backends.recordMode, log });
-  const host = (values.host as string | undefined) ?? "127.0.0.1";
   try {
     const server = await serveService(withErrorHandling(handler, log), { host, port, statusFile, timeoutSeconds, log, isBusy: () => handler.activeRuns() > 0 });
     writeStdout(`Welcome to the Seamless jobserver on ${host}:${server.port}\n`);

@@ -7,7 +7,7 @@ import { openJobserverFor } from "../lib/delegation/open-jobserver.ts";
  * (launched if the configuration says so) and the record mode. Ctrl-C reaches it as the
  * command's AbortSignal (cli/interrupt.ts), which soft-cancels the job.
  */
-export async function remoteExecutionOf(config: SeamlessConfig, say: (text: string) => void, signal: AbortSignal) {
+export async function remoteExecutionOf(config: SeamlessConfig, say: (text: string) => void) {
   const jobserver = await openJobserverFor(config, say);
   if (!jobserver) return {};
   return { jobserver, record: config.record };

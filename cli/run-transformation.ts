@@ -66,7 +66,7 @@ async function runCommand(argv: string[], signal: AbortSignal): Promise<number> 
   }
   const cacheDir = config.cacheDir;
   const cache = await openResultCacheFor(config, { say });
-  const remote = await remoteExecutionOf(config, (text) => writeStderr(`seamless run-transformation: ${text}\n`), signal);
+  const remote = await remoteExecutionOf(config, (text) => writeStderr(`seamless run-transformation: ${text}\n`));
   try {
     const sayAt = (level: number, text: string) => {
       if (values.verbose || level <= 0) writeStderr(`seamless run-transformation: ${text}\n`);

@@ -150,7 +150,7 @@ async function runCommand(argv: string[], signal: AbortSignal): Promise<number> 
   }
   const { runPrepared } = await import("../lib/execute/run-bash.ts");
   const { remoteExecutionOf } = await import("./remote.ts");
-  const remote = await remoteExecutionOf(config, (text) => reporter.message(0, text), signal);
+  const remote = values.local ? {} : await remoteExecutionOf(config, (text) => reporter.message(1, text));
   const { recoverFromCorruptBuffers } = await import("../lib/execute/recover-corrupt.ts");
   return recoverFromCorruptBuffers(() => withRunLog(bashRunContext(cacheDir, command, prepared, (text) => reporter.message(1, text)), (onComputed) => runPrepared(prepared, {
     reporter,

@@ -8,8 +8,8 @@
  * target directory, temp files are recognized while the directory is listed.
  * @module
  */
-import { mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { mkdirSync, readdirSync, rmSync, rmdirSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { isProcessAlive, ownerTag } from "../execute/process-tree.ts";
 
 const TEMP_NAME = /^\..+\.(\d+)(?:-[A-Za-z0-9_]+)?\.\d+\.tmp$/;
@@ -95,17 +95,30 @@ export function reapAbandonedTempFiles(cacheDir: string): string[] {
 export function registerTempWriter(cacheDir: string): () => void {
   reapAbandonedTempFiles(cacheDir);
   const path = join(writersDirOf(cacheDir), ownerTag());
+  let created: string | undefined;
   try {
     writeFileSync(path, "");
   } catch {
     try {
-      mkdirSync(writersDirOf(cacheDir), { recursive: true });
+      created = mkdirSync(writersDirOf(cacheDir), { recursive: true });
       writeFileSync(path, "");
     } catch {
       return () => {}; // a read-only cache: nothing will be written there either
     }
   }
-  return () => rmSync(path, { force: true });
+  return () => {
+    rmSync(path, { force: true });
+    // A command that wrote nothing (e.g. refused up front) leaves no cache directory behind.
+    if (created) {
+      for (let dir = writersDirOf(cacheDir); dir.length >= created.length; dir = dirname(dir)) {
+        try {
+          rmdirSync(dir);
+        } catch {
+          break; // not empty: the command did write
+        }
+      }
+    }
+  };
 }
 
 /**

@@ -4,3 +4,4 @@
  * @module
  */
 export * from "./database.ts";
+export * from "./jobserver.ts";

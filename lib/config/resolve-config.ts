@@ -329,9 +329,8 @@ function planClients(config: SeamlessConfig, cluster: Cluster, set: ClusterSet):
   if (config.execution === "remote") {
     const remote = config.remote ?? (hasService("jobserver") ? "jobserver" : null);
     if (remote === "jobserver" && hasService("jobserver")) {
-      // Ready for level 3: the jobserver plan is made; whether it is used is up to delegation.
+      // Level 3: the jobserver is launched by delegation (lib/delegation/open-jobserver.ts).
       config.clients.jobserver = [{ kind: "launch", plan: planLaunch("jobserver", "rw", cluster, scope, local), readonly: false, origin }];
-      config.notes.push(`execution "remote": the jobserver (level 3) is not available in this version yet; transformations run locally (level 2)`);
     } else {
       config.notes.push(`execution "remote" needs a jobserver, and cluster "${cluster.name}" has none${remote === "daskserver" ? " (daskserver is not supported)" : ""}: transformations run locally`);
     }

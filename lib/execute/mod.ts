@@ -17,3 +17,4 @@ export * from "./cancel.ts";
 export * from "./result-dirs.ts";
 export * from "./recover-corrupt.ts";
 export { InputChangedError, LINK_MIN_BYTES } from "./_linked-inputs.ts";
+export * from "./compute-remote.ts";

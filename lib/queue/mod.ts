@@ -40,3 +40,6 @@ export * from "./retry.ts";
 export * from "./logs.ts";
 export * from "./scheduler.ts";
 export * from "./paths.ts";
+export * from "./worker-pool.ts";
+export * from "./worker-process.ts";
+export * from "./transformation-executor.ts";

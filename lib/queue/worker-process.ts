@@ -39,6 +39,11 @@ export async function runWorkerProcess(options: WorkerProcessOptions): Promise<v
       onStarted: (processGroup: number) => send({ type: "started", id: message.id, processGroup }),
     };
     try {
+      const meta = message.dict.__meta__ as { write_remote_job?: unknown } | undefined;
+      if (meta?.write_remote_job) {
+        // cli-spec §3.14 --write-remote-job: never computed in its place without saying so.
+        throw new SeamlessError(`Cannot write remote job directory "${String(meta.write_remote_job)}": __meta__.write_remote_job is not supported by this jobserver`);
+      }
       const result = message.dict.__language__ === "python"
         ? await runPythonJob(message.tfChecksum, message.dict, message.scratch, options.store, options.environment, hooks)
         : message.dict.__language__ === "bash"

@@ -18,7 +18,7 @@ import type { PoolResult } from "../queue/worker-pool.ts";
 import { BodyTooLargeError, HttpError, readBody, type ServiceHandler, type ServiceRequest, type ServiceResponse } from "./http.ts";
 import type { TransformationRuns } from "./_jobserver-runs.ts";
 
-export { TransformationRuns, type TransformationRunsOptions, type RunOutcome } from "./_jobserver-runs.ts";
+export { TransformationRuns, type TransformationRunsOptions, type RunOutcome as TransformationRunOutcome } from "./_jobserver-runs.ts";
 
 /** The result cache the jobserver consults before running anything (a database, or the local cache). */
 export interface JobserverResultCache {

@@ -6,3 +6,5 @@ export * from "./http.ts";
 export * from "./hashserver.ts";
 export * from "./serve.ts";
 export * from "./database.ts";
+export * from "./jobserver.ts";
+export * from "./jobserver-backends.ts";

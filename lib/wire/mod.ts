@@ -8,3 +8,4 @@ export * from "./raw-get.ts";
 export * from "./database.ts";
 export * from "./launcher.ts";
 export * from "./raw-request.ts";
+export * from "./jobserver.ts";

@@ -70,9 +70,39 @@ describe("seamless jobserver faults", () => {
     try {
       const status = JSON.parse(readFileSync(join(dir.path, "jobserver.status.json"), "utf8"));
       expect(status.status).toBe("running");
+      await new JobserverClient(jobserver.url).healthcheck();
+      await Bun.sleep(100); // the start-up line is written right after the status file
     } finally {
       await jobserver.stop();
     }
     expect(await jobserver.stderr()).toContain(`serving on http://127.0.0.1:${jobserver.port}`);
   }, 30_000);
+});
+
+describe("a jobserver launched on demand (execution: remote, services-spec §5.1)", () => {
+  test("seamless run launches hashserver, database and jobserver; the jobserver's parameters name the other two", async () => {
+    const { clusterFixture, readServerJson } = await import("./_cluster-fixture.ts");
+    const base = tempDir("seamless-cluster-jobserver-");
+    const root = base.path;
+    using f = clusterFixture({
+      yaml: "- project: demo\n- cluster: local\n- execution: remote\n",
+      clusters: `local_cluster: local\nlocal:\n  type: local\n  workers: 2\n  frontends:\n    - hashserver: {bufferdir: ${root}/buffers, network_interface: 127.0.0.1}\n      database: {database_dir: ${root}/db, network_interface: 127.0.0.1}\n      jobserver: {network_interface: 127.0.0.1, port_start: 43100, port_end: 43999}\n`,
+    });
+    try {
+      const result = await runSeamless(["run", "-v", "echo launched"], { cwd: f.project, env: f.env });
+      expect(result.stderr).toContain('Launched jobserver "jobserver-local-rw-demo"');
+      expect([result.exitCode, result.stdout]).toEqual([0, "launched\n"]);
+      const jobserver = readServerJson(f, "jobserver-local-rw-demo");
+      const hashserver = readServerJson(f, "hashserver-local-rw-demo");
+      const database = readServerJson(f, "database-local-rw-demo");
+      expect(jobserver.parameters).toEqual({
+        buffer: [{ readonly: false, url: `http://127.0.0.1:${hashserver.port}` }],
+        database: [{ readonly: false, url: `http://127.0.0.1:${database.port}` }],
+      });
+      expect(String(jobserver.command)).toContain("jobserver --workers 2 --port-range 43100 43999");
+    } finally {
+      f.killServers();
+      base[Symbol.dispose]();
+    }
+  }, 60_000);
 });

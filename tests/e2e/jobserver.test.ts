@@ -166,4 +166,16 @@ describe("seamless run and run-transformation at level 3 (SEAMLESS_JOBSERVER)", 
     expect(await new Response(child.stderr).text()).toContain(`Canceled transformation ${tf}`);
     expect(await client.transformationStatus(tf)).toBe("canceled");
   });
+
+  test("seamless cancel cancels the transformation on the jobserver", async () => {
+    using work = tempDir();
+    const { dict, tf } = await bashTransformation(store, "sleep 1000; echo cancel-cli");
+    const waiting = client.runTransformation({ transformation_dict: dict, tf_checksum: tf, tf_dunder: {}, scratch: false, record: false }).catch((e) => e);
+    while ((await client.transformationStatus(tf)) !== "running") await Bun.sleep(20);
+    const result = await runSeamless(["cancel", tf], { cwd: work.path, env: level3() });
+    expect(result).toMatchObject({ exitCode: 0, stdout: "process: not-running\njobserver: canceled\n" });
+    expect(await waiting).toBeInstanceOf(TransformationCanceledError);
+    const again = await runSeamless(["cancel", tf], { cwd: work.path, env: level3() });
+    expect(again).toMatchObject({ exitCode: 2, stdout: "process: not-running\njobserver: not-running\n" });
+  });
 });
