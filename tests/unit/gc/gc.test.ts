@@ -45,7 +45,7 @@ describe("gc", () => {
     const now = 100 * day;
     const { tfs } = makeCache(dir.path, [now - 40 * day, now - 1000, now - 35 * day]);
     const plan = planGarbageCollection({ cacheDir: dir.path, olderThanMs: 30 * day, nowMs: now });
-    expect(plan.results.map((row) => row.tfChecksum)).toEqual([tfs[0], tfs[2]]);
+    expect(plan.results.map((row) => row.tfChecksum)).toEqual([tfs[0]!, tfs[2]!]);
     expect(plan.results[0]!.reason).toBe("not used for 40 d");
     expect(plan.buffers.length).toBe(2);
   });
@@ -70,7 +70,7 @@ describe("gc", () => {
     const now = Date.now();
     const { results } = makeCache(dir.path, [now - 10 * 86400_000]);
     const plan = planGarbageCollection({ cacheDir: dir.path, olderThanMs: 86400_000, nowMs: now });
-    expect(plan.buffers.map((buffer) => buffer.checksum)).toEqual([results[0]]);
+    expect(plan.buffers.map((buffer) => buffer.checksum)).toEqual([results[0]!]);
     const cache = new ResultCache(resultCachePathOf(dir.path));
     cache.recordResult(sha256("recorded meanwhile"), results[0]!, null);
     cache.close();
