@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { UsageError } from "../lib/errors.ts";
 import { resolveCacheDir, resultCachePathOf } from "../lib/buffers/cache-dir.ts";
-import { openCacheBufferDir } from "../lib/buffers/open-store.ts";
+import { openBufferStore } from "../lib/buffers/open-store.ts";
 import { ResultCache } from "../lib/cache/result-cache.ts";
 import { detailsOf, explainTransformation, type Explanation } from "../lib/runlog/mod.ts";
 import { type CommandSpec, parseOrHelp } from "./args.ts";
@@ -90,7 +90,15 @@ export async function main(argv: string[]): Promise<number> {
     } finally {
       cache.close();
     }
-    if (cachedResult !== null && !(await openCacheBufferDir().has([cachedResult]))[0]) cachedResult = null;
+    if (cachedResult !== null) {
+      // As run would: the result counts only when its buffer can be had (from --hashserver, if given).
+      const store = await openBufferStore({ hashserverUrl: values.hashserver as string | undefined });
+      try {
+        if (!(await store.has([cachedResult]))[0]) cachedResult = null;
+      } finally {
+        store.close();
+      }
+    }
   }
   const details = detailsOf(prepared.dict, (checksum) => {
     const source = prepared.buffers.get(checksum);
