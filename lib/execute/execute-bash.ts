@@ -17,8 +17,12 @@ import { runBash, type BashOutcome } from "./spawn.ts";
 import { loadEnvironment, planExecution, runAsPlanned, type ScriptRunner } from "./environment.ts";
 import { makeResultTargetDirs } from "./result-dirs.ts";
 
-/** A transformation whose bash code failed. */
-export class TransformationFailedError extends SeamlessError {}
+/** A transformation whose bash code failed; carries the command's stderr (for the run log). */
+export class TransformationFailedError extends SeamlessError {
+  constructor(message: string, readonly stderr: string = "") {
+    super(message);
+  }
+}
 
 /** From this size on a file result is streamed to the store (through `storeMember`), not read into memory. */
 export const STREAMED_RESULT_BYTES = 64 * 1024 * 1024;
@@ -101,13 +105,13 @@ export async function executeBashTransformation(dict: TransformationDict, store:
     if (outcome.timedOut) throw new TransformationFailedError(failureMessage(code, `Error: Timed out after ${(hooks.timeoutMs ?? 0) / 1000} s`, outcome));
     if (outcome.exitCode !== 0) {
       const detail = outcome.signal ? `Error: Killed by signal ${outcome.signal}` : `Error: Return code ${outcome.exitCode}`;
-      throw new TransformationFailedError(failureMessage(code, detail, outcome));
+      throw new TransformationFailedError(failureMessage(code, detail, outcome), outcome.stderr);
     }
     const resultPath = join(workspace.dir, "RESULT");
-    if (!existsSync(resultPath)) throw new TransformationFailedError(failureMessage(code, "Error: Result file/folder RESULT does not exist", outcome));
+    if (!existsSync(resultPath)) throw new TransformationFailedError(failureMessage(code, "Error: Result file/folder RESULT does not exist", outcome), outcome.stderr);
     if (statSync(resultPath).isDirectory()) {
       const files = walkDirectory(resultPath, null);
-      if (files.length === 0) throw new TransformationFailedError(failureMessage(code, "Error: Result folder RESULT is empty", outcome));
+      if (files.length === 0) throw new TransformationFailedError(failureMessage(code, "Error: Result folder RESULT is empty", outcome), outcome.stderr);
       const index: Record<string, string> = Object.create(null);
       const members: Checksum[] = [];
       // Result keys are the paths as written: compression suffixes are not stripped here.

@@ -8,6 +8,8 @@ import type { Database } from "bun:sqlite";
 import { join } from "node:path";
 import type { Checksum } from "../checksum/checksum.ts";
 import type { BufferDir } from "../buffers/bufferdir.ts";
+import type { StoredBuffer } from "./inventory.ts";
+import { readFileSync } from "node:fs";
 import { openSharedDatabase, retryWhileBusy } from "../cache/sqlite.ts";
 
 /** Larger buffers are not read as indexes: a result index names files, it is not data. */
@@ -49,7 +51,7 @@ export class MemberIndex {
 
   constructor(cacheDir: string) {
     this.#db = openSharedDatabase(join(cacheDir, "gc-index.sqlite"));
-    retryWhileBusy(() => this.#db.exec(`CREATE TABLE IF NOT EXISTS scanned (checksum TEXT PRIMARY KEY, members TEXT NOT NULL)`));
+    retryWhileBusy(() => this.#db.exec(`CREATE TABLE IF NOT EXISTS scanned (checksum TEXT PRIMARY KEY, members TEXT NOT NULL) WITHOUT ROWID`));
   }
 
   /**
@@ -57,9 +59,10 @@ export class MemberIndex {
    * not seen before.
    *
    * @param checksums the buffers (results)
-   * @param store where to read them; an absent buffer is not remembered
+   * @param store where to read compressed ones
+   * @param bufferOf a buffer's files ({@link statBuffer}); an absent buffer is not remembered
    */
-  membersOf(checksums: Iterable<Checksum>, store: BufferDir, sizeOf: (checksum: Checksum) => number | undefined): Map<Checksum, Checksum[]> {
+  membersOf(checksums: Iterable<Checksum>, store: BufferDir, bufferOf: (checksum: Checksum) => StoredBuffer | undefined): Map<Checksum, Checksum[]> {
     const known = new Map<Checksum, Checksum[]>();
     for (const [checksum, members] of this.#db.query(`SELECT checksum, members FROM scanned`).values() as [string, string][]) {
       known.set(checksum, members ? members.split(",") : []);
@@ -69,14 +72,17 @@ export class MemberIndex {
     for (const checksum of checksums) {
       let members = known.get(checksum);
       if (members === undefined) {
-        const size = sizeOf(checksum);
-        if (size === undefined) continue; // not stored: nothing to read, nothing to remember
+        const buffer = bufferOf(checksum);
+        if (buffer === undefined) continue; // not stored: nothing to read, nothing to remember
         let bytes: Uint8Array | null = null;
-        if (size <= MAX_INDEX_BYTES) {
+        if (buffer.bytes <= MAX_INDEX_BYTES) {
           try {
-            bytes = store.getSync(checksum);
+            // A plain buffer is read as it is, unverified: a corrupt one misread as an index
+            // only makes gc keep more (its "members" count as needed while it is kept).
+            const plain = buffer.paths[0]!.endsWith(checksum);
+            bytes = plain ? readFileSync(buffer.paths[0]!) : store.getSync(checksum);
           } catch {
-            bytes = null; // corrupt: not an index we can trust
+            bytes = null; // unreadable or corrupt: not an index we can trust
           }
         }
         members = bytes ? membersOfIndexBuffer(bytes) : [];
@@ -86,6 +92,8 @@ export class MemberIndex {
       if (members.length > 0) found.set(checksum, members);
     }
     if (learned.length > 0) {
+      // In key order: random keys inserted one by one cost ~5x more B-tree work.
+      learned.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
       retryWhileBusy(() => this.#db.transaction(() => {
         const insert = this.#db.query(`INSERT OR IGNORE INTO scanned (checksum, members) VALUES (?, ?)`);
         for (const [checksum, members] of learned) insert.run(checksum, members);

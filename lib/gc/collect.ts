@@ -8,10 +8,11 @@
  * (`computeTransformation`).
  * @module
  */
-import { rmSync, statSync } from "node:fs";
+import { rmSync } from "node:fs";
 import type { Checksum } from "../checksum/checksum.ts";
 import { retryWhileBusy } from "../cache/sqlite.ts";
 import { leasedBuffers } from "./lease.ts";
+import { statBuffer } from "./inventory.ts";
 import { buffersOfRunningTransformations, cacheStoreOf, neededBuffers, type GcPlan } from "./plan.ts";
 import { MemberIndex } from "./_references.ts";
 import { deleteResultRow, listResultRows, openResultRows } from "./_result-rows.ts";
@@ -50,13 +51,10 @@ export function collectGarbage(cacheDir: string, plan: GcPlan): GcOutcome {
       }
       const remaining = listResultRows(db);
       // Results recorded since the plan are read here (the others' members are in the index).
-      const sizeOf = (checksum: Checksum) => {
-        const found = store.locate(checksum);
-        return found ? statSync(found.path).size : undefined;
-      };
-      const members = index.membersOf(new Set(remaining.map((row) => row.resultChecksum)), store, sizeOf);
+      const bufferOf = (checksum: Checksum) => statBuffer(store.directory, checksum);
+      const members = index.membersOf(new Set(remaining.map((row) => row.resultChecksum)), store, bufferOf);
       const needed = neededBuffers(remaining, members);
-      const held = buffersOfRunningTransformations(cacheDir, store, index, sizeOf);
+      const held = buffersOfRunningTransformations(cacheDir, store, index, bufferOf);
       for (const checksum of leasedBuffers(cacheDir)) held.add(checksum);
       for (const buffer of plan.buffers) {
         if (needed.has(buffer.checksum) || held.has(buffer.checksum)) {

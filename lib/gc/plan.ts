@@ -59,7 +59,7 @@ export interface GcPlan {
 }
 
 /** Buffers that running transformations need: the pins of every locked transformation (and the members of directory pins). */
-export function buffersOfRunningTransformations(cacheDir: string, store: BufferDir, members: MemberIndex, sizeOf: (checksum: Checksum) => number | undefined): Set<Checksum> {
+export function buffersOfRunningTransformations(cacheDir: string, store: BufferDir, members: MemberIndex, bufferOf: (checksum: Checksum) => StoredBuffer | undefined): Set<Checksum> {
   const held = new Set<Checksum>();
   let names: string[] = [];
   try {
@@ -82,7 +82,7 @@ export function buffersOfRunningTransformations(cacheDir: string, store: BufferD
     if (!bytes) continue;
     const pins = pinsOfTransformationBuffer(bytes);
     for (const pin of pins) held.add(pin.checksum);
-    const directories = members.membersOf(pins.filter((pin) => pin.directory).map((pin) => pin.checksum), store, sizeOf);
+    const directories = members.membersOf(pins.filter((pin) => pin.directory).map((pin) => pin.checksum), store, bufferOf);
     for (const list of directories.values()) for (const checksum of list) held.add(checksum);
   }
   return held;
@@ -132,13 +132,13 @@ export function planGarbageCollection(options: GcOptions): GcPlan {
   const rows = listResultRows(db);
   db.close();
   plan.resultCount = rows.length;
-  const sizeOf = (checksum: Checksum) => inventory.get(checksum)?.bytes;
+  const bufferOf = (checksum: Checksum) => inventory.get(checksum);
   const index = new MemberIndex(cacheDir);
   let members: Map<Checksum, Checksum[]>;
   let held: Set<Checksum>;
   try {
-    members = index.membersOf(new Set(rows.map((row) => row.resultChecksum)), store, sizeOf);
-    held = buffersOfRunningTransformations(cacheDir, store, index, sizeOf);
+    members = index.membersOf(new Set(rows.map((row) => row.resultChecksum)), store, bufferOf);
+    held = buffersOfRunningTransformations(cacheDir, store, index, bufferOf);
   } finally {
     index.close();
   }

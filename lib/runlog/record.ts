@@ -89,7 +89,7 @@ export async function withRunLog<T>(context: RunContext, body: (onComputed: ((co
       elapsedMs: Math.round(performance.now() * 1000) / 1000,
       executionMs: done?.execution ? Math.round(done.execution.wallSeconds * 1e6) / 1000 : null,
       savedMs: done && done.how !== "executed" && typeof done.recordedWallSeconds === "number" ? Math.round(done.recordedWallSeconds * 1e6) / 1000 : null,
-      stderr: tailOf(done?.execution?.stderr ?? (done ? null : stderrOfFailure(message))),
+      stderr: tailOf(done?.execution?.stderr ?? (done ? null : stderrOfFailure(error))),
       error: tailOf(message, 4096),
       pid: process.pid,
     };
@@ -98,15 +98,10 @@ export async function withRunLog<T>(context: RunContext, body: (onComputed: ((co
   }
 }
 
-/** The stderr part of a failed transformation's report (cli-spec §3.16 failure text), if any. */
-function stderrOfFailure(message: string | null): string | null {
-  if (!message) return null;
-  const marker = "* Standard error\n";
-  const at = message.indexOf(marker);
-  if (at < 0) return null;
-  const rest = message.slice(message.indexOf("\n", at + marker.length) + 1);
-  const end = rest.lastIndexOf("\n*****");
-  return end >= 0 ? rest.slice(0, end) : rest;
+/** The stderr a failed transformation's error carries (`TransformationFailedError`), if any. */
+function stderrOfFailure(error: unknown): string | null {
+  const stderr = (error as { stderr?: unknown } | null)?.stderr;
+  return typeof stderr === "string" && stderr !== "" ? stderr : null;
 }
 
 /**

@@ -1,9 +1,9 @@
 /** End-to-end: the run log, `log`, `explain` and `run --force` (issue 23) through the compiled binary. */
 import { describe, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
-import { existsSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { runSeamless, scrubbedEnv, tempDir } from "../helpers.ts";
+import { BINARY, runSeamless, scrubbedEnv, tempDir } from "../helpers.ts";
 import { VECTORS } from "../fixtures/spec-vectors.ts";
 
 async function logJson(cwd: string, env: Record<string, string>, args: string[] = []): Promise<Record<string, unknown>[]> {
@@ -69,6 +69,27 @@ describe("run log", () => {
     const [run] = await logJson(dir.path, env);
     expect([run!.source, run!.command, run!.outcome]).toEqual(["run-transformation", `run-transformation ${VECTORS.tfEchoHello}`, "executed"]);
   });
+
+  test("an identical run started meanwhile is logged as joined; an interrupted one as canceled", async () => {
+    using dir = tempDir();
+    const cache = join(dir.path, "cache");
+    const env = scrubbedEnv(cache);
+    const spawn = (command: string) => Bun.spawn([BINARY, "run", command], { cwd: dir.path, env, stdout: "pipe", stderr: "pipe" });
+    const waitForLock = async () => {
+      for (let i = 0; i < 400 && !(existsSync(join(cache, "locks")) && readdirSync(join(cache, "locks")).some((name) => name.endsWith(".lock"))); i++) await Bun.sleep(50);
+    };
+    const first = spawn("sleep 2; echo joined");
+    await waitForLock();
+    const second = spawn("sleep 2; echo joined");
+    expect([await first.exited, await second.exited]).toEqual([0, 0]);
+    expect((await logJson(dir.path, env)).map((run) => run.outcome).sort()).toEqual(["executed", "joined"]);
+    const interrupted = spawn("sleep 30");
+    await waitForLock();
+    interrupted.kill("SIGINT");
+    expect(await interrupted.exited).toBe(130);
+    const [newest] = await logJson(dir.path, env);
+    expect([newest!.outcome, newest!.command]).toEqual(["canceled", "sleep 30"]);
+  }, 60_000);
 
   test("SEAMLESS_RUN_LOG=off logs nothing", async () => {
     using dir = tempDir();
