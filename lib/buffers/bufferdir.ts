@@ -196,6 +196,29 @@ export class BufferDir implements BufferStore {
   }
 
   /**
+   * Removes the uncompressed buffer stored under `checksum` in the main directory when its size
+   * is not `length`: its bytes cannot match its name. One `stat`, no hashing.
+   *
+   * @returns true when a buffer of the wrong length was removed
+   */
+  dropIfWrongLength(checksum: Checksum, length: number): boolean {
+    const path = this.pathFor(checksum);
+    let size: number;
+    try {
+      size = statSync(path).size;
+    } catch {
+      return false; // absent here (or only compressed, or in an extra directory)
+    }
+    if (size === length) return false;
+    try {
+      rmSync(path);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
    * The path of a buffer stored uncompressed, after hashing it as a stream (memory stays
    * bounded, for buffers too large to read whole); null when it is absent or stored compressed.
    *

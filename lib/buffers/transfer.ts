@@ -410,8 +410,19 @@ function missingInput(path: string): never {
 export async function findMissing(store: BufferStore, plan: Pick<UploadPlan, "buffers">): Promise<UploadSource[]> {
   const sources = [...plan.buffers.values()];
   const present = await store.has(sources.map((s) => s.checksum));
+  if (store instanceof BufferDir && sources.length <= LENGTH_CHECKED_UP_TO) {
+    // A stored buffer of the wrong length (a short write of an older build, a full disk) is
+    // dropped and stored again: one `stat` each, for runs and small uploads.
+    for (let i = 0; i < sources.length; i++) {
+      const source = sources[i]!;
+      if (present[i] && source.length >= 0 && store.dropIfWrongLength(source.checksum, source.length)) present[i] = false;
+    }
+  }
   return sources.filter((_, i) => !present[i]);
 }
+
+/** {@link findMissing} checks the stored length of present buffers for plans up to this size. */
+const LENGTH_CHECKED_UP_TO = 256;
 
 /** Length in bytes of a source, measuring compressed files if needed. */
 export function sourceLength(source: UploadSource): number {

@@ -309,3 +309,23 @@ describe("a large captured stdout is streamed (item 14)", () => {
     }
   }, 120_000);
 });
+
+describe("a short stored buffer is repaired (item 2)", () => {
+  test("a re-upload replaces a truncated buffer, and a run is right", async () => {
+    using dir = tempDir();
+    const cache = join(dir.path, "cache");
+    const env = scrubbedEnv(cache);
+    const bytes = new Uint8Array(100_000).fill(5);
+    writeFileSync(join(dir.path, "one.bin"), bytes);
+    expect((await runSeamless(["upload", "one.bin"], { cwd: dir.path, env })).exitCode).toBe(0);
+    const stored = bufferPath(cache, sha256(bytes));
+    chmodSync(stored, 0o600);
+    writeFileSync(stored, bytes.subarray(0, 60_000)); // as an older build left it on a full disk
+    expect((await runSeamless(["upload", "one.bin"], { cwd: dir.path, env })).exitCode).toBe(0);
+    expect(readFileSync(stored).byteLength).toBe(100_000);
+    writeFileSync(stored, bytes.subarray(0, 60_000));
+    const run = await runSeamless(["run", "wc -c one.bin"], { cwd: dir.path, env });
+    expect([run.exitCode, run.stdout]).toEqual([0, "100000 one.bin\n"]);
+    expect(storeIsSound(join(cache, "__TOPLEVEL__")).bad).toEqual([]);
+  });
+});
