@@ -32,6 +32,8 @@ export interface ComputeOptions {
   signal?: AbortSignal;
   /** Kills the command after this long (a failure, nothing cached). */
   timeoutMs?: number;
+  /** Gives up waiting for an identical computation in another process after this long (default: while it lives). */
+  lockWaitMs?: number;
 }
 
 /** The outcome of a computation. */
@@ -77,8 +79,9 @@ export async function computeTransformation(dict: TransformationDict, tfChecksum
 
   const { signal } = options;
   const interrupted = () => new InterruptedError(`Canceled transformation ${tfChecksum}`);
-  const lock = await acquireTransformationLock(options.lockDir, tfChecksum, { signal, onWait: (text) => options.say(1, text) });
-  if (!lock) throw interrupted();
+  const lock = await acquireTransformationLock(options.lockDir, tfChecksum, { signal, maxWaitMs: options.lockWaitMs, onWait: (text) => options.say(1, text) });
+  if (!lock && signal?.aborted) throw interrupted();
+  if (!lock) throw new SeamlessError(`Gave up waiting for transformation ${tfChecksum} in another process after ${(options.lockWaitMs ?? 0) / 1000} s`);
   try {
     const again = await lookup();
     if (again) return again;
