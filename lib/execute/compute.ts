@@ -37,6 +37,8 @@ export interface ComputeOptions {
   onComputed?: (computed: Computed) => void;
   /** Execute even when the result is cached (`seamless run --force`). */
   force?: boolean;
+  /** Gives up waiting for an identical computation in another process after this long (default: while it lives). */
+  lockWaitMs?: number;
 }
 
 /** The outcome of a computation. */
@@ -107,8 +109,9 @@ async function computeOnce(dict: TransformationDict, tfChecksum: Checksum, optio
 
   const { signal } = options;
   const interrupted = () => new InterruptedError(`Canceled transformation ${tfChecksum}`);
-  const lock = await acquireTransformationLock(options.lockDir, tfChecksum, { signal, onWait: (text) => options.say(1, text) });
-  if (!lock) throw interrupted();
+  const lock = await acquireTransformationLock(options.lockDir, tfChecksum, { signal, maxWaitMs: options.lockWaitMs, onWait: (text) => options.say(1, text) });
+  if (!lock && signal?.aborted) throw interrupted();
+  if (!lock) throw new SeamlessError(`Gave up waiting for transformation ${tfChecksum} in another process after ${(options.lockWaitMs ?? 0) / 1000} s`);
   try {
     const again = await lookup("joined");
     if (again) return again;

@@ -26,9 +26,13 @@ export function transformationLockPathOf(lockDir: string, checksum: Checksum): s
 export interface LockOptions {
   /** Ends the wait (the result is then null). */
   signal?: AbortSignal;
-  /** Told once, when the lock is held by another process: what we wait for. */
+  /** Told when the lock is held by another process, and again every 60 s: what we wait for. */
   onWait?: (text: string) => void;
+  /** Gives up after this long (the result is then null); by default the wait lasts as long as the holder lives. */
+  maxWaitMs?: number;
 }
+
+const REMIND_EVERY_MS = 60_000;
 
 /** Locks `path` if free; the descriptor stays open while the lock is held. */
 function tryLock(path: string): HeldLock | null {
@@ -74,23 +78,27 @@ function holderOf(path: string): string {
 
 /**
  * Takes the lock for `checksum`. The wait lasts while another live process holds the lock (it
- * runs the same transformation) and ends with it, or when `signal` is aborted.
+ * runs the same transformation) and ends with it, when `signal` is aborted, or after `maxWaitMs`.
  *
- * @returns the lock, or null if `signal` was aborted
+ * @returns the lock, or null if `signal` was aborted or `maxWaitMs` passed
  * @throws {SeamlessError} when the lock directory's file system cannot lock files
  */
 export async function acquireTransformationLock(lockDir: string, checksum: Checksum, options: LockOptions = {}): Promise<HeldLock | null> {
   mkdirSync(lockDir, { recursive: true });
   const path = transformationLockPathOf(lockDir, checksum);
-  let waited = false;
+  const started = Date.now();
+  let toldAt: number | null = null;
   let delayMs = 5;
   for (;;) {
     if (options.signal?.aborted) return null;
     const lock = tryLock(path);
     if (lock) return lock;
-    if (!waited) {
-      waited = true;
-      options.onWait?.(`Waiting for an identical transformation in ${holderOf(path)} (lock ${path})...`);
+    const now = Date.now();
+    if (options.maxWaitMs !== undefined && now - started >= options.maxWaitMs) return null;
+    if (toldAt === null || now - toldAt >= REMIND_EVERY_MS) {
+      const waited = toldAt === null ? "" : ` (${Math.round((now - started) / 1000)} s so far)`;
+      toldAt = now;
+      options.onWait?.(`Waiting for an identical transformation in ${holderOf(path)} (lock ${path})...${waited}`);
     }
     await Bun.sleep(delayMs);
     delayMs = Math.min(delayMs * 2, 200);

@@ -8,7 +8,7 @@
  * @module
  */
 import { InterruptedError } from "../errors.ts";
-import { createProcessTree, killProcessTree } from "./process-tree.ts";
+import { createProcessTree, killProcessTree, PROCESS_TREE_ENV } from "./process-tree.ts";
 
 /** What a finished bash process reports. */
 export interface BashOutcome {
@@ -46,6 +46,40 @@ export interface RunBashOptions {
 }
 
 const MAX_COLLECTED = 8 * 1024 * 1024;
+
+/**
+ * A watchdog beside each job: bash blocked on a pipe from us. We write "done" when the job is
+ * over; if we die first (kill -9), the pipe closes and the watchdog kills every process that
+ * carries the job's marker at once, instead of leaving them to the next run's reaping.
+ */
+const WATCHDOG_SCRIPT = `IFS= read -r line
+[ "$line" = done ] && exit 0
+for round in 1 2 3; do
+  for dir in /proc/[0-9]*; do
+    while IFS= read -r -d '' entry; do
+      case "$entry" in
+        ${PROCESS_TREE_ENV}=*) case ":\${entry#*=}:" in *":$1:"*) kill -9 "\${dir#/proc/}" 2>/dev/null;; esac; break;;
+      esac
+    done < "$dir/environ" 2>/dev/null
+  done
+  sleep 0.2
+done`;
+
+/** Starts the watchdog of a job; returns the function that dismisses it. */
+function startWatchdog(marker: string, env: Record<string, string | undefined>): () => void {
+  try {
+    const watchdog = Bun.spawn(["/bin/bash", "-c", WATCHDOG_SCRIPT, "seamless-watchdog", marker], { env, stdin: "pipe", stdout: "ignore", stderr: "ignore", detached: true });
+    watchdog.unref();
+    return () => {
+      try {
+        watchdog.stdin.write("done\n");
+        void watchdog.stdin.end();
+      } catch {}
+    };
+  } catch {
+    return () => {}; // no watchdog: the next run reaps what a killed one left
+  }
+}
 /** How long the pipes are still read after every process of the job is gone or killed. */
 const PIPE_DRAIN_MS = 1000;
 
@@ -109,6 +143,7 @@ export async function runBash(script: string, options: RunBashOptions): Promise<
   });
   tree.attach(child.pid);
   options.onStarted?.(child.pid);
+  const dismissWatchdog = startWatchdog(tree.marker, options.env);
   let pending = "";
   const stdoutTail = new TailText(MAX_COLLECTED);
   const stderr = new TailText(MAX_COLLECTED);
@@ -151,6 +186,7 @@ export async function runBash(script: string, options: RunBashOptions): Promise<
     stderrPump.cancel();
     await drained;
   } finally {
+    dismissWatchdog();
     options.signal?.removeEventListener("abort", onAbort);
     if (timer) clearTimeout(timer);
   }

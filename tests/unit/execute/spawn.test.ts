@@ -60,7 +60,7 @@ describe("acquireTransformationLock()", () => {
     }
   });
 
-  test("acquireTransformationLock() waits while the lock is held, says for whom, and stops on abort", async () => {
+  test("acquireTransformationLock() waits while the lock is held, says for whom, and stops on abort or after maxWaitMs", async () => {
     using dir = tempDir();
     const held = await acquireTransformationLock(dir.path, checksum);
     const controller = new AbortController();
@@ -70,6 +70,7 @@ describe("acquireTransformationLock()", () => {
     controller.abort();
     expect(await waiting).toBeNull();
     expect(told).toEqual([`Waiting for an identical transformation in process ${process.pid} (lock ${join(dir.path, `${checksum}.lock`)})...`]);
+    expect(await acquireTransformationLock(dir.path, checksum, { maxWaitMs: 50 })).toBeNull();
     const second = acquireTransformationLock(dir.path, checksum);
     held!.release();
     const lock = await second;
