@@ -2,6 +2,7 @@ import { afterEach, expect, test } from "bun:test";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { tempDir } from "../../helpers.ts";
+import { isProcessAlive } from "../../../lib/execute/process-tree.ts";
 import {
   defaultJobSpec, LocalExecutor, Scheduler, SqliteJobStore, readLogChunk, retryDelayMs,
   type ExecutionOutcome, type ExecutionRequest, type Executor, type JobSpec,
@@ -156,7 +157,7 @@ test("Scheduler timeout kills the process group and ends in the timeout state", 
   const done = await scheduler.waitFor(job!.id);
   expect(done.state).toBe("timeout");
   const childPid = Number(readFileSync(join(dir, "child.pid"), "utf8"));
-  expect(() => process.kill(childPid, 0)).toThrow();
+  expect(isProcessAlive(childPid)).toBe(false);
 });
 
 test("Scheduler cancel of a queued and of a running job", async () => {
@@ -167,7 +168,7 @@ test("Scheduler cancel of a queued and of a running job", async () => {
   expect(scheduler.cancel(running!.id).state).toBe("canceled");
   await scheduler.drain();
   const pid = Number(readFileSync(join(dir, "pid"), "utf8"));
-  expect(() => process.kill(pid, 0)).toThrow();
+  expect(isProcessAlive(pid)).toBe(false);
   expect(() => scheduler.cancel(running!.id)).toThrow("it is canceled");
 });
 
