@@ -76,6 +76,14 @@ describe("WorkerPool", () => {
     expect((await survivor).checksum).toBe(checksumOfText("survived\n"));
   });
 
+  test("a job asking for a remote job directory is refused, not computed", async () => {
+    const { dict, tf } = await bashTransformation(store, "echo computed");
+    dict.__meta__ = { write_remote_job: "/tmp/somewhere" };
+    const error = await pool.run({ tfChecksum: tf, dict, scratch: false }).catch((e) => e);
+    expect(error).toBeInstanceOf(JobFailedError);
+    expect(error.message).toContain("__meta__.write_remote_job is not supported");
+  });
+
   test("jobs beyond workers × limit wait and all finish", async () => {
     const jobs = await Promise.all(Array.from({ length: 12 }, (_, i) => bashTransformation(store, `echo ${i}`)));
     const results = await Promise.all(jobs.map(({ dict, tf }) => pool.run({ tfChecksum: tf, dict, scratch: false })));
