@@ -28,6 +28,12 @@ export class UsageError extends SeamlessError {
 /** A buffer, file or key that does not exist (exit 1). */
 export class NotFoundError extends SeamlessError {}
 
+/**
+ * A result buffer that was there when the result was looked up or recorded, and is gone when it
+ * is placed (a concurrent `seamless gc`): the run computes it again (recover-corrupt.ts).
+ */
+export class ResultBufferGoneError extends NotFoundError {}
+
 /** Bytes whose SHA-256 does not match the checksum they were stored or sent under (exit 1). */
 export class ChecksumMismatchError extends SeamlessError {}
 

@@ -2,10 +2,12 @@
  * A run that met a corrupt stored buffer goes again once: the buffer was dropped from the store
  * when it was read ({@link CorruptBufferError}), so the next attempt stores it again from the
  * user's file when that is at hand, or executes the transformation again when the corrupt
- * buffer was a cached result. A corrupt buffer is never used as an input or a cache hit.
+ * buffer was a cached result. A corrupt buffer is never used as an input or a cache hit. A
+ * result buffer that vanished before it was placed (a concurrent `seamless gc`) is computed again
+ * the same way.
  * @module
  */
-import { CorruptBufferError } from "../errors.ts";
+import { CorruptBufferError, ResultBufferGoneError } from "../errors.ts";
 
 /** How often a run starts over after dropping corrupt buffers (each start drops at least one). */
 const MAX_RECOVERIES = 3;
@@ -23,8 +25,8 @@ export async function recoverFromCorruptBuffers<T>(attempt: () => Promise<T>, sa
     try {
       return await attempt();
     } catch (error) {
-      if (!(error instanceof CorruptBufferError) || recoveries >= MAX_RECOVERIES) throw error;
-      say(`${error.message}; starting again without it`);
+      if (!(error instanceof CorruptBufferError || error instanceof ResultBufferGoneError) || recoveries >= MAX_RECOVERIES) throw error;
+      say(error instanceof CorruptBufferError ? `${error.message}; starting again without it` : `${error.message} (removed meanwhile); computing it again`);
     }
   }
 }

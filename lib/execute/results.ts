@@ -12,7 +12,7 @@ import { parseIndexText, writeChecksumSidecar, serializeDeepIndex, type DeepInde
 import { validateIndexKey } from "../serialize/deep-index.ts";
 import { writeFileAtomic } from "../buffers/atomic-write.ts";
 import type { BufferStore } from "../buffers/store.ts";
-import { NotFoundError } from "../errors.ts";
+import { ResultBufferGoneError } from "../errors.ts";
 import type { ResultTargets } from "../transformation/bash-code.ts";
 
 /**
@@ -162,7 +162,7 @@ export async function writeResultTargets(resultBuffer: Uint8Array, targets: Resu
     }
     mkdirSync(dirname(file.path), { recursive: true });
     if (!(await options.store.getToFile(file.checksum, file.path))) {
-      throw new NotFoundError(`Cannot download result "${file.path}": buffer "${file.checksum}" not found in ${options.store.location}`);
+      throw new ResultBufferGoneError(`Cannot download result "${file.path}": buffer "${file.checksum}" not found in ${options.store.location}`);
     }
   }
   for (const directory of directories) tidyResultDirectory(directory, options.say);

@@ -8,7 +8,7 @@ import type { BufferStore } from "../buffers/store.ts";
 import type { SeamlessConfig } from "../config/mod.ts";
 import { openBufferStoreFor, openResultCacheFor } from "../delegation/mod.ts";
 import { findMissing, sourceLength, storeBuffers } from "../buffers/transfer.ts";
-import { InterruptedError, SeamlessError } from "../errors.ts";
+import { InterruptedError, ResultBufferGoneError } from "../errors.ts";
 import { formatSize } from "../units/human-size.ts";
 import type { PreparedBash } from "../transformation/prepare-bash.ts";
 import { computeTransformation, lockDirOf, type ComputeOptions } from "./compute.ts";
@@ -120,7 +120,7 @@ export async function runPrepared(prepared: PreparedBash, options: RunOptions): 
     reporter.message(2, `Result checksum: ${computed.checksum}${computed.fromCache ? " (from cache)" : ""}`);
     if (!prepared.resultTargets) {
       const captured = await openCapturedStdout(store, computed.checksum, computed.buffer);
-      if (!captured) throw new SeamlessError("Cannot download result, and no result targets");
+      if (!captured) throw new ResultBufferGoneError(`Cannot download result ${computed.checksum}, and no result targets`);
       if (stdoutLines.length) options.writeStdout(`${stdoutLines.join("\n")}\n`);
       captured.writeTo(options.writeStdout);
       return 0;
@@ -128,7 +128,7 @@ export async function runPrepared(prepared: PreparedBash, options: RunOptions): 
     const resultBuffer = computed.buffer ?? (await store.get(computed.checksum));
     if (!resultBuffer) {
       if (options.scratch) return 0;
-      throw new SeamlessError("Cannot download result. Cannot write checksum for one or more result targets");
+      throw new ResultBufferGoneError(`Cannot download result ${computed.checksum}. Cannot write checksum for one or more result targets`);
     }
     await writeResultTargets(resultBuffer, prepared.resultTargets, {
       store,

@@ -133,9 +133,12 @@ describe("seamless gc", () => {
     const cache = join(dir.path, "cache");
     const env = scrubbedEnv(cache);
     const runs: Promise<number>[] = [];
-    const spawnRun = (command: string) => {
+    const failures: string[] = [];
+    const spawnRun = async (command: string) => {
       const child = Bun.spawn([BINARY, "run", command], { cwd: dir.path, env, stdout: "ignore", stderr: "pipe" });
-      return child.exited;
+      const [code, stderr] = await Promise.all([child.exited, new Response(child.stderr).text()]);
+      if (code !== 0) failures.push(`${command}: exit ${code}: ${stderr}`);
+      return code;
     };
     let stop = false;
     const collector = (async () => {
@@ -154,6 +157,7 @@ describe("seamless gc", () => {
     const codes = await Promise.all(runs);
     stop = true;
     expect(await collector).toBeGreaterThan(0);
+    expect(failures).toEqual([]);
     expect(codes.every((code) => code === 0)).toBe(true);
     expect(danglingResults(cache)).toEqual([]);
   }, 120_000);
