@@ -28,6 +28,11 @@ export interface ExecutionRequest {
   signal: AbortSignal;
   /** Kill the job after this long and report `timeout`; null: no limit. */
   timeoutMs: number | null;
+  /**
+   * Keep the execution's log within this cap while it runs (head and tail, `logs.ts`); the
+   * engine caps it again when the execution ends. Absent: the default cap.
+   */
+  logCapBytes?: number;
   /** Called once the process exists, so its identity can be recorded for re-attaching. */
   onStarted?: (process: { pid: number; pidStartTime: string | null }) => void;
 }

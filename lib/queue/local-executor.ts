@@ -16,6 +16,7 @@ import { closeSync, openSync, readFileSync, rmSync, writeFileSync } from "node:f
 import { isProcessAlive, killProcessTree, listProcessTree, processStartTicks, PROCESS_TREE_ENV, type ProcessTree } from "../execute/process-tree.ts";
 import type { Job } from "./job.ts";
 import type { ExecutionOutcome, ExecutionRequest, Executor, ExecutionFiles } from "./executor.ts";
+import { DEFAULT_LOG_CAP_BYTES, LOG_TRIM_INTERVAL_MS, trimLogFile } from "./logs.ts";
 
 /** What to run for a job: a bash command line. */
 export interface ProcessSpec {
@@ -59,6 +60,24 @@ ${command}
 /** The process tree of a job whose root shell is `pid` (started at `startTicks`). */
 function treeOf(pid: number, startTicks: string | null): ProcessTree {
   return { marker: `${pid}-${startTicks ?? "0"}-q`, env: {}, rootPid: pid, rootStartTicks: startTicks === null ? null : Number(startTicks), attach() {} };
+}
+
+/**
+ * Keeps a running job's log within its cap: the job writes straight to the file (so it outlives
+ * a daemon crash), hence the daemon looks at the size now and then and trims it in place.
+ *
+ * @returns stops the keeping
+ */
+function keepLogCapped(request: ExecutionRequest): () => void {
+  const capBytes = request.logCapBytes ?? DEFAULT_LOG_CAP_BYTES;
+  const timer = setInterval(() => {
+    try {
+      trimLogFile(request.files.log, capBytes);
+    } catch {
+      // A log that cannot be trimmed now (removed by `clean`, disk full) is tried again next time.
+    }
+  }, LOG_TRIM_INTERVAL_MS);
+  return () => clearInterval(timer);
 }
 
 function signalGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {
@@ -157,7 +176,9 @@ export class LocalExecutor implements Executor {
     const onAbort = () => kill("canceled");
     request.signal.addEventListener("abort", onAbort, { once: true });
     const timer = request.timeoutMs === null ? null : setTimeout(() => kill("timeout"), request.timeoutMs);
+    const stopCapping = keepLogCapped(request);
     const exitCode = await child.exited;
+    stopCapping();
     if (timer) clearTimeout(timer);
     request.signal.removeEventListener("abort", onAbort);
     // Whatever the job left running goes with it before its slot is free again: after a kill,
@@ -230,8 +251,10 @@ export class LocalExecutor implements Executor {
     request.signal.addEventListener("abort", onAbort, { once: true });
     const remaining = request.timeoutMs === null ? null : Math.max(0, request.timeoutMs - (Date.now() - (job.startedAt ?? Date.now())));
     const timer = remaining === null ? null : setTimeout(() => kill("timeout"), remaining);
+    const stopCapping = keepLogCapped(request);
     // Not our child: no exit event exists for it, so its liveness is checked a few times a second.
     while (isProcessAlive(pid, job.pidStartTime)) await Bun.sleep(100);
+    stopCapping();
     if (timer) clearTimeout(timer);
     request.signal.removeEventListener("abort", onAbort);
     await killed;

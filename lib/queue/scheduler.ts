@@ -50,6 +50,7 @@ export interface SchedulerOptions {
   /** Parallel limit of the `default` group and of any group without settings. */
   defaultParallel: number;
   retryPolicy?: RetryPolicy;
+  /** Cap of each job's log, kept while it runs and after (default {@link DEFAULT_LOG_CAP_BYTES}). */
   logCapBytes?: number;
   /** Looks up a job's result by its dedupe key; a hit completes the job without executing. */
   lookupCached?: (job: Job) => Promise<CachedResult | null>;
@@ -146,7 +147,7 @@ export class Scheduler {
       followers.delete(job.id);
       const reattach = this.#options.executor.reattach?.bind(this.#options.executor);
       const outcome: Promise<ExecutionOutcome> = reattach
-        ? reattach({ job, files: this.#filesOf(job.id), signal: execution.controller.signal, timeoutMs: job.timeoutSeconds === null ? null : job.timeoutSeconds * 1000 })
+        ? reattach({ job, files: this.#filesOf(job.id), signal: execution.controller.signal, timeoutMs: job.timeoutSeconds === null ? null : job.timeoutSeconds * 1000, logCapBytes: this.logCapBytes })
         : Promise.resolve({ status: "lost", exitCode: null, resultChecksum: null, wallSeconds: 0, cpuSeconds: null, maxRssBytes: null });
       void outcome.then((result) => this.#finishExecution(execution, result));
     }
@@ -159,6 +160,11 @@ export class Scheduler {
 
   #filesOf(id: number): ExecutionFiles {
     return executionFilesOf(join(this.#options.logDir, String(id)));
+  }
+
+  /** The cap of every job's log (head and tail kept; `logs.ts`): where readers find the marker. */
+  get logCapBytes(): number {
+    return this.#options.logCapBytes ?? DEFAULT_LOG_CAP_BYTES;
   }
 
   /** The execution files of a job (an attached job reads those of the job that runs it). */
@@ -338,6 +344,7 @@ export class Scheduler {
           files: this.#filesOf(job.id),
           signal: execution.controller.signal,
           timeoutMs: job.timeoutSeconds === null ? null : job.timeoutSeconds * 1000,
+          logCapBytes: this.logCapBytes,
           onStarted: ({ pid, pidStartTime }) => this.#store.setProcess(job.id, pid, pidStartTime),
         });
       }
@@ -352,7 +359,7 @@ export class Scheduler {
     this.#executions.delete(execution.key);
     const group = this.#groupState(execution.group);
     group.running--;
-    capLogFile(this.#filesOf(execution.leaderId).log, this.#options.logCapBytes ?? DEFAULT_LOG_CAP_BYTES);
+    capLogFile(this.#filesOf(execution.leaderId).log, this.logCapBytes);
     for (const id of execution.members) {
       this.#executionOf.delete(id);
       const job = this.#active.get(id);

@@ -145,7 +145,7 @@ export function createQueueHandler(options: QueueHandlerOptions): ServiceHandler
     const follow = query.get("follow") === "1" || query.get("follow") === "true" || webSocket;
     const path = () => scheduler.filesOf(scheduler.getJob(id)).log;
     if (!follow) {
-      const { data, nextOffset } = readLogChunk(path(), from, 64 * 1024 * 1024);
+      const { data, nextOffset } = readLogChunk(path(), from, 64 * 1024 * 1024, scheduler.logCapBytes);
       if (data.byteLength === 0 && from === 0 && (job.state === "queued" || job.startedAt === null)) {
         fail(QueueStatus.notFound, `Job ${id} has no logs: it has not started`);
       }
@@ -156,7 +156,7 @@ export function createQueueHandler(options: QueueHandlerOptions): ServiceHandler
       for (;;) {
         if (signal?.aborted) return;
         const ended = isTerminal(scheduler.getJob(id).state);
-        const { data, nextOffset } = readLogChunk(path(), offset);
+        const { data, nextOffset } = readLogChunk(path(), offset, undefined, scheduler.logCapBytes);
         if (data.byteLength > 0) {
           offset = nextOffset;
           yield data;
