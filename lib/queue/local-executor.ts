@@ -16,7 +16,7 @@ import { closeSync, openSync, readFileSync, rmSync, writeFileSync } from "node:f
 import { isProcessAlive, killProcessTree, listProcessTree, processStartTicks, PROCESS_TREE_ENV, type ProcessTree } from "../execute/process-tree.ts";
 import type { Job } from "./job.ts";
 import type { ExecutionOutcome, ExecutionRequest, Executor, ExecutionFiles } from "./executor.ts";
-import { DEFAULT_LOG_CAP_BYTES, LOG_TRIM_INTERVAL_MS, trimLogFile } from "./logs.ts";
+import { DEFAULT_LOG_CAP_BYTES, LOG_TRIM_BUSY_INTERVAL_MS, LOG_TRIM_INTERVAL_MS, trimLogFile } from "./logs.ts";
 
 /** What to run for a job: a bash command line. */
 export interface ProcessSpec {
@@ -70,14 +70,18 @@ function treeOf(pid: number, startTicks: string | null): ProcessTree {
  */
 function keepLogCapped(request: ExecutionRequest): () => void {
   const capBytes = request.logCapBytes ?? DEFAULT_LOG_CAP_BYTES;
-  const timer = setInterval(() => {
+  let timer: ReturnType<typeof setTimeout>;
+  const look = () => {
+    let trimmed = false;
     try {
-      trimLogFile(request.files.log, capBytes);
+      trimmed = trimLogFile(request.files.log, capBytes);
     } catch {
       // A log that cannot be trimmed now (removed by `clean`, disk full) is tried again next time.
     }
-  }, LOG_TRIM_INTERVAL_MS);
-  return () => clearInterval(timer);
+    timer = setTimeout(look, trimmed ? LOG_TRIM_BUSY_INTERVAL_MS : LOG_TRIM_INTERVAL_MS);
+  };
+  timer = setTimeout(look, LOG_TRIM_INTERVAL_MS);
+  return () => clearTimeout(timer);
 }
 
 function signalGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {

@@ -6,7 +6,8 @@
  * Layout of a trimmed log, for a cap C: the first `C/2` bytes the job wrote (the head), a
  * fixed-width marker line `\n[seamless queue: <D, padded to 15> bytes of log omitted]\n`
  * holding how many bytes were dropped so far, then the newest bytes (the tail: at most `C/2`
- * once the job ended; while it runs, up to `C` plus what the job writes between two looks). The job itself keeps
+ * once the job ended; while it runs, up to `C` plus what the job writes between two looks, every
+ * {@link LOG_TRIM_INTERVAL_MS}, or {@link LOG_TRIM_BUSY_INTERVAL_MS} while it keeps outgrowing it). The job itself keeps
  * appending (its stdout and stderr are the file, opened `O_APPEND`, so it survives a daemon
  * crash); the daemon moves the newest tail down behind the marker and truncates.
  *
@@ -27,6 +28,8 @@ export const DEFAULT_LOG_CAP_BYTES = 2 * 1024 * 1024;
 
 /** How often a running job's log is looked at (and trimmed when it outgrew its cap). */
 export const LOG_TRIM_INTERVAL_MS = 100;
+/** How soon it is looked at again after a trim: a job that writes fast is followed closely. */
+export const LOG_TRIM_BUSY_INTERVAL_MS = 10;
 
 const COUNT_WIDTH = 15;
 const MARKER_PATTERN = /^\n\[seamless queue: +(\d+) bytes of log omitted\]\n$/;
@@ -94,11 +97,14 @@ export function trimLogFile(path: string, capBytes = DEFAULT_LOG_CAP_BYTES, slac
     let writeEnd = head + MARKER_LENGTH;
     writeAt(fd, newTail, writeEnd);
     writeEnd += newTail.byteLength;
-    // Whatever the job appended meanwhile is moved too, until the size holds still.
-    for (let end = tailStart + newTail.byteLength; ; ) {
+    // What the job appended meanwhile is moved too, until the size holds still; a job that
+    // writes as fast as this copies is not chased further than one more tail: the rest of what
+    // it writes during the trim is lost (and the next trim would drop it anyway).
+    for (let end = tailStart + newTail.byteLength, moved = 0; moved < tail; ) {
       const now = fstatSync(fd).size;
       if (now <= end) break;
-      const more = readAt(fd, end, now - end);
+      const more = readAt(fd, end, Math.min(now - end, tail - moved));
+      moved += more.byteLength;
       writeAt(fd, more, writeEnd);
       writeEnd += more.byteLength;
       end += more.byteLength;
