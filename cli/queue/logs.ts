@@ -6,11 +6,11 @@ import { connect, parseCount, parseJobId } from "./_common.ts";
 export const spec: CommandSpec = {
   name: "queue logs",
   usage: "seamless queue logs ID [--follow] [--from OFFSET]",
-  summary: "Print a job's output (stdout and stderr as written; long logs keep their head and tail). --follow streams until the job ends.",
+  summary: "Print a job's output (stdout and stderr as written; long logs keep their head and tail, also while the job runs, with a line saying how many bytes were omitted). --follow streams until the job ends.",
   positionals: "some",
   options: [
     { key: "follow", names: ["-f", "--follow"], kind: "flag", help: "keep printing until the job ends" },
-    { key: "from", names: ["--from"], kind: "value", metavar: "OFFSET", help: "start at this byte offset" },
+    { key: "from", names: ["--from"], kind: "value", metavar: "OFFSET", help: "start at this offset in the bytes the job wrote (omitted bytes count; from inside them, the omitted line and the kept tail)" },
   ],
 };
 

@@ -6,7 +6,7 @@
  * FIFO per group, parallel limits, pause/resume/drain, dependencies, retries with backoff,
  * timeouts, cancel, dedupe of identical executions, cache answers, crash recovery), the
  * {@link Executor} interface and the {@link LocalExecutor} (process group per job, logs
- * straight to disk, re-attach after a daemon crash), and capped logs.
+ * straight to disk, re-attach after a daemon crash), and logs capped while they grow (`logs.ts`).
  *
  * Using it (what both faces do):
  * ```ts
@@ -16,7 +16,7 @@
  * const [job] = scheduler.submit([{ ...defaultJobSpec("echo hi"), plain: true, dedupeKey: null }]);
  * const done = await scheduler.waitFor(job.id);                      // state, exitCode, resultChecksum
  * scheduler.cancel(id); scheduler.pause({ group }); scheduler.resume(); await scheduler.drain();
- * readLogChunk(scheduler.filesOf(job).log, offset);                  // logs by offset
+ * readLogChunk(scheduler.filesOf(job).log, offset, max, scheduler.logCapBytes); // by job-byte offset
  * await scheduler.stop(); store.close();
  * ```
  * Another executor (a worker pool, pilot workers) implements {@link Executor}: `execute()` gets
