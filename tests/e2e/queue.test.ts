@@ -1,6 +1,6 @@
 /** End-to-end: the queue daemon and its CLI through the compiled binary, crash safety, the Python queue file. */
 import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { existsSync, mkdirSync, readFileSync, writeFileSync, appendFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync, appendFileSync } from "node:fs";
 import { join } from "node:path";
 import { BINARY, runSeamless, scrubbedEnv, tempDir } from "../helpers.ts";
 import { VECTORS } from "../fixtures/spec-vectors.ts";
@@ -145,6 +145,28 @@ describe("seamless queue (issue 21 §2)", () => {
     await q(["resume"]);
     expect(await Promise.all(readers)).toEqual(Array(5).fill("one\ntwo\n"));
     expect((await q(["logs", "1", "--from", "4"])).stdout).toBe("two\n");
+  });
+
+  test("a running job's log stays capped while it runs; logs --follow gets the head, the omitted line and the newest tail", async () => {
+    const { dir, q } = project();
+    const command = "printf 'HEAD\\n'; head -c 30000000 /dev/zero | tr '\\0' x; printf '\\nTAIL\\n'; while [ ! -e release ]; do sleep 0.02; done; printf 'FINAL\\n'";
+    expect((await q(["submit", "--plain", "--", command])).stdout).toBe("1\n");
+    const log = join(dir, "cache", "queue", "logs", "1.log");
+    const cap = 2 * 1024 * 1024;
+    let size = Infinity;
+    for (const deadline = Date.now() + 30_000; Date.now() < deadline; await Bun.sleep(20)) {
+      size = existsSync(log) ? statSync(log).size : Infinity;
+      if (size <= cap * 1.5 + 100 && readFileSync(log, "latin1").endsWith("TAIL\n")) break;
+    }
+    expect(JSON.parse((await q(["status", "1", "--json"])).stdout).state).toBe("running");
+    expect(size).toBeLessThanOrEqual(cap * 1.5 + 100);
+    const following = q(["logs", "1", "--follow"]);
+    writeFileSync(join(dir, "release"), "");
+    const followed = (await following).stdout;
+    expect(followed.startsWith("HEAD\nxxxx")).toBe(true);
+    expect(followed).toMatch(/\n\[seamless queue: +\d+ bytes of log omitted\]\nx/);
+    expect(followed.endsWith("xxxx\nTAIL\nFINAL\n")).toBe(true);
+    expect(followed.length).toBeLessThan(cap * 2);
   });
 
   test("--help on every verb", async () => {
