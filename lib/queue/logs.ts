@@ -68,6 +68,41 @@ function droppedOf(fd: number, size: number, head: number): number | null {
   return match ? Number(match[1]) : null;
 }
 
+/** What trimming a log to its cap means now: where the new tail starts and the new dropped count. */
+interface TrimPlan {
+  head: number;
+  tail: number;
+  tailStart: number;
+  marker: Buffer;
+}
+
+/** Plans a trim when the log's kept tail is longer than the cap's tail by more than `slackBytes`. */
+function planTrim(fd: number, capBytes: number, slackBytes: number): TrimPlan | null {
+  const head = headBytesOf(capBytes);
+  const tail = capBytes - head;
+  const size = fstatSync(fd).size;
+  const dropped = droppedOf(fd, size, head);
+  const keptStart = dropped === null ? head : head + MARKER_LENGTH;
+  if (size - keptStart <= tail + slackBytes) return null;
+  const tailStart = size - tail;
+  return { head, tail, tailStart, marker: omittedMarker((dropped ?? 0) + tailStart - keptStart) };
+}
+
+/** Runs `body` on the file opened with `flags`; false when it cannot be opened. */
+function withLogFile(path: string, flags: string, body: (fd: number) => boolean): boolean {
+  let fd: number;
+  try {
+    fd = openSync(path, flags);
+  } catch {
+    return false;
+  }
+  try {
+    return body(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /**
  * Trims a running job's log that holds more than `capBytes` + `slackBytes` to its head, the
  * marker and its newest `capBytes / 2` bytes, in place (the job keeps appending to the same
@@ -77,23 +112,13 @@ function droppedOf(fd: number, size: number, head: number): number | null {
  * @returns whether the file was trimmed (false also when it does not exist)
  */
 export function trimLogFile(path: string, capBytes = DEFAULT_LOG_CAP_BYTES, slackBytes = capBytes / 2): boolean {
-  let fd: number;
-  try {
-    fd = openSync(path, "r+");
-  } catch {
-    return false;
-  }
-  try {
-    const head = headBytesOf(capBytes);
-    const tail = capBytes - head;
-    const size = fstatSync(fd).size;
-    const dropped = droppedOf(fd, size, head);
-    const keptStart = dropped === null ? head : head + MARKER_LENGTH;
+  return withLogFile(path, "r+", (fd) => {
     // At least a marker's worth of slack: the bytes moved down never overtake those still to read.
-    if (size - keptStart <= tail + Math.max(slackBytes, MARKER_LENGTH)) return false;
-    const tailStart = size - tail;
+    const plan = planTrim(fd, capBytes, Math.max(slackBytes, MARKER_LENGTH));
+    if (!plan) return false;
+    const { head, tail, tailStart, marker } = plan;
     const newTail = readAt(fd, tailStart, tail);
-    writeAt(fd, omittedMarker((dropped ?? 0) + tailStart - keptStart), head);
+    writeAt(fd, marker, head);
     let writeEnd = head + MARKER_LENGTH;
     writeAt(fd, newTail, writeEnd);
     writeEnd += newTail.byteLength;
@@ -111,9 +136,7 @@ export function trimLogFile(path: string, capBytes = DEFAULT_LOG_CAP_BYTES, slac
     }
     ftruncateSync(fd, writeEnd);
     return true;
-  } finally {
-    closeSync(fd);
-  }
+  });
 }
 
 /**
@@ -124,25 +147,12 @@ export function trimLogFile(path: string, capBytes = DEFAULT_LOG_CAP_BYTES, slac
  * @returns whether the file was shrunk
  */
 export function capLogFile(path: string, capBytes = DEFAULT_LOG_CAP_BYTES): boolean {
-  let fd: number;
-  try {
-    fd = openSync(path, "r");
-  } catch {
-    return false;
-  }
-  try {
-    const head = headBytesOf(capBytes);
-    const tail = capBytes - head;
-    const size = fstatSync(fd).size;
-    const dropped = droppedOf(fd, size, head);
-    const keptStart = dropped === null ? head : head + MARKER_LENGTH;
-    if (size - keptStart <= tail) return false;
-    const tailStart = size - tail;
-    writeFileAtomic(path, Buffer.concat([readAt(fd, 0, head), omittedMarker((dropped ?? 0) + tailStart - keptStart), readAt(fd, tailStart, tail)]));
+  return withLogFile(path, "r", (fd) => {
+    const plan = planTrim(fd, capBytes, 0);
+    if (!plan) return false;
+    writeFileAtomic(path, Buffer.concat([readAt(fd, 0, plan.head), plan.marker, readAt(fd, plan.tailStart, plan.tail)]));
     return true;
-  } finally {
-    closeSync(fd);
-  }
+  });
 }
 
 /**
