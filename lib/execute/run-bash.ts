@@ -6,7 +6,9 @@
 import { join } from "node:path";
 import type { BufferStore } from "../buffers/store.ts";
 import type { SeamlessConfig } from "../config/mod.ts";
-import { openBufferStoreFor, openResultCacheFor } from "../delegation/mod.ts";
+// Not from delegation/mod.ts: that also loads describe-clients, which a run does not need.
+import { openBufferStoreFor } from "../delegation/open-buffer-store.ts";
+import { openResultCacheFor } from "../delegation/open-result-cache.ts";
 import { findMissing, sourceLength, storeBuffers } from "../buffers/transfer.ts";
 import { InterruptedError, ResultBufferGoneError } from "../errors.ts";
 import { formatSize } from "../units/human-size.ts";
