@@ -6,8 +6,6 @@
 import { InterruptedError, SeamlessError, UsageError } from "../lib/errors.ts";
 import { VERSION } from "../lib/version.ts";
 import { writeStdout, writeStderr } from "./stdio.ts";
-import { registerTempWriter } from "../lib/buffers/temp-files.ts";
-import { cacheDirOf } from "../lib/config/mod.ts";
 
 /** A command's entry point: returns the exit code. */
 export type CommandMain = (argv: string[]) => Promise<number>;
@@ -96,9 +94,15 @@ export async function runCli(argv: string[]): Promise<number> {
   }
   const entry = COMMANDS[command];
   if (!entry) return reportError(undefined, new UsageError(`Unknown command "${command}"`), debug);
-  // Commands that write into the cache register there, so temp files of a killed one are reaped later.
-  const releaseWriter = WRITES_CACHE.has(command) && !rest.includes("--help") && !rest.includes("-h") ? registerTempWriter(cacheDirOf(process.env)) : null;
+  let releaseWriter: (() => void) | null = null;
   try {
+    // Commands that write into the cache register there, so temp files of a killed one are reaped
+    // later. Imported here, not at the top: `--version`, `--help` and the read-only commands do
+    // not load the configuration and process-tree modules at all.
+    if (WRITES_CACHE.has(command) && !rest.includes("--help") && !rest.includes("-h")) {
+      const [{ registerTempWriter }, { cacheDirOf }] = await Promise.all([import("../lib/buffers/temp-files.ts"), import("../lib/config/mod.ts")]);
+      releaseWriter = registerTempWriter(cacheDirOf(process.env));
+    }
     const main = await entry.load();
     return await main(debug ? rest.filter((arg) => arg !== "--debug") : rest);
   } catch (error) {

@@ -5,7 +5,7 @@
  * @module
  */
 import type { ClientChoice, SeamlessConfig } from "../config/mod.ts";
-import { JobserverClient } from "../clients/jobserver.ts";
+import type { JobserverClient } from "../clients/jobserver.ts";
 import { launchContextOf, urlOfClient } from "./_launch.ts";
 
 /** The remote-client entry of a buffer or database client (services-spec §6.5), launching it if needed. */
@@ -29,6 +29,8 @@ export async function openJobserverFor(config: SeamlessConfig, say?: (text: stri
   if (config.level !== 3) return null;
   const choice = config.clients.jobserver[0];
   if (!choice || (choice.kind !== "url" && choice.kind !== "launch")) return null;
+  // Loaded only at level 3: below it (every local run) the HTTP client stack is not needed.
+  const { JobserverClient } = await import("../clients/jobserver.ts");
   if (choice.kind === "url") return new JobserverClient(choice.url);
   const writable = (list: ClientChoice[]) => list.find((c) => !("readonly" in c) || !c.readonly) ?? list[0];
   const parameters = {

@@ -5,7 +5,6 @@
  * @module
  */
 import type { SeamlessConfig } from "../config/mod.ts";
-import { FanOutResultCache } from "../cache/fan-out.ts";
 import { SqliteResultCache } from "../cache/result-cache.ts";
 import type { ResultCache } from "../cache/store.ts";
 import { join } from "node:path";
@@ -31,6 +30,7 @@ export async function openResultCacheFor(config: SeamlessConfig, options: { say?
   const embedded = choices.find((c) => c.kind === "sqlite");
   if (servers.length === 0) return new SqliteResultCache(embedded?.kind === "sqlite" ? embedded.path : join(config.cacheDir, "__TOPLEVEL__", "seamless.db"));
   const { DatabaseClient, parseMaxInflight } = await import("../clients/database.ts");
+  const { FanOutResultCache } = await import("../cache/fan-out.ts");
   const maxInflight = parseMaxInflight(config.databaseMaxInflight ?? undefined);
   const context = launchContextOf(config, options.say);
   const clients: ResultCache[] = [];

@@ -14,10 +14,7 @@ import type { ResultCache } from "../cache/store.ts";
 import { InterruptedError, SeamlessError } from "../errors.ts";
 import type { TransformationDict } from "../transformation/dict.ts";
 import { VERSION } from "../version.ts";
-import { executeBashTransformation } from "./execute-bash.ts";
-import { acquireTransformationLock } from "./single-flight.ts";
 import { reapAbandonedTrees } from "./process-tree.ts";
-import { reapAbandonedWorkspaces } from "./workspace.ts";
 
 /** Options of {@link computeTransformation}. */
 export interface ComputeOptions {
@@ -107,6 +104,11 @@ async function computeOnce(dict: TransformationDict, tfChecksum: Checksum, optio
   const hit = await lookup("cache hit");
   if (hit) return hit;
 
+  // Only a miss executes: the executor, workspaces and the single-flight lock (~12 modules) are
+  // loaded here, so that a cache hit does not pay for loading them.
+  const [{ executeBashTransformation }, { acquireTransformationLock }, { reapAbandonedWorkspaces }] = await Promise.all([
+    import("./execute-bash.ts"), import("./single-flight.ts"), import("./workspace.ts"),
+  ]);
   const { signal } = options;
   const interrupted = () => new InterruptedError(`Canceled transformation ${tfChecksum}`);
   const lock = await acquireTransformationLock(options.lockDir, tfChecksum, { signal, maxWaitMs: options.lockWaitMs, onWait: (text) => options.say(1, text) });

@@ -6,14 +6,15 @@
 import { join } from "node:path";
 import type { BufferStore } from "../buffers/store.ts";
 import type { SeamlessConfig } from "../config/mod.ts";
-import { openBufferStoreFor, openResultCacheFor } from "../delegation/mod.ts";
+// Not from delegation/mod.ts: that also loads describe-clients, which a run does not need.
+import { openBufferStoreFor } from "../delegation/open-buffer-store.ts";
+import { openResultCacheFor } from "../delegation/open-result-cache.ts";
 import { findMissing, sourceLength, storeBuffers } from "../buffers/transfer.ts";
 import { InterruptedError, ResultBufferGoneError } from "../errors.ts";
 import { formatSize } from "../units/human-size.ts";
 import type { PreparedBash } from "../transformation/prepare-bash.ts";
 import { computeTransformation, lockDirOf, type ComputeOptions } from "./compute.ts";
 import { FutureFiles, futureRegistryOf, reapAbandonedFutures } from "./futures.ts";
-import { computeOnJobserver } from "./compute-remote.ts";
 import type { JobserverClient } from "../clients/jobserver.ts";
 import { openCapturedStdout, writeResultTargets } from "./results.ts";
 
@@ -100,7 +101,7 @@ export async function runPrepared(prepared: PreparedBash, options: RunOptions): 
     if (signal?.aborted) throw new InterruptedError("Canceled");
     const say = (level: number, text: string) => reporter.message(level, text);
     const computed = options.jobserver
-      ? await computeOnJobserver(prepared.dict, prepared.tfChecksum, { jobserver: options.jobserver, store, cache, scratch: options.scratch, record: options.record === true, signal, say }).then((remote) => {
+      ? await (await import("./compute-remote.ts")).computeOnJobserver(prepared.dict, prepared.tfChecksum, { jobserver: options.jobserver, store, cache, scratch: options.scratch, record: options.record === true, signal, say }).then((remote) => {
           options.onComputed?.(remote);
           return remote;
         })
