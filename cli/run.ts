@@ -16,7 +16,7 @@ import { futureRegistryOf, waitForFuture } from "../lib/execute/futures.ts";
 import { withInterrupt } from "./interrupt.ts";
 import { bashRunContext, withRunLog } from "../lib/runlog/record.ts";
 import { runRequestOf } from "./run-request.ts";
-import { writeStdout, writeStderr } from "./stdio.ts";
+import { stdoutIsTerminal, writeStdout, writeStderr } from "./stdio.ts";
 
 export const spec: CommandSpec = {
   name: "run",
@@ -164,6 +164,7 @@ async function runCommand(argv: string[], signal: AbortSignal): Promise<number> 
     signal,
     onComputed,
     force: values.force === true,
+    liveStdout: stdoutIsTerminal(),
   })), (text) => reporter.message(0, text));
 }
 

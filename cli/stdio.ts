@@ -4,7 +4,7 @@
  * (BENCHMARKS.md), which is most of a cache hit; `fs.writeSync` costs nothing.
  * @module
  */
-import { writeSync } from "node:fs";
+import { fstatSync, writeSync } from "node:fs";
 
 function writeAll(fd: number, data: string | Uint8Array): void {
   let bytes = typeof data === "string" ? Buffer.from(data) : data;
@@ -40,6 +40,17 @@ function isTerminal(fd: number): boolean {
 /** Whether stderr is a terminal (for progress lines). */
 export function stderrIsTerminal(): boolean {
   return isTerminal(2);
+}
+
+/** Whether stdout is a terminal (`run` then shows a command's stdout as it comes). */
+export function stdoutIsTerminal(): boolean {
+  // fstat first: a pipe or a file (the common, scripted case) never pays for loading node:tty.
+  try {
+    if (!fstatSync(1).isCharacterDevice()) return false;
+  } catch {
+    return false;
+  }
+  return isTerminal(1);
 }
 
 /** Whether stdin is a terminal (for prompts). */

@@ -25,6 +25,8 @@ export interface ComputeOptions {
   scratch: boolean;
   onStdoutLine: (line: string) => void;
   onStderr?: (chunk: string) => void;
+  /** Receives the `RESULT` file's bytes as an executing command writes them (not on a hit or a join). */
+  onResultBytes?: (bytes: Uint8Array) => void;
   say: (level: number, text: string) => void;
   /** Cancels the computation: a wait for the lock ends, the command is killed, nothing is cached. */
   signal?: AbortSignal;
@@ -125,6 +127,7 @@ async function computeOnce(dict: TransformationDict, tfChecksum: Checksum, optio
     const result = await executeBashTransformation(dict, options.store, {
       onStdoutLine: options.onStdoutLine,
       onStderr: options.onStderr,
+      onResultBytes: options.onResultBytes,
       onWarning: (text) => options.say(0, text),
       signal,
       timeoutMs: options.timeoutMs,

@@ -16,6 +16,7 @@ import { materializeWorkspace, writeTransformScript } from "./workspace.ts";
 import { runBash, type BashOutcome } from "./spawn.ts";
 import { loadEnvironment, planExecution, runAsPlanned, type ScriptRunner } from "./environment.ts";
 import { makeResultTargetDirs } from "./result-dirs.ts";
+import { followFile } from "./follow-file.ts";
 
 /** A transformation whose bash code failed; carries the command's stderr (for the run log). */
 export class TransformationFailedError extends SeamlessError {
@@ -51,6 +52,11 @@ export interface ExecutionHooks {
   storeMember?: (checksum: Checksum, path: string) => Promise<void>;
   /** One-line warnings (e.g. `--docker` falling back to the host). */
   onWarning?: (text: string) => void;
+  /**
+   * Receives the bytes of the `RESULT` file as the command writes them (for a stdout-capture
+   * command: its stdout, live). The result itself is read from the finished file as always.
+   */
+  onResultBytes?: (bytes: Uint8Array) => void;
 }
 
 function failureMessage(code: string, detail: string, outcome: BashOutcome | null): string {
@@ -84,6 +90,7 @@ export async function executeBashTransformation(dict: TransformationDict, store:
     const run: ScriptRunner = (launcher, script) => {
       writeTransformScript(workspace, script);
       makeResultTargetDirs(workspace.dir, code);
+      const followed = hooks.onResultBytes ? followFile(join(workspace.dir, "RESULT"), hooks.onResultBytes) : null;
       return runBash(script, {
         cwd: workspace.dir,
         env: { ...process.env, ...workspace.env },
@@ -98,7 +105,7 @@ export async function executeBashTransformation(dict: TransformationDict, store:
           workspace.linked.verifyUnchanged(); // drops a buffer the command changed, whatever ended it
         } catch {}
         throw error;
-      });
+      }).finally(() => followed?.finish());
     };
     const outcome = await runAsPlanned(plan, workspace.dir, Object.keys(workspace.env), prologue, code, run, warn);
     workspace.linked.verifyUnchanged();

@@ -46,6 +46,12 @@ export interface RunOptions {
   onComputed?: ComputeOptions["onComputed"];
   /** Execute even on a cache hit. */
   force?: boolean;
+  /**
+   * Stdout capture only: write the command's stdout through `writeStdout` exactly as it comes
+   * while it runs locally (the CLI asks for this when its stdout is a terminal), instead of the
+   * formatted result at the end. A cache hit, a joined run or a jobserver run print at the end.
+   */
+  liveStdout?: boolean;
 }
 
 /** Stores every buffer the transformation needs (inputs, code, variables, the transformation). */
@@ -114,6 +120,7 @@ export async function runPrepared(prepared: PreparedBash, options: RunOptions): 
           scratch: options.scratch,
           onStdoutLine: (line) => (prepared.resultTargets ? options.writeStdout(`${line}\n`) : stdoutLines.push(line)),
           onStderr: reporter.verbosity >= 1 ? options.writeStderr : undefined,
+          onResultBytes: options.liveStdout && !prepared.resultTargets ? options.writeStdout : undefined,
           say,
           onComputed: options.onComputed,
           force: options.force,
@@ -123,7 +130,9 @@ export async function runPrepared(prepared: PreparedBash, options: RunOptions): 
       const captured = await openCapturedStdout(store, computed.checksum, computed.buffer);
       if (!captured) throw new ResultBufferGoneError(`Cannot download result ${computed.checksum}, and no result targets`);
       if (stdoutLines.length) options.writeStdout(`${stdoutLines.join("\n")}\n`);
-      captured.writeTo(options.writeStdout);
+      // Shown live already, byte for byte, when it executed here.
+      const shownLive = options.liveStdout === true && !options.jobserver && computed.how === "executed";
+      if (!shownLive) captured.writeTo(options.writeStdout);
       return 0;
     }
     const resultBuffer = computed.buffer ?? (await store.get(computed.checksum));
