@@ -9,12 +9,13 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { writeFileAtomic } from "../buffers/atomic-write.ts";
 import { SeamlessError } from "../errors.ts";
 import { VERSION } from "../version.ts";
-import type { JobSpec } from "../queue/job.ts";
+import { isTerminal, type Job, type JobSpec } from "../queue/job.ts";
+import type { BufferLease } from "../gc/lease.ts";
 import { LocalExecutor } from "../queue/local-executor.ts";
 import { shellQuote } from "../execute/workspace.ts";
 import { Scheduler } from "../queue/scheduler.ts";
 import { SqliteJobStore } from "../queue/sqlite-store.ts";
-import { answerSubmitRecordFromCache, isSubmitRecord, prepareTransformationJob } from "../queue/transformation-job.ts";
+import { answerSubmitRecordFromCache, holdJobLease, isSubmitRecord, prepareTransformationJob } from "../queue/transformation-job.ts";
 import type { DecodedJobRequest, QueueDaemonStatus } from "../wire/queue.ts";
 import { queuePathsOf } from "../queue/paths.ts";
 import { withErrorHandling } from "./http.ts";
@@ -83,8 +84,28 @@ export async function startQueueDaemon(options: QueueDaemonOptions): Promise<Run
       return { command: [...options.selfCommand, "queue", "run-job", payloadPath].map(shellQuote).join(" "), cwd: job.workdir, env: { SEAMLESS_CACHE: options.cacheDir } };
     },
   });
+  // Each transformation job holds its buffers against `seamless gc` from submit to its end. The
+  // leases name this process: a daemon that dies drops them, and the next one holds them again.
+  const leases = new Map<number, BufferLease>();
+  const trackLease = (job: Job) => {
+    if (job.plain || !isSubmitRecord(job.payload)) return;
+    if (isTerminal(job.state)) {
+      leases.get(job.id)?.release();
+      leases.delete(job.id);
+    } else if (!leases.has(job.id)) {
+      try {
+        leases.set(job.id, holdJobLease(job.payload, options.cacheDir));
+      } catch (error) {
+        options.log(`cannot hold the buffers of job ${job.id} against gc: ${(error as Error)?.message ?? error}`);
+      }
+    }
+  };
+  const releaseLeases = () => {
+    for (const lease of leases.values()) lease.release();
+    leases.clear();
+  };
   const scheduler = await Scheduler.start({
-    store, executor, logDir: paths.logs, defaultParallel: options.slots,
+    store, executor, logDir: paths.logs, defaultParallel: options.slots, onChange: trackLease,
     lookupCached: async (job) => {
       if (!isSubmitRecord(job.payload)) return null;
       const log = scheduler.filesOf(job).log;
@@ -95,6 +116,7 @@ export async function startQueueDaemon(options: QueueDaemonOptions): Promise<Run
       return checksum ? { resultChecksum: checksum } : null;
     },
   });
+  for (const id of scheduler.activeIds()) trackLease(scheduler.getJob(id));
   const retainSeconds = options.retainSeconds ?? DEFAULT_RETAIN_SECONDS;
   const retain = () => {
     if (retainSeconds > 0) scheduler.clean(Date.now() - retainSeconds * 1000);
@@ -125,6 +147,7 @@ export async function startQueueDaemon(options: QueueDaemonOptions): Promise<Run
     server = await serveService(handler, { host: options.host, port: options.port, statusFile: options.statusFile, log: options.log });
   } catch (error) {
     await scheduler.stop();
+    releaseLeases();
     store.close();
     throw error;
   }
@@ -136,6 +159,7 @@ export async function startQueueDaemon(options: QueueDaemonOptions): Promise<Run
   void running.stopped.then(async () => {
     clearInterval(retention);
     await scheduler.stop();
+    releaseLeases();
     store.close();
     rmSync(paths.address, { force: true });
   });
