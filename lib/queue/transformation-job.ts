@@ -100,11 +100,21 @@ export function submitRecordOf(prepared: PreparedBash, originalCommand: string, 
  * members of one execution share its placed results; identical transformations elsewhere are
  * still computed once (the result cache and its single-flight lock).
  */
-export async function prepareTransformationJob(command: string, workdir: string, cacheDir: string, say: (text: string) => void): Promise<{ payload: SubmitRecord; dedupeKey: string }> {
+export async function prepareTransformationJob(
+  command: string, workdir: string, cacheDir: string, say: (text: string) => void,
+): Promise<{ payload: SubmitRecord; dedupeKey: string; lease: BufferLease }> {
   const prepared = await prepareCommand(defaultBashRunRequest(command, workdir), cacheDir, say);
-  await storePreparedBuffers(prepared, configOfJob(workdir), { verbosity: -1, message: () => {} });
+  // Held before the buffers are stored, so that gc cannot take them before the job is submitted
+  // (the caller releases it once the job holds its own lease).
+  const lease = holdBufferLease(cacheDir, [prepared.tfChecksum, ...prepared.buffers.keys()]);
+  try {
+    await storePreparedBuffers(prepared, configOfJob(workdir), { verbosity: -1, message: () => {} });
+  } catch (error) {
+    lease.release();
+    throw error;
+  }
   const payload = submitRecordOf(prepared, command, { workdir, auto_confirm: "yes" });
-  return { payload, dedupeKey: dedupeKeyOf(payload) };
+  return { payload, dedupeKey: dedupeKeyOf(payload), lease };
 }
 
 /**
@@ -215,12 +225,12 @@ export async function answerSubmitRecordFromCache(record: SubmitRecord, cacheDir
   try {
     const [present] = await store.has([checksum]);
     if (!present) return null;
+    const context = runContextOf(record, cacheDir);
+    await placeResult(record, store, undefined, checksum, io);
+    // Only an answer is logged: a miss (or a result that cannot be placed) goes on to run, and
+    // the run logs itself.
     const found = checksum;
-    // Only an answer is logged: a miss goes on to run, and the run logs itself.
-    await withRunLog(runContextOf(record, cacheDir), async (onComputed) => {
-      await placeResult(record, store, undefined, found, io);
-      onComputed?.({ checksum: found, fromCache: true, how: "cache hit", recordedWallSeconds });
-    });
+    await withRunLog(context, async (onComputed) => onComputed?.({ checksum: found, fromCache: true, how: "cache hit", recordedWallSeconds }));
     return checksum;
   } catch {
     return null;

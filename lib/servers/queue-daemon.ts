@@ -98,9 +98,29 @@ export async function startQueueDaemon(options: QueueDaemonOptions): Promise<Run
       } catch (error) {
         options.log(`cannot hold the buffers of job ${job.id} against gc: ${(error as Error)?.message ?? error}`);
       }
+      if (job.dedupeKey !== null) settle(job.dedupeKey);
     }
   };
+  // The lease taken while a job is prepared, until the submitted job holds its own (or a minute,
+  // should the submit fail).
+  const preparing = new Map<string, BufferLease[]>();
+  const handOver = (dedupeKey: string, lease: BufferLease) => {
+    const list = preparing.get(dedupeKey) ?? [];
+    list.push(lease);
+    preparing.set(dedupeKey, list);
+    setTimeout(() => settle(dedupeKey, lease), 60_000).unref?.();
+  };
+  const settle = (dedupeKey: string, lease?: BufferLease) => {
+    const list = preparing.get(dedupeKey);
+    if (!list) return;
+    const index = lease ? list.indexOf(lease) : 0;
+    if (index < 0) return;
+    list.splice(index, 1)[0]!.release();
+    if (list.length === 0) preparing.delete(dedupeKey);
+  };
   const releaseLeases = () => {
+    for (const list of preparing.values()) for (const lease of list) lease.release();
+    preparing.clear();
     for (const lease of leases.values()) lease.release();
     leases.clear();
   };
@@ -131,7 +151,8 @@ export async function startQueueDaemon(options: QueueDaemonOptions): Promise<Run
       after: request.after, group: request.group, label: request.label, workdir, env: {}, dedupeKey: null, payload: null,
     };
     if (request.plain) return spec;
-    const { payload, dedupeKey } = await prepareTransformationJob(request.command, workdir, options.cacheDir, (text) => options.log(text));
+    const { payload, dedupeKey, lease } = await prepareTransformationJob(request.command, workdir, options.cacheDir, (text) => options.log(text));
+    handOver(dedupeKey, lease);
     return { ...spec, payload, dedupeKey };
   };
   const status = (): QueueDaemonStatus => ({
