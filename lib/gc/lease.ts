@@ -9,6 +9,7 @@ import { mkdirSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { Checksum } from "../checksum/checksum.ts";
 import { writeFileAtomic } from "../buffers/atomic-write.ts";
+import { isProcessAlive, processStartTicks } from "../execute/process-tree.ts";
 
 let leaseCounter = 0;
 
@@ -38,18 +39,14 @@ export function holdBufferLease(cacheDir: string, checksums: Checksum[]): Buffer
   const dir = leaseDirOf(cacheDir);
   mkdirSync(dir, { recursive: true });
   const path = join(dir, `${process.pid}-${++leaseCounter}.json`);
-  writeFileAtomic(path, JSON.stringify({ pid: process.pid, checksums }));
+  // The start time ties the lease to this process, not to a later one that reuses its pid.
+  writeFileAtomic(path, JSON.stringify({ pid: process.pid, start: processStartTicks(process.pid), checksums }));
   return { release: () => rmSync(path, { force: true }) };
 }
 
-/** Whether a process lives (EPERM: it does, as another user). */
-export function processIsAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
+/** Whether a process lives (a zombie does not: it holds nothing any more). */
+export function processIsAlive(pid: number, startTicks: string | null = null): boolean {
+  return isProcessAlive(pid, startTicks);
 }
 
 /** The buffers held by the leases of live processes; leases of dead ones are removed. */
@@ -64,8 +61,8 @@ export function leasedBuffers(cacheDir: string): Set<Checksum> {
   }
   for (const name of names) {
     try {
-      const lease = JSON.parse(readFileSync(join(dir, name), "utf8")) as { pid: number; checksums: Checksum[] };
-      if (!processIsAlive(lease.pid)) {
+      const lease = JSON.parse(readFileSync(join(dir, name), "utf8")) as { pid: number; start?: string | null; checksums: Checksum[] };
+      if (!processIsAlive(lease.pid, typeof lease.start === "string" ? lease.start : null)) {
         rmSync(join(dir, name), { force: true });
         continue;
       }

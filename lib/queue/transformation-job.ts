@@ -23,6 +23,12 @@ import { SeamlessError } from "../errors.ts";
 import type { ResultTargets } from "../transformation/bash-code.ts";
 import type { TransformationDict } from "../transformation/dict.ts";
 import { prepareBashTransformation, type BashRunRequest, type PreparedBash } from "../transformation/prepare-bash.ts";
+import { holdBufferLease, type BufferLease } from "../gc/lease.ts";
+import { cacheStoreOf } from "../gc/plan.ts";
+import { membersOfIndexBuffer, pinsOfTransformationBuffer } from "../gc/_references.ts";
+import { withRunLog, type RunContext } from "../runlog/record.ts";
+import type { Computed } from "../execute/compute.ts";
+import type { ResultCache } from "../cache/store.ts";
 
 /** The SUBMIT record of cli-spec §7 (key order as Python writes it). */
 export interface SubmitRecord {
@@ -94,11 +100,21 @@ export function submitRecordOf(prepared: PreparedBash, originalCommand: string, 
  * members of one execution share its placed results; identical transformations elsewhere are
  * still computed once (the result cache and its single-flight lock).
  */
-export async function prepareTransformationJob(command: string, workdir: string, cacheDir: string, say: (text: string) => void): Promise<{ payload: SubmitRecord; dedupeKey: string }> {
+export async function prepareTransformationJob(
+  command: string, workdir: string, cacheDir: string, say: (text: string) => void,
+): Promise<{ payload: SubmitRecord; dedupeKey: string; lease: BufferLease }> {
   const prepared = await prepareCommand(defaultBashRunRequest(command, workdir), cacheDir, say);
-  await storePreparedBuffers(prepared, configOfJob(workdir), { verbosity: -1, message: () => {} });
+  // Held before the buffers are stored, so that gc cannot take them before the job is submitted
+  // (the caller releases it once the job holds its own lease).
+  const lease = holdBufferLease(cacheDir, [prepared.tfChecksum, ...prepared.buffers.keys()]);
+  try {
+    await storePreparedBuffers(prepared, configOfJob(workdir), { verbosity: -1, message: () => {} });
+  } catch (error) {
+    lease.release();
+    throw error;
+  }
   const payload = submitRecordOf(prepared, command, { workdir, auto_confirm: "yes" });
-  return { payload, dedupeKey: dedupeKeyOf(payload) };
+  return { payload, dedupeKey: dedupeKeyOf(payload), lease };
 }
 
 /**
@@ -147,7 +163,21 @@ async function placeResult(record: SubmitRecord, store: BufferStore, resultBuffe
  * @returns the result checksum
  * @throws {TransformationFailedError} when the command fails
  */
-export async function runSubmitRecord(record: SubmitRecord, cacheDir: string, io: TransformationJobIo): Promise<Checksum> {
+export async function runSubmitRecord(record: SubmitRecord, cacheDir: string, io: TransformationJobIo, signal?: AbortSignal): Promise<Checksum> {
+  return withRunLog(runContextOf(record, cacheDir), (onComputed) => computeSubmitRecord(record, cacheDir, io, onComputed, signal));
+}
+
+/** The run-log context of a queued job: logged as `seamless run` logs, with source "queue". */
+function runContextOf(record: SubmitRecord, cacheDir: string): RunContext {
+  return {
+    cacheDir, command: record.original_command, source: "queue", cwd: record.params.workdir, tfChecksum: record.transformation_checksum,
+    startMs: performance.now(),
+  };
+}
+
+async function computeSubmitRecord(
+  record: SubmitRecord, cacheDir: string, io: TransformationJobIo, onComputed: ((computed: Computed) => void) | undefined, signal: AbortSignal | undefined,
+): Promise<Checksum> {
   const config = configOfJob(record.params.workdir);
   const store = await openBufferStoreFor(config);
   const cache = await openResultCacheFor(config);
@@ -161,7 +191,7 @@ export async function runSubmitRecord(record: SubmitRecord, cacheDir: string, io
       })));
     }
     const computed = await computeTransformation(record.transformation_dict, record.transformation_checksum, {
-      store, cache, lockDir: lockDirOf(cacheDir), scratch: record.params.scratch,
+      store, cache, lockDir: lockDirOf(cacheDir), scratch: record.params.scratch, onComputed, signal,
       onStdoutLine: (line) => targets && io.writeStdout(`${line}\n`),
       onStderr: (chunk) => io.writeStderr(chunk),
       say: (level, text) => level <= 0 && io.writeStderr(`${text}\n`),
@@ -183,8 +213,10 @@ export async function answerSubmitRecordFromCache(record: SubmitRecord, cacheDir
   const config = configOfJob(record.params.workdir);
   const cache = await openResultCacheFor(config);
   let checksum: Checksum | null;
+  let recordedWallSeconds: number | null = null;
   try {
     checksum = await cache.getResult(record.transformation_checksum);
+    if (checksum) recordedWallSeconds = await recordedWallSecondsOf(cache, record.transformation_checksum);
   } finally {
     cache.close();
   }
@@ -193,13 +225,50 @@ export async function answerSubmitRecordFromCache(record: SubmitRecord, cacheDir
   try {
     const [present] = await store.has([checksum]);
     if (!present) return null;
+    const context = runContextOf(record, cacheDir);
     await placeResult(record, store, undefined, checksum, io);
+    // Only an answer is logged: a miss (or a result that cannot be placed) goes on to run, and
+    // the run logs itself.
+    const found = checksum;
+    await withRunLog(context, async (onComputed) => onComputed?.({ checksum: found, fromCache: true, how: "cache hit", recordedWallSeconds }));
     return checksum;
   } catch {
     return null;
   } finally {
     store.close();
   }
+}
+
+/** The wall time of a cached result's execution record (what a hit saves), when known. */
+async function recordedWallSecondsOf(cache: ResultCache, tfChecksum: Checksum): Promise<number | null> {
+  try {
+    const wall = (await cache.getExecutionRecord(tfChecksum))?.wall_time_seconds;
+    return typeof wall === "number" ? wall : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Holds the buffers a queued job needs (its transformation, code, inputs and the members of its
+ * directory inputs) against `seamless gc` until released. The lease names this process, so a
+ * daemon that dies drops it with it.
+ */
+export function holdJobLease(record: SubmitRecord, cacheDir: string): BufferLease {
+  const dictBytes = Buffer.from(JSON.stringify(record.transformation_dict));
+  const pins = pinsOfTransformationBuffer(dictBytes);
+  const checksums = new Set<Checksum>([record.transformation_checksum]);
+  const store = cacheStoreOf(cacheDir);
+  for (const pin of pins) {
+    checksums.add(pin.checksum);
+    if (!pin.directory) continue;
+    let index: Uint8Array | null = null;
+    try {
+      index = store.getSync(pin.checksum);
+    } catch {}
+    if (index) for (const member of membersOfIndexBuffer(index)) checksums.add(member);
+  }
+  return holdBufferLease(cacheDir, [...checksums]);
 }
 
 /** Whether a job payload is a SUBMIT record. */

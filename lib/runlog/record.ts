@@ -17,8 +17,10 @@ export interface RunContext {
   cacheDir: string;
   /** The command text (`seamless run`) or `run-transformation CHECKSUM`. */
   command: string;
-  source: "run" | "run-transformation";
+  source: "run" | "run-transformation" | "queue";
   cwd: string;
+  /** When the run started (`performance.now()`); default the process start, as for a command. */
+  startMs?: number;
   tfChecksum: Checksum;
   /** Builds the transformation's details for `seamless explain`; called only when not kept yet. */
   details?: () => TransformationDetails | null;
@@ -86,7 +88,7 @@ export async function withRunLog<T>(context: RunContext, body: (onComputed: ((co
       tfChecksum: context.tfChecksum,
       resultChecksum: done?.checksum ?? null,
       outcome,
-      elapsedMs: Math.round(performance.now() * 1000) / 1000,
+      elapsedMs: Math.round((performance.now() - (context.startMs ?? 0)) * 1000) / 1000,
       executionMs: done?.execution ? Math.round(done.execution.wallSeconds * 1e6) / 1000 : null,
       savedMs: done && done.how !== "executed" && typeof done.recordedWallSeconds === "number" ? Math.round(done.recordedWallSeconds * 1e6) / 1000 : null,
       stderr: tailOf(done?.execution?.stderr ?? (done ? null : stderrOfFailure(error))),

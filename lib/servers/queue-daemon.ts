@@ -9,12 +9,13 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { writeFileAtomic } from "../buffers/atomic-write.ts";
 import { SeamlessError } from "../errors.ts";
 import { VERSION } from "../version.ts";
-import type { JobSpec } from "../queue/job.ts";
+import { isTerminal, type Job, type JobSpec } from "../queue/job.ts";
+import type { BufferLease } from "../gc/lease.ts";
 import { LocalExecutor } from "../queue/local-executor.ts";
 import { shellQuote } from "../execute/workspace.ts";
 import { Scheduler } from "../queue/scheduler.ts";
 import { SqliteJobStore } from "../queue/sqlite-store.ts";
-import { answerSubmitRecordFromCache, isSubmitRecord, prepareTransformationJob } from "../queue/transformation-job.ts";
+import { answerSubmitRecordFromCache, holdJobLease, isSubmitRecord, prepareTransformationJob } from "../queue/transformation-job.ts";
 import type { DecodedJobRequest, QueueDaemonStatus } from "../wire/queue.ts";
 import { queuePathsOf } from "../queue/paths.ts";
 import { withErrorHandling } from "./http.ts";
@@ -83,8 +84,48 @@ export async function startQueueDaemon(options: QueueDaemonOptions): Promise<Run
       return { command: [...options.selfCommand, "queue", "run-job", payloadPath].map(shellQuote).join(" "), cwd: job.workdir, env: { SEAMLESS_CACHE: options.cacheDir } };
     },
   });
+  // Each transformation job holds its buffers against `seamless gc` from submit to its end. The
+  // leases name this process: a daemon that dies drops them, and the next one holds them again.
+  const leases = new Map<number, BufferLease>();
+  const trackLease = (job: Job) => {
+    if (job.plain || !isSubmitRecord(job.payload)) return;
+    if (isTerminal(job.state)) {
+      leases.get(job.id)?.release();
+      leases.delete(job.id);
+    } else if (!leases.has(job.id)) {
+      try {
+        leases.set(job.id, holdJobLease(job.payload, options.cacheDir));
+      } catch (error) {
+        options.log(`cannot hold the buffers of job ${job.id} against gc: ${(error as Error)?.message ?? error}`);
+      }
+      if (job.dedupeKey !== null) settle(job.dedupeKey);
+    }
+  };
+  // The lease taken while a job is prepared, until the submitted job holds its own (or a minute,
+  // should the submit fail).
+  const preparing = new Map<string, BufferLease[]>();
+  const handOver = (dedupeKey: string, lease: BufferLease) => {
+    const list = preparing.get(dedupeKey) ?? [];
+    list.push(lease);
+    preparing.set(dedupeKey, list);
+    setTimeout(() => settle(dedupeKey, lease), 60_000).unref?.();
+  };
+  const settle = (dedupeKey: string, lease?: BufferLease) => {
+    const list = preparing.get(dedupeKey);
+    if (!list) return;
+    const index = lease ? list.indexOf(lease) : 0;
+    if (index < 0) return;
+    list.splice(index, 1)[0]!.release();
+    if (list.length === 0) preparing.delete(dedupeKey);
+  };
+  const releaseLeases = () => {
+    for (const list of preparing.values()) for (const lease of list) lease.release();
+    preparing.clear();
+    for (const lease of leases.values()) lease.release();
+    leases.clear();
+  };
   const scheduler = await Scheduler.start({
-    store, executor, logDir: paths.logs, defaultParallel: options.slots,
+    store, executor, logDir: paths.logs, defaultParallel: options.slots, onChange: trackLease,
     lookupCached: async (job) => {
       if (!isSubmitRecord(job.payload)) return null;
       const log = scheduler.filesOf(job).log;
@@ -95,6 +136,7 @@ export async function startQueueDaemon(options: QueueDaemonOptions): Promise<Run
       return checksum ? { resultChecksum: checksum } : null;
     },
   });
+  for (const id of scheduler.activeIds()) trackLease(scheduler.getJob(id));
   const retainSeconds = options.retainSeconds ?? DEFAULT_RETAIN_SECONDS;
   const retain = () => {
     if (retainSeconds > 0) scheduler.clean(Date.now() - retainSeconds * 1000);
@@ -109,7 +151,8 @@ export async function startQueueDaemon(options: QueueDaemonOptions): Promise<Run
       after: request.after, group: request.group, label: request.label, workdir, env: {}, dedupeKey: null, payload: null,
     };
     if (request.plain) return spec;
-    const { payload, dedupeKey } = await prepareTransformationJob(request.command, workdir, options.cacheDir, (text) => options.log(text));
+    const { payload, dedupeKey, lease } = await prepareTransformationJob(request.command, workdir, options.cacheDir, (text) => options.log(text));
+    handOver(dedupeKey, lease);
     return { ...spec, payload, dedupeKey };
   };
   const status = (): QueueDaemonStatus => ({
@@ -125,6 +168,7 @@ export async function startQueueDaemon(options: QueueDaemonOptions): Promise<Run
     server = await serveService(handler, { host: options.host, port: options.port, statusFile: options.statusFile, log: options.log });
   } catch (error) {
     await scheduler.stop();
+    releaseLeases();
     store.close();
     throw error;
   }
@@ -136,6 +180,7 @@ export async function startQueueDaemon(options: QueueDaemonOptions): Promise<Run
   void running.stopped.then(async () => {
     clearInterval(retention);
     await scheduler.stop();
+    releaseLeases();
     store.close();
     rmSync(paths.address, { force: true });
   });
