@@ -145,10 +145,18 @@ export function createProcessTree(baseEnv: Record<string, string | undefined> = 
 }
 
 /** The markers a process carries, or null when its environment cannot be read. */
-function markersOf(pid: number): string[] | null {
+function markersOf(pid: number, lookAgainIfEmpty = false): string[] | null {
   let environ: string;
   try {
     environ = readFileSync(`/proc/${pid}/environ`, "latin1");
+    // A user process caught in the middle of exec shows an empty environment for an instant (a
+    // `setsid sleep` whose marker would then be missed): look again a moment later. Only asked
+    // for a job's own candidates (younger than its root); kernel threads (children of kthreadd,
+    // pid 2) and init have no environment at all.
+    for (let tries = 0; lookAgainIfEmpty && environ === "" && pid > 2 && readStat(pid)?.ppid !== 2 && tries < 3; tries++) {
+      Bun.sleepSync(1);
+      environ = readFileSync(`/proc/${pid}/environ`, "latin1");
+    }
   } catch {
     return null;
   }
@@ -206,7 +214,7 @@ export function listProcessTree(tree: ProcessTree): number[] {
     if (info.pid === process.pid || info.state === "Z" || info.state === "X") continue;
     if (tree.rootPid !== null && (info.pid === tree.rootPid || info.pgid === tree.rootPid)) selected.add(info.pid);
     else if (tree.rootStartTicks !== null && Number(info.startTicks) < tree.rootStartTicks) continue; // older than the job
-    else if (markersOf(info.pid)?.includes(tree.marker)) selected.add(info.pid);
+    else if (markersOf(info.pid, true)?.includes(tree.marker)) selected.add(info.pid);
   }
   withDescendants(all.filter((info) => info.state !== "Z" && info.pid !== process.pid), selected);
   return [...selected].sort((a, b) => a - b);
