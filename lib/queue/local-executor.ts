@@ -168,7 +168,30 @@ export class LocalExecutor implements Executor {
     const pid = child.pid;
     const startTicks = processStartTicks(pid);
     request.onStarted?.({ pid, pidStartTime: startTicks });
-    const tree = treeOf(pid, startTicks);
+    const watch = this.#watch(request, treeOf(pid, startTicks), request.timeoutMs);
+    const exitCode = await child.exited;
+    const ending = await watch.end();
+    const usage = child.resourceUsage();
+    return {
+      status: ending ?? "exited",
+      exitCode: ending ? null : exitCode,
+      resultChecksum: ending ? null : readResult(files.result),
+      wallSeconds: (performance.now() - started) / 1000,
+      cpuSeconds: usage ? (Number(usage.cpuTime.user) + Number(usage.cpuTime.system)) / 1e6 : null,
+      maxRssBytes: usage ? usage.maxRSS : null,
+    };
+  }
+
+  /**
+   * Watches a running job (started here, or re-attached after a restart): its signal and timeout
+   * kill its whole tree, its log stays capped. `end()`, once the job's root process is gone,
+   * stops watching and empties what the job left before its slot is free again: after a kill,
+   * the whole tree; after a normal end, its process group (a full /proc scan per job would halve
+   * the throughput of short jobs; escapees of a finished job are abandoned, and the next
+   * compute's reapAbandonedTrees() ends them). It answers why the job ended early, if it did.
+   */
+  #watch(request: ExecutionRequest, tree: ProcessTree, timeoutMs: number | null): { end(): Promise<"timeout" | "canceled" | null> } {
+    const { job } = request;
     this.#running.set(job.id, { tree, suspended: false });
     let ending: "timeout" | "canceled" | null = null;
     let killed: Promise<unknown> = Promise.resolve();
@@ -179,27 +202,18 @@ export class LocalExecutor implements Executor {
     };
     const onAbort = () => kill("canceled");
     request.signal.addEventListener("abort", onAbort, { once: true });
-    const timer = request.timeoutMs === null ? null : setTimeout(() => kill("timeout"), request.timeoutMs);
+    const timer = timeoutMs === null ? null : setTimeout(() => kill("timeout"), timeoutMs);
     const stopCapping = keepLogCapped(request);
-    const exitCode = await child.exited;
-    stopCapping();
-    if (timer) clearTimeout(timer);
-    request.signal.removeEventListener("abort", onAbort);
-    // Whatever the job left running goes with it before its slot is free again: after a kill,
-    // the whole tree; after a normal end, its process group (a full /proc scan per job would
-    // halve the throughput of short jobs; escapees of a finished job are abandoned, and the
-    // next compute's reapAbandonedTrees() ends them).
-    await killed;
-    if (ending === null) await this.#emptyGroup(pid);
-    this.#running.delete(job.id);
-    const usage = child.resourceUsage();
     return {
-      status: ending ?? "exited",
-      exitCode: ending ? null : exitCode,
-      resultChecksum: ending ? null : readResult(files.result),
-      wallSeconds: (performance.now() - started) / 1000,
-      cpuSeconds: usage ? (Number(usage.cpuTime.user) + Number(usage.cpuTime.system)) / 1e6 : null,
-      maxRssBytes: usage ? usage.maxRSS : null,
+      end: async () => {
+        stopCapping();
+        if (timer) clearTimeout(timer);
+        request.signal.removeEventListener("abort", onAbort);
+        await killed;
+        if (ending === null && tree.rootPid !== null) await this.#emptyGroup(tree.rootPid);
+        this.#running.delete(job.id);
+        return ending;
+      },
     };
   }
 
@@ -242,28 +256,11 @@ export class LocalExecutor implements Executor {
     const lost: ExecutionOutcome = { status: "lost", exitCode: null, resultChecksum: null, wallSeconds: 0, cpuSeconds: null, maxRssBytes: null };
     if (job.pid === null || !isProcessAlive(job.pid, job.pidStartTime)) return finished() ?? lost;
     const pid = job.pid;
-    const tree = treeOf(pid, job.pidStartTime);
-    this.#running.set(job.id, { tree, suspended: false });
-    let ending: "timeout" | "canceled" | null = null;
-    let killed: Promise<unknown> = Promise.resolve();
-    const kill = (why: "timeout" | "canceled") => {
-      if (ending) return;
-      ending = why;
-      killed = this.#kill(job.id, tree);
-    };
-    const onAbort = () => kill("canceled");
-    request.signal.addEventListener("abort", onAbort, { once: true });
     const remaining = request.timeoutMs === null ? null : Math.max(0, request.timeoutMs - (Date.now() - (job.startedAt ?? Date.now())));
-    const timer = remaining === null ? null : setTimeout(() => kill("timeout"), remaining);
-    const stopCapping = keepLogCapped(request);
+    const watch = this.#watch(request, treeOf(pid, job.pidStartTime), remaining);
     // Not our child: no exit event exists for it, so its liveness is checked a few times a second.
     while (isProcessAlive(pid, job.pidStartTime)) await Bun.sleep(100);
-    stopCapping();
-    if (timer) clearTimeout(timer);
-    request.signal.removeEventListener("abort", onAbort);
-    await killed;
-    if (ending === null) await this.#emptyGroup(pid);
-    this.#running.delete(job.id);
+    const ending = await watch.end();
     if (ending) return { ...lost, status: ending };
     // The shell writes the exit file as it exits; give the write a moment to land.
     for (let i = 0; i < 10; i++) {
