@@ -11,8 +11,8 @@ import { trivialBuffer } from "../checksum/trivial.ts";
 import {
   HAS_BATCH_SIZE, HashserverPath, HashserverStatus, decodeBufferLengthAnswer, decodeHasAnswer, encodeChecksumList, isPutSuccess,
 } from "../wire/hashserver.ts";
-import { describeNetworkError, httpRequest, normalizeBaseUrl, openHttpRequest, readAnswer, withRetries, type HttpAnswer, type HttpRequestOptions } from "../wire/http-client.ts";
-import { streamGet } from "../wire/raw-get.ts";
+import { describeNetworkError, normalizeBaseUrl, withRetries, type HttpAnswer, type HttpRequestOptions } from "../wire/http-client.ts";
+import { socketTransport, type HttpTransport } from "../wire/transport.ts";
 import { BatchedFileWriter } from "./batched-writer.ts";
 import { describeWriteError, tempPathFor } from "./atomic-write.ts";
 import { sourceChanged } from "./bufferdir.ts";
@@ -24,25 +24,26 @@ const JSON_HEADERS = { "content-type": "application/json" };
 /** A remote hashserver. */
 export class HttpBufferStore implements BufferStore {
   readonly location: string;
-  readonly #base: URL;
+  readonly #transport: HttpTransport;
   #healthy = false;
 
   /**
    * @param url the hashserver
    * @param options `healthy`: the caller has just checked `/healthcheck` (the launcher
-   *   handshake), so the first request skips it
+   *   handshake), so the first request skips it; `transport`: how requests reach the server
+   *   (default: sockets to `url`; tests pass the server handler itself)
    */
-  constructor(url: string, options: { healthy?: boolean } = {}) {
-    this.#base = normalizeBaseUrl(url);
+  constructor(url: string, options: { healthy?: boolean; transport?: HttpTransport } = {}) {
     this.location = url.replace(/\/+$/, "");
     this.#healthy = options.healthy ?? false;
+    this.#transport = options.transport ?? socketTransport(normalizeBaseUrl(url));
   }
 
   /** `GET /healthcheck`, once per client, before the first real request (services-spec §6.1). */
   async #ensureHealthy(): Promise<void> {
     if (this.#healthy) return;
     try {
-      const answer = await httpRequest(this.#base, HashserverPath.healthcheck, { method: "GET", timeoutMs: 10_000 });
+      const answer = await this.#transport.request(HashserverPath.healthcheck, { method: "GET", timeoutMs: 10_000 });
       if (answer.status !== HashserverStatus.ok) throw new RemoteError(`status ${answer.status}`, this.location, answer.status);
     } catch (error) {
       throw new RemoteError(`Cannot reach buffer server ${this.location}: ${describeNetworkError(error)}`, this.location, undefined, {
@@ -56,7 +57,7 @@ export class HttpBufferStore implements BufferStore {
   /** One request; a network failure becomes a RemoteError that says what was being done. */
   async #request(what: string, path: string, options: HttpRequestOptions): Promise<HttpAnswer> {
     try {
-      return await httpRequest(this.#base, path, options);
+      return await this.#transport.request(path, options);
     } catch (error) {
       throw new RemoteError(`${what}: ${this.location}: ${describeNetworkError(error)}`, this.location, undefined, { cause: error });
     }
@@ -123,7 +124,7 @@ export class HttpBufferStore implements BufferStore {
       const output = new BatchedFileWriter(temp);
       const hasher = new StreamingHasher();
       try {
-        const outcome = await streamGet(this.#base.hostname, Number(this.#base.port || 80), this.#base.pathname.replace(/\/$/, "") + HashserverPath.buffer(checksum), (chunk) => {
+        const outcome = await this.#transport.streamGet(HashserverPath.buffer(checksum), (chunk) => {
           hasher.update(chunk);
           output.write(chunk);
           onProgress?.(chunk.byteLength);
@@ -192,8 +193,7 @@ export class HttpBufferStore implements BufferStore {
           yield chunk as Buffer;
         }
       })();
-      const response = await openHttpRequest(this.#base, HashserverPath.buffer(checksum), { method: "PUT", timeoutMs: 600_000 }, counted);
-      const a = await readAnswer(response);
+      const a = await this.#transport.requestStreaming(HashserverPath.buffer(checksum), { method: "PUT", timeoutMs: 600_000 }, counted);
       if (!isPutSuccess(a.status)) {
         if (a.status === HashserverStatus.badRequest) {
           const sent = hasher.digest();

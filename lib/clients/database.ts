@@ -13,7 +13,8 @@ import {
   DatabasePath, DatabaseRequests, DatabaseStatus, decodeChecksumAnswer, decodeChecksumListAnswer, decodeJsonAnswer, encodeDatabaseRequest,
   type DatabaseRequest,
 } from "../wire/database.ts";
-import { describeNetworkError, httpRequest, isRetryable, normalizeBaseUrl, type HttpAnswer } from "../wire/http-client.ts";
+import { describeNetworkError, isRetryable, normalizeBaseUrl, type HttpAnswer } from "../wire/http-client.ts";
+import { socketTransport, type HttpTransport } from "../wire/transport.ts";
 
 /** Options of {@link DatabaseClient}. */
 export interface DatabaseClientOptions {
@@ -25,14 +26,11 @@ export interface DatabaseClientOptions {
   attempts?: number;
   /** Per-request timeout (services-spec §6.1: 10 s). */
   timeoutMs?: number;
-  /** Sends one request; default HTTP on `node:http`. Tests pass the server handler itself. */
-  transport?: DatabaseTransport;
+  /** How requests reach the server; default sockets to the URL. Tests pass the server handler itself (`servers/in-process.ts`). */
+  transport?: HttpTransport;
   /** The caller has just checked `/healthcheck` (the launcher handshake), so the first request skips it. */
   healthy?: boolean;
 }
-
-/** One HTTP exchange: method, path, body → status and body. */
-export type DatabaseTransport = (method: "GET" | "PUT", path: string, body: string | undefined, timeoutMs: number) => Promise<HttpAnswer>;
 
 /** The default of `SEAMLESS_DATABASE_MAX_INFLIGHT`. */
 export const DEFAULT_MAX_INFLIGHT = 30;
@@ -49,16 +47,14 @@ const JSON_HEADERS = { "content-type": "application/json" };
 /** A remote `seamless database`. */
 export class DatabaseClient implements ResultCache {
   readonly location: string;
-  readonly #base: URL;
   readonly #readonly: boolean;
   readonly #throttle: Semaphore | null;
   readonly #attempts: number;
   readonly #timeoutMs: number;
-  readonly #transport: DatabaseTransport;
+  readonly #transport: HttpTransport;
   #healthy = false;
 
   constructor(url: string, options: DatabaseClientOptions = {}) {
-    this.#base = normalizeBaseUrl(url);
     this.location = url.replace(/\/+$/, "");
     this.#readonly = options.readonly ?? false;
     const inflight = options.maxInflight ?? DEFAULT_MAX_INFLIGHT;
@@ -66,18 +62,22 @@ export class DatabaseClient implements ResultCache {
     this.#attempts = options.attempts ?? 5;
     this.#timeoutMs = options.timeoutMs ?? 10_000;
     this.#healthy = options.healthy ?? false;
-    this.#transport = options.transport ?? ((method, path, body, timeoutMs) => httpRequest(this.#base, path, { method, body, headers: body === undefined ? undefined : JSON_HEADERS, timeoutMs }));
+    this.#transport = options.transport ?? socketTransport(normalizeBaseUrl(url));
+  }
+
+  #send(method: "GET" | "PUT", path: string, body: string | undefined): Promise<HttpAnswer> {
+    return this.#transport.request(path, { method, body, headers: body === undefined ? undefined : JSON_HEADERS, timeoutMs: this.#timeoutMs });
   }
 
   /** One attempt: health check first when needed, then the request; network failures are retryable. */
   async #attempt(method: "GET" | "PUT", path: string, body: string | undefined): Promise<HttpAnswer> {
     try {
       if (!this.#healthy) {
-        const health = await this.#transport("GET", DatabasePath.healthcheck, undefined, this.#timeoutMs);
+        const health = await this.#send("GET", DatabasePath.healthcheck, undefined);
         if (health.status !== DatabaseStatus.ok) throw new RemoteError(`health check answered ${health.status}`, this.location, 503);
         this.#healthy = true;
       }
-      const answer = await this.#transport(method, path, body, this.#timeoutMs);
+      const answer = await this.#send(method, path, body);
       if (answer.status >= 500) throw new RemoteError(`answered ${answer.status} (${answer.body.toString("utf8").slice(0, 200)})`, this.location, answer.status);
       return answer;
     } catch (error) {
@@ -141,7 +141,7 @@ export class DatabaseClient implements ResultCache {
    */
   startKeepalive(intervalMs = 30_000): () => void {
     const timer = setInterval(() => {
-      this.#transport("GET", DatabasePath.healthcheck, undefined, this.#timeoutMs).catch(() => {});
+      this.#send("GET", DatabasePath.healthcheck, undefined).catch(() => {});
     }, intervalMs);
     timer.unref?.();
     return () => clearInterval(timer);

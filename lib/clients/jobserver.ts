@@ -10,7 +10,8 @@ import {
   encodeRunTransformationRequest, encodeSoftcancelRequest, type CancelAnswer, type RecordRuntime, type RunTransformationRequest,
   type TransformationStatus,
 } from "../wire/jobserver.ts";
-import { describeNetworkError, httpRequest, normalizeBaseUrl, type HttpAnswer, type HttpRequestOptions } from "../wire/http-client.ts";
+import { describeNetworkError, normalizeBaseUrl, type HttpAnswer, type HttpRequestOptions } from "../wire/http-client.ts";
+import { socketTransport, type HttpTransport } from "../wire/transport.ts";
 
 /** A successful run. */
 export interface JobserverResult {
@@ -27,17 +28,22 @@ const JSON_HEADERS = { "content-type": "application/json" };
 /** A remote jobserver. */
 export class JobserverClient {
   readonly location: string;
-  readonly #base: URL;
+  readonly #transport: HttpTransport;
   #memberCounter = 0;
 
-  constructor(url: string) {
-    this.#base = normalizeBaseUrl(url);
+  /**
+   * @param url the jobserver
+   * @param options `transport`: how requests reach the server (default: sockets to `url`;
+   *   tests pass the server handler itself)
+   */
+  constructor(url: string, options: { transport?: HttpTransport } = {}) {
     this.location = url.replace(/\/+$/, "");
+    this.#transport = options.transport ?? socketTransport(normalizeBaseUrl(url));
   }
 
   async #request(what: string, path: string, options: HttpRequestOptions): Promise<HttpAnswer> {
     try {
-      return await httpRequest(this.#base, path, options);
+      return await this.#transport.request(path, options);
     } catch (error) {
       if (options.signal?.aborted) throw error;
       throw new RemoteError(`${what}: jobserver ${this.location}: ${describeNetworkError(error)}`, this.location, undefined, { cause: error });

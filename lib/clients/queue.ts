@@ -11,6 +11,7 @@ import {
   encodeJobListQuery, QueuePath, QueueStatus, type JobListQuery, type JobObject, type JobPage, type JobRequest,
   type QueueDaemonStatus, type QueueErrorBody, type WaitAnswer,
 } from "../wire/queue.ts";
+import type { FetchLike } from "../wire/transport.ts";
 
 /** A daemon that cannot be reached. */
 export class QueueUnreachableError extends SeamlessError {}
@@ -46,7 +47,16 @@ export function readDaemonAddress(addressPath: string): (QueueEndpoint & { pid: 
 
 /** Talks to one queue daemon. */
 export class QueueClient {
-  constructor(readonly endpoint: QueueEndpoint) {}
+  readonly #fetch: FetchLike;
+
+  /**
+   * @param endpoint the daemon's URL and token
+   * @param options `fetch`: how requests reach the daemon (default the global `fetch`; tests
+   *   pass the daemon's handler itself)
+   */
+  constructor(readonly endpoint: QueueEndpoint, options: { fetch?: FetchLike } = {}) {
+    this.#fetch = options.fetch ?? ((url, init) => fetch(url, init));
+  }
 
   async #request(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<Response> {
     const headers: Record<string, string> = {};
@@ -54,7 +64,7 @@ export class QueueClient {
     if (this.endpoint.token) headers.authorization = `Bearer ${this.endpoint.token}`;
     let response: Response;
     try {
-      response = await fetch(`${this.endpoint.url}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal });
+      response = await this.#fetch(`${this.endpoint.url}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal });
     } catch (error) {
       if ((error as Error)?.name === "AbortError") throw error;
       throw new QueueUnreachableError(`Cannot reach the queue daemon at ${this.endpoint.url}: ${(error as Error).message}`);

@@ -8,3 +8,4 @@ export * from "./serve.ts";
 export * from "./database.ts";
 export * from "./jobserver.ts";
 export * from "./jobserver-backends.ts";
+export * from "./in-process.ts";

@@ -9,3 +9,4 @@ export * from "./database.ts";
 export * from "./launcher.ts";
 export * from "./raw-request.ts";
 export * from "./jobserver.ts";
+export * from "./transport.ts";

@@ -9,9 +9,12 @@ import { SqliteResultCache } from "../../../lib/cache/result-cache.ts";
 import { resolveConfig } from "../../../lib/config/mod.ts";
 import { openResultCacheFor } from "../../../lib/delegation/mod.ts";
 import type { ResultCache } from "../../../lib/cache/store.ts";
-import { DatabaseClient, parseMaxInflight, type DatabaseTransport } from "../../../lib/clients/database.ts";
+import { DatabaseClient, parseMaxInflight } from "../../../lib/clients/database.ts";
 import { createDatabaseHandler } from "../../../lib/servers/database.ts";
-import { makeServiceRequest, withErrorHandling } from "../../../lib/servers/http.ts";
+import { withErrorHandling } from "../../../lib/servers/http.ts";
+import { handlerTransport } from "../../../lib/servers/in-process.ts";
+import type { HttpAnswer } from "../../../lib/wire/http-client.ts";
+import type { HttpTransport } from "../../../lib/wire/transport.ts";
 import { tempDir } from "../../helpers.ts";
 
 const TF = "4".repeat(64);
@@ -19,15 +22,23 @@ const RES = "5".repeat(64);
 const OTHER = "6".repeat(64);
 
 /** A transport that hands each request to the server handler: the codec round trip without a socket. */
-function handlerTransport(file: DatabaseFile, writable = true): { transport: DatabaseTransport; sent: string[] } {
-  const handler = withErrorHandling(createDatabaseHandler({ file, writable }), () => {});
+function databaseTransport(file: DatabaseFile, writable = true): { transport: HttpTransport; sent: string[] } {
+  const inner = handlerTransport(withErrorHandling(createDatabaseHandler({ file, writable }), () => {}));
   const sent: string[] = [];
-  const transport: DatabaseTransport = async (method, path, body) => {
-    sent.push(`${method} ${path} ${body ?? ""}`);
-    const response = await handler(makeServiceRequest(method, path, body));
-    return { status: response.status, body: Buffer.from(response.body as string) };
+  const transport: HttpTransport = {
+    ...inner,
+    request: (path, options) => {
+      sent.push(`${options.method} ${path} ${options.body ?? ""}`);
+      return inner.request(path, options);
+    },
   };
   return { transport, sent };
+}
+
+/** A transport whose whole-body requests are answered by `answer` (the client needs no other kind). */
+function fakeTransport(answer: (method: string, path: string) => Promise<HttpAnswer>): HttpTransport {
+  const unused = () => Promise.reject(new Error("not used by the database client"));
+  return { request: (path, options) => answer(options.method, path), requestStreaming: unused, streamGet: unused };
 }
 
 /** The contract every ResultCache keeps, run against each implementation. */
@@ -61,7 +72,7 @@ describe("ResultCache implementations keep one contract", () => {
   test("DatabaseClient round trip through createDatabaseHandler (codec shared, no socket)", async () => {
     using dir = tempDir();
     const file = DatabaseFile.openForServer(join(dir.path, "seamless.db"), true);
-    const { transport, sent } = handlerTransport(file);
+    const { transport, sent } = databaseTransport(file);
     const client = new DatabaseClient("http://127.0.0.1:1", { transport });
     expect(await client.protocol()).toEqual(["seamless", "database", "2.2"]);
     await checkContract(client);
@@ -89,11 +100,11 @@ describe("DatabaseClient errors", () => {
   test("a read-only client refuses writes before sending; 4xx is an error, not retried", async () => {
     using dir = tempDir();
     const file = DatabaseFile.openForServer(join(dir.path, "seamless.db"), true);
-    const { transport, sent } = handlerTransport(file);
+    const { transport, sent } = databaseTransport(file);
     const reader = new DatabaseClient("http://127.0.0.1:1", { transport, readonly: true });
     await expect(reader.setResult(TF, RES)).rejects.toThrow("is read-only");
     expect(sent).toEqual([]);
-    const readOnlyServer = handlerTransport(file, false);
+    const readOnlyServer = databaseTransport(file, false);
     const writer = new DatabaseClient("http://127.0.0.1:1", { transport: readOnlyServer.transport });
     await expect(writer.setResult(TF, RES)).rejects.toThrow("answered 405 (ERROR: Database server is read-only)");
     expect(readOnlyServer.sent.filter((line) => line.startsWith("PUT")).length).toBe(1);
@@ -102,29 +113,29 @@ describe("DatabaseClient errors", () => {
 
   test("connection failures and 5xx are tried 5 times, then one line names the server", async () => {
     let calls = 0;
-    const failing: DatabaseTransport = async () => {
+    const failing = fakeTransport(async () => {
       calls++;
       throw Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" });
-    };
+    });
     const client = new DatabaseClient("http://127.0.0.1:9/", { transport: failing });
     const error = await client.getResult(TF).catch((e) => e as Error);
     expect(calls).toBe(5);
     expect((error as Error).message).toBe(`Cannot look up transformation "${TF}": database server http://127.0.0.1:9: connection refused (5 attempts)`);
     let served = 0;
-    const flaky: DatabaseTransport = async (_method, path) => {
+    const flaky = fakeTransport(async (_method, path) => {
       served++;
       if (path === "/healthcheck") return { status: 200, body: Buffer.from("OK") };
       return served < 4 ? { status: 500, body: Buffer.from("500 Internal Server Error") } : { status: 200, body: Buffer.from(RES) };
-    };
+    });
     expect(await new DatabaseClient("http://x:1", { transport: flaky }).getResult(TF)).toBe(RES);
   });
 
   test("startKeepalive() sends health checks until stopped, ignoring failures", async () => {
     const paths: string[] = [];
-    const transport: DatabaseTransport = async (_method, path) => {
+    const transport = fakeTransport(async (_method, path) => {
       paths.push(path);
       throw new Error("down");
-    };
+    });
     const stop = new DatabaseClient("http://x:1", { transport }).startKeepalive(5);
     for (let i = 0; i < 400 && paths.length < 2; i++) await Bun.sleep(5);
     stop();
@@ -138,13 +149,13 @@ describe("DatabaseClient errors", () => {
   test("at most SEAMLESS_DATABASE_MAX_INFLIGHT GETs are in flight", async () => {
     let inFlight = 0;
     let peak = 0;
-    const slow: DatabaseTransport = async (_method, path) => {
+    const slow = fakeTransport(async (_method, path) => {
       inFlight++;
       peak = Math.max(peak, inFlight);
       await Bun.sleep(5);
       inFlight--;
       return path === "/healthcheck" ? { status: 200, body: Buffer.from("OK") } : { status: 404, body: Buffer.from("ERROR: Unknown key") };
-    };
+    });
     const client = new DatabaseClient("http://x:1", { transport: slow, maxInflight: 3 });
     await client.getResult(TF);
     peak = 0;
@@ -199,7 +210,7 @@ describe("DatabaseFile on the Python schema (services-spec §3.5)", () => {
     python.query(`INSERT INTO "meta_data" VALUES (?, ?, ?)`).run(TF, RES, `{"schema_version":1,"tf_checksum":"${TF}","result_checksum":"${RES}","t":1.0}`);
     python.close();
     const file = DatabaseFile.openForServer(pythonPath, false);
-    const { transport } = handlerTransport(file, false);
+    const { transport } = databaseTransport(file, false);
     const client = new DatabaseClient("http://x:1", { transport });
     expect(await client.getResult(TF)).toBe(RES);
     expect(await client.getExecutionRecord(TF)).toEqual({ schema_version: 1, tf_checksum: TF, result_checksum: RES, t: 1 });
