@@ -112,3 +112,11 @@ export function processesWithCommandLine(text: string, exact = true): number[] {
   }
   return found;
 }
+
+/**
+ * A stat-cache clock a second ahead of the real one: files a test has just written count as
+ * changed well before they were hashed (past the racy-timestamp margin), with no waiting.
+ */
+export function clockPastRacyMargin(): number {
+  return Date.now() + 1000;
+}

@@ -271,7 +271,7 @@ async function planAfterOnePass(kept: string[], store: BufferDir, statCache: Sta
     const storedNames = store.listingPays(kept.length) ? await store.storedNames() : null;
     files.storedPrefixes = storedNames ? storedPrefixesOf(storedNames) : null;
     // Taken before reading: a change during the upload then falls inside the stat cache's racy margin.
-    recordedMs = Date.now();
+    recordedMs = statCache?.now() ?? 0;
     const helped = helper.uploadInOnePass(files);
     helped.catch(() => {}); // awaited by uploadClaimedInOrder
     // Until its files are marked as listed regular files, the helper looks at each before opening it.
@@ -341,7 +341,7 @@ interface CacheLookup {
  */
 async function hashNewFiles(paths: string[], stats: Stats[], { statCache, queries, set }: CacheLookup, options: PlanOptions, idleHelper: UploadHelper | null): Promise<HashedFiles> {
   // Taken before reading: a change during hashing then falls inside the stat cache's racy margin.
-  const recordedMs = Date.now();
+  const recordedMs = statCache?.now() ?? 0;
   const cachedCount = statCache?.prefetch(queries) ?? null;
   const all = paths.map((_, index) => index);
   const share = options.localStore ? helperShare(all, paths, stats, statCache, cachedCount) : [];

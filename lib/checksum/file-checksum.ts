@@ -43,7 +43,7 @@ export function checksumFile(path: string, cache?: StatCache | null, options: Ch
     if (cached) return cachedResult(path, stats, cached);
   }
   // Taken before reading: a change during hashing then falls inside the racy margin.
-  const recordedMs = Date.now();
+  const recordedMs = statCache?.now() ?? 0;
   const result = hashFileContent(path, stats?.size ?? null, options.keepSmallBytes);
   if (statCache && stats) statCache.record(stampOf(stats), compressionSuffixOf(path) !== null, result.checksum, recordedMs);
   return result;
@@ -65,7 +65,7 @@ export async function checksumFileAsync(path: string, cache: StatCache | null, o
     const cached = statCache.lookup(stampOf(stats), false);
     if (cached) return cachedResult(path, stats, cached);
   }
-  const recordedMs = Date.now();
+  const recordedMs = statCache?.now() ?? 0;
   let result: FileChecksum;
   if (stats.size > SMALL_FILE_BYTES) result = await hashFileRawAsync(path);
   else {
@@ -146,7 +146,7 @@ export async function checksumFiles(paths: readonly string[], stats: readonly St
     statCache.prefetch(stampQueriesOf(paths, stats));
   }
   // Taken before reading, for the set as for each file (the racy rule of the stat cache).
-  const recordedMs = Date.now();
+  const recordedMs = statCache?.now() ?? 0;
   const results = new Array<FileChecksum>(paths.length);
   let budget = options.keepSmallBytesUpTo ?? 0;
   const keep = (result: FileChecksum, index: number) => {

@@ -157,10 +157,26 @@ export class StatCache {
 
   /** Files smaller than this are not looked up or recorded. */
   readonly minBytes: number;
+  readonly #clock: () => number;
 
-  constructor(path: string, options: { minBytes?: number } = {}) {
+  /**
+   * @param path the SQLite file (created on first use)
+   * @param options `minBytes`: smaller files are simply hashed; `clock`: milliseconds since the
+   *   epoch, `Date.now` by default (tests pass one ahead of the real clock, so that files they
+   *   just wrote are past the racy margin without waiting)
+   */
+  constructor(path: string, options: { minBytes?: number; clock?: () => number } = {}) {
     this.#path = path;
     this.minBytes = options.minBytes ?? STAT_CACHE_MIN_BYTES;
+    this.#clock = options.clock ?? Date.now;
+  }
+
+  /**
+   * The time to record a file version with ({@link record}'s `recordedMs`): take it before the
+   * file is read, so that a change while it is read falls inside the racy margin.
+   */
+  now(): number {
+    return this.#clock();
   }
 
   #open() {
@@ -253,7 +269,7 @@ export class StatCache {
   /**
    * Records the checksum of a file version that was just hashed.
    *
-   * @param recordedMs the time (`Date.now()`) before the file was read
+   * @param recordedMs {@link now} before the file was read
    */
   record(stamp: FileStamp, decompress: boolean, checksum: Checksum, recordedMs: number): void {
     if (!cacheable(stamp)) return;

@@ -9,7 +9,7 @@ import { hashFilesOnAllCores } from "../../lib/checksum/hash-pool.ts";
 import { FILE_SET_MIN_FILES, STAT_CACHE_MIN_BYTES, StatCache, fileSetOf, fileSetOfFiles, stampOf } from "../../lib/checksum/stat-cache.ts";
 import { parseChecksumSidecar, parseIndexText, stripTextData, writeFileIfChanged } from "../../lib/checksum/sidecar.ts";
 import { VECTORS } from "../fixtures/spec-vectors.ts";
-import { tempDir, makeStoreLookLarge } from "../helpers.ts";
+import { clockPastRacyMargin, tempDir, makeStoreLookLarge } from "../helpers.ts";
 import { BufferDir } from "../../lib/buffers/bufferdir.ts";
 import { trivialBuffer } from "../../lib/checksum/trivial.ts";
 import { existsSync, mkdirSync, readFileSync, statSync, utimesSync } from "node:fs";
@@ -56,8 +56,7 @@ describe("file checksums", () => {
     const data = new Uint8Array(5 * 1024 * 1024 + 3).map((_, i) => i % 241);
     const path = join(dir.path, "large");
     writeFileSync(path, data);
-    const cache = new StatCache(join(dir.path, "stat.sqlite"), { minBytes: 0 });
-    await Bun.sleep(80); // past the racy-timestamp margin
+    const cache = new StatCache(join(dir.path, "stat.sqlite"), { minBytes: 0, clock: clockPastRacyMargin });
     const [first] = await checksumFiles([path], [statSync(path)], cache);
     expect(first).toEqual({ checksum: computeChecksum(data), length: data.length });
     const [again] = await checksumFiles([path], [statSync(path)], cache);
@@ -89,6 +88,24 @@ describe("file checksums", () => {
     big[0] = 2;
     writeFileSync(path, big);
     expect(checksumFile(path, cache).checksum).toBe(computeChecksum(big));
+    cache.close();
+  });
+  test("the stat cache records with its injected clock: an entry taken within the racy margin of a change is not trusted", () => {
+    using dir = tempDir();
+    const path = join(dir.path, "f");
+    writeFileSync(path, "racy\n");
+    const stats = statSync(path);
+    const changedMs = Math.max(stats.mtimeMs, stats.ctimeMs);
+    let nowMs = changedMs + 10;
+    const cache = new StatCache(join(dir.path, "stat.sqlite"), { minBytes: 0, clock: () => nowMs });
+    expect(cache.now()).toBe(changedMs + 10);
+    expect(checksumFile(path, cache)).toEqual({ checksum: computeChecksum("racy\n"), length: 5 });
+    // Recorded 10 ms after the change: the same tick may have held a later change, so it is hashed again.
+    expect(checksumFile(path, cache).fromStatCache).toBeUndefined();
+    nowMs = changedMs + 60;
+    // Hashed again, and now recorded past the 50 ms margin; the next look is answered by the cache.
+    expect(checksumFile(path, cache).fromStatCache).toBeUndefined();
+    expect(checksumFile(path, cache)).toEqual({ checksum: computeChecksum("racy\n"), length: 5, fromStatCache: true });
     cache.close();
   });
   test("small files bypass the stat cache and never open its database", () => {
@@ -141,9 +158,8 @@ describe("hashing many files on every core", () => {
   test("checksumFiles() mixes the stat cache, the pool and small files, and records what it hashed", async () => {
     using dir = tempDir();
     const files = makeFiles(dir.path);
-    const cache = new StatCache(join(dir.path, "stat.sqlite"), { minBytes: 0 });
+    const cache = new StatCache(join(dir.path, "stat.sqlite"), { minBytes: 0, clock: clockPastRacyMargin });
     const paths = files.map(({ path }) => path);
-    await Bun.sleep(80); // so that the first hashing falls outside the racy-timestamp margin
     const stats = () => paths.map((path) => statSync(path));
     const expected = files.map(({ data }) => computeChecksum(data));
     const seen: number[] = [];
@@ -340,17 +356,18 @@ describe("file sets in the stat cache", () => {
     using dir = tempDir();
     const paths = [...Array(300).keys()].map((i) => join(dir.path, `f${i}.txt`));
     paths.forEach((path, i) => writeFileSync(path, `file ${i}\n`));
-    await Bun.sleep(80); // past the racy-timestamp margin
-    const cache = new StatCache(join(dir.path, "stat-cache.sqlite"), { minBytes: 0 });
+    const cache = new StatCache(join(dir.path, "stat-cache.sqlite"), { minBytes: 0, clock: clockPastRacyMargin });
     const stats = () => paths.map((path) => statSync(path));
     const expected = paths.map((_, i) => computeChecksum(`file ${i}\n`));
     expect((await checksumFiles(paths, stats(), cache)).map((result) => result.checksum)).toEqual(expected);
     const set = fileSetOf(stats().map((stat) => ({ stamp: stampOf(stat), decompress: false })))!;
     expect(cache.lookupSet(set)).toEqual(expected);
     expect((await checksumFiles(paths, stats(), cache)).map((result) => result.checksum)).toEqual(expected);
-    writeFileSync(paths[42]!, "changed\n");
+    // Another size: with a clock past the racy margin, a same-size rewrite within the same
+    // timestamp tick would be believed unchanged (the case the racy rule exists for).
+    writeFileSync(paths[42]!, "changed file\n");
     const changed = await checksumFiles(paths, stats(), cache);
-    expect(changed[42]!.checksum).toBe(computeChecksum("changed\n"));
+    expect(changed[42]!.checksum).toBe(computeChecksum("changed file\n"));
     expect(changed[42]!.fromStatCache).toBeUndefined();
     expect(changed.filter((result) => result.fromStatCache).length).toBe(299);
     cache.close();

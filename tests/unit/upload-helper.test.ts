@@ -13,7 +13,7 @@ import { hashClaimed, sharedFilesOf, sharedResults } from "../../lib/buffers/sha
 import { SidecarReads, readClaimedSidecars, sharedSidecarsOf } from "../../lib/buffers/shared-sidecars.ts";
 import { StoreClaims, sharedStoresOf } from "../../lib/buffers/shared-store.ts";
 import { LIST_FROM, listDirectoriesOf } from "../../lib/buffers/listed-dirs.ts";
-import { tempDir, makeStoreLookLarge } from "../helpers.ts";
+import { clockPastRacyMargin, tempDir, makeStoreLookLarge } from "../helpers.ts";
 
 function smallFiles(dir: string, count: number): { paths: string[]; checksums: string[] } {
   mkdirSync(join(dir, "in"), { recursive: true });
@@ -118,8 +118,7 @@ describe("upload plans with a helper", () => {
     writeFileSync(`${paths[1]}.CHECKSUM`, `${checksums[0]}\n`); // wrong: replaced
     const untouched = statSync(`${paths[0]}.CHECKSUM`).ino;
     store.putSync(checksums[2]!, readFileSync(paths[2]!)); // present: the helper is not asked to store it
-    const statCache = new StatCache(join(dir.path, "stat.sqlite"), { minBytes: 0 });
-    await Bun.sleep(80); // past the stat cache's racy-timestamp margin
+    const statCache = new StatCache(join(dir.path, "stat.sqlite"), { minBytes: 0, clock: clockPastRacyMargin });
     const plan = await planUpload(paths, statCache, { localStore: true });
     try {
       expect(plan.helper).not.toBeNull();
@@ -237,8 +236,7 @@ describe("sidecars read ahead", () => {
     mkdirSync(join(dir.path, "d.gz"));
     writeFileSync(join(dir.path, "d.gz", "a.txt"), "a\n");
     const inputs = [...paths, join(dir.path, "d.gz")];
-    const statCache = new StatCache(join(dir.path, "stat.sqlite"), { minBytes: 0 });
-    await Bun.sleep(80); // past the stat cache's racy-timestamp margin
+    const statCache = new StatCache(join(dir.path, "stat.sqlite"), { minBytes: 0, clock: clockPastRacyMargin });
     const first = await planUpload(inputs, statCache, { localStore: true });
     first.helper?.close();
     first.recordStatCache();
@@ -289,8 +287,7 @@ describe("unchanged re-uploads", () => {
     const { paths, checksums } = smallFiles(dir, HELPER_MIN_FILES + 10);
     const store = new BufferDir(join(dir, "cache"), { layout: "prefix" });
     store.ensureExists();
-    const statCache = new StatCache(join(dir, "stat.sqlite"), { minBytes: 0 });
-    await Bun.sleep(80); // past the stat cache's racy-timestamp margin
+    const statCache = new StatCache(join(dir, "stat.sqlite"), { minBytes: 0, clock: clockPastRacyMargin });
     const first = await planUpload(paths, statCache, { localStore: true, directStore: store });
     await storeAndWriteSidecars(store, await findMissing(store, first), sidecarFilesOf(first), { helper: first.helper, compare: true });
     first.recordStatCache();
@@ -407,8 +404,7 @@ describe("one-pass uploads", () => {
     store.ensureExists();
     store.putSync(checksums[4]!, readFileSync(paths[4]!)); // present
     const untouchedBuffer = statSync(store.pathFor(checksums[4]!)).ino;
-    const statCache = new StatCache(join(dir.path, "stat.sqlite"), { minBytes: 0 });
-    await Bun.sleep(80); // past the stat cache's racy-timestamp margin
+    const statCache = new StatCache(join(dir.path, "stat.sqlite"), { minBytes: 0, clock: clockPastRacyMargin });
     const plan = await upload(paths, store, statCache);
     expect(plan.buffers.size).toBe(0); // nothing left over
     expect(plan.sidecars).toEqual([]);
