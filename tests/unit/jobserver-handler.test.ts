@@ -1,27 +1,10 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { BufferDir } from "../../lib/buffers/bufferdir.ts";
 import { computeChecksum } from "../../lib/checksum/sha256.ts";
-import { JobCanceledError, JobFailedError, type PoolJob, type PoolResult } from "../../lib/queue/worker-pool.ts";
 import { makeServiceRequest, withErrorHandling, type ServiceRequest } from "../../lib/servers/http.ts";
 import { TransformationRuns, cachedResultLookup, createJobserverHandler, type JobserverResultCache } from "../../lib/servers/jobserver.ts";
 import { tempDir } from "../helpers.ts";
-import { bashTransformation } from "../jobserver-helpers.ts";
-
-/** An executor that runs nothing: each job waits until the test finishes or fails it. */
-class FakeExecutor {
-  jobs: { job: PoolJob; signal: AbortSignal; finish: (checksum: string) => void; fail: (message: string) => void }[] = [];
-  run(job: PoolJob, signal: AbortSignal): Promise<PoolResult> {
-    return new Promise((resolve, reject) => {
-      signal.addEventListener("abort", () => reject(new JobCanceledError(job.tfChecksum)));
-      this.jobs.push({
-        job,
-        signal,
-        finish: (checksum) => resolve({ checksum, runtime: { startedAtMs: Date.parse("2026-01-01T00:00:00Z"), finishedAtMs: Date.parse("2026-01-01T00:00:02Z"), wallSeconds: 2.5, cpuUserSeconds: 0.25, cpuSystemSeconds: 0.125, memoryPeakBytes: 4096 } }),
-        fail: (message) => reject(new JobFailedError(message)),
-      });
-    });
-  }
-}
+import { FakeExecutor, bashTransformation } from "../jobserver-helpers.ts";
 
 const opened: TransformationRuns[] = [];
 afterAll(async () => {

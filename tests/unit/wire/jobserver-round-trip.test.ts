@@ -3,29 +3,12 @@ import { afterAll, expect, test } from "bun:test";
 import { BufferDir } from "../../../lib/buffers/bufferdir.ts";
 import { JobserverClient, TransformationCanceledError } from "../../../lib/clients/jobserver.ts";
 import { RemoteError } from "../../../lib/errors.ts";
-import { JobCanceledError, JobFailedError, type PoolJob, type PoolResult } from "../../../lib/queue/worker-pool.ts";
 import { withErrorHandling } from "../../../lib/servers/http.ts";
 import { handlerTransport } from "../../../lib/servers/in-process.ts";
 import { TransformationRuns, createJobserverHandler } from "../../../lib/servers/jobserver.ts";
 import type { HttpTransport } from "../../../lib/wire/transport.ts";
 import { tempDir } from "../../helpers.ts";
-import { bashTransformation, checksumOfText } from "../../jobserver-helpers.ts";
-
-/** An executor that runs nothing: each job waits until the test finishes or fails it. */
-class HeldExecutor {
-  jobs: { job: PoolJob; signal: AbortSignal; finish: (checksum: string) => void; fail: (message: string) => void }[] = [];
-  run(job: PoolJob, signal: AbortSignal): Promise<PoolResult> {
-    return new Promise((resolve, reject) => {
-      signal.addEventListener("abort", () => reject(new JobCanceledError(job.tfChecksum)));
-      this.jobs.push({
-        job,
-        signal,
-        finish: (checksum) => resolve({ checksum, runtime: { startedAtMs: Date.parse("2026-01-01T00:00:00Z"), finishedAtMs: Date.parse("2026-01-01T00:00:03Z"), wallSeconds: 3.5, cpuUserSeconds: 0.5, cpuSystemSeconds: 0.25, memoryPeakBytes: 8192 } }),
-        fail: (message) => reject(new JobFailedError(message)),
-      });
-    });
-  }
-}
+import { FakeExecutor, bashTransformation, checksumOfText } from "../../jobserver-helpers.ts";
 
 const opened: TransformationRuns[] = [];
 afterAll(async () => {
@@ -38,17 +21,23 @@ async function until(condition: () => boolean): Promise<void> {
 
 const RESULT = checksumOfText("hello\n");
 
-test("JobserverClient round trip through createJobserverHandler: health, run (both answer forms), status, cancel, softcancel", async () => {
-  using dir = tempDir("seamless-jobserver-");
+/** A jobserver handler over a {@link FakeExecutor}, a client that reaches it in-process, and the requests it sent. */
+async function setup() {
+  const dir = tempDir("seamless-jobserver-");
   const store = new BufferDir(dir.path, { layout: "prefix" });
   store.ensureExists();
-  const executor = new HeldExecutor();
+  const executor = new FakeExecutor();
   const runs = await TransformationRuns.start({ runner: executor, parallel: 4 });
   opened.push(runs);
   const inner = handlerTransport(withErrorHandling(createJobserverHandler({ runs, results: null, recordMode: false, log: () => {} }), () => {}));
   const sent: string[] = [];
-  const transport: HttpTransport = { ...inner, request: (path, options) => (sent.push(`${options.method} ${path}`), inner.request(path, options)) };
-  const client = new JobserverClient("http://in-process", { transport });
+  const transport: HttpTransport = { ...inner, request: (path, options) => (sent.push(`${options.method} ${path} ${options.body ?? ""}`.trimEnd()), inner.request(path, options)) };
+  return { dir, store, executor, sent, client: new JobserverClient("http://in-process", { transport }) };
+}
+
+test("JobserverClient round trip through createJobserverHandler: health, run (both answer forms), status, cancel, softcancel", async () => {
+  const { dir, store, executor, sent, client } = await setup();
+  using _ = dir;
 
   await client.healthcheck();
 
@@ -62,7 +51,7 @@ test("JobserverClient round trip through createJobserverHandler: health, run (bo
   executor.jobs[0]!.finish(RESULT);
   expect(await running).toEqual({
     checksum: RESULT,
-    runtime: { started_at: "2026-01-01T00:00:00Z", finished_at: "2026-01-01T00:00:03Z", wall_time_seconds: 3.5, cpu_user_seconds: 0.5, cpu_system_seconds: 0.25, memory_peak_bytes: 8192, gpu_memory_peak_bytes: null },
+    runtime: { started_at: "2026-01-01T00:00:00Z", finished_at: "2026-01-01T00:00:02Z", wall_time_seconds: 2.5, cpu_user_seconds: 0.25, cpu_system_seconds: 0.125, memory_peak_bytes: 4096, gpu_memory_peak_bytes: null },
   });
   expect(await client.transformationStatus(tf)).toBe("done");
 
@@ -98,22 +87,15 @@ test("JobserverClient round trip through createJobserverHandler: health, run (bo
   expect(error.status).toBe(500);
   expect(error.message).toContain("Bash transformation exited with code 3");
 
-  expect(sent.slice(0, 3)).toEqual(["GET /healthcheck", `GET /transformation-status/${tf}`, "GET /run-transformation"]);
-  expect(sent).toContain(`POST /softcancel-transformation/${shared.tf}`);
+  expect(sent.slice(0, 2)).toEqual(["GET /healthcheck", `GET /transformation-status/${tf}`]);
+  expect(sent[2]).toStartWith('GET /run-transformation {"transformation_dict":');
+  expect(sent).toContain(`POST /softcancel-transformation/${shared.tf} {"member_id":"first"}`);
   expect(sent).toContain(`POST /cancel-transformation/${shared.tf}`);
 });
 
 test("JobserverClient round trip: aborting the caller's signal soft-cancels its membership, which ends a run it alone waited for", async () => {
-  using dir = tempDir("seamless-jobserver-");
-  const store = new BufferDir(dir.path, { layout: "prefix" });
-  store.ensureExists();
-  const executor = new HeldExecutor();
-  const runs = await TransformationRuns.start({ runner: executor, parallel: 4 });
-  opened.push(runs);
-  const inner = handlerTransport(withErrorHandling(createJobserverHandler({ runs, results: null, recordMode: false, log: () => {} }), () => {}));
-  const sent: string[] = [];
-  const transport: HttpTransport = { ...inner, request: (path, options) => (sent.push(`${options.method} ${path} ${options.body ?? ""}`.trimEnd()), inner.request(path, options)) };
-  const client = new JobserverClient("http://in-process", { transport });
+  const { dir, store, executor, sent, client } = await setup();
+  using _ = dir;
   const { dict, tf } = await bashTransformation(store, "sleep 1000");
   const controller = new AbortController();
   const run = client.runTransformation({ transformation_dict: dict, tf_checksum: tf, tf_dunder: {}, scratch: false, record: false, member_id: "me" }, controller.signal).catch((error) => error);
