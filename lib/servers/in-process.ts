@@ -171,6 +171,11 @@ export function handlerTransport(handler: ServiceHandler): HttpTransport {
  *
  * @param handler a service handler, usually wrapped by `withErrorHandling`
  * @returns a function with the shape of `fetch`
+ * @example
+ * ```ts
+ * const client = new QueueClient({ url: "http://in-process", token }, { fetch: handlerFetch(handler) });
+ * assertEquals((await client.submit({ command: "echo one" })).state, "queued");
+ * ```
  */
 export function handlerFetch(handler: ServiceHandler): FetchLike {
   return (url, init) => {
