@@ -51,7 +51,8 @@ export class DatabaseClient implements ResultCache {
   readonly #throttle: Semaphore | null;
   readonly #attempts: number;
   readonly #timeoutMs: number;
-  readonly #transport: HttpTransport;
+  /** One exchange: method, path, body → status and body, over the transport given (or sockets). */
+  readonly #transport: (method: "GET" | "PUT", path: string, body: string | undefined, timeoutMs: number) => Promise<HttpAnswer>;
   #healthy = false;
 
   constructor(url: string, options: DatabaseClientOptions = {}) {
@@ -62,22 +63,19 @@ export class DatabaseClient implements ResultCache {
     this.#attempts = options.attempts ?? 5;
     this.#timeoutMs = options.timeoutMs ?? 10_000;
     this.#healthy = options.healthy ?? false;
-    this.#transport = options.transport ?? socketTransport(normalizeBaseUrl(url));
-  }
-
-  #send(method: "GET" | "PUT", path: string, body: string | undefined): Promise<HttpAnswer> {
-    return this.#transport.request(path, { method, body, headers: body === undefined ? undefined : JSON_HEADERS, timeoutMs: this.#timeoutMs });
+    const transport = options.transport ?? socketTransport(normalizeBaseUrl(url));
+    this.#transport = (method, path, body, timeoutMs) => transport.request(path, { method, body, headers: body === undefined ? undefined : JSON_HEADERS, timeoutMs });
   }
 
   /** One attempt: health check first when needed, then the request; network failures are retryable. */
   async #attempt(method: "GET" | "PUT", path: string, body: string | undefined): Promise<HttpAnswer> {
     try {
       if (!this.#healthy) {
-        const health = await this.#send("GET", DatabasePath.healthcheck, undefined);
+        const health = await this.#transport("GET", DatabasePath.healthcheck, undefined, this.#timeoutMs);
         if (health.status !== DatabaseStatus.ok) throw new RemoteError(`health check answered ${health.status}`, this.location, 503);
         this.#healthy = true;
       }
-      const answer = await this.#send(method, path, body);
+      const answer = await this.#transport(method, path, body, this.#timeoutMs);
       if (answer.status >= 500) throw new RemoteError(`answered ${answer.status} (${answer.body.toString("utf8").slice(0, 200)})`, this.location, answer.status);
       return answer;
     } catch (error) {
@@ -141,7 +139,7 @@ export class DatabaseClient implements ResultCache {
    */
   startKeepalive(intervalMs = 30_000): () => void {
     const timer = setInterval(() => {
-      this.#send("GET", DatabasePath.healthcheck, undefined).catch(() => {});
+      this.#transport("GET", DatabasePath.healthcheck, undefined, this.#timeoutMs).catch(() => {});
     }, intervalMs);
     timer.unref?.();
     return () => clearInterval(timer);
