@@ -31,6 +31,8 @@ export interface PoolJob {
 export interface PoolResult {
   checksum: Checksum;
   runtime: WorkerRuntime;
+  /** 1 when the job was retried after its worker died, else 0 (absent from other executors). */
+  retries?: number;
 }
 
 /** The job was canceled through its signal. */
@@ -219,7 +221,7 @@ export class WorkerPool {
     }
     slot.jobs.delete(message.id);
     slot.restarts = 0;
-    if (message.type === "done") this.#settle(pending, null, { checksum: message.checksum, runtime: message.runtime });
+    if (message.type === "done") this.#settle(pending, null, { checksum: message.checksum, runtime: message.runtime, retries: pending.attempts - 1 });
     else if (message.type === "failed") this.#settle(pending, new JobFailedError(message.message));
     else this.#settle(pending, new JobCanceledError(pending.job.tfChecksum));
     this.#dispatch();

@@ -10,6 +10,8 @@ import { SeamlessError } from "../errors.ts";
 import type { FromWorker, ToWorker } from "./_worker-protocol.ts";
 import { runBashJob, runPythonJob, type WorkerEnvironment } from "./_worker-job.ts";
 
+export { findPythonRunner } from "./_worker-job.ts";
+
 /** Options of {@link runWorkerProcess}. */
 export interface WorkerProcessOptions {
   store: BufferStore;

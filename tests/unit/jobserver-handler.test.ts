@@ -4,6 +4,7 @@ import { computeChecksum } from "../../lib/checksum/sha256.ts";
 import { JobCanceledError, JobFailedError, type PoolJob, type PoolResult } from "../../lib/queue/worker-pool.ts";
 import { makeServiceRequest, withErrorHandling, type ServiceRequest } from "../../lib/servers/http.ts";
 import { TransformationRuns, cachedResultLookup, createJobserverHandler, type JobserverResultCache } from "../../lib/servers/jobserver.ts";
+import type { JobserverRecordMode } from "../../lib/record/jobserver-record.ts";
 import { tempDir } from "../helpers.ts";
 import { bashTransformation } from "../jobserver-helpers.ts";
 
@@ -28,7 +29,7 @@ afterAll(async () => {
   for (const runs of opened) await runs.close();
 });
 
-async function setup(options: { results?: JobserverResultCache; recordMode?: boolean } = {}) {
+async function setup(options: { results?: JobserverResultCache; record?: JobserverRecordMode } = {}) {
   const dir = tempDir("seamless-jobserver-");
   const store = new BufferDir(dir.path, { layout: "prefix" });
   store.ensureExists();
@@ -36,7 +37,7 @@ async function setup(options: { results?: JobserverResultCache; recordMode?: boo
   const logs: string[] = [];
   const runs = await TransformationRuns.start({ runner: executor, parallel: 4, lookupCached: options.results ? cachedResultLookup(options.results, store) : undefined });
   opened.push(runs);
-  const raw = createJobserverHandler({ runs, results: options.results ?? null, recordMode: options.recordMode ?? false, log: (line) => logs.push(line) });
+  const raw = createJobserverHandler({ runs, results: options.results ?? null, record: options.record ?? null, log: (line) => logs.push(line) });
   const handler = withErrorHandling(raw, (line) => logs.push(line));
   const call = async (request: ServiceRequest) => {
     const response = await handler(request);
