@@ -22,17 +22,32 @@ export interface JobserverResult {
 /** The transformation was canceled on the server (by anyone). */
 export class TransformationCanceledError extends InterruptedError {}
 
+/** `/run-transformation` got no answer: the connection failed or broke (the jobserver died mid-job). */
+export class JobserverConnectionLostError extends RemoteError {}
+
+/** Options of {@link JobserverClient}. */
+export interface JobserverClientOptions {
+  /**
+   * Starts the jobserver again (through the launcher that started it) and answers a client of
+   * it; absent for a jobserver given by URL.
+   */
+  relaunch?: () => Promise<JobserverClient>;
+}
+
 const JSON_HEADERS = { "content-type": "application/json" };
 
 /** A remote jobserver. */
 export class JobserverClient {
   readonly location: string;
+  /** Relaunches a launched jobserver (level 3 retries once after losing it mid-job), or null. */
+  readonly relaunch: (() => Promise<JobserverClient>) | null;
   readonly #base: URL;
   #memberCounter = 0;
 
-  constructor(url: string) {
+  constructor(url: string, options: JobserverClientOptions = {}) {
     this.#base = normalizeBaseUrl(url);
     this.location = url.replace(/\/+$/, "");
+    this.relaunch = options.relaunch ?? null;
   }
 
   async #request(what: string, path: string, options: HttpRequestOptions): Promise<HttpAnswer> {
@@ -40,7 +55,7 @@ export class JobserverClient {
       return await httpRequest(this.#base, path, options);
     } catch (error) {
       if (options.signal?.aborted) throw error;
-      throw new RemoteError(`${what}: jobserver ${this.location}: ${describeNetworkError(error)}`, this.location, undefined, { cause: error });
+      throw new JobserverConnectionLostError(`${what}: jobserver ${this.location}: ${describeNetworkError(error)}`, this.location, undefined, { cause: error });
     }
   }
 
@@ -63,6 +78,7 @@ export class JobserverClient {
    * job stops unless another client waits for it too.
    *
    * @throws {TransformationCanceledError} when canceled (on the server, or through `signal`)
+   * @throws {JobserverConnectionLostError} when the jobserver cannot be reached or the connection breaks
    * @throws {RemoteError} with the server's text for a failed transformation or a refused request
    */
   async runTransformation(request: RunTransformationRequest, signal?: AbortSignal): Promise<JobserverResult> {

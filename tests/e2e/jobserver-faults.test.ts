@@ -107,6 +107,38 @@ describe("a jobserver launched on demand (execution: remote, services-spec §5.1
       base[Symbol.dispose]();
     }
   }, 60_000);
+
+  test("a launched jobserver killed mid-job is relaunched and the job resubmitted once; the result is cached once", async () => {
+    const { clusterFixture, readServerJson } = await import("./_cluster-fixture.ts");
+    const base = tempDir("seamless-cluster-relaunch-");
+    const root = base.path;
+    using f = clusterFixture({
+      yaml: "- project: demo\n- cluster: local\n- execution: remote\n",
+      clusters: `local_cluster: local\nlocal:\n  type: local\n  workers: 1\n  frontends:\n    - hashserver: {bufferdir: ${root}/buffers, network_interface: 127.0.0.1}\n      database: {database_dir: ${root}/db, network_interface: 127.0.0.1}\n      jobserver: {network_interface: 127.0.0.1, port_start: 44100, port_end: 44999}\n`,
+    });
+    try {
+      const run = runSeamless(["run", "sleep 2.71; echo relaunched"], { cwd: f.project, env: f.env });
+      await until(() => processesWithCommandLine("sleep 2.71").length === 1, "the job to run on the launched jobserver", 30_000);
+      const first = readServerJson(f, "jobserver-local-rw-demo");
+      process.kill(first.pid as number, "SIGKILL");
+      const result = await run;
+      expect([result.exitCode, result.stdout]).toEqual([0, "relaunched\n"]);
+      expect(result.stderr).toContain(`jobserver http://127.0.0.1:${first.port}`);
+      expect(result.stderr).toContain("relaunching the jobserver and resubmitting once");
+      const second = readServerJson(f, "jobserver-local-rw-demo");
+      expect(second.pid).not.toBe(first.pid);
+      expect(second.status).toBe("running");
+      const db = new Database(join(root, "db", "demo", "seamless.db"), { readonly: true });
+      try {
+        expect(db.query(`SELECT "result" FROM "transformation"`).all()).toEqual([{ result: checksumOfText("relaunched\n") }]);
+      } finally {
+        db.close();
+      }
+    } finally {
+      f.killServers();
+      base[Symbol.dispose]();
+    }
+  }, 90_000);
 });
 
 /** Waits until `condition` holds, at most `timeoutMs` (a bounded wait, not a timing assertion). */
