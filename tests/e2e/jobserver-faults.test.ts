@@ -181,12 +181,14 @@ describe("seamless jobserver faults on the compiled server (issue 22 §6)", () =
       expect(workers).toHaveLength(2);
       expect(workers[1]).not.toBe(victim);
 
-      const twice = await bashTransformation(store, "kill -9 $PPID; sleep 5");
+      // The worker dies at once, maybe before it reported the job's process group: the job's
+      // processes are found by their marker and killed all the same.
+      const twice = await bashTransformation(store, "kill -9 $PPID; sleep 97");
       const error = await client.runTransformation({ transformation_dict: twice.dict, tf_checksum: twice.tf, tf_dunder: {}, scratch: false, record: false }).catch((e) => e);
       expect(error).toBeInstanceOf(RemoteError);
       expect(error.status).toBe(500);
       expect(error.message).toContain(`Transformation ${twice.tf} failed: its worker process was killed by SIGKILL, twice (retried once on another worker)`);
-      expect(processesWithCommandLine("sleep 5")).toEqual([]);
+      await until(() => processesWithCommandLine("sleep 97").length === 0, "the job's processes to be killed", 10_000);
 
       // The pool is whole again: both workers were restarted and run jobs.
       const after = await bashTransformation(store, "echo after");
