@@ -58,17 +58,16 @@ export interface EnvironmentBucket {
  *
  * @param environment the `__env__` dict
  * @param python the Python environment facts, or null when there is no Python here
+ * @param whyNoPython what the error says when the label needs a Python and there is none
  * @throws {RecordBucketError} when the label needs a Python prefix and there is none
  */
-export function environmentBucketOf(environment: Record<string, unknown>, python: PythonEnvironmentFacts | null): EnvironmentBucket {
+export function environmentBucketOf(environment: Record<string, unknown>, python: PythonEnvironmentFacts | null, whyNoPython = "seamless-run-transformation is not installed here"): EnvironmentBucket {
   const docker = environment.docker as Record<string, unknown> | undefined;
   if (docker && typeof docker === "object" && !Array.isArray(docker) && typeof docker.name === "string") {
     return { label: `docker:${docker.name}`, tokens: { docker_name: docker.name } };
   }
   if (!python) {
-    throw new RecordBucketError(
-      "Record mode cannot name this jobserver's environment bucket: seamless-run-transformation (whose Python environment the label names) is not installed here",
-    );
+    throw new RecordBucketError(`Record mode cannot name this jobserver's environment bucket (the sys.prefix of the Python that runs its Python transformations): ${whyNoPython}`);
   }
   const tokens: Tokens = { sys_prefix: python.prefix };
   if ("conda" in environment || "conda_environment" in environment) {

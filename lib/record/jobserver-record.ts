@@ -85,7 +85,7 @@ export function createJobserverRecordMode(options: JobserverRecordModeOptions): 
       const environment = await environmentOf(dict, tfDunder, options.store);
       const runner = options.pythonRunner();
       // The mtimes are read at every check: a changed environment makes its probe stale.
-      const bucket = environmentBucketOf(environment, runner ? pythonEnvironmentOf(runner) : null);
+      const bucket = environmentBucketOf(environment, runner ? pythonEnvironmentOf(runner) : null, runner ? `"${runner}" names no interpreter on its #! line` : undefined);
       return checkRecordBuckets(probePlanOf(hostname, readBootId(), bucket), options.lookup);
     },
 

@@ -53,7 +53,9 @@ describe("record-mode bucket preconditions (services-spec §4.4 step 3)", () => 
     expect(conda.label).toBe("conda:/opt/py");
     expect(Object.keys(conda.tokens)).toEqual(["sys_prefix", "conda_history_mtime_ns", "purelib_mtime_ns", "conda_environment"]);
     expect(conda.tokens.conda_environment).toBe("bio");
-    expect(() => environmentBucketOf({}, null)).toThrow(RecordBucketError);
+    expect(() => environmentBucketOf({}, null)).toThrow(
+      "Record mode cannot name this jobserver's environment bucket (the sys.prefix of the Python that runs its Python transformations): seamless-run-transformation is not installed here",
+    );
   });
 
   test("checkRecordBuckets() names every missing bucket as Python does; node_env is asked only once both exist", async () => {
