@@ -23,3 +23,4 @@ export * from "./lib/units/mod.ts";
 export * from "./lib/queue/mod.ts";
 export * from "./lib/runlog/mod.ts";
 export * from "./lib/gc/mod.ts";
+export * from "./lib/record/mod.ts";

@@ -1,6 +1,8 @@
 import { UsageError } from "../lib/errors.ts";
 import { writeFileAtomic } from "../lib/buffers/atomic-write.ts";
 import { WorkerPool, workerCommand } from "../lib/queue/worker-pool.ts";
+import { findPythonRunner } from "../lib/queue/worker-process.ts";
+import { createJobserverRecordMode } from "../lib/record/jobserver-record.ts";
 import { TransformationRuns, cachedResultLookup, createJobserverHandler } from "../lib/servers/jobserver.ts";
 import { openJobserverBackends } from "../lib/servers/jobserver-backends.ts";
 import { withErrorHandling } from "../lib/servers/http.ts";
@@ -68,7 +70,10 @@ export async function main(argv: string[]): Promise<number> {
     parallel: workers * perWorkerLimit,
     lookupCached: backends.results ? cachedResultLookup(backends.results, backends.store) : undefined,
   });
-  const handler = createJobserverHandler({ runs, results: backends.results, recordMode: backends.recordMode, log });
+  const record = backends.recordMode
+    ? createJobserverRecordMode({ lookup: backends.bucketProbes, store: backends.store, pythonRunner: () => findPythonRunner(pythonRunner ?? null) })
+    : null;
+  const handler = createJobserverHandler({ runs, results: backends.results, record, log });
   try {
     const server = await serveService(withErrorHandling(handler, log), { host, port, statusFile, timeoutSeconds, log, isBusy: () => handler.activeRuns() > 0 });
     writeStdout(`Welcome to the Seamless jobserver on ${host}:${server.port}\n`);

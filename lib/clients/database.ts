@@ -10,8 +10,8 @@ import { Semaphore } from "../concurrency/semaphore.ts";
 import { RemoteError, SeamlessError } from "../errors.ts";
 import type { IrreproducibleEntry, ResultCache } from "../cache/store.ts";
 import {
-  DatabasePath, DatabaseRequests, DatabaseStatus, decodeChecksumAnswer, decodeChecksumListAnswer, decodeJsonAnswer, encodeDatabaseRequest,
-  type DatabaseRequest,
+  DatabasePath, DatabaseRequests, DatabaseStatus, decodeBucketProbeAnswer, decodeChecksumAnswer, decodeChecksumListAnswer, decodeJsonAnswer, encodeDatabaseRequest,
+  type BucketProbe, type DatabaseRequest,
 } from "../wire/database.ts";
 import { describeNetworkError, isRetryable, normalizeBaseUrl, type HttpAnswer } from "../wire/http-client.ts";
 import { socketTransport, type HttpTransport } from "../wire/transport.ts";
@@ -181,6 +181,16 @@ export class DatabaseClient implements ResultCache {
       return value as IrreproducibleEntry[];
     });
     return entries ?? [];
+  }
+
+  /** The bucket probe of `bucketKind` and `label`, or null (services-spec §3.3). */
+  getBucketProbe(bucketKind: string, label: string): Promise<BucketProbe | null> {
+    return this.#get(`Cannot look up the ${bucketKind} bucket probe "${label}"`, DatabaseRequests.getBucketProbe(bucketKind, label), decodeBucketProbeAnswer);
+  }
+
+  /** Stores (upserts) a bucket probe. @throws {SeamlessError} on a read-only client */
+  async setBucketProbe(probe: BucketProbe): Promise<void> {
+    await this.#put(`Cannot store the ${probe.bucket_kind} bucket probe "${probe.label}"`, DatabaseRequests.setBucketProbe(probe));
   }
 
   markIrreproducible(tf: Checksum, result: Checksum): Promise<boolean> {

@@ -23,22 +23,39 @@ export interface JobserverResult {
 /** The transformation was canceled on the server (by anyone). */
 export class TransformationCanceledError extends InterruptedError {}
 
+/** `/run-transformation` got no answer: the connection failed or broke (the jobserver died mid-job). */
+export class JobserverConnectionLostError extends RemoteError {}
+
+/** Options of {@link JobserverClient}. */
+export interface JobserverClientOptions {
+  /**
+   * Starts the jobserver again (through the launcher that started it) and answers a client of
+   * it; absent for a jobserver given by URL.
+   */
+  relaunch?: () => Promise<JobserverClient>;
+  /** How requests reach the server (default: sockets to the URL; tests pass the server handler). */
+  transport?: HttpTransport;
+}
+
 const JSON_HEADERS = { "content-type": "application/json" };
 
 /** A remote jobserver. */
 export class JobserverClient {
   readonly location: string;
   readonly #transport: HttpTransport;
+  /** Relaunches a launched jobserver (level 3 retries once after losing it mid-job), or null. */
+  readonly relaunch: (() => Promise<JobserverClient>) | null;
   #memberCounter = 0;
 
   /**
    * @param url the jobserver
    * @param options `transport`: how requests reach the server (default: sockets to `url`;
-   *   tests pass the server handler itself)
+   *   tests pass the server handler itself); `relaunch`: see {@link JobserverClientOptions}
    */
-  constructor(url: string, options: { transport?: HttpTransport } = {}) {
+  constructor(url: string, options: JobserverClientOptions = {}) {
     this.location = url.replace(/\/+$/, "");
     this.#transport = options.transport ?? socketTransport(normalizeBaseUrl(url));
+    this.relaunch = options.relaunch ?? null;
   }
 
   async #request(what: string, path: string, options: HttpRequestOptions): Promise<HttpAnswer> {
@@ -46,7 +63,7 @@ export class JobserverClient {
       return await this.#transport.request(path, options);
     } catch (error) {
       if (options.signal?.aborted) throw error;
-      throw new RemoteError(`${what}: jobserver ${this.location}: ${describeNetworkError(error)}`, this.location, undefined, { cause: error });
+      throw new JobserverConnectionLostError(`${what}: jobserver ${this.location}: ${describeNetworkError(error)}`, this.location, undefined, { cause: error });
     }
   }
 
@@ -69,6 +86,7 @@ export class JobserverClient {
    * job stops unless another client waits for it too.
    *
    * @throws {TransformationCanceledError} when canceled (on the server, or through `signal`)
+   * @throws {JobserverConnectionLostError} when the jobserver cannot be reached or the connection breaks
    * @throws {RemoteError} with the server's text for a failed transformation or a refused request
    */
   async runTransformation(request: RunTransformationRequest, signal?: AbortSignal): Promise<JobserverResult> {

@@ -1,7 +1,8 @@
 /**
  * The jobserver a configuration selects (delegation level 3, services-spec §5.1, §7.1): an
  * extern URL (`SEAMLESS_JOBSERVER`), or a launched jobserver whose status-file `parameters`
- * name the buffer server and database this client uses, launched first.
+ * name the buffer server and database this client uses, launched first. A launched jobserver's
+ * client can relaunch it.
  * @module
  */
 import type { ClientChoice, SeamlessConfig } from "../config/mod.ts";
@@ -38,6 +39,9 @@ export async function openJobserverFor(config: SeamlessConfig, say?: (text: stri
     database: await parameterEntryOf(writable(config.clients.database), config, say),
     ...(config.record ? { record: true } : {}),
   };
-  const url = await urlOfClient({ ...choice, plan: { ...choice.plan, parameters } }, launchContextOf(config, say));
-  return new JobserverClient(url);
+  const launched = { ...choice, plan: { ...choice.plan, parameters } };
+  const context = launchContextOf(config, say);
+  // The launcher finds the dead server's record stale and starts a new one (services-spec §5.2).
+  const open = async (): Promise<JobserverClient> => new JobserverClient(await urlOfClient(launched, context), { relaunch: open });
+  return open();
 }

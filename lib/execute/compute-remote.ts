@@ -10,7 +10,7 @@ import type { Checksum } from "../checksum/checksum.ts";
 import type { BufferStore } from "../buffers/store.ts";
 import type { ExecutionRecord } from "../cache/result-cache.ts";
 import type { ResultCache } from "../cache/store.ts";
-import type { JobserverClient } from "../clients/jobserver.ts";
+import { JobserverConnectionLostError, type JobserverClient } from "../clients/jobserver.ts";
 import { executionDundersOf, type TransformationDict } from "../transformation/dict.ts";
 import { VERSION } from "../version.ts";
 import { lookupCachedResult, recordResult, type Computed } from "./compute.ts";
@@ -34,16 +34,26 @@ export interface RemoteComputeOptions {
  *
  * @throws {TransformationCanceledError} (exit 130) when canceled, here or on the server
  * @throws {RemoteError} with the server's text when the transformation fails there
+ * @throws {JobserverConnectionLostError} when the jobserver is lost (a launched one: lost again after one relaunch)
  */
 export async function computeOnJobserver(dict: TransformationDict, tfChecksum: Checksum, options: RemoteComputeOptions): Promise<Computed> {
   const hit = await lookupCachedResult(dict, tfChecksum, options.cache, options.store);
   if (hit) return hit;
   options.say(1, `Send transformation ${tfChecksum} to jobserver ${options.jobserver.location}`);
   const started = new Date();
-  const result = await options.jobserver.runTransformation(
-    { transformation_dict: dict, tf_checksum: tfChecksum, tf_dunder: executionDundersOf(dict), scratch: options.scratch, record: options.record },
-    options.signal,
-  );
+  const request = { transformation_dict: dict, tf_checksum: tfChecksum, tf_dunder: executionDundersOf(dict), scratch: options.scratch, record: options.record };
+  let jobserver = options.jobserver;
+  let result;
+  try {
+    result = await jobserver.runTransformation(request, options.signal);
+  } catch (error) {
+    // A launched jobserver that died mid-job is launched again and the job resubmitted, once;
+    // the first run left nothing in the result cache (only this client writes it).
+    if (!(error instanceof JobserverConnectionLostError) || !jobserver.relaunch || options.signal?.aborted) throw error;
+    options.say(0, `${(error as Error).message}; relaunching the jobserver and resubmitting once`);
+    jobserver = await jobserver.relaunch();
+    result = await jobserver.runTransformation(request, options.signal);
+  }
   const runtime = result.runtime;
   const record: ExecutionRecord = {
     schema_version: 1,
@@ -59,7 +69,7 @@ export async function computeOnJobserver(dict: TransformationDict, tfChecksum: C
     gpu_memory_peak_bytes: runtime?.gpu_memory_peak_bytes ?? null,
     hostname: os().hostname(),
     started_at: runtime?.started_at ?? started.toISOString(),
-    jobserver: options.jobserver.location,
+    jobserver: jobserver.location,
     implementation: "seamless (TypeScript)",
   };
   await recordResult(options.cache, tfChecksum, result.checksum, record);

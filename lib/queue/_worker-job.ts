@@ -58,6 +58,17 @@ export function findExecutable(name: string, pathVariable = process.env.PATH ?? 
 /** The name of the Python runner on PATH (issue 22 §4b). */
 export const PYTHON_RUNNER = "seamless-run-transformation";
 
+/**
+ * Where `seamless-run-transformation` is: the executable named by `--python-runner` (or
+ * `SEAMLESS_PYTHON_RUNNER`), else the one on PATH.
+ *
+ * @param named the configured runner, or null
+ * @returns its path, or null when it is not installed
+ */
+export function findPythonRunner(named: string | null): string | null {
+  return named ? findExecutable(named) : findExecutable(PYTHON_RUNNER);
+}
+
 function runtimeOf(startedAtMs: number, outcome: { wallSeconds: number; cpuUserSeconds: number; cpuSystemSeconds: number; maxRssBytes: number | null }): WorkerRuntime {
   return {
     startedAtMs,
@@ -102,7 +113,7 @@ export async function runBashJob(dict: Record<string, PlainValue>, scratch: bool
  * @throws {SeamlessError} naming what is missing when the runner is not installed
  */
 export async function runPythonJob(tfChecksum: Checksum, dict: Record<string, PlainValue>, scratch: boolean, store: BufferStore, env: WorkerEnvironment, hooks: WorkerJobHooks): Promise<WorkerJobResult> {
-  const runner = env.pythonRunner ? findExecutable(env.pythonRunner) : findExecutable(PYTHON_RUNNER);
+  const runner = findPythonRunner(env.pythonRunner);
   if (!runner) {
     throw new SeamlessError(
       `Cannot run Python transformation ${tfChecksum}: ${env.pythonRunner ? `"${env.pythonRunner}" does not exist` : `"${PYTHON_RUNNER}" is not on the PATH of the jobserver's machine`}` +

@@ -15,6 +15,7 @@ import { dirname, join } from "node:path";
 import type { Checksum } from "../checksum/checksum.ts";
 import { SeamlessError } from "../errors.ts";
 import type { PlainValue } from "../serialize/plain-json.ts";
+import { reapAbandonedTrees } from "../execute/process-tree.ts";
 import type { FromWorker, ToWorker, WorkerRuntime } from "./_worker-protocol.ts";
 
 export type { WorkerRuntime } from "./_worker-protocol.ts";
@@ -31,6 +32,8 @@ export interface PoolJob {
 export interface PoolResult {
   checksum: Checksum;
   runtime: WorkerRuntime;
+  /** 1 when the job was retried after its worker died, else 0 (absent from other executors). */
+  retries?: number;
 }
 
 /** The job was canceled through its signal. */
@@ -81,6 +84,8 @@ interface WorkerSlot {
 }
 
 const READY_TIMEOUT_MS = 30_000;
+/** When the processes of a dead worker's jobs are looked for a second time. */
+const REAP_AGAIN_MS = 200;
 const MAX_QUICK_RESTARTS = 5;
 
 function killProcessGroup(processGroup: number): void {
@@ -219,7 +224,7 @@ export class WorkerPool {
     }
     slot.jobs.delete(message.id);
     slot.restarts = 0;
-    if (message.type === "done") this.#settle(pending, null, { checksum: message.checksum, runtime: message.runtime });
+    if (message.type === "done") this.#settle(pending, null, { checksum: message.checksum, runtime: message.runtime, retries: pending.attempts - 1 });
     else if (message.type === "failed") this.#settle(pending, new JobFailedError(message.message));
     else this.#settle(pending, new JobCanceledError(pending.job.tfChecksum));
     this.#dispatch();
@@ -234,6 +239,13 @@ export class WorkerPool {
     slot.jobs.clear();
     if (orphans.length > 0) this.#options.log(`Worker ${slot.index + 1} (pid ${child.pid}) ${how} while running ${orphans.length} job(s)`);
     else this.#options.log(`Worker ${slot.index + 1} (pid ${child.pid}) ${how}`);
+    if (orphans.length > 0) {
+      // A worker that died before it reported a job's process group leaves that job running:
+      // its processes carry the dead worker's marker and are reaped by it, now and once more
+      // for any caught mid-exec (lib/execute/process-tree.ts).
+      reapAbandonedTrees();
+      setTimeout(reapAbandonedTrees, REAP_AGAIN_MS).unref?.();
+    }
     for (const pending of orphans) {
       pending.worker = null;
       // The dead worker cannot kill its commands any more: no stray process is left behind.

@@ -10,10 +10,25 @@ import { SeamlessError } from "../errors.ts";
 import type { FromWorker, ToWorker } from "./_worker-protocol.ts";
 import { runBashJob, runPythonJob, type WorkerEnvironment } from "./_worker-job.ts";
 
+export { findPythonRunner } from "./_worker-job.ts";
+
 /** Options of {@link runWorkerProcess}. */
 export interface WorkerProcessOptions {
   store: BufferStore;
   environment: WorkerEnvironment;
+}
+
+/** A failure text travels (IPC, then the jobserver's 500 body) with at most this many characters at each end. */
+const FAILURE_END_CHARS = 256 * 1024;
+
+/**
+ * A failure text bounded in size: a command that wrote 100 MB to stderr fails with the start of
+ * the message (the return code) and the end of its stderr, the middle dropped with a marker.
+ */
+export function boundedFailure(text: string): string {
+  if (text.length <= 2 * FAILURE_END_CHARS) return text;
+  const omitted = text.length - 2 * FAILURE_END_CHARS;
+  return `${text.slice(0, FAILURE_END_CHARS)}\n[... ${omitted} characters omitted ...]\n${text.slice(-FAILURE_END_CHARS)}`;
 }
 
 /**
@@ -55,7 +70,7 @@ export async function runWorkerProcess(options: WorkerProcessOptions): Promise<v
       else send({ type: "done", id: message.id, checksum: result.checksum, runtime: result.runtime });
     } catch (error) {
       if (controller.signal.aborted) send({ type: "canceled", id: message.id });
-      else send({ type: "failed", id: message.id, message: (error as Error)?.message ?? String(error) });
+      else send({ type: "failed", id: message.id, message: boundedFailure((error as Error)?.message ?? String(error)) });
     } finally {
       running.delete(message.id);
     }

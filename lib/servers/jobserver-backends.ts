@@ -14,6 +14,7 @@ import { cacheDirOf, resolveConfig, type ClientChoice, type Env } from "../confi
 import { VERSION } from "../version.ts";
 import { os } from "../lazy-node.ts";
 import type { JobserverResultCache } from "./jobserver.ts";
+import type { BucketProbeLookup } from "../record/bucket-probes.ts";
 
 /** The jobserver's backends. */
 export interface JobserverBackends {
@@ -24,6 +25,8 @@ export interface JobserverBackends {
   /** `SEAMLESS_REMOTE_CLIENTS` for the Python runner (the parameters as given), or null. */
   remoteClients: string | null;
   recordMode: boolean;
+  /** The database's bucket probes (record mode's preconditions), or null without a database. */
+  bucketProbes: BucketProbeLookup | null;
   /** What the user should know (e.g. a database that is not consulted). */
   notes: string[];
   close(): void;
@@ -75,7 +78,7 @@ export async function openJobserverBackends(parameters: Record<string, unknown> 
     const store = new BufferDir(projectDirOf(cacheDir), { layout: "prefix" });
     store.ensureExists();
     const { results, close } = localResults(cacheDir);
-    return { store, results, workerArgs: ["--buffer-dir", store.directory], remoteClients: null, recordMode, notes, close: () => (close(), store.close()) };
+    return { store, results, workerArgs: ["--buffer-dir", store.directory], remoteClients: null, recordMode, bucketProbes: null, notes, close: () => (close(), store.close()) };
   }
   const remoteClients = JSON.stringify({ buffer: parameters.buffer ?? [], database: parameters.database ?? [] });
   const config = resolveConfig({ HOME: env.HOME, SEAMLESS_REMOTE_CLIENTS: remoteClients }, "/");
@@ -98,12 +101,14 @@ export async function openJobserverBackends(parameters: Record<string, unknown> 
   // The database is read only: its clients write results and execution records (services-spec §4.4).
   const database = config.clients.database.find((c): c is Extract<ClientChoice, { kind: "url" }> => c.kind === "url");
   let results: JobserverResultCache | null = null;
+  let bucketProbes: BucketProbeLookup | null = null;
   let closeDatabase = () => {};
   if (database) {
     const { DatabaseClient, parseMaxInflight } = await import("../clients/database.ts");
     const client = new DatabaseClient(database.url, { readonly: true, maxInflight: parseMaxInflight(env.SEAMLESS_DATABASE_MAX_INFLIGHT) });
     results = { getResult: (tf) => client.getResult(tf) };
+    bucketProbes = (kind, label) => client.getBucketProbe(kind, label);
     closeDatabase = () => client.close();
   }
-  return { store, results, workerArgs, remoteClients, recordMode, notes, close: () => (closeDatabase(), store.close()) };
+  return { store, results, workerArgs, remoteClients, recordMode, bucketProbes, notes, close: () => (closeDatabase(), store.close()) };
 }

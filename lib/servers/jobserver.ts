@@ -4,7 +4,6 @@
  * requests ask for it; cancellation, soft cancellation and status per transformation.
  * @module
  */
-import { os } from "../lazy-node.ts";
 import type { Checksum } from "../checksum/checksum.ts";
 import type { BufferStore } from "../buffers/store.ts";
 import { transformationBufferOf } from "../transformation/dict.ts";
@@ -12,11 +11,13 @@ import type { PlainValue } from "../serialize/plain-json.ts";
 import {
   JobserverBody, JobserverPath, JobserverRoutePrefix, JobserverStatus, JobserverWireError, MAX_REQUEST_BYTES,
   decodeRunTransformationRequest, decodeSoftcancelRequest, encodeCancelAnswer, encodeRunTransformationAnswer, encodeStatusAnswer,
-  formatUtcSeconds, parseRouteChecksum, recordModeMismatchText, roundMicro, type RecordRuntime, type RunTransformationRequest,
+  formatUtcSeconds, parseRouteChecksum, recordModeMismatchText, roundMicro, type RecordAnswerAdditions, type RecordRuntime, type RunTransformationRequest,
 } from "../wire/jobserver.ts";
 import type { PoolResult } from "../queue/worker-pool.ts";
 import { BodyTooLargeError, HttpError, readBody, type ServiceHandler, type ServiceRequest, type ServiceResponse } from "./http.ts";
 import type { TransformationRuns } from "./_jobserver-runs.ts";
+import { RecordBucketError, isRecordProbe, type ProbeContext } from "../record/bucket-probes.ts";
+import type { JobserverRecordMode } from "../record/jobserver-record.ts";
 
 export { TransformationRuns, type TransformationRunsOptions, type RunOutcome as TransformationRunOutcome } from "./_jobserver-runs.ts";
 
@@ -33,8 +34,11 @@ export interface JobserverOptions {
   runs: TransformationRuns;
   /** Where fresh results are recorded (the local cache), if the jobserver records them. */
   results: JobserverResultCache | null;
-  /** `parameters.record` of the status file (services-spec §4.1 step 5). */
-  recordMode: boolean;
+  /**
+   * Record mode (`parameters.record` of the status file, services-spec §4.1 step 5): its bucket
+   * preconditions and answer additions; null when off.
+   */
+  record: JobserverRecordMode | null;
   log: (line: string) => void;
 }
 
@@ -72,7 +76,7 @@ function wireError(error: unknown): never {
  * @example
  * ```ts
  * const runs = await TransformationRuns.start({ runner: pool, parallel: 6 });
- * const handler = createJobserverHandler({ runs, results: null, recordMode: false, log });
+ * const handler = createJobserverHandler({ runs, results: null, record: null, log });
  * const response = await handler(makeServiceRequest("GET", "/healthcheck"));
  * // response.status === 200, response.body === "OK"
  * ```
@@ -86,7 +90,7 @@ export function createJobserverHandler(options: JobserverOptions): JobserverHand
   const runtimeOf = (result: PoolResult | null): RecordRuntime => {
     // A cache answer ran nothing: zero times, no memory.
     const now = Date.now();
-    const runtime: RecordRuntime = {
+    return {
       started_at: formatUtcSeconds(new Date(result?.runtime.startedAtMs ?? now)),
       finished_at: formatUtcSeconds(new Date(result?.runtime.finishedAtMs ?? now)),
       wall_time_seconds: roundMicro(result?.runtime.wallSeconds ?? 0),
@@ -95,21 +99,20 @@ export function createJobserverHandler(options: JobserverOptions): JobserverHand
       memory_peak_bytes: result?.runtime.memoryPeakBytes ?? null,
       gpu_memory_peak_bytes: null,
     };
-    if (options.recordMode) {
-      Object.assign(runtime, {
-        hostname: os().hostname(),
-        pid: process.pid,
-        process_started_at: processStartedAt,
-        process_create_time_epoch: null,
-        worker_execution_index: ++executionIndex,
-        retry_count: 0,
-      });
-    }
-    return runtime;
   };
 
-  const answer = (request: RunTransformationRequest, checksum: Checksum, runtime: RecordRuntime) =>
-    text(JobserverStatus.ok, encodeRunTransformationAnswer(checksum, runtime, request.record !== undefined));
+  const answer = (request: RunTransformationRequest, checksum: Checksum, runtime: RecordRuntime, additions?: RecordAnswerAdditions) =>
+    text(JobserverStatus.ok, encodeRunTransformationAnswer(checksum, runtime, request.record !== undefined, additions));
+
+  /** The bucket preconditions (services-spec §4.4 step 3); a failure is the 500 text, as in Python. */
+  const checkBuckets = async (record: JobserverRecordMode, request: RunTransformationRequest): Promise<ProbeContext | ServiceResponse> => {
+    try {
+      return await record.checkBuckets(request.transformation_dict, request.tf_dunder);
+    } catch (error) {
+      if (error instanceof RecordBucketError) return text(JobserverStatus.failed, error.message);
+      throw error;
+    }
+  };
 
   const runTransformation = async (req: ServiceRequest): Promise<ServiceResponse> => {
     const body = await readLimitedBody(req);
@@ -119,7 +122,7 @@ export function createJobserverHandler(options: JobserverOptions): JobserverHand
     } catch (error) {
       wireError(error);
     }
-    const startupRecord = options.recordMode;
+    const startupRecord = options.record !== null;
     if (Boolean(request.record) !== startupRecord) {
       throw new HttpError(JobserverStatus.recordModeMismatch, recordModeMismatchText(Boolean(request.record), startupRecord));
     }
@@ -134,6 +137,12 @@ export function createJobserverHandler(options: JobserverOptions): JobserverHand
     if (actual !== request.tf_checksum) {
       throw new HttpError(JobserverStatus.badRequest, `Invalid payload: tf_checksum ${request.tf_checksum} does not match the transformation dict (its checksum is ${actual})`);
     }
+    // Record probes (run by seamless-probe to capture the buckets) are exempt from the rule.
+    const record = options.record && !isRecordProbe(request.transformation_dict, request.tf_dunder) ? options.record : null;
+    if (record) {
+      const checked = await checkBuckets(record, request);
+      if ("status" in checked) return checked;
+    }
     const dict: Record<string, PlainValue> = { ...request.transformation_dict, ...request.tf_dunder };
     const memberId = request.member_id ?? `legacy-request-${++legacyMembers}`;
     const outcome = await runs.join({ tfChecksum: request.tf_checksum, dict, scratch: request.scratch }, memberId, req.signal);
@@ -143,7 +152,21 @@ export function createJobserverHandler(options: JobserverOptions): JobserverHand
     if (outcome.result && options.results?.recordResult && !request.scratch) {
       await options.results.recordResult(request.tf_checksum, outcome.checksum, runtime);
     }
-    return answer(request, outcome.checksum, runtime);
+    if (!record) return answer(request, outcome.checksum, runtime);
+    // Python checks the buckets again for the context it answers (services-spec §4.5).
+    const probeContext = await checkBuckets(record, request);
+    if ("status" in probeContext) return probeContext;
+    Object.assign(runtime, record.processFacts(processStartedAt), {
+      worker_execution_index: ++executionIndex,
+      // Our pool's retry after a worker died; Python counts its remote-client restarts here.
+      retry_count: outcome.result?.retries ?? 0,
+    });
+    return answer(request, outcome.checksum, runtime, {
+      probe_context: probeContext,
+      // Compiled transformations are not run by these workers: there is no compilation context.
+      compilation_context: null,
+      job_validation: record.jobValidation(request.transformation_dict, request.tf_dunder),
+    });
   };
 
   const perTransformation = async (req: ServiceRequest): Promise<ServiceResponse | null> => {

@@ -8,6 +8,7 @@
 import type { Checksum } from "../checksum/checksum.ts";
 import type { DatabaseConflict } from "../cache/database-file.ts";
 import { dumpsPythonJson } from "../serialize/python-json.ts";
+import { parsePlain, type PlainValue } from "../serialize/plain-json.ts";
 
 /** Request paths. The server ignores the path of GET and PUT; clients send to `/`. */
 export const DatabasePath = { request: "/", healthcheck: "/healthcheck" } as const;
@@ -140,7 +141,8 @@ export interface DatabaseRequest {
 
 /** Encodes a request body. */
 export function encodeDatabaseRequest(request: DatabaseRequest): string {
-  return JSON.stringify(request);
+  // Freshness tokens carry Python ints beyond 2^53 (mtimes in ns) as bigint, which JSON.stringify refuses.
+  return request.type === "bucket_probe" ? dumpsPythonJson(request, { compact: true }) : JSON.stringify(request);
 }
 
 /** Builds the request of each client operation (services-spec §6.3), in one place. */
@@ -153,7 +155,43 @@ export const DatabaseRequests = {
   setMetadata: (tf: Checksum, result: Checksum, record: Record<string, unknown>): DatabaseRequest => ({ type: "metadata", checksum: tf, result, value: record }),
   getIrreproducible: (tf: Checksum, result?: Checksum): DatabaseRequest => (result === undefined ? { type: "irreproducible", checksum: tf } : { type: "irreproducible", checksum: tf, result }),
   setIrreproducible: (tf: Checksum, result: Checksum): DatabaseRequest => ({ type: "irreproducible", checksum: tf, result }),
+  getBucketProbe: (bucketKind: string, label: string): DatabaseRequest => ({ type: "bucket_probe", bucket_kind: bucketKind, label }),
+  setBucketProbe: (probe: BucketProbe): DatabaseRequest => ({ type: "bucket_probe", ...probe }),
 } as const;
+
+/** A bucket probe as the database stores and answers it (services-spec §3.3 `bucket_probe`). */
+export interface BucketProbe {
+  bucket_kind: (typeof BUCKET_KINDS)[number];
+  label: string;
+  /** The checksum of the probe payload (a plain JSON buffer on the hashserver). */
+  bucket_checksum: Checksum;
+  captured_at: string;
+  /** What must still hold for the probe to be fresh; integers beyond 2^53 are bigint. */
+  freshness_tokens: { [key: string]: PlainValue };
+}
+
+/**
+ * Decodes a `bucket_probe` GET answer, keeping large integers exact (they are compared with
+ * live values).
+ *
+ * @throws {MalformedAnswerError} when the answer is not a probe
+ */
+export function decodeBucketProbeAnswer(text: string): BucketProbe {
+  let value: PlainValue;
+  try {
+    value = parsePlain(text);
+  } catch {
+    throw new MalformedAnswerError(`expected JSON, got "${text.slice(0, 80)}"`);
+  }
+  const probe = value as Record<string, PlainValue>;
+  if (
+    !probe || typeof probe !== "object" || Array.isArray(probe) || typeof probe.label !== "string" || typeof probe.bucket_checksum !== "string" ||
+    !(BUCKET_KINDS as readonly unknown[]).includes(probe.bucket_kind) || !probe.freshness_tokens || typeof probe.freshness_tokens !== "object" || Array.isArray(probe.freshness_tokens)
+  ) {
+    throw new MalformedAnswerError("expected a bucket probe object");
+  }
+  return value as unknown as BucketProbe;
+}
 
 /** Thrown by the decoders when an answer does not have the shape its request type promises. */
 export class MalformedAnswerError extends Error {}

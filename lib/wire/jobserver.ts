@@ -6,7 +6,8 @@
  * @module
  */
 import type { Checksum } from "../checksum/checksum.ts";
-import type { PlainValue } from "../serialize/plain-json.ts";
+import { PlainFloat, type PlainValue } from "../serialize/plain-json.ts";
+import { dumpsPythonJson } from "../serialize/python-json.ts";
 
 /** Request paths. `/run-transformation` is a GET that carries a JSON body (services-spec §4.3). */
 export const JobserverPath = {
@@ -168,6 +169,8 @@ export function roundMicro(value: number): number {
 
 /** Python `json.dumps` layout (`", "` and `": "`), as aiohttp's answer carries it. */
 function pythonJson(value: unknown): string {
+  // Freshness tokens carry Python ints beyond 2^53 (bigint) and floats that must stay floats.
+  if (typeof value === "bigint" || value instanceof PlainFloat) return dumpsPythonJson(value);
   if (Array.isArray(value)) return `[${value.map(pythonJson).join(", ")}]`;
   if (value !== null && typeof value === "object") {
     return `{${Object.entries(value).filter(([, v]) => v !== undefined).map(([k, v]) => `${JSON.stringify(k)}: ${pythonJson(v)}`).join(", ")}}`;
@@ -179,9 +182,19 @@ function pythonJson(value: unknown): string {
  * Encodes a successful `/run-transformation` answer (services-spec §4.5): the structured form,
  * or the bare checksum for a client that sent no `record` field.
  */
-export function encodeRunTransformationAnswer(checksum: Checksum, runtime: RecordRuntime, structured: boolean): string {
+export function encodeRunTransformationAnswer(checksum: Checksum, runtime: RecordRuntime, structured: boolean, additions?: RecordAnswerAdditions): string {
   if (!structured) return checksum;
-  return pythonJson({ result_checksum: checksum, record_runtime: runtime });
+  return pythonJson({ result_checksum: checksum, record_runtime: runtime, ...additions });
+}
+
+/** What a record-mode answer adds at top level (services-spec §4.5 "Record mode adds"). */
+export interface RecordAnswerAdditions {
+  /** The bucket labels, checksums and tokens the preconditions found. */
+  probe_context: object;
+  /** A checksum for compiled transformations, else null. */
+  compilation_context: Checksum | null;
+  /** `{"job_contract_violations": [...], "diagnostics": {...}}`. */
+  job_validation: object;
 }
 
 /** Encodes the remote-job answer (services-spec §4.4 step 6). */

@@ -88,7 +88,7 @@ try {
   // The same answers from the handler in this process (no sockets): the server's own cost.
   const backends = await openJobserverBackends(null, env);
   const runs = await TransformationRuns.start({ runner: { run: () => Promise.reject(new Error("not expected to run")) }, parallel: 1, lookupCached: cachedResultLookup(backends.results!, backends.store) });
-  const handler = createJobserverHandler({ runs, results: null, recordMode: false, log: () => {} });
+  const handler = createJobserverHandler({ runs, results: null, record: null, log: () => {} });
   const inProcessRates: number[] = [];
   for (let round = 0; round < 5; round++) {
     const started = performance.now();

@@ -3,6 +3,8 @@ import { BufferDir } from "../../lib/buffers/bufferdir.ts";
 import { computeChecksum } from "../../lib/checksum/sha256.ts";
 import { makeServiceRequest, withErrorHandling, type ServiceRequest } from "../../lib/servers/http.ts";
 import { TransformationRuns, cachedResultLookup, createJobserverHandler, type JobserverResultCache } from "../../lib/servers/jobserver.ts";
+import type { JobserverRecordMode } from "../../lib/record/jobserver-record.ts";
+import { RecordBucketError } from "../../lib/record/bucket-probes.ts";
 import { tempDir } from "../helpers.ts";
 import { FakeExecutor, bashTransformation } from "../jobserver-helpers.ts";
 
@@ -11,7 +13,7 @@ afterAll(async () => {
   for (const runs of opened) await runs.close();
 });
 
-async function setup(options: { results?: JobserverResultCache; recordMode?: boolean } = {}) {
+async function setup(options: { results?: JobserverResultCache; record?: JobserverRecordMode } = {}) {
   const dir = tempDir("seamless-jobserver-");
   const store = new BufferDir(dir.path, { layout: "prefix" });
   store.ensureExists();
@@ -19,7 +21,7 @@ async function setup(options: { results?: JobserverResultCache; recordMode?: boo
   const logs: string[] = [];
   const runs = await TransformationRuns.start({ runner: executor, parallel: 4, lookupCached: options.results ? cachedResultLookup(options.results, store) : undefined });
   opened.push(runs);
-  const raw = createJobserverHandler({ runs, results: options.results ?? null, recordMode: options.recordMode ?? false, log: (line) => logs.push(line) });
+  const raw = createJobserverHandler({ runs, results: options.results ?? null, record: options.record ?? null, log: (line) => logs.push(line) });
   const handler = withErrorHandling(raw, (line) => logs.push(line));
   const call = async (request: ServiceRequest) => {
     const response = await handler(request);
@@ -220,5 +222,81 @@ describe("createJobserverHandler() cancellation and membership (services-spec §
     const tf = "ab".repeat(32);
     expect((await call(makeServiceRequest("GET", `/transformation-status/${tf}`))).body).toBe('{"status": "not-running"}');
     expect((await call(makeServiceRequest("POST", `/cancel-transformation/${tf}`))).body).toBe('{"canceled": false, "status": "not-running"}');
+  });
+});
+
+describe("createJobserverHandler() in record mode (services-spec §4.4 step 3, §4.5)", () => {
+  const probeContext = {
+    required_bucket_labels: { node: "node1", environment: "python:/opt/py", node_env: `${"aa".repeat(32)}:${"bb".repeat(32)}` },
+    required_bucket_checksums: { node: "aa".repeat(32), environment: "bb".repeat(32), node_env: "cc".repeat(32) },
+    live_tokens: { node: { hostname: "node1" }, environment: { sys_prefix: "/opt/py", purelib_mtime_ns: 1733475200123456789n }, node_env: {} },
+    bucket_tokens: { node: { hostname: "node1" }, environment: { sys_prefix: "/opt/py", purelib_mtime_ns: 1733475200123456789n }, node_env: {} },
+  };
+  const recordMode = (missing: boolean): JobserverRecordMode & { checks: number } => {
+    const mode = {
+      checks: 0,
+      checkBuckets: async () => {
+        mode.checks++;
+        if (missing) throw new RecordBucketError("Record mode requires bucket probes for: node='node1'");
+        return probeContext;
+      },
+      jobValidation: () => ({ job_contract_violations: [], diagnostics: { compiled: false, checks: {} } }),
+      processFacts: (startedAt: string) => ({ hostname: "node1", pid: 42, process_started_at: startedAt, process_create_time_epoch: 1733475200.5 }),
+    };
+    return mode as JobserverRecordMode & { checks: number };
+  };
+
+  test("a missing bucket probe is a 500 with the precondition's text, before anything runs", async () => {
+    const { call, dir, store, executor } = await setup({ record: recordMode(true) });
+    using _ = dir;
+    const { dict, tf } = await bashTransformation(store, "echo hello");
+    const response = await call(makeServiceRequest("GET", "/run-transformation", JSON.stringify({ transformation_dict: dict, tf_checksum: tf, record: true })));
+    expect([response.status, response.body]).toEqual([500, "Record mode requires bucket probes for: node='node1'"]);
+    expect(executor.jobs.length).toBe(0);
+  });
+
+  test("with fresh probes the answer adds probe_context, compilation_context, job_validation and the process facts", async () => {
+    const record = recordMode(false);
+    const { call, dir, store, executor } = await setup({ record });
+    using _ = dir;
+    const { dict, tf } = await bashTransformation(store, "echo hello");
+    const pending = call(makeServiceRequest("GET", "/run-transformation", JSON.stringify({ transformation_dict: dict, tf_checksum: tf, record: true })));
+    await until(() => executor.jobs.length === 1);
+    executor.jobs[0]!.finish(RESULT);
+    const response = await pending;
+    expect(response.status).toBe(200);
+    expect(response.body).toContain('"purelib_mtime_ns": 1733475200123456789}');
+    const answer = JSON.parse(response.body);
+    expect(Object.keys(answer)).toEqual(["result_checksum", "record_runtime", "probe_context", "compilation_context", "job_validation"]);
+    expect(answer.record_runtime).toMatchObject({ wall_time_seconds: 2.5, hostname: "node1", pid: 42, process_create_time_epoch: 1733475200.5, worker_execution_index: 1, retry_count: 0 });
+    expect(answer.record_runtime.process_started_at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    expect(answer.probe_context.required_bucket_checksums).toEqual(probeContext.required_bucket_checksums);
+    expect(answer.compilation_context).toBeNull();
+    expect(answer.job_validation).toEqual({ job_contract_violations: [], diagnostics: { compiled: false, checks: {} } });
+    expect(record.checks).toBe(2); // before the run and for the answer, as Python
+  });
+
+  test("a record probe is exempt: no precondition, no record additions", async () => {
+    const record = recordMode(true);
+    const { call, dir, store, executor } = await setup({ record });
+    using _ = dir;
+    const { dict, tf } = await bashTransformation(store, "echo probe");
+    const pending = call(makeServiceRequest("GET", "/run-transformation", JSON.stringify({ transformation_dict: dict, tf_checksum: tf, tf_dunder: { __record_probe__: { mode: "capture" } }, record: true })));
+    await until(() => executor.jobs.length === 1);
+    executor.jobs[0]!.finish(RESULT);
+    const answer = JSON.parse((await pending).body);
+    expect(Object.keys(answer)).toEqual(["result_checksum", "record_runtime"]);
+    expect(answer.record_runtime.worker_execution_index).toBeUndefined();
+    expect(record.checks).toBe(0);
+  });
+
+  test("a client without record mode is refused by a record-mode jobserver with 409", async () => {
+    const { call, dir, store, executor } = await setup({ record: recordMode(false) });
+    using _ = dir;
+    const { dict, tf } = await bashTransformation(store, "echo hello");
+    const response = await call(makeServiceRequest("GET", "/run-transformation", JSON.stringify({ transformation_dict: dict, tf_checksum: tf, record: false })));
+    expect(response.status).toBe(409);
+    expect(response.body).toBe("Jobserver record mode mismatch: client requested record=False, but jobserver started with record=True. Restart the jobserver after changing record mode.");
+    expect(executor.jobs.length).toBe(0);
   });
 });

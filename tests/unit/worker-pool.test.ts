@@ -190,3 +190,16 @@ describe("WorkerPool environments and Python hand-over (issue 22 §4, §4b)", ()
     expect(error.message).toContain('"seamless-run-transformation" is not on the PATH');
   });
 });
+
+describe("boundedFailure()", () => {
+  test("keeps a short failure text and both ends of a long one, the middle dropped with a marker", async () => {
+    const { boundedFailure } = await import("../../lib/queue/worker-process.ts");
+    expect(boundedFailure("Error: Return code 3")).toBe("Error: Return code 3");
+    const long = `Error: Return code 3\n${"e".repeat(10_000_000)}\nlast-words`;
+    const bounded = boundedFailure(long);
+    expect(bounded.length).toBeLessThan(600_000);
+    expect(bounded).toStartWith("Error: Return code 3\n");
+    expect(bounded).toEndWith("\nlast-words");
+    expect(bounded).toContain(`[... ${long.length - 2 * 256 * 1024} characters omitted ...]`);
+  });
+});

@@ -29,7 +29,7 @@ async function setup() {
   const executor = new FakeExecutor();
   const runs = await TransformationRuns.start({ runner: executor, parallel: 4 });
   opened.push(runs);
-  const inner = handlerTransport(withErrorHandling(createJobserverHandler({ runs, results: null, recordMode: false, log: () => {} }), () => {}));
+  const inner = handlerTransport(withErrorHandling(createJobserverHandler({ runs, results: null, record: null, log: () => {} }), () => {}));
   const sent: string[] = [];
   const transport: HttpTransport = { ...inner, request: (path, options) => (sent.push(`${options.method} ${path} ${options.body ?? ""}`.trimEnd()), inner.request(path, options)) };
   return { dir, store, executor, sent, client: new JobserverClient("http://in-process", { transport }) };
