@@ -6,6 +6,7 @@ import { type CommandSpec, parseOrHelp } from "./args.ts";
 import { spec as runSpec } from "./run.ts";
 import { NOT_FOR_INSPECTION, prepareRunRequest, runRequestOf } from "./run-request.ts";
 import { writeStdout, writeStderr } from "./stdio.ts";
+import { commandLog } from "./output.ts";
 
 export const spec: CommandSpec = {
   name: "forget",
@@ -27,7 +28,7 @@ export async function main(argv: string[]): Promise<number> {
   const cacheDir = cacheDirOf(process.env);
   let tfChecksums: string[];
   if (dashes >= 0) {
-    const prepared = await prepareRunRequest(runRequestOf(values, positionals), cacheDir, "seamless forget");
+    const prepared = await prepareRunRequest(runRequestOf(values, positionals), cacheDir, commandLog("forget"));
     tfChecksums = [prepared.tfChecksum];
   } else {
     tfChecksums = positionals.flatMap((argument) => {

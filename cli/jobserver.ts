@@ -7,7 +7,8 @@ import { withErrorHandling } from "../lib/servers/http.ts";
 import { pythonJsonDumps, readStatusFileBase, serveService } from "../lib/servers/serve.ts";
 import { serveFlagsOf, serveOptions } from "./serve-flags.ts";
 import { parseOrHelp, type CommandSpec } from "./args.ts";
-import { writeStdout, writeStderr } from "./stdio.ts";
+import { writeStdout } from "./stdio.ts";
+import { commandLog } from "./output.ts";
 
 export const spec: CommandSpec = {
   name: "jobserver",
@@ -41,7 +42,7 @@ export async function main(argv: string[]): Promise<number> {
   const { host, port, statusFile, timeoutSeconds } = serveFlagsOf(values, { port: 5533 });
   const workers = positiveInteger(values.workers, "--workers", 1);
   const perWorkerLimit = positiveInteger(values.jobsPerWorker ?? process.env.SEAMLESS_WORKER_TRANSFORMATION_THROTTLE, "--jobs-per-worker", 3);
-  const log = (line: string) => writeStderr(`seamless jobserver: ${line}\n`);
+  const log = commandLog("jobserver");
 
   const base = statusFile ? await readStatusFileBase(statusFile) : null;
   const parameters = base?.parameters && typeof base.parameters === "object" ? (base.parameters as Record<string, unknown>) : null;
@@ -50,7 +51,7 @@ export async function main(argv: string[]): Promise<number> {
     throw error;
   };
   const backends = await openJobserverBackends(parameters, process.env).catch(fail);
-  for (const note of backends.notes) log(note);
+  for (const note of backends.notes) log.message(0, note);
   const pythonRunner = (values.pythonRunner as string | undefined) ?? process.env.SEAMLESS_PYTHON_RUNNER;
   const pool = new WorkerPool({
     workers,
@@ -72,7 +73,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     const server = await serveService(withErrorHandling(handler, log), { host, port, statusFile, timeoutSeconds, log, isBusy: () => handler.activeRuns() > 0 });
     writeStdout(`Welcome to the Seamless jobserver on ${host}:${server.port}\n`);
-    log(`serving on http://${host}:${server.port}: ${workers} worker(s), ${perWorkerLimit} job(s) each; buffers in ${backends.store.location}`);
+    log.message(0, `serving on http://${host}:${server.port}: ${workers} worker(s), ${perWorkerLimit} job(s) each; buffers in ${backends.store.location}`);
     await server.stopped;
   } finally {
     await runs.close();

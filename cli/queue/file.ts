@@ -3,6 +3,7 @@ import { cacheDirOf } from "../../lib/config/mod.ts";
 import { runQueueFile } from "../../lib/queue/queue-file-runner.ts";
 import { parseOrHelp, type CommandSpec } from "../args.ts";
 import { writeStderr } from "../stdio.ts";
+import { createLog } from "../../lib/log.ts";
 import { selfCommand } from "./_common.ts";
 
 export const spec: CommandSpec = {
@@ -30,7 +31,7 @@ export async function main(argv: string[]): Promise<number> {
   process.once("SIGTERM", onSignal);
   await runQueueFile({
     path, quiet, cacheDir: cacheDirOf(process.env), selfCommand: selfCommand(), parallel: availableParallelism(),
-    say: (text) => writeStderr(`${text}\n`), signal: interrupt.signal,
+    log: createLog({ write: writeStderr }), signal: interrupt.signal,
   });
   // Ctrl-C ends with 0 and keeps the file, as seamless-queue does.
   return 0;

@@ -8,6 +8,7 @@ import { cacheDirOf } from "../../lib/config/mod.ts";
 import { parseOrHelp, type CommandSpec } from "../args.ts";
 import { writeStderr } from "../stdio.ts";
 import { connect, parseCount, parseDuration, queueDir, selfCommand } from "./_common.ts";
+import { commandLog } from "../output.ts";
 
 export const spec: CommandSpec = {
   name: "queue start",
@@ -55,13 +56,13 @@ export async function main(argv: string[]): Promise<number> {
   if (slots < 1) throw new UsageError("--slots must be at least 1");
   const dir = queueDir();
   mkdirSync(dir, { recursive: true });
-  const log = (line: string) => writeStderr(`seamless queue: ${line}\n`);
+  const log = commandLog("queue");
   const daemon = await startQueueDaemon({
     cacheDir: cacheDirOf(process.env), queueDir: dir, slots, host: (values.host as string | undefined) ?? "127.0.0.1", port,
     retainSeconds: values.retain === undefined ? undefined : parseDuration(values.retain as string, "--retain"),
     statusFile: values.statusFile as string | undefined, tokenFile: values.tokenFile as string | undefined, selfCommand: selfCommand(), log,
   });
-  log(`daemon ${process.pid} listening on port ${daemon.port} with ${slots} slots`);
+  log.message(0, `daemon ${process.pid} listening on port ${daemon.port} with ${slots} slots`);
   await daemon.stopped;
   return 0;
 }

@@ -14,6 +14,7 @@ import type { JobserverClient } from "../clients/jobserver.ts";
 import { executionDundersOf, type TransformationDict } from "../transformation/dict.ts";
 import { VERSION } from "../version.ts";
 import { lookupCachedResult, recordResult, type Computed } from "./compute.ts";
+import type { Log } from "../log.ts";
 
 /** Options of {@link computeOnJobserver}. */
 export interface RemoteComputeOptions {
@@ -26,7 +27,7 @@ export interface RemoteComputeOptions {
   record: boolean;
   /** Aborting it soft-cancels this client's membership of the run (Ctrl-C). */
   signal?: AbortSignal;
-  say: (level: number, text: string) => void;
+  log: Log;
 }
 
 /**
@@ -38,7 +39,7 @@ export interface RemoteComputeOptions {
 export async function computeOnJobserver(dict: TransformationDict, tfChecksum: Checksum, options: RemoteComputeOptions): Promise<Computed> {
   const hit = await lookupCachedResult(dict, tfChecksum, options.cache, options.store);
   if (hit) return hit;
-  options.say(1, `Send transformation ${tfChecksum} to jobserver ${options.jobserver.location}`);
+  options.log.message(1, `Send transformation ${tfChecksum} to jobserver ${options.jobserver.location}`);
   const started = new Date();
   const result = await options.jobserver.runTransformation(
     { transformation_dict: dict, tf_checksum: tfChecksum, tf_dunder: executionDundersOf(dict), scratch: options.scratch, record: options.record },
@@ -63,6 +64,6 @@ export async function computeOnJobserver(dict: TransformationDict, tfChecksum: C
     implementation: "seamless (TypeScript)",
   };
   await recordResult(options.cache, tfChecksum, result.checksum, record);
-  options.say(1, "Transformation finished");
+  options.log.message(1, "Transformation finished");
   return { checksum: result.checksum, fromCache: false };
 }

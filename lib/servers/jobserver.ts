@@ -17,6 +17,7 @@ import {
 import type { PoolResult } from "../queue/worker-pool.ts";
 import { BodyTooLargeError, HttpError, readBody, type ServiceHandler, type ServiceRequest, type ServiceResponse } from "./http.ts";
 import type { TransformationRuns } from "./_jobserver-runs.ts";
+import type { Log } from "../log.ts";
 
 export { TransformationRuns, type TransformationRunsOptions, type RunOutcome as TransformationRunOutcome } from "./_jobserver-runs.ts";
 
@@ -35,7 +36,7 @@ export interface JobserverOptions {
   results: JobserverResultCache | null;
   /** `parameters.record` of the status file (services-spec §4.1 step 5). */
   recordMode: boolean;
-  log: (line: string) => void;
+  log: Log;
 }
 
 /**

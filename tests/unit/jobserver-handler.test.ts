@@ -6,6 +6,7 @@ import { makeServiceRequest, withErrorHandling, type ServiceRequest } from "../.
 import { TransformationRuns, cachedResultLookup, createJobserverHandler, type JobserverResultCache } from "../../lib/servers/jobserver.ts";
 import { tempDir } from "../helpers.ts";
 import { bashTransformation } from "../jobserver-helpers.ts";
+import { createMemoryLog } from "../../lib/log.ts";
 
 /** An executor that runs nothing: each job waits until the test finishes or fails it. */
 class FakeExecutor {
@@ -33,11 +34,11 @@ async function setup(options: { results?: JobserverResultCache; recordMode?: boo
   const store = new BufferDir(dir.path, { layout: "prefix" });
   store.ensureExists();
   const executor = new FakeExecutor();
-  const logs: string[] = [];
+  const { log, lines: logs } = createMemoryLog();
   const runs = await TransformationRuns.start({ runner: executor, parallel: 4, lookupCached: options.results ? cachedResultLookup(options.results, store) : undefined });
   opened.push(runs);
-  const raw = createJobserverHandler({ runs, results: options.results ?? null, recordMode: options.recordMode ?? false, log: (line) => logs.push(line) });
-  const handler = withErrorHandling(raw, (line) => logs.push(line));
+  const raw = createJobserverHandler({ runs, results: options.results ?? null, recordMode: options.recordMode ?? false, log });
+  const handler = withErrorHandling(raw, log);
   const call = async (request: ServiceRequest) => {
     const response = await handler(request);
     return { status: response.status, body: String(response.body ?? ""), type: response.headers?.["content-type"] };

@@ -13,6 +13,7 @@ import { DatabaseClient, parseMaxInflight, type DatabaseTransport } from "../../
 import { createDatabaseHandler } from "../../../lib/servers/database.ts";
 import { makeServiceRequest, withErrorHandling } from "../../../lib/servers/http.ts";
 import { tempDir } from "../../helpers.ts";
+import { SILENT_LOG } from "../../../lib/log.ts";
 
 const TF = "4".repeat(64);
 const RES = "5".repeat(64);
@@ -20,7 +21,7 @@ const OTHER = "6".repeat(64);
 
 /** A transport that hands each request to the server handler: the codec round trip without a socket. */
 function handlerTransport(file: DatabaseFile, writable = true): { transport: DatabaseTransport; sent: string[] } {
-  const handler = withErrorHandling(createDatabaseHandler({ file, writable }), () => {});
+  const handler = withErrorHandling(createDatabaseHandler({ file, writable }), SILENT_LOG);
   const sent: string[] = [];
   const transport: DatabaseTransport = async (method, path, body) => {
     sent.push(`${method} ${path} ${body ?? ""}`);
