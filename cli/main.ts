@@ -63,7 +63,10 @@ function reportError(command: string | undefined, error: unknown, debug: boolean
   if (error instanceof SeamlessError) {
     writeStderr(`${prefix}: ${error.message}\n`);
     if (error.hint) writeStderr(`${prefix}: hint: ${error.hint}\n`);
-    if (error instanceof UsageError) writeStderr(`Try 'seamless ${command ? `${command} ` : ""}--help'.\n`);
+    if (error instanceof UsageError) {
+      const helpOf = error.command ?? command;
+      writeStderr(`Try 'seamless ${helpOf ? `${helpOf} ` : ""}--help'.\n`);
+    }
     if (debug) writeStderr(`${error.stack}\n`);
     return error.exitCode;
   }
@@ -84,10 +87,11 @@ export async function runCli(argv: string[]): Promise<number> {
   // Filtered only when present: a loop over 10k file arguments costs milliseconds this early.
   const args = debug ? argv.filter((arg, i) => !(arg === "--debug" && argv.indexOf(arg) === i && i === 0)) : argv;
   const [command, ...rest] = args[0] === "--debug" ? args.slice(1) : args;
-  if (command === undefined || command === "-h" || command === "--help" || command === "help") {
+  if (command === "-h" || command === "--help" || command === "help") {
     writeStdout(usage());
-    return command === undefined ? 2 : 0;
+    return 0;
   }
+  if (command === undefined) return reportError(undefined, new UsageError("missing command"), debug);
   if (command === "--version" || command === "-V" || command === "version") {
     writeStdout(`seamless ${VERSION}\n`);
     return 0;

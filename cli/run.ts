@@ -78,7 +78,7 @@ async function runCommand(argv: string[], signal: AbortSignal): Promise<number> 
   if (typeof parsed === "number") return parsed;
   const { values, positionals } = parsed;
   for (const [key, flag] of [["writeRemoteJob", "--write-remote-job"], ["node", "--node"]] as const) {
-    if (values[key] !== undefined) throw new SeamlessError(`${flag} is not available yet in this version of seamless`, { exitCode: 2 });
+    if (values[key] !== undefined) throw new UsageError(`${flag} is not available yet in this version of seamless`);
   }
   if (values.undo) throw new SeamlessError("--undo is not implemented");
   if (values.qsubmit && values.dry) throw new UsageError("--qsubmit cannot be combined with --dry");
@@ -86,6 +86,7 @@ async function runCommand(argv: string[], signal: AbortSignal): Promise<number> 
   const jobDir = values.writeJob as string | undefined;
   if (jobDir !== undefined && existsSync(jobDir)) throw new SeamlessError(`Job directory "${jobDir}" already exists`);
   if (positionals.length === 0) {
+    // cli-spec §3.19: no command is exit 1 with the help, as seamless-run does (flag errors are 2).
     writeStderr(formatHelp(spec));
     return 1;
   }

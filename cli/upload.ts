@@ -10,7 +10,7 @@ import {
   type ExistingPolicy, type TransferMode, type UploadPlan,
 } from "../lib/buffers/transfer.ts";
 import { configFromFlags } from "./configure.ts";
-import { type CommandSpec, HASHSERVER_OPTION, SCOPE_OPTIONS, VERBOSITY_OPTIONS, formatHelp, parseOrHelp, verbosityOf } from "./args.ts";
+import { type CommandSpec, HASHSERVER_OPTION, SCOPE_OPTIONS, VERBOSITY_OPTIONS, missingArgumentsError, parseOrHelp, verbosityOf } from "./args.ts";
 import { commandLog, formatSize, parseHumanSize, progressLine } from "./output.ts";
 import { confirm, type AutoConfirm } from "./confirm.ts";
 import { writeStdout } from "./stdio.ts";
@@ -50,10 +50,7 @@ export async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parsed;
   const option = positionals.find((p) => p.startsWith("-") && p !== "-");
   if (option) throw new UsageError(`Option ${option} must be specified before upload targets`);
-  if (positionals.length === 0) {
-    writeStdout(formatHelp(spec));
-    return 2;
-  }
+  if (positionals.length === 0) throw missingArgumentsError(spec);
   const log = commandLog("upload", verbosityOf(values));
   const destination = values.destination as string | undefined;
   const mode = (values.mode as TransferMode | undefined) ?? "copy";
