@@ -10,6 +10,7 @@ import { parseOrHelp, type CommandSpec } from "./args.ts";
 import { serveFlagsOf, serveOptions } from "./serve-flags.ts";
 import { writeStdout } from "./stdio.ts";
 import { commandLog } from "./output.ts";
+import { serverStopSignal } from "./interrupt.ts";
 
 export const spec: CommandSpec = {
   name: "database",
@@ -51,7 +52,7 @@ export async function main(argv: string[]): Promise<number> {
   writeStdout(`DATABASE FILE ${positionals[0]}\n`);
   try {
     const handler = withErrorHandling(createDatabaseHandler({ file, writable, maxBodyBytes }), log);
-    const server = await serveService(handler, { host, port, statusFile, timeoutSeconds, log });
+    const server = await serveService(handler, { host, port, statusFile, timeoutSeconds, log, signal: serverStopSignal() });
     writeStdout("Press Ctrl+C to end\n");
     log.message(0, `serving ${path} on http://${host}:${server.port}${writable ? " (writable)" : " (read-only)"}`);
     await server.stopped;

@@ -7,6 +7,7 @@ import { serveFlagsOf, serveOptions } from "./serve-flags.ts";
 import { parseOrHelp, type CommandSpec } from "./args.ts";
 import { writeStdout } from "./stdio.ts";
 import { commandLog } from "./output.ts";
+import { serverStopSignal } from "./interrupt.ts";
 
 export const spec: CommandSpec = {
   name: "hashserver",
@@ -40,7 +41,7 @@ export async function main(argv: string[]): Promise<number> {
   const extraDirs = extraText.split(";").map((d) => d.trim()).filter(Boolean);
   const log = commandLog("hashserver");
   const handler = withErrorHandling(createHashserverHandler({ directory, writable: values.writable === true, layout, extraDirs }), log);
-  const server = await serveService(handler, { host, port, statusFile, timeoutSeconds, log });
+  const server = await serveService(handler, { host, port, statusFile, timeoutSeconds, log, signal: serverStopSignal() });
   writeStdout("OK\n");
   log.message(0, `serving ${directory} on http://${host}:${server.port}${values.writable ? " (writable)" : ""}`);
   await server.stopped;

@@ -9,6 +9,7 @@ import { serveFlagsOf, serveOptions } from "./serve-flags.ts";
 import { parseOrHelp, type CommandSpec } from "./args.ts";
 import { writeStdout } from "./stdio.ts";
 import { commandLog } from "./output.ts";
+import { serverStopSignal } from "./interrupt.ts";
 
 export const spec: CommandSpec = {
   name: "jobserver",
@@ -71,7 +72,7 @@ export async function main(argv: string[]): Promise<number> {
   });
   const handler = createJobserverHandler({ runs, results: backends.results, recordMode: backends.recordMode, log });
   try {
-    const server = await serveService(withErrorHandling(handler, log), { host, port, statusFile, timeoutSeconds, log, isBusy: () => handler.activeRuns() > 0 });
+    const server = await serveService(withErrorHandling(handler, log), { host, port, statusFile, timeoutSeconds, log, signal: serverStopSignal(), isBusy: () => handler.activeRuns() > 0 });
     writeStdout(`Welcome to the Seamless jobserver on ${host}:${server.port}\n`);
     log.message(0, `serving on http://${host}:${server.port}: ${workers} worker(s), ${perWorkerLimit} job(s) each; buffers in ${backends.store.location}`);
     await server.stopped;

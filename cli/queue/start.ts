@@ -9,6 +9,7 @@ import { parseOrHelp, type CommandSpec } from "../args.ts";
 import { writeStderr } from "../stdio.ts";
 import { connect, parseCount, parseDuration, queueDir, selfCommand } from "./_common.ts";
 import { commandLog } from "../output.ts";
+import { serverStopSignal } from "../interrupt.ts";
 
 export const spec: CommandSpec = {
   name: "queue start",
@@ -60,7 +61,7 @@ export async function main(argv: string[]): Promise<number> {
   const daemon = await startQueueDaemon({
     cacheDir: cacheDirOf(process.env), queueDir: dir, slots, host: (values.host as string | undefined) ?? "127.0.0.1", port,
     retainSeconds: values.retain === undefined ? undefined : parseDuration(values.retain as string, "--retain"),
-    statusFile: values.statusFile as string | undefined, tokenFile: values.tokenFile as string | undefined, selfCommand: selfCommand(), log,
+    statusFile: values.statusFile as string | undefined, tokenFile: values.tokenFile as string | undefined, selfCommand: selfCommand(), log, signal: serverStopSignal(),
   });
   log.message(0, `daemon ${process.pid} listening on port ${daemon.port} with ${slots} slots`);
   await daemon.stopped;

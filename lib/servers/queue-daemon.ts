@@ -49,6 +49,8 @@ export interface QueueDaemonOptions {
   selfCommand: string[];
   /** The daemon's voice. */
   log: Log;
+  /** Stops the daemon when aborted (the CLI aborts it on SIGINT/SIGTERM/SIGHUP). */
+  signal?: AbortSignal;
 }
 
 
@@ -167,7 +169,7 @@ export async function startQueueDaemon(options: QueueDaemonOptions): Promise<Run
   };
   const handler = withErrorHandling(createQueueHandler({ scheduler, prepareJob, token, status, onStop: () => void stop() }), options.log);
   try {
-    server = await serveService(handler, { host: options.host, port: options.port, statusFile: options.statusFile, log: options.log });
+    server = await serveService(handler, { host: options.host, port: options.port, statusFile: options.statusFile, log: options.log, signal: options.signal });
   } catch (error) {
     await scheduler.stop();
     releaseLeases();

@@ -27,6 +27,8 @@ export interface ServeOptions {
   isBusy?: () => boolean;
   /** The server's voice (errors, the idle stop). */
   log: Log;
+  /** Stops the server when aborted (the CLI aborts it on SIGINT/SIGTERM/SIGHUP; lib/ installs no signal handler). */
+  signal?: AbortSignal;
 }
 
 /** A running server. */
@@ -120,7 +122,8 @@ function maxConnectionsForDescriptorLimit(): number {
 }
 
 /**
- * Starts the service and writes the status file.
+ * Starts the service and writes the status file. It stops on the idle timeout, on `stop()` and
+ * when `options.signal` is aborted.
  *
  * @throws {SeamlessError} when no port can be bound; the status file then says `failed`
  */
@@ -214,7 +217,8 @@ export async function serveService(handler: ServiceHandler, options: ServeOption
       void stop();
     }
   }, 1000);
-  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.once(signal, () => void stop());
+  if (options.signal?.aborted) void stop();
+  else options.signal?.addEventListener("abort", () => void stop(), { once: true });
   return { port, stopped, stop };
 }
 
