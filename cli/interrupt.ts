@@ -8,6 +8,7 @@
  */
 import { InterruptedError } from "../lib/errors.ts";
 import { writeStderr } from "./stdio.ts";
+import { createLog } from "../lib/log.ts";
 
 /** How long the work may take to wind down after a signal. */
 export const FORCED_EXIT_MS = 10_000;
@@ -40,7 +41,7 @@ export async function withInterrupt<T>(prefix: string, work: (signal: AbortSigna
     if (controller.signal.aborted) return;
     controller.abort(new InterruptedError(`Interrupted by ${name}`));
     forced = setTimeout(() => {
-      writeStderr(`${prefix}: interrupted by ${name}; still busy after ${FORCED_EXIT_MS / 1000} s, exiting\n`);
+      createLog({ write: writeStderr, prefix }).error(`interrupted by ${name}; still busy after ${FORCED_EXIT_MS / 1000} s, exiting`);
       process.exit(130);
     }, FORCED_EXIT_MS);
   };

@@ -6,7 +6,6 @@ import { startQueueDaemon } from "../../lib/servers/queue-daemon.ts";
 import { validatePortRange, type PortChoice } from "../../lib/servers/serve.ts";
 import { cacheDirOf } from "../../lib/config/mod.ts";
 import { parseOrHelp, type CommandSpec } from "../args.ts";
-import { writeStderr } from "../stdio.ts";
 import { connect, parseCount, parseDuration, queueDir, selfCommand } from "./_common.ts";
 import { commandLog } from "../output.ts";
 import { serverStopSignal } from "../interrupt.ts";
@@ -42,7 +41,7 @@ export async function main(argv: string[]): Promise<number> {
       if ((arg === "--status-file" || arg === "--token-file") && argv[i + 1] !== undefined) args.push(resolve(argv[++i]!));
     }
     const client = await connect(true, args);
-    writeStderr(`seamless queue: daemon running at ${client.endpoint.url}\n`);
+    commandLog("queue").message(0, `daemon running at ${client.endpoint.url}`);
     return 0;
   }
   if (values.port !== undefined && values.portRange !== undefined) throw new UsageError("--port and --port-range are mutually exclusive");
