@@ -70,3 +70,8 @@ describe("SILENT_LOG and createMemoryLog()", () => {
     expect(lines).toEqual(["kept", "child kept", "error kept"]);
   });
 });
+
+test("mod.ts exposes createLog, SILENT_LOG and createMemoryLog", async () => {
+  const seamless = (await import("../../mod.ts")) as Record<string, unknown>;
+  expect([typeof seamless.createLog, typeof seamless.createMemoryLog, seamless.SILENT_LOG]).toEqual(["function", "function", SILENT_LOG]);
+});
