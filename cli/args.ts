@@ -173,10 +173,18 @@ export function verbosityOf(values: Record<string, unknown>): number {
 }
 
 /**
- * Parses argv and answers `--help` (stdout, exit 0) and a missing required positional (help,
- * exit 2), so that every command starts the same way.
+ * The usage error of a command called without the arguments it needs (argparse: "the following
+ * arguments are required"), naming its usage line.
+ */
+export function missingArgumentsError(spec: CommandSpec): UsageError {
+  return new UsageError(`missing arguments (usage: ${spec.usage})`);
+}
+
+/**
+ * Parses argv and answers `--help` (stdout, exit 0), so that every command starts the same way.
  *
  * @returns the parsed arguments, or the exit code when help was printed
+ * @throws {UsageError} for bad flags, and for missing positionals when they are required
  */
 export function parseOrHelp(spec: CommandSpec, argv: string[], options: { requirePositionals?: boolean } = {}): ParsedArgs | number {
   const parsed = parseCommandArgs(spec, argv);
@@ -184,9 +192,6 @@ export function parseOrHelp(spec: CommandSpec, argv: string[], options: { requir
     writeStdout(formatHelp(spec));
     return 0;
   }
-  if (options.requirePositionals && parsed.positionals.length === 0) {
-    writeStdout(formatHelp(spec));
-    return 2;
-  }
+  if (options.requirePositionals && parsed.positionals.length === 0) throw missingArgumentsError(spec);
   return parsed;
 }

@@ -3,7 +3,8 @@ import { cancelLocalTransformation, lockDirOf } from "../lib/execute/mod.ts";
 import { JobserverClient } from "../lib/clients/jobserver.ts";
 import { type CommandSpec, SCOPE_OPTIONS } from "./args.ts";
 import { parseChecksumCommand } from "./resolve.ts";
-import { writeStderr, writeStdout } from "./stdio.ts";
+import { writeStdout } from "./stdio.ts";
+import { commandLog } from "./output.ts";
 
 export const spec: CommandSpec = {
   name: "cancel",
@@ -42,6 +43,6 @@ export async function main(argv: string[]): Promise<number> {
     writeStdout("jobserver: not-running\n");
   }
   if (local.status === "canceled" || remoteCanceled) return 0;
-  if (local.status === "error") writeStderr(`seamless cancel: ${local.message}\n`);
+  if (local.status === "error") commandLog("cancel").error(local.message);
   return 2;
 }

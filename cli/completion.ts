@@ -118,14 +118,12 @@ export function fishCompletion(): string {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  if (argv.includes("-h") || argv.includes("--help")) {
-    const { formatHelp } = await import("./args.ts");
-    writeStdout(formatHelp(spec));
-    return 0;
-  }
-  const shell = argv[0];
+  const { parseOrHelp } = await import("./args.ts");
+  const parsed = parseOrHelp(spec, argv);
+  if (typeof parsed === "number") return parsed;
+  const shell = parsed.positionals[0];
   const scripts: Record<string, () => string> = { bash: bashCompletion, zsh: zshCompletion, fish: fishCompletion };
-  if (argv.length !== 1 || !shell || !scripts[shell]) throw new UsageError(`completion needs one shell: bash, zsh or fish${shell ? `, not "${shell}"` : ""}`);
+  if (parsed.positionals.length !== 1 || !shell || !scripts[shell]) throw new UsageError(`completion needs one shell: bash, zsh or fish${shell ? `, not "${shell}"` : ""}`);
   writeStdout(scripts[shell]!());
   return 0;
 }

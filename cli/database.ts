@@ -8,7 +8,9 @@ import { reportStartupFailure, serveService } from "../lib/servers/serve.ts";
 import { parseHumanSize } from "../lib/units/human-size.ts";
 import { parseOrHelp, type CommandSpec } from "./args.ts";
 import { serveFlagsOf, serveOptions } from "./serve-flags.ts";
-import { writeStderr, writeStdout } from "./stdio.ts";
+import { writeStdout } from "./stdio.ts";
+import { commandLog } from "./output.ts";
+import { serverStopSignal } from "./interrupt.ts";
 
 export const spec: CommandSpec = {
   name: "database",
@@ -35,7 +37,7 @@ export async function main(argv: string[]): Promise<number> {
   const { host, port, statusFile, timeoutSeconds } = serveFlagsOf(values, { range: [49152, 65535] });
   const maxBodyBytes = values.maxBody === undefined ? DEFAULT_MAX_BODY_BYTES : parseHumanSize(values.maxBody as string);
   if (!(maxBodyBytes > 0)) throw new UsageError(`invalid --max-body "${values.maxBody}"`);
-  const log = (line: string) => writeStderr(`seamless database: ${line}\n`);
+  const log = commandLog("database");
   let lock: WriterLock | null = null;
   let file: DatabaseFile;
   try {
@@ -50,9 +52,9 @@ export async function main(argv: string[]): Promise<number> {
   writeStdout(`DATABASE FILE ${positionals[0]}\n`);
   try {
     const handler = withErrorHandling(createDatabaseHandler({ file, writable, maxBodyBytes }), log);
-    const server = await serveService(handler, { host, port, statusFile, timeoutSeconds, log });
+    const server = await serveService(handler, { host, port, statusFile, timeoutSeconds, log, signal: serverStopSignal() });
     writeStdout("Press Ctrl+C to end\n");
-    log(`serving ${path} on http://${host}:${server.port}${writable ? " (writable)" : " (read-only)"}`);
+    log.message(0, `serving ${path} on http://${host}:${server.port}${writable ? " (writable)" : " (read-only)"}`);
     await server.stopped;
     return 0;
   } finally {

@@ -13,11 +13,12 @@ import {
   type DirectTransfer, type DownloadPolicy, type FileTarget,
 } from "../lib/buffers/download.ts";
 import { type CommandSpec, HASHSERVER_OPTION, SCOPE_OPTIONS, VERBOSITY_OPTIONS, parseOrHelp, verbosityOf } from "./args.ts";
-import { Reporter, formatSize, parseHumanSize } from "./output.ts";
+import { commandLog, formatSize, parseHumanSize, progressLine } from "./output.ts";
 import { ask, type AutoConfirm } from "./confirm.ts";
 import type { BufferStore } from "../lib/buffers/store.ts";
 import { mapConcurrent } from "../lib/concurrency/map-concurrent.ts";
 import { writeStdout } from "./stdio.ts";
+import type { Log } from "../lib/log.ts";
 
 export const spec: CommandSpec = {
   name: "download",
@@ -54,7 +55,7 @@ export async function main(argv: string[]): Promise<number> {
   const parsed = parseOrHelp(spec, argv, { requirePositionals: true });
   if (typeof parsed === "number") return parsed;
   const { values, positionals } = parsed;
-  const reporter = new Reporter("seamless download", verbosityOf(values));
+  const log = commandLog("download", verbosityOf(values));
   const compressionName = values.compression as string | undefined;
   if (compressionName !== undefined && compressionName !== "zst" && compressionName !== "gz") {
     throw new UsageError(`--compression must be "zst" or "gz", not "${compressionName}"`);
@@ -67,7 +68,7 @@ export async function main(argv: string[]): Promise<number> {
     throw new SeamlessError(`Destination "${destination}" is not a directory`);
   }
   const config = configFromFlags(values);
-  const store = destination ? new BufferDir(destination) : await openBufferStoreFor(config, { say: (text) => reporter.message(1, text) });
+  const store = destination ? new BufferDir(destination) : await openBufferStoreFor(config, { log });
   const items = resolveDownloadItems(positionals, {
     outputs: (values.output as string[] | undefined) ?? [],
     forceDirectory: values.directory === true,
@@ -94,7 +95,7 @@ export async function main(argv: string[]): Promise<number> {
       groups.push({ label: item.target.path, files: [item.target] });
       continue;
     }
-    await loadDirectoryIndex(item, store, (text) => reporter.message(0, text));
+    await loadDirectoryIndex(item, store, log);
     const index = item.index!;
     if (item.copyIndexTo) copyIndexFile(item.indexPath, item.copyIndexTo);
     if (values.index) {
@@ -115,23 +116,23 @@ export async function main(argv: string[]): Promise<number> {
     finishers.push(() => writeChecksumSidecar(`${item.directory}.CHECKSUM`, item.checksum!));
   }
 
-  const allowed = await confirmDownloads(store, groups, (values.confirm as AutoConfirm | undefined) ?? null, reporter, config.limits);
+  const allowed = await confirmDownloads(store, groups, (values.confirm as AutoConfirm | undefined) ?? null, log, config.limits);
   files.splice(0, files.length, ...files.filter((file) => allowed.has(file)));
   let skipped = 0;
   const missing: FileTarget[] = [];
   const outcomes = new Map<FileTarget, string>();
   const direct = (values.direct as DirectTransfer | undefined) ?? null;
-  const progress = files.length === 1 ? reporter.progress(null, "downloaded") : undefined;
+  const progress = files.length === 1 ? progressLine(log, null, "downloaded") : undefined;
   await mapConcurrent(files, 8, async (target) => {
     const outcome = await fetchFile(store, target, policy, compression, direct, progress);
     if (outcome === "skipped") skipped++;
     outcomes.set(target, outcome === "skipped" ? "skipped" : "written");
     if (outcome === "missing") {
       missing.push(target);
-      reporter.message(0, `Cannot download contents of file '${target.path}', checksum ${target.checksum}: not found in ${store.location}`);
+      log.message(0, `Cannot download contents of file '${target.path}', checksum ${target.checksum}: not found in ${store.location}`);
     }
   });
-  if (skipped > 0) reporter.message(2, `Skip ${skipped} files that already exist`);
+  if (skipped > 0) log.message(2, `Skip ${skipped} files that already exist`);
   if (missing.length > 0) {
     throw new SeamlessError(`${missing.length} buffer(s) could not be downloaded, first: "${missing[0]!.checksum}"`);
   }
@@ -147,7 +148,7 @@ export async function main(argv: string[]): Promise<number> {
  * an unknown length counts as 1e10) is confirmed first, biggest first. `-y` accepts, `-n`
  * skips with a message; without a terminal the default (yes) applies.
  */
-async function confirmDownloads(store: BufferStore, groups: { label: string; files: FileTarget[] }[], auto: AutoConfirm, reporter: Reporter, limits: SeamlessConfig["limits"]): Promise<Set<FileTarget>> {
+async function confirmDownloads(store: BufferStore, groups: { label: string; files: FileTarget[] }[], auto: AutoConfirm, log: Log, limits: SeamlessConfig["limits"]): Promise<Set<FileTarget>> {
   const maxFiles = Number(limits.maxDownloadFiles ?? 2000);
   const maxSize = parseHumanSize(limits.maxDownloadSize ?? "500 MB");
   const all = groups.flatMap((group) => group.files);
@@ -168,7 +169,7 @@ async function confirmDownloads(store: BufferStore, groups: { label: string; fil
     const description = `'${group.label}', ${group.files.length} files, ${formatSize(known)}`;
     if (acceptAll) continue;
     if (auto === "no") {
-      reporter.message(0, `Skip download of ${description}`);
+      log.message(0, `Skip download of ${description}`);
       for (const file of group.files) allowed.delete(file);
       continue;
     }

@@ -3,7 +3,7 @@ import { openBufferStoreFor, openResultCacheFor } from "../lib/delegation/mod.ts
 import { fingertipBuffer, lockDirOf } from "../lib/execute/mod.ts";
 import { type CommandSpec, HASHSERVER_OPTION, SCOPE_OPTIONS } from "./args.ts";
 import { parseChecksumCommand, writeBufferOut } from "./resolve.ts";
-import { writeStderr } from "./stdio.ts";
+import { commandLog } from "./output.ts";
 
 export const spec: CommandSpec = {
   name: "fingertip",
@@ -27,11 +27,11 @@ export async function main(argv: string[]): Promise<number> {
   if (typeof parsed === "number") return parsed;
   const { values, checksum } = parsed;
   const config = configFromFlags(values);
-  const say = (level: number, text: string) => (values.verbose || level <= 0) && writeStderr(`seamless fingertip: ${text}\n`);
-  const store = await openBufferStoreFor(config, { say: (text) => say(1, text) });
-  const cache = await openResultCacheFor(config, { say: (text) => say(1, text) });
+  const log = commandLog("fingertip", values.verbose ? 1 : 0);
+  const store = await openBufferStoreFor(config, { log });
+  const cache = await openResultCacheFor(config, { log });
   try {
-    const buffer = await fingertipBuffer(checksum, { store, cache, lockDir: lockDirOf(config.cacheDir), say });
+    const buffer = await fingertipBuffer(checksum, { store, cache, lockDir: lockDirOf(config.cacheDir), log });
     writeBufferOut(buffer, checksum, values.output as string | undefined);
     return 0;
   } finally {

@@ -5,7 +5,8 @@ import { forgetResults, transformationsNamedBy } from "../lib/gc/forget.ts";
 import { type CommandSpec, parseOrHelp } from "./args.ts";
 import { spec as runSpec } from "./run.ts";
 import { NOT_FOR_INSPECTION, prepareRunRequest, runRequestOf } from "./run-request.ts";
-import { writeStdout, writeStderr } from "./stdio.ts";
+import { writeStdout } from "./stdio.ts";
+import { commandLog } from "./output.ts";
 
 export const spec: CommandSpec = {
   name: "forget",
@@ -27,7 +28,7 @@ export async function main(argv: string[]): Promise<number> {
   const cacheDir = cacheDirOf(process.env);
   let tfChecksums: string[];
   if (dashes >= 0) {
-    const prepared = await prepareRunRequest(runRequestOf(values, positionals), cacheDir, "seamless forget");
+    const prepared = await prepareRunRequest(runRequestOf(values, positionals), cacheDir, commandLog("forget"));
     tfChecksums = [prepared.tfChecksum];
   } else {
     tfChecksums = positionals.flatMap((argument) => {
@@ -39,6 +40,6 @@ export async function main(argv: string[]): Promise<number> {
   const forgotten = forgetResults(cacheDir, tfChecksums);
   if (values.json) writeStdout(`${JSON.stringify(forgotten.map((row) => ({ tf_checksum: row.tfChecksum, result_checksum: row.resultChecksum })), null, 2)}\n`);
   else for (const row of forgotten) writeStdout(`forgot result ${row.resultChecksum} of transformation ${row.tfChecksum}\n`);
-  if (forgotten.length === 0) writeStderr("seamless forget: nothing cached to forget\n");
+  if (forgotten.length === 0) commandLog("forget").message(0, "nothing cached to forget");
   return 0;
 }

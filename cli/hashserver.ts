@@ -5,7 +5,9 @@ import { withErrorHandling } from "../lib/servers/http.ts";
 import { serveService } from "../lib/servers/serve.ts";
 import { serveFlagsOf, serveOptions } from "./serve-flags.ts";
 import { parseOrHelp, type CommandSpec } from "./args.ts";
-import { writeStdout, writeStderr } from "./stdio.ts";
+import { writeStdout } from "./stdio.ts";
+import { commandLog } from "./output.ts";
+import { serverStopSignal } from "./interrupt.ts";
 
 export const spec: CommandSpec = {
   name: "hashserver",
@@ -37,11 +39,11 @@ export async function main(argv: string[]): Promise<number> {
   if (encoding !== "sha-256") throw new UsageError(`Unsupported --encoding "${encoding}": Seamless checksums are sha-256`);
   const extraText = (values.extraDirs as string | undefined) ?? process.env.HASHSERVER_EXTRA_DIRS ?? "";
   const extraDirs = extraText.split(";").map((d) => d.trim()).filter(Boolean);
-  const log = (line: string) => writeStderr(`seamless hashserver: ${line}\n`);
+  const log = commandLog("hashserver");
   const handler = withErrorHandling(createHashserverHandler({ directory, writable: values.writable === true, layout, extraDirs }), log);
-  const server = await serveService(handler, { host, port, statusFile, timeoutSeconds, log });
+  const server = await serveService(handler, { host, port, statusFile, timeoutSeconds, log, signal: serverStopSignal() });
   writeStdout("OK\n");
-  log(`serving ${directory} on http://${host}:${server.port}${values.writable ? " (writable)" : ""}`);
+  log.message(0, `serving ${directory} on http://${host}:${server.port}${values.writable ? " (writable)" : ""}`);
   await server.stopped;
   return 0;
 }

@@ -1,6 +1,6 @@
 /**
- * The one process-wide signal handler: SIGINT (Ctrl-C), SIGTERM and SIGHUP abort the command's
- * `AbortController`; `lib/` only ever sees the `AbortSignal`. Whatever the command is doing, the
+ * The process-wide signal handlers: SIGINT (Ctrl-C), SIGTERM and SIGHUP abort the command's
+ * `AbortController` (a server's too); `lib/` only ever sees the `AbortSignal`. Whatever the command is doing, the
  * process ends within a bounded time after the signal: if the work has not ended
  * {@link FORCED_EXIT_MS} later, the process exits with 130 (what listens to the signal, such as
  * futures and the command's processes, has been cleaned up by then).
@@ -8,11 +8,24 @@
  */
 import { InterruptedError } from "../lib/errors.ts";
 import { writeStderr } from "./stdio.ts";
+import { createLog } from "../lib/log.ts";
 
 /** How long the work may take to wind down after a signal. */
 export const FORCED_EXIT_MS = 10_000;
 
 const SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+
+/**
+ * An `AbortSignal` that the first SIGINT, SIGTERM or SIGHUP aborts, for a server that then stops
+ * cleanly (`serveService` takes it); the same signal again ends the process at once, as usual.
+ *
+ * @returns the signal
+ */
+export function serverStopSignal(): AbortSignal {
+  const controller = new AbortController();
+  for (const signal of SIGNALS) process.once(signal, () => controller.abort());
+  return controller.signal;
+}
 
 /**
  * Runs `work` with an `AbortSignal` that the termination signals abort.
@@ -28,7 +41,7 @@ export async function withInterrupt<T>(prefix: string, work: (signal: AbortSigna
     if (controller.signal.aborted) return;
     controller.abort(new InterruptedError(`Interrupted by ${name}`));
     forced = setTimeout(() => {
-      writeStderr(`${prefix}: interrupted by ${name}; still busy after ${FORCED_EXIT_MS / 1000} s, exiting\n`);
+      createLog({ write: writeStderr, prefix }).error(`interrupted by ${name}; still busy after ${FORCED_EXIT_MS / 1000} s, exiting`);
       process.exit(130);
     }, FORCED_EXIT_MS);
   };

@@ -9,7 +9,9 @@ import { withErrorHandling } from "../lib/servers/http.ts";
 import { pythonJsonDumps, readStatusFileBase, serveService } from "../lib/servers/serve.ts";
 import { serveFlagsOf, serveOptions } from "./serve-flags.ts";
 import { parseOrHelp, type CommandSpec } from "./args.ts";
-import { writeStdout, writeStderr } from "./stdio.ts";
+import { writeStdout } from "./stdio.ts";
+import { commandLog } from "./output.ts";
+import { serverStopSignal } from "./interrupt.ts";
 
 export const spec: CommandSpec = {
   name: "jobserver",
@@ -43,7 +45,7 @@ export async function main(argv: string[]): Promise<number> {
   const { host, port, statusFile, timeoutSeconds } = serveFlagsOf(values, { port: 5533 });
   const workers = positiveInteger(values.workers, "--workers", 1);
   const perWorkerLimit = positiveInteger(values.jobsPerWorker ?? process.env.SEAMLESS_WORKER_TRANSFORMATION_THROTTLE, "--jobs-per-worker", 3);
-  const log = (line: string) => writeStderr(`seamless jobserver: ${line}\n`);
+  const log = commandLog("jobserver");
 
   const base = statusFile ? await readStatusFileBase(statusFile) : null;
   const parameters = base?.parameters && typeof base.parameters === "object" ? (base.parameters as Record<string, unknown>) : null;
@@ -52,7 +54,7 @@ export async function main(argv: string[]): Promise<number> {
     throw error;
   };
   const backends = await openJobserverBackends(parameters, process.env).catch(fail);
-  for (const note of backends.notes) log(note);
+  for (const note of backends.notes) log.message(0, note);
   const pythonRunner = (values.pythonRunner as string | undefined) ?? process.env.SEAMLESS_PYTHON_RUNNER;
   const pool = new WorkerPool({
     workers,
@@ -75,9 +77,9 @@ export async function main(argv: string[]): Promise<number> {
     : null;
   const handler = createJobserverHandler({ runs, results: backends.results, record, log });
   try {
-    const server = await serveService(withErrorHandling(handler, log), { host, port, statusFile, timeoutSeconds, log, isBusy: () => handler.activeRuns() > 0 });
+    const server = await serveService(withErrorHandling(handler, log), { host, port, statusFile, timeoutSeconds, log, signal: serverStopSignal(), isBusy: () => handler.activeRuns() > 0 });
     writeStdout(`Welcome to the Seamless jobserver on ${host}:${server.port}\n`);
-    log(`serving on http://${host}:${server.port}: ${workers} worker(s), ${perWorkerLimit} job(s) each; buffers in ${backends.store.location}`);
+    log.message(0, `serving on http://${host}:${server.port}: ${workers} worker(s), ${perWorkerLimit} job(s) each; buffers in ${backends.store.location}`);
     await server.stopped;
   } finally {
     await runs.close();

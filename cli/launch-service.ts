@@ -2,7 +2,8 @@ import { UsageError } from "../lib/errors.ts";
 import { homeOf, launcherDirOf } from "../lib/config/mod.ts";
 import { selfCommand, startServiceHere } from "../lib/launcher/mod.ts";
 import { parseOrHelp, type CommandSpec } from "./args.ts";
-import { writeStdout, writeStderr } from "./stdio.ts";
+import { writeStdout } from "./stdio.ts";
+import { commandLog } from "./output.ts";
 
 export const spec: CommandSpec = {
   name: "launch-service",
@@ -34,7 +35,7 @@ export async function main(argv: string[]): Promise<number> {
     executable: selfCommand(),
     networkInterface: values.networkInterface as string | undefined,
     home: homeOf(process.env),
-    say: (text) => writeStderr(`seamless launch-service: ${text}\n`),
+    log: commandLog("launch-service", 1), // everything it says goes back over SSH
     parameters: parametersOf(values.parameters),
   });
   writeStdout(`${JSON.stringify(record)}\n`);

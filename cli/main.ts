@@ -5,6 +5,7 @@
  */
 import { InterruptedError, SeamlessError, UsageError } from "../lib/errors.ts";
 import { VERSION } from "../lib/version.ts";
+import { createLog } from "../lib/log.ts";
 import { writeStdout, writeStderr } from "./stdio.ts";
 
 /** A command's entry point: returns the exit code. */
@@ -59,20 +60,23 @@ a seamless.yaml with a cluster selects launched servers ('seamless config' shows
 }
 
 function reportError(command: string | undefined, error: unknown, debug: boolean): number {
-  const prefix = command ? `seamless ${command}` : "seamless";
+  const log = createLog({ write: writeStderr, prefix: command ? `seamless ${command}` : "seamless" });
   if (error instanceof SeamlessError) {
-    writeStderr(`${prefix}: ${error.message}\n`);
-    if (error.hint) writeStderr(`${prefix}: hint: ${error.hint}\n`);
-    if (error instanceof UsageError) writeStderr(`Try 'seamless ${command ? `${command} ` : ""}--help'.\n`);
+    log.error(error.message);
+    if (error.hint) log.error(`hint: ${error.hint}`);
+    if (error instanceof UsageError) {
+      const helpOf = error.command ?? command;
+      writeStderr(`Try 'seamless ${helpOf ? `${helpOf} ` : ""}--help'.\n`);
+    }
     if (debug) writeStderr(`${error.stack}\n`);
     return error.exitCode;
   }
   const err = error as NodeJS.ErrnoException;
   if (err?.code && err.path) {
     const what: Record<string, string> = { ENOENT: "no such file or directory", EACCES: "permission denied", EISDIR: "is a directory", ENOTDIR: "not a directory", EEXIST: "already exists" };
-    writeStderr(`${prefix}: "${err.path}": ${what[err.code] ?? err.message}\n`);
+    log.error(`"${err.path}": ${what[err.code] ?? err.message}`);
   } else {
-    writeStderr(`${prefix}: ${err?.message ?? String(error)}\n`);
+    log.error(err?.message ?? String(error));
   }
   if (debug) writeStderr(`${err?.stack}\n`);
   return 1;
@@ -84,10 +88,11 @@ export async function runCli(argv: string[]): Promise<number> {
   // Filtered only when present: a loop over 10k file arguments costs milliseconds this early.
   const args = debug ? argv.filter((arg, i) => !(arg === "--debug" && argv.indexOf(arg) === i && i === 0)) : argv;
   const [command, ...rest] = args[0] === "--debug" ? args.slice(1) : args;
-  if (command === undefined || command === "-h" || command === "--help" || command === "help") {
+  if (command === "-h" || command === "--help" || command === "help") {
     writeStdout(usage());
-    return command === undefined ? 2 : 0;
+    return 0;
   }
+  if (command === undefined) return reportError(undefined, new UsageError("missing command"), debug);
   if (command === "--version" || command === "-V" || command === "version") {
     writeStdout(`seamless ${VERSION}\n`);
     return 0;

@@ -7,7 +7,8 @@ import { UsageError } from "../lib/errors.ts";
 import type { CommandMain } from "./main.ts";
 import { writeStdout } from "./stdio.ts";
 
-const VERBS: Record<string, { summary: string; load: () => Promise<CommandMain> }> = {
+/** The verb table (exported for the usage test that walks every verb). */
+export const VERBS: Record<string, { summary: string; load: () => Promise<CommandMain> }> = {
   start: { summary: "run the queue daemon", load: async () => (await import("./queue/start.ts")).main },
   stop: { summary: "stop the daemon (running jobs are queued again)", load: async () => (await import("./queue/stop.ts")).main },
   submit: { summary: "queue a command (a cached transformation, or --plain)", load: async () => (await import("./queue/submit.ts")).main },
@@ -49,5 +50,11 @@ export async function main(argv: string[]): Promise<number> {
   if (verb === undefined || verb.startsWith("-")) return (await import("./queue/file.ts")).main(argv);
   const entry = VERBS[verb];
   if (!entry) throw new UsageError(`Unknown queue verb "${verb}"`);
-  return (await entry.load())(rest);
+  try {
+    return await (await entry.load())(rest);
+  } catch (error) {
+    // Errors keep the prefix "seamless queue"; the help pointer names the verb.
+    if (error instanceof UsageError) error.command ??= `queue ${verb}`;
+    throw error;
+  }
 }

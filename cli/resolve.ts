@@ -4,8 +4,8 @@ import { readChecksumSidecar } from "../lib/checksum/sidecar.ts";
 import { openBufferStoreFor } from "../lib/delegation/mod.ts";
 import { configFromFlags } from "./configure.ts";
 import { writeFileAtomic } from "../lib/buffers/atomic-write.ts";
-import { NotFoundError, SeamlessError } from "../lib/errors.ts";
-import { type CommandSpec, HASHSERVER_OPTION, SCOPE_OPTIONS, formatHelp, parseCommandArgs } from "./args.ts";
+import { NotFoundError, SeamlessError, UsageError } from "../lib/errors.ts";
+import { type CommandSpec, HASHSERVER_OPTION, SCOPE_OPTIONS, formatHelp, missingArgumentsError, parseCommandArgs } from "./args.ts";
 import { writeStdout } from "./stdio.ts";
 
 export const spec: CommandSpec = {
@@ -36,17 +36,20 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 /**
- * Parses a command that takes one CHECKSUM|FILE argument (resolve, fingertip, cancel): help
- * and a wrong argument count print the help (exit 0 / 2).
+ * Parses a command that takes one CHECKSUM|FILE argument (resolve, fingertip, cancel): `--help`
+ * prints the help (exit 0).
  *
  * @returns the flag values and the checksum, or the exit code when help was printed
+ * @throws {UsageError} for bad flags and a wrong argument count
  */
 export function parseChecksumCommand(command: CommandSpec, argv: string[]): { values: Record<string, unknown>; checksum: string } | number {
   const { values, positionals, help } = parseCommandArgs(command, argv);
-  if (help || positionals.length !== 1) {
+  if (help) {
     writeStdout(formatHelp(command));
-    return help ? 0 : 2;
+    return 0;
   }
+  if (positionals.length === 0) throw missingArgumentsError(command);
+  if (positionals.length > 1) throw new UsageError(`expected one argument, not ${positionals.length} (usage: ${command.usage})`);
   return { values, checksum: checksumOfArgument(positionals[0]!) };
 }
 

@@ -11,7 +11,7 @@ import { parseCommandLineCached } from "../lib/bash/parse-cache.ts";
 import { parseVariables, prepareBashTransformation, type BashRunRequest, type PreparedBash } from "../lib/transformation/prepare-bash.ts";
 import { waitForFuture } from "../lib/execute/futures.ts";
 import { expandUser } from "../lib/bash/arguments.ts";
-import { writeStderr } from "./stdio.ts";
+import type { Log } from "../lib/log.ts";
 
 /** Run flags that change nothing about the transformation, and so mean nothing to an inspection. */
 export const NOT_FOR_INSPECTION = new Set(["dry", "writeJob", "upload", "force", "confirm", "noDownload", "scratch", "verbose", "quiet"]);
@@ -42,11 +42,11 @@ export function runRequestOf(values: Record<string, unknown>, positionals: strin
 }
 
 /** Prepares the transformation as `seamless run` does: nothing executes, nothing is stored. */
-export async function prepareRunRequest(request: BashRunRequest, cacheDir: string, header: string): Promise<PreparedBash> {
+export async function prepareRunRequest(request: BashRunRequest, cacheDir: string, log: Log): Promise<PreparedBash> {
   const line = await parseCommandLineCached(request.command, cacheDir);
   const statCache = new StatCache(statCachePathOf(cacheDir));
   try {
-    return await prepareBashTransformation(request, line, statCache, (path) => waitForFuture(path, (text) => writeStderr(`${header}: ${text}\n`)));
+    return await prepareBashTransformation(request, line, statCache, (path) => waitForFuture(path, log));
   } finally {
     statCache.close();
   }

@@ -14,6 +14,7 @@ import { remoteExecutionOf } from "./remote.ts";
 import { type CommandSpec, HASHSERVER_OPTION, SCOPE_OPTIONS, parseOrHelp } from "./args.ts";
 import { writeStdout, writeStderr } from "./stdio.ts";
 import { detailsOf, withRunLog } from "../lib/runlog/record.ts";
+import { commandLog } from "./output.ts";
 
 export const spec: CommandSpec = {
   name: "run-transformation",
@@ -56,8 +57,8 @@ async function runCommand(argv: string[], signal: AbortSignal): Promise<number> 
     if (dunderPath === undefined && existsSync(sibling)) dunderPath = sibling;
   }
   const config = configFromFlags(values);
-  const say = (text: string) => values.verbose && writeStderr(`seamless run-transformation: ${text}\n`);
-  const store = await openBufferStoreFor(config, { say });
+  const log = commandLog("run-transformation", values.verbose ? 1 : 0);
+  const store = await openBufferStoreFor(config, { log });
   const dict = await loadTransformationDict(store, checksum);
   if (dunderPath) {
     const dunder = JSON.parse(readFileSync(dunderPath, "utf8"));
@@ -65,15 +66,12 @@ async function runCommand(argv: string[], signal: AbortSignal): Promise<number> 
     Object.assign(dict, dunder);
   }
   const cacheDir = config.cacheDir;
-  const cache = await openResultCacheFor(config, { say });
-  const remote = await remoteExecutionOf(config, (text) => writeStderr(`seamless run-transformation: ${text}\n`));
+  const cache = await openResultCacheFor(config, { log });
+  const remote = await remoteExecutionOf(config, log.child({ verbosity: 1 })); // launching a jobserver is said at any verbosity
   try {
-    const sayAt = (level: number, text: string) => {
-      if (values.verbose || level <= 0) writeStderr(`seamless run-transformation: ${text}\n`);
-    };
     const runLog = { cacheDir, command: `run-transformation ${checksum}`, source: "run-transformation", cwd: process.cwd(), tfChecksum: checksum, details: () => detailsOf(dict, () => undefined) } as const;
     const computed = await withRunLog(runLog, (onComputed) => remote.jobserver
-      ? computeOnJobserver(dict, checksum, { jobserver: remote.jobserver, store, cache, scratch: values.scratch === true, record: remote.record === true, signal, say: sayAt })
+      ? computeOnJobserver(dict, checksum, { jobserver: remote.jobserver, store, cache, scratch: values.scratch === true, record: remote.record === true, signal, log })
       : computeTransformation(dict, checksum, {
           onComputed,
           signal,
@@ -83,7 +81,7 @@ async function runCommand(argv: string[], signal: AbortSignal): Promise<number> 
           scratch: values.scratch === true,
           onStdoutLine: (line) => writeStderr(`${line}\n`),
           onStderr: values.verbose ? (chunk) => writeStderr(chunk) : undefined,
-          say: sayAt,
+          log,
         }));
     if (values.output) writeFileAtomic(values.output as string, `${computed.checksum}\n`);
     else writeStdout(`${computed.checksum}\n`);

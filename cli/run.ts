@@ -11,7 +11,7 @@ import { executionDundersOf } from "../lib/transformation/dict.ts";
 import { VERSION } from "../lib/version.ts";
 import { serializePlain, stringifyPlain } from "../lib/serialize/plain-json.ts";
 import { type CommandSpec, HASHSERVER_OPTION, SCOPE_OPTIONS, VERBOSITY_OPTIONS, formatHelp, parseOrHelp, verbosityOf } from "./args.ts";
-import { Reporter } from "./output.ts";
+import { commandLog } from "./output.ts";
 import { futureRegistryOf, waitForFuture } from "../lib/execute/futures.ts";
 import { withInterrupt } from "./interrupt.ts";
 import { bashRunContext, withRunLog } from "../lib/runlog/record.ts";
@@ -78,7 +78,7 @@ async function runCommand(argv: string[], signal: AbortSignal): Promise<number> 
   if (typeof parsed === "number") return parsed;
   const { values, positionals } = parsed;
   for (const [key, flag] of [["writeRemoteJob", "--write-remote-job"], ["node", "--node"]] as const) {
-    if (values[key] !== undefined) throw new SeamlessError(`${flag} is not available yet in this version of seamless`, { exitCode: 2 });
+    if (values[key] !== undefined) throw new UsageError(`${flag} is not available yet in this version of seamless`);
   }
   if (values.undo) throw new SeamlessError("--undo is not implemented");
   if (values.qsubmit && values.dry) throw new UsageError("--qsubmit cannot be combined with --dry");
@@ -86,35 +86,36 @@ async function runCommand(argv: string[], signal: AbortSignal): Promise<number> 
   const jobDir = values.writeJob as string | undefined;
   if (jobDir !== undefined && existsSync(jobDir)) throw new SeamlessError(`Job directory "${jobDir}" already exists`);
   if (positionals.length === 0) {
+    // cli-spec §3.19: no command is exit 1 with the help, as seamless-run does (flag errors are 2).
     writeStderr(formatHelp(spec));
     return 1;
   }
   const request = runRequestOf(values, positionals); // shared with explain and forget
   const { command, workdir } = request;
-  const reporter = new Reporter("seamless run", verbosityOf(values));
+  const log = commandLog("run", verbosityOf(values));
   const config = configFromFlags(values);
-  if (!values.local) for (const note of config.notes) reporter.message(0, note);
+  if (!values.local) for (const note of config.notes) log.message(0, note);
   const cacheDir = config.cacheDir;
-  reporter.message(1, `Verbosity set to ${reporter.verbosity}`);
-  reporter.message(1, `seamless run ${VERSION}`);
-  reporter.message(3, `Command: ${JSON.stringify(values.unquote ? [command] : positionals)}`);
+  log.message(1, `Verbosity set to ${log.verbosity}`);
+  log.message(1, `seamless run ${VERSION}`);
+  log.message(3, `Command: ${JSON.stringify(values.unquote ? [command] : positionals)}`);
   const line = await parseCommandLineCached(command, cacheDir);
   const statCache = new StatCache(statCachePathOf(cacheDir));
   let prepared;
   try {
-    prepared = await prepareBashTransformation(request, line, statCache, (path) => waitForFuture(path, (text) => reporter.message(0, text), { registry: futureRegistryOf(cacheDir), signal }));
+    prepared = await prepareBashTransformation(request, line, statCache, (path) => waitForFuture(path, log, { registry: futureRegistryOf(cacheDir), signal }));
   } finally {
     statCache.close();
   }
-  if (reporter.verbosity >= 1) {
+  if (log.verbosity >= 1) {
     // Only built when shown: serializing them is a noticeable part of a cache hit.
     const first = line.commands[Math.max(0, request.primary - 1)];
-    reporter.message(1, `First command: ${JSON.stringify(first?.words.map((w) => w.text) ?? [])}`);
-    reporter.message(1, `argtypes dict: ${JSON.stringify(prepared.argTypes)}`);
-    reporter.message(1, `Identify result targets: ${prepared.resultTargets ? JSON.stringify(Object.fromEntries(prepared.resultTargets)) : "none (capture stdout)"}`);
-    reporter.message(1, `bash command:\n${prepared.code.trimEnd()}`);
-    reporter.message(2, `file/directory checksum dict:\n${stringifyPlain(prepared.argTypes)}`);
-    reporter.message(3, `Transformation checksum: ${prepared.tfChecksum}`);
+    log.message(1, `First command: ${JSON.stringify(first?.words.map((w) => w.text) ?? [])}`);
+    log.message(1, `argtypes dict: ${JSON.stringify(prepared.argTypes)}`);
+    log.message(1, `Identify result targets: ${prepared.resultTargets ? JSON.stringify(Object.fromEntries(prepared.resultTargets)) : "none (capture stdout)"}`);
+    log.message(1, `bash command:\n${prepared.code.trimEnd()}`);
+    log.message(2, `file/directory checksum dict:\n${stringifyPlain(prepared.argTypes)}`);
+    log.message(3, `Transformation checksum: ${prepared.tfChecksum}`);
   }
 
   if (!prepared.resultTargets && (values.scratch || values.noDownload)) {
@@ -124,7 +125,7 @@ async function runCommand(argv: string[], signal: AbortSignal): Promise<number> 
   if (values.dry) {
     if (values.upload) {
       const { storePreparedBuffers } = await import("../lib/execute/run-bash.ts");
-      await storePreparedBuffers(prepared, config, reporter);
+      await storePreparedBuffers(prepared, config, log);
     }
     if (jobDir !== undefined) {
       mkdirSync(jobDir);
@@ -144,16 +145,16 @@ async function runCommand(argv: string[], signal: AbortSignal): Promise<number> 
   if (values.qsubmit) {
     const { submitToQueueFile } = await import("./queue/qsubmit.ts");
     return submitToQueueFile(prepared, {
-      argv, reporter, workdir: (values.workdir as string | undefined) ?? process.cwd(), confirm: values.confirm as string | undefined,
+      argv, log, workdir: (values.workdir as string | undefined) ?? process.cwd(), confirm: values.confirm as string | undefined,
       scratch: values.scratch === true, download: values.noDownload !== true, config,
     });
   }
   const { runPrepared } = await import("../lib/execute/run-bash.ts");
   const { remoteExecutionOf } = await import("./remote.ts");
-  const remote = values.local ? {} : await remoteExecutionOf(config, (text) => reporter.message(1, text));
+  const remote = values.local ? {} : await remoteExecutionOf(config, log);
   const { recoverFromCorruptBuffers } = await import("../lib/execute/recover-corrupt.ts");
-  return recoverFromCorruptBuffers(() => withRunLog(bashRunContext(cacheDir, command, prepared, (text) => reporter.message(1, text)), (onComputed) => runPrepared(prepared, {
-    reporter,
+  return recoverFromCorruptBuffers(() => withRunLog(bashRunContext(cacheDir, command, prepared, log), (onComputed) => runPrepared(prepared, {
+    log,
     config,
     ...remote,
     workdir,
@@ -165,6 +166,6 @@ async function runCommand(argv: string[], signal: AbortSignal): Promise<number> 
     onComputed,
     force: values.force === true,
     liveStdout: stdoutIsTerminal(),
-  })), (text) => reporter.message(0, text));
+  })), log);
 }
 

@@ -10,8 +10,8 @@ import {
   type ExistingPolicy, type TransferMode, type UploadPlan,
 } from "../lib/buffers/transfer.ts";
 import { configFromFlags } from "./configure.ts";
-import { type CommandSpec, HASHSERVER_OPTION, SCOPE_OPTIONS, VERBOSITY_OPTIONS, formatHelp, parseOrHelp, verbosityOf } from "./args.ts";
-import { Reporter, formatSize, parseHumanSize } from "./output.ts";
+import { type CommandSpec, HASHSERVER_OPTION, SCOPE_OPTIONS, VERBOSITY_OPTIONS, missingArgumentsError, parseOrHelp, verbosityOf } from "./args.ts";
+import { commandLog, formatSize, parseHumanSize, progressLine } from "./output.ts";
 import { confirm, type AutoConfirm } from "./confirm.ts";
 import { writeStdout } from "./stdio.ts";
 
@@ -50,11 +50,8 @@ export async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parsed;
   const option = positionals.find((p) => p.startsWith("-") && p !== "-");
   if (option) throw new UsageError(`Option ${option} must be specified before upload targets`);
-  if (positionals.length === 0) {
-    writeStdout(formatHelp(spec));
-    return 2;
-  }
-  const reporter = new Reporter("seamless upload", verbosityOf(values));
+  if (positionals.length === 0) throw missingArgumentsError(spec);
+  const log = commandLog("upload", verbosityOf(values));
   const destination = values.destination as string | undefined;
   const mode = (values.mode as TransferMode | undefined) ?? "copy";
   if (values.mode && !destination) throw new UsageError("--copy/--hardlink/--symlink need --destination");
@@ -65,7 +62,7 @@ export async function main(argv: string[]): Promise<number> {
   let plan: UploadPlan | undefined;
   const stored = { files: 0, bytes: 0 };
   try {
-    const store = destination ? destinationStore(destination) : await openBufferStoreFor(config, { say: (text) => reporter.message(1, text) });
+    const store = destination ? destinationStore(destination) : await openBufferStoreFor(config, { log });
     const localStore = !destination && store instanceof BufferDir;
     // Which buffers are stored is then known by the time the inputs are hashed.
     if (store instanceof BufferDir) store.listAhead(positionals.length);
@@ -83,7 +80,7 @@ export async function main(argv: string[]): Promise<number> {
     const total = missing.reduce((sum, source) => sum + sourceLength(source), 0);
     if (missing.length === 0) {
       const { count, bytes } = plan.storedAlready;
-      reporter.message(count === 0 ? 1 : 0, count === 0 ? "Upload no files" : `Upload ${count} files, total ${formatSize(bytes)}`);
+      log.message(count === 0 ? 1 : 0, count === 0 ? "Upload no files" : `Upload ${count} files, total ${formatSize(bytes)}`);
       Object.assign(stored, { files: count, bytes });
       await writeSidecars(sidecars, { compare: compareLater });
     } else {
@@ -97,13 +94,13 @@ export async function main(argv: string[]): Promise<number> {
         }
       }
       const { count, bytes } = plan.storedAlready;
-      reporter.message(0, `Upload ${missing.length + count} files, total ${formatSize(total + bytes)}`);
+      log.message(0, `Upload ${missing.length + count} files, total ${formatSize(total + bytes)}`);
       Object.assign(stored, { files: missing.length + count, bytes: total + bytes });
       if (destination) {
         storeIntoDestination(store as BufferDir, missing, mode, policy, values.incremental === true);
         await writeSidecars(sidecars);
       } else {
-        await storeAndWriteSidecars(store, missing, sidecars, { onProgress: reporter.progress(total, "uploaded"), helper: plan.helper, meanwhile: plan.recordStatCache, compare: compareLater });
+        await storeAndWriteSidecars(store, missing, sidecars, { onProgress: progressLine(log, total, "uploaded"), helper: plan.helper, meanwhile: plan.recordStatCache, compare: compareLater });
       }
     }
     plan.recordStatCache();

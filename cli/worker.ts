@@ -1,7 +1,8 @@
 import { BufferDir } from "../lib/buffers/bufferdir.ts";
 import { openBufferStoreFor } from "../lib/delegation/mod.ts";
 import { configFromFlags } from "./configure.ts";
-import { runWorkerProcess } from "../lib/queue/worker-process.ts";
+import { runWorkerProcess, type ToWorker } from "../lib/queue/worker-process.ts";
+import { SeamlessError } from "../lib/errors.ts";
 import { type CommandSpec, HASHSERVER_OPTION, parseOrHelp } from "./args.ts";
 
 export const spec: CommandSpec = {
@@ -20,9 +21,19 @@ export async function main(argv: string[]): Promise<number> {
   const parsed = parseOrHelp(spec, argv);
   if (typeof parsed === "number") return parsed;
   const { values } = parsed;
+  if (!process.send) throw new SeamlessError("seamless worker is started by 'seamless jobserver', not by hand");
   const store = values.bufferDir ? new BufferDir(values.bufferDir as string) : await openBufferStoreFor(configFromFlags(values));
   await runWorkerProcess({
     store,
+    channel: {
+      send: (message) => {
+        try {
+          process.send!(message);
+        } catch {} // the pool has gone; the disconnect ends the worker
+      },
+      onMessage: (listener) => process.on("message", (message) => listener(message as ToWorker)),
+      onDisconnect: (listener) => process.on("disconnect", listener),
+    },
     environment: {
       pythonRunner: (values.pythonRunner as string | undefined) ?? (process.env.SEAMLESS_PYTHON_RUNNER || null),
       remoteClients: process.env.SEAMLESS_REMOTE_CLIENTS ?? null,

@@ -18,8 +18,13 @@ export class SeamlessError extends Error {
   }
 }
 
-/** Bad flags or arguments (exit 2). */
+/**
+ * Bad flags or arguments (exit 2): every usage error is one of these, and the CLI turns it into
+ * exit code 2 in one place (cli/main.ts).
+ */
 export class UsageError extends SeamlessError {
+  /** The (sub)command whose `--help` explains the usage (e.g. `queue submit`); default the command. */
+  command?: string;
   constructor(message: string, options: { hint?: string } = {}) {
     super(message, { exitCode: 2, ...options });
   }

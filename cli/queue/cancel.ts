@@ -1,7 +1,8 @@
 import { UsageError } from "../../lib/errors.ts";
 import { parseOrHelp, type CommandSpec } from "../args.ts";
-import { writeStderr, writeStdout } from "../stdio.ts";
+import { writeStdout } from "../stdio.ts";
 import { connect, JSON_OPTION, parseJobId, printJson } from "./_common.ts";
+import { commandLog } from "../output.ts";
 
 export const spec: CommandSpec = {
   name: "queue cancel",
@@ -26,7 +27,7 @@ export async function main(argv: string[]): Promise<number> {
     } catch (error) {
       if (ids.length === 1) throw error;
       failed = true;
-      writeStderr(`seamless queue cancel: ${(error as Error).message}\n`);
+      commandLog("queue cancel").error((error as Error).message);
     }
   }
   if (values.json) printJson(jobs);

@@ -1,5 +1,5 @@
 import { parseOrHelp, type CommandSpec } from "../args.ts";
-import { writeStderr } from "../stdio.ts";
+import { commandLog } from "../output.ts";
 import { connect, JSON_OPTION, printJson } from "./_common.ts";
 
 export const spec: CommandSpec = {
@@ -15,6 +15,6 @@ export async function main(argv: string[]): Promise<number> {
   if (typeof parsed === "number") return parsed;
   const status = await (await connect()).drain();
   if (parsed.values.json) printJson(status);
-  else writeStderr(`seamless queue: drained; ${status.counts.queued ?? 0} jobs stay queued\n`);
+  else commandLog("queue").message(0, `drained; ${status.counts.queued ?? 0} jobs stay queued`);
   return 0;
 }

@@ -3,6 +3,7 @@ import { cacheDirOf } from "../../lib/config/mod.ts";
 import { runQueueFile } from "../../lib/queue/queue-file-runner.ts";
 import { parseOrHelp, type CommandSpec } from "../args.ts";
 import { writeStderr } from "../stdio.ts";
+import { createLog } from "../../lib/log.ts";
 import { selfCommand } from "./_common.ts";
 
 export const spec: CommandSpec = {
@@ -19,10 +20,12 @@ export async function main(argv: string[]): Promise<number> {
   const parsed = parseOrHelp(spec, argv);
   if (typeof parsed === "number") return parsed;
   const quiet = parsed.values.quiet === true;
+  // Bare lines, as seamless-queue prints them (cli-spec §7).
+  const log = createLog({ write: writeStderr });
   let path = process.env.SEAMLESS_QUEUE_FILE;
   if (path === undefined) {
     path = ".seamless-queue";
-    if (!quiet) writeStderr(`SEAMLESS_QUEUE_FILE not defined. Set queue file to '${path}'\n`);
+    if (!quiet) log.message(0, `SEAMLESS_QUEUE_FILE not defined. Set queue file to '${path}'`);
   }
   const interrupt = new AbortController();
   const onSignal = () => interrupt.abort();
@@ -30,7 +33,7 @@ export async function main(argv: string[]): Promise<number> {
   process.once("SIGTERM", onSignal);
   await runQueueFile({
     path, quiet, cacheDir: cacheDirOf(process.env), selfCommand: selfCommand(), parallel: availableParallelism(),
-    say: (text) => writeStderr(`${text}\n`), signal: interrupt.signal,
+    log, signal: interrupt.signal,
   });
   // Ctrl-C ends with 0 and keeps the file, as seamless-queue does.
   return 0;

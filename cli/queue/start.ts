@@ -6,8 +6,9 @@ import { startQueueDaemon } from "../../lib/servers/queue-daemon.ts";
 import { validatePortRange, type PortChoice } from "../../lib/servers/serve.ts";
 import { cacheDirOf } from "../../lib/config/mod.ts";
 import { parseOrHelp, type CommandSpec } from "../args.ts";
-import { writeStderr } from "../stdio.ts";
 import { connect, parseCount, parseDuration, queueDir, selfCommand } from "./_common.ts";
+import { commandLog } from "../output.ts";
+import { serverStopSignal } from "../interrupt.ts";
 
 export const spec: CommandSpec = {
   name: "queue start",
@@ -40,7 +41,7 @@ export async function main(argv: string[]): Promise<number> {
       if ((arg === "--status-file" || arg === "--token-file") && argv[i + 1] !== undefined) args.push(resolve(argv[++i]!));
     }
     const client = await connect(true, args);
-    writeStderr(`seamless queue: daemon running at ${client.endpoint.url}\n`);
+    commandLog("queue").message(0, `daemon running at ${client.endpoint.url}`);
     return 0;
   }
   if (values.port !== undefined && values.portRange !== undefined) throw new UsageError("--port and --port-range are mutually exclusive");
@@ -55,13 +56,13 @@ export async function main(argv: string[]): Promise<number> {
   if (slots < 1) throw new UsageError("--slots must be at least 1");
   const dir = queueDir();
   mkdirSync(dir, { recursive: true });
-  const log = (line: string) => writeStderr(`seamless queue: ${line}\n`);
+  const log = commandLog("queue");
   const daemon = await startQueueDaemon({
     cacheDir: cacheDirOf(process.env), queueDir: dir, slots, host: (values.host as string | undefined) ?? "127.0.0.1", port,
     retainSeconds: values.retain === undefined ? undefined : parseDuration(values.retain as string, "--retain"),
-    statusFile: values.statusFile as string | undefined, tokenFile: values.tokenFile as string | undefined, selfCommand: selfCommand(), log,
+    statusFile: values.statusFile as string | undefined, tokenFile: values.tokenFile as string | undefined, selfCommand: selfCommand(), log, signal: serverStopSignal(),
   });
-  log(`daemon ${process.pid} listening on port ${daemon.port} with ${slots} slots`);
+  log.message(0, `daemon ${process.pid} listening on port ${daemon.port} with ${slots} slots`);
   await daemon.stopped;
   return 0;
 }

@@ -15,6 +15,7 @@ import { ChecksumMismatchError, NotFoundError } from "../errors.ts";
 import { writeFileAtomic } from "./atomic-write.ts";
 import { BufferDir } from "./bufferdir.ts";
 import type { BufferStore } from "./store.ts";
+import type { Log } from "../log.ts";
 
 /** One file to produce. */
 export interface FileTarget {
@@ -70,20 +71,20 @@ export function resolveDownloadItems(positionals: string[], options: ResolveOpti
  * Loads a directory item's index: from its `.INDEX` file, else from the buffer its checksum
  * names (then the `.INDEX` file is written). The index bytes must match a known checksum.
  */
-export async function loadDirectoryIndex(item: Extract<DownloadItem, { kind: "directory" }>, store: BufferStore, say: (text: string) => void): Promise<void> {
+export async function loadDirectoryIndex(item: Extract<DownloadItem, { kind: "directory" }>, store: BufferStore, log: Log): Promise<void> {
   let text = existsSync(item.indexPath) ? stripTextData(readSidecarText(item.indexPath, MAX_INDEX_SIDECAR_BYTES)) : "";
   let bytes: Uint8Array;
   if (text) {
     bytes = Buffer.from(`${text}\n`);
   } else {
     if (!item.checksum) throw new NotFoundError(`Cannot download directory "${item.source}": no index and no checksum`);
-    say(`${item.indexPath} is missing, downloading from checksum ...`);
+    log.message(0, `${item.indexPath} is missing, downloading from checksum ...`);
     const buffer = await store.get(item.checksum);
     if (!buffer) throw new NotFoundError(`Cannot download index buffer "${item.checksum}": not found in ${store.location}`);
     bytes = buffer;
     text = Buffer.from(bytes).toString("utf8");
     writeFileAtomic(item.indexPath, bytes);
-    say(`${item.indexPath} ... success`);
+    log.message(0, `${item.indexPath} ... success`);
   }
   const actual = computeChecksum(bytes);
   if (item.checksum && actual !== item.checksum) {

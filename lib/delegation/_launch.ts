@@ -2,10 +2,11 @@
 import type { ClientChoice, SeamlessConfig } from "../config/mod.ts";
 import type { LaunchContext } from "../launcher/mod.ts";
 import { selfCommand } from "../launcher/self-command.ts";
+import type { Log } from "../log.ts";
 
 /** The launcher context of a configuration. */
-export function launchContextOf(config: SeamlessConfig, say?: (text: string) => void): LaunchContext {
-  return { launcherDir: config.launcherDir, home: config.home, executable: selfCommand(), sshConfigFile: config.sshConfigFile, say };
+export function launchContextOf(config: SeamlessConfig, log?: Log): LaunchContext {
+  return { launcherDir: config.launcherDir, home: config.home, executable: selfCommand(), sshConfigFile: config.sshConfigFile, log };
 }
 
 /** The URL of a `url` or `launch` client; a launched server is kept alive while we live. */

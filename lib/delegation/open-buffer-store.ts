@@ -8,11 +8,12 @@ import type { SeamlessConfig } from "../config/mod.ts";
 import { BufferDir } from "../buffers/bufferdir.ts";
 import type { BufferStore } from "../buffers/store.ts";
 import { launchContextOf, urlOfClient } from "./_launch.ts";
+import type { Log } from "../log.ts";
 
 /** Options of {@link openBufferStoreFor}. */
 export interface OpenOptions {
-  /** Progress messages (launching). */
-  say?: (text: string) => void;
+  /** Says what is launched (level 1). */
+  log?: Log;
 }
 
 /**
@@ -43,7 +44,7 @@ export async function openBufferStoreFor(config: SeamlessConfig, options: OpenOp
       if (!choice.readonly) writers.push(folder);
       continue;
     }
-    const url = await urlOfClient(choice, launchContextOf(config, options.say));
+    const url = await urlOfClient(choice, launchContextOf(config, options.log));
     const { HttpBufferStore } = await import("../buffers/http-store.ts");
     const server = new HttpBufferStore(url, { healthy: choice.kind === "launch" });
     // A hashserver of this machine: its directory is read directly (services-spec §6.5).

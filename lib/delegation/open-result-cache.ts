@@ -9,6 +9,7 @@ import { SqliteResultCache } from "../cache/result-cache.ts";
 import type { ResultCache } from "../cache/store.ts";
 import { join } from "node:path";
 import { launchContextOf, urlOfClient } from "./_launch.ts";
+import type { Log } from "../log.ts";
 
 /**
  * Opens the result cache of the configuration, launching database servers on the way. When
@@ -24,7 +25,7 @@ import { launchContextOf, urlOfClient } from "./_launch.ts";
  * assert(cache instanceof SqliteResultCache);
  * ```
  */
-export async function openResultCacheFor(config: SeamlessConfig, options: { say?: (text: string) => void } = {}): Promise<ResultCache> {
+export async function openResultCacheFor(config: SeamlessConfig, options: { log?: Log } = {}): Promise<ResultCache> {
   const choices = config.clients.database;
   const servers = choices.filter((c) => c.kind === "url" || c.kind === "launch");
   const embedded = choices.find((c) => c.kind === "sqlite");
@@ -32,7 +33,7 @@ export async function openResultCacheFor(config: SeamlessConfig, options: { say?
   const { DatabaseClient, parseMaxInflight } = await import("../clients/database.ts");
   const { FanOutResultCache } = await import("../cache/fan-out.ts");
   const maxInflight = parseMaxInflight(config.databaseMaxInflight ?? undefined);
-  const context = launchContextOf(config, options.say);
+  const context = launchContextOf(config, options.log);
   const clients: ResultCache[] = [];
   const writers: ResultCache[] = [];
   for (const choice of servers) {

@@ -14,6 +14,7 @@ import { JobserverConnectionLostError, type JobserverClient } from "../clients/j
 import { executionDundersOf, type TransformationDict } from "../transformation/dict.ts";
 import { VERSION } from "../version.ts";
 import { lookupCachedResult, recordResult, type Computed } from "./compute.ts";
+import type { Log } from "../log.ts";
 
 /** Options of {@link computeOnJobserver}. */
 export interface RemoteComputeOptions {
@@ -26,7 +27,7 @@ export interface RemoteComputeOptions {
   record: boolean;
   /** Aborting it soft-cancels this client's membership of the run (Ctrl-C). */
   signal?: AbortSignal;
-  say: (level: number, text: string) => void;
+  log: Log;
 }
 
 /**
@@ -39,7 +40,7 @@ export interface RemoteComputeOptions {
 export async function computeOnJobserver(dict: TransformationDict, tfChecksum: Checksum, options: RemoteComputeOptions): Promise<Computed> {
   const hit = await lookupCachedResult(dict, tfChecksum, options.cache, options.store);
   if (hit) return hit;
-  options.say(1, `Send transformation ${tfChecksum} to jobserver ${options.jobserver.location}`);
+  options.log.message(1, `Send transformation ${tfChecksum} to jobserver ${options.jobserver.location}`);
   const started = new Date();
   const request = { transformation_dict: dict, tf_checksum: tfChecksum, tf_dunder: executionDundersOf(dict), scratch: options.scratch, record: options.record };
   let jobserver = options.jobserver;
@@ -50,7 +51,7 @@ export async function computeOnJobserver(dict: TransformationDict, tfChecksum: C
     // A launched jobserver that died mid-job is launched again and the job resubmitted, once;
     // the first run left nothing in the result cache (only this client writes it).
     if (!(error instanceof JobserverConnectionLostError) || !jobserver.relaunch || options.signal?.aborted) throw error;
-    options.say(0, `${(error as Error).message}; relaunching the jobserver and resubmitting once`);
+    options.log.message(0, `${(error as Error).message}; relaunching the jobserver and resubmitting once`);
     jobserver = await jobserver.relaunch();
     result = await jobserver.runTransformation(request, options.signal);
   }
@@ -73,6 +74,6 @@ export async function computeOnJobserver(dict: TransformationDict, tfChecksum: C
     implementation: "seamless (TypeScript)",
   };
   await recordResult(options.cache, tfChecksum, result.checksum, record);
-  options.say(1, "Transformation finished");
+  options.log.message(1, "Transformation finished");
   return { checksum: result.checksum, fromCache: false };
 }

@@ -12,6 +12,7 @@ import { parseIndexText } from "../checksum/sidecar.ts";
 import type { ExecutionRecord } from "../cache/result-cache.ts";
 import type { ResultCache } from "../cache/store.ts";
 import { InterruptedError, SeamlessError } from "../errors.ts";
+import type { Log } from "../log.ts";
 import type { TransformationDict } from "../transformation/dict.ts";
 import { VERSION } from "../version.ts";
 import { reapAbandonedTrees } from "./process-tree.ts";
@@ -27,7 +28,7 @@ export interface ComputeOptions {
   onStderr?: (chunk: string) => void;
   /** Receives the `RESULT` file's bytes as an executing command writes them (not on a hit or a join). */
   onResultBytes?: (bytes: Uint8Array) => void;
-  say: (level: number, text: string) => void;
+  log: Log;
   /** Cancels the computation: a wait for the lock ends, the command is killed, nothing is cached. */
   signal?: AbortSignal;
   /** Kills the command after this long (a failure, nothing cached). */
@@ -113,7 +114,7 @@ async function computeOnce(dict: TransformationDict, tfChecksum: Checksum, optio
   ]);
   const { signal } = options;
   const interrupted = () => new InterruptedError(`Canceled transformation ${tfChecksum}`);
-  const lock = await acquireTransformationLock(options.lockDir, tfChecksum, { signal, maxWaitMs: options.lockWaitMs, onWait: (text) => options.say(1, text) });
+  const lock = await acquireTransformationLock(options.lockDir, tfChecksum, { signal, maxWaitMs: options.lockWaitMs, log: options.log });
   if (!lock && signal?.aborted) throw interrupted();
   if (!lock) throw new SeamlessError(`Gave up waiting for transformation ${tfChecksum} in another process after ${(options.lockWaitMs ?? 0) / 1000} s`);
   try {
@@ -128,7 +129,7 @@ async function computeOnce(dict: TransformationDict, tfChecksum: Checksum, optio
       onStdoutLine: options.onStdoutLine,
       onStderr: options.onStderr,
       onResultBytes: options.onResultBytes,
-      onWarning: (text) => options.say(0, text),
+      onWarning: (text) => options.log.warn(text),
       signal,
       timeoutMs: options.timeoutMs,
       storeMember: options.scratch ? undefined : async (checksum, path) => {
@@ -158,11 +159,11 @@ async function computeOnce(dict: TransformationDict, tfChecksum: Checksum, optio
       started_at: new Date(started).toISOString(),
       implementation: "seamless (TypeScript)",
     };
-    if (options.force) await recordForcedResult(options.cache, tfChecksum, result.checksum, options.say);
+    if (options.force) await recordForcedResult(options.cache, tfChecksum, result.checksum, options.log);
     await recordResult(options.cache, tfChecksum, result.checksum, record);
     // A `seamless gc` between storing and recording may have taken an identical old buffer.
     if (!options.scratch && result.buffer && !(await options.store.has([result.checksum]))[0]) await options.store.put(result.checksum, result.buffer);
-    options.say(1, "Transformation finished");
+    options.log.message(1, "Transformation finished");
     return {
       checksum: result.checksum, fromCache: false, buffer: options.scratch ? undefined : result.buffer, how: "executed",
       execution: { wallSeconds: result.outcome.wallSeconds, stderr: result.outcome.stderr },
@@ -186,11 +187,11 @@ export async function recordResult(cache: ResultCache, tf: Checksum, result: Che
  * `--force`: a new result that differs from the cached one moves the old one into
  * `irreproducible_transformation` (services-spec §3.4) before the new one is recorded.
  */
-async function recordForcedResult(cache: ResultCache, tfChecksum: Checksum, resultChecksum: Checksum, say: (level: number, text: string) => void): Promise<void> {
+async function recordForcedResult(cache: ResultCache, tfChecksum: Checksum, resultChecksum: Checksum, log: Log): Promise<void> {
   const previous = await cache.getResult(tfChecksum);
   if (previous === null || previous === resultChecksum) return;
   await cache.markIrreproducible(tfChecksum, previous);
-  say(0, `The result differs from the cached one (${previous}): that one is recorded as irreproducible`);
+  log.warn(`The result differs from the cached one (${previous}): that one is recorded as irreproducible`);
 }
 
 /** Where single-flight locks live inside a cache directory. */

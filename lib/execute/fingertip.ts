@@ -9,6 +9,7 @@ import { computeChecksum } from "../checksum/sha256.ts";
 import type { BufferStore } from "../buffers/store.ts";
 import type { ResultCache } from "../cache/store.ts";
 import { NotFoundError } from "../errors.ts";
+import type { Log } from "../log.ts";
 import { loadTransformationDict } from "../transformation/load.ts";
 import { computeTransformation } from "./compute.ts";
 
@@ -17,7 +18,7 @@ export interface FingertipOptions {
   store: BufferStore;
   cache: ResultCache;
   lockDir: string;
-  say: (level: number, text: string) => void;
+  log: Log;
   /** How deep inputs are recomputed (default 10). */
   maxDepth?: number;
 }
@@ -36,7 +37,7 @@ function pinChecksumsOf(dict: Record<string, unknown>): Checksum[] {
  * @throws {NotFoundError} when it is absent and no transformation that gave it can be recomputed
  * @example A buffer present in the store needs no recomputation
  * ```ts
- * const bytes = await fingertipBuffer(checksum, { store, cache, lockDir, say: () => {} });
+ * const bytes = await fingertipBuffer(checksum, { store, cache, lockDir, log: SILENT_LOG });
  * assertEquals(computeChecksum(bytes), checksum);
  * ```
  */
@@ -59,11 +60,11 @@ async function fingertipAt(checksum: Checksum, options: FingertipOptions, visiti
       const presence = await options.store.has(inputs);
       for (const [i, input] of inputs.entries()) {
         if (presence[i]) continue;
-        options.say(1, `Recomputing input "${input}" of transformation "${tf}"`);
+        options.log.message(1, `Recomputing input "${input}" of transformation "${tf}"`);
         await fingertipAt(input, options, visiting, depth + 1);
       }
-      options.say(1, `Recomputing "${checksum}" with transformation "${tf}"`);
-      const computed = await computeTransformation(dict, tf, { store: options.store, cache: options.cache, lockDir: options.lockDir, scratch: false, onStdoutLine: () => {}, say: options.say });
+      options.log.message(1, `Recomputing "${checksum}" with transformation "${tf}"`);
+      const computed = await computeTransformation(dict, tf, { store: options.store, cache: options.cache, lockDir: options.lockDir, scratch: false, onStdoutLine: () => {}, log: options.log });
       if (computed.checksum !== checksum) {
         failures.push(`transformation "${tf}" now gives "${computed.checksum}"`);
         continue;

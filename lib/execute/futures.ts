@@ -14,6 +14,7 @@ import { dirname, join, resolve } from "node:path";
 import { InterruptedError, SeamlessError } from "../errors.ts";
 import { writeFileAtomic } from "../buffers/atomic-write.ts";
 import { isProcessAlive, ownerTag } from "./process-tree.ts";
+import type { Log } from "../log.ts";
 
 const STALE_AFTER_MS = 120_000;
 
@@ -63,8 +64,8 @@ export interface FutureWaitOptions {
  * @throws {SeamlessError} on a stale future
  * @throws {InterruptedError} when `options.signal` is aborted
  */
-export async function waitForFuture(path: string, say: (text: string) => void, options: FutureWaitOptions = {}): Promise<void> {
-  say(`Waiting for future '${path}'...`);
+export async function waitForFuture(path: string, log: Log, options: FutureWaitOptions = {}): Promise<void> {
+  log.message(0, `Waiting for future '${path}'...`);
   while (existsSync(path)) {
     if (options.signal?.aborted) throw new InterruptedError(`Canceled while waiting for future '${path}'`);
     const writer = options.registry ? writerOf(options.registry, path) : null;

@@ -8,6 +8,7 @@
  * @module
  */
 import { CorruptBufferError, ResultBufferGoneError } from "../errors.ts";
+import type { Log } from "../log.ts";
 
 /** How often a run starts over after dropping corrupt buffers (each start drops at least one). */
 const MAX_RECOVERIES = 3;
@@ -16,17 +17,17 @@ const MAX_RECOVERIES = 3;
  * Runs `attempt`, and again after a {@link CorruptBufferError}, up to a bound.
  *
  * @param attempt one complete run (it must store what is missing before it computes)
- * @param say where the "stored again" note goes
+ * @param log says the "stored again" note (a warning)
  * @returns what the successful attempt returned
  * @throws {CorruptBufferError} when buffers keep turning out corrupt
  */
-export async function recoverFromCorruptBuffers<T>(attempt: () => Promise<T>, say: (text: string) => void): Promise<T> {
+export async function recoverFromCorruptBuffers<T>(attempt: () => Promise<T>, log: Log): Promise<T> {
   for (let recoveries = 0; ; recoveries++) {
     try {
       return await attempt();
     } catch (error) {
       if (!(error instanceof CorruptBufferError || error instanceof ResultBufferGoneError) || recoveries >= MAX_RECOVERIES) throw error;
-      say(error instanceof CorruptBufferError ? `${error.message}; starting again without it` : `${error.message} (removed meanwhile); computing it again`);
+      log.warn(error instanceof CorruptBufferError ? `${error.message}; starting again without it` : `${error.message} (removed meanwhile); computing it again`);
     }
   }
 }

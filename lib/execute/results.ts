@@ -14,6 +14,7 @@ import { writeFileAtomic } from "../buffers/atomic-write.ts";
 import type { BufferStore } from "../buffers/store.ts";
 import { ResultBufferGoneError } from "../errors.ts";
 import type { ResultTargets } from "../transformation/bash-code.ts";
+import type { Log } from "../log.ts";
 
 /**
  * The stdout-capture text: leading newlines stripped, trailing newlines collapsed to one.
@@ -112,7 +113,7 @@ export interface TargetOptions {
   download: boolean;
   /** `--scratch`: store no result buffers. */
   scratch?: boolean;
-  say: (level: number, text: string) => void;
+  log: Log;
 }
 
 /**
@@ -139,7 +140,7 @@ export async function writeResultTargets(resultBuffer: Uint8Array, targets: Resu
     const sub: DeepIndex = Object.create(null);
     for (const [key, checksum] of Object.entries(result)) if (key.startsWith(prefix)) sub[key.slice(prefix.length)] = checksum;
     if (Object.keys(sub).length === 0) {
-      options.say(0, `No result for '${server}' was returned`);
+      options.log.message(0, `No result for '${server}' was returned`);
       continue;
     }
     for (const key of Object.keys(sub)) validateIndexKey(key, "result");
@@ -165,7 +166,7 @@ export async function writeResultTargets(resultBuffer: Uint8Array, targets: Resu
       throw new ResultBufferGoneError(`Cannot download result "${file.path}": buffer "${file.checksum}" not found in ${options.store.location}`);
     }
   }
-  for (const directory of directories) tidyResultDirectory(directory, options.say);
+  for (const directory of directories) tidyResultDirectory(directory, options.log);
 }
 
 /** A result directory as written now, and the index an earlier result left beside it. */
@@ -191,7 +192,7 @@ function readPreviousIndex(path: string): DeepIndex | null {
  * that are no longer part of the result are removed, if they still hold what that result put
  * there; anything else that is not part of the result is left and named in a warning.
  */
-function tidyResultDirectory(directory: ResultDirectory, say: (level: number, text: string) => void): void {
+function tidyResultDirectory(directory: ResultDirectory, log: Log): void {
   const stale: string[] = [];
   for (const [key, checksum] of Object.entries(directory.previous ?? {})) {
     if (key in directory.index) continue;
@@ -205,11 +206,11 @@ function tidyResultDirectory(directory: ResultDirectory, say: (level: number, te
     stale.push(key);
   }
   removeEmptyDirectories(directory.path, stale);
-  if (stale.length > 0) say(1, `Removed ${stale.length} files of an earlier result from "${directory.name}": ${stale.join(", ")}`);
+  if (stale.length > 0) log.message(1, `Removed ${stale.length} files of an earlier result from "${directory.name}": ${stale.join(", ")}`);
   const foreign = listFiles(directory.path).filter((key) => !(key in directory.index));
   if (foreign.length > 0) {
     const shown = foreign.slice(0, 10).join(", ") + (foreign.length > 10 ? `, … (${foreign.length - 10} more)` : "");
-    say(0, `Warning: result directory "${directory.name}" holds ${foreign.length} files that are not part of the result: ${shown}`);
+    log.warn(`Warning: result directory "${directory.name}" holds ${foreign.length} files that are not part of the result: ${shown}`);
   }
 }
 

@@ -17,16 +17,12 @@ import { computeTransformation, lockDirOf, type ComputeOptions } from "./compute
 import { FutureFiles, futureRegistryOf, reapAbandonedFutures } from "./futures.ts";
 import type { JobserverClient } from "../clients/jobserver.ts";
 import { openCapturedStdout, writeResultTargets } from "./results.ts";
-
-/** The voice of the calling command. */
-export interface Voice {
-  verbosity: number;
-  message(level: number, text: string): void;
-}
+import type { Log } from "../log.ts";
 
 /** Options of {@link runPrepared}. */
 export interface RunOptions {
-  reporter: Voice;
+  /** The calling command's voice. */
+  log: Log;
   config: SeamlessConfig;
   workdir: string;
   scratch: boolean;
@@ -55,15 +51,15 @@ export interface RunOptions {
 }
 
 /** Stores every buffer the transformation needs (inputs, code, variables, the transformation). */
-export async function storePreparedBuffers(prepared: PreparedBash, config: SeamlessConfig, reporter: Voice): Promise<BufferStore> {
-  const store = await openBufferStoreFor(config, { say: (text) => reporter.message(1, text) });
+export async function storePreparedBuffers(prepared: PreparedBash, config: SeamlessConfig, log: Log): Promise<BufferStore> {
+  const store = await openBufferStoreFor(config, { log });
   const missing = await findMissing(store, { buffers: prepared.buffers });
   const inputs = new Set(prepared.inputChecksums);
   const missingInputs = missing.filter((s) => inputs.has(s.checksum) || "path" in s);
   if (missingInputs.length > 0) {
     const total = missingInputs.reduce((sum, s) => sum + sourceLength(s), 0);
-    reporter.message(config.clients.buffer[0]?.kind === "folder" ? 1 : 0, `Upload ${missingInputs.length} files, total ${formatSize(total)}`);
-  } else reporter.message(1, "Upload no files");
+    log.message(config.clients.buffer[0]?.kind === "folder" ? 1 : 0, `Upload ${missingInputs.length} files, total ${formatSize(total)}`);
+  } else log.message(1, "Upload no files");
   await storeBuffers(store, missing);
   return store;
 }
@@ -74,14 +70,14 @@ export async function storePreparedBuffers(prepared: PreparedBash, config: Seaml
  * @returns the exit code
  */
 export async function runPrepared(prepared: PreparedBash, options: RunOptions): Promise<number> {
-  const { reporter, signal } = options;
+  const { log, signal } = options;
   if (signal?.aborted) throw new InterruptedError("Canceled");
   // Both servers are found (or launched) at the same time.
-  const opening = openResultCacheFor(options.config, { say: (text) => reporter.message(1, text) });
+  const opening = openResultCacheFor(options.config, { log });
   opening.catch(() => {}); // awaited below; a store error first must not leave it unhandled
   let store: BufferStore;
   try {
-    store = await storePreparedBuffers(prepared, options.config, reporter);
+    store = await storePreparedBuffers(prepared, options.config, log);
   } catch (error) {
     (await opening.catch(() => null))?.close();
     throw error;
@@ -105,9 +101,8 @@ export async function runPrepared(prepared: PreparedBash, options: RunOptions): 
     }
     const stdoutLines: string[] = [];
     if (signal?.aborted) throw new InterruptedError("Canceled");
-    const say = (level: number, text: string) => reporter.message(level, text);
     const computed = options.jobserver
-      ? await (await import("./compute-remote.ts")).computeOnJobserver(prepared.dict, prepared.tfChecksum, { jobserver: options.jobserver, store, cache, scratch: options.scratch, record: options.record === true, signal, say }).then((remote) => {
+      ? await (await import("./compute-remote.ts")).computeOnJobserver(prepared.dict, prepared.tfChecksum, { jobserver: options.jobserver, store, cache, scratch: options.scratch, record: options.record === true, signal, log }).then((remote) => {
           options.onComputed?.(remote);
           return remote;
         })
@@ -119,13 +114,13 @@ export async function runPrepared(prepared: PreparedBash, options: RunOptions): 
           lockDir: lockDirOf(cacheDir),
           scratch: options.scratch,
           onStdoutLine: (line) => (prepared.resultTargets ? options.writeStdout(`${line}\n`) : stdoutLines.push(line)),
-          onStderr: reporter.verbosity >= 1 ? options.writeStderr : undefined,
+          onStderr: log.verbosity >= 1 ? options.writeStderr : undefined,
           onResultBytes: options.liveStdout && !prepared.resultTargets ? options.writeStdout : undefined,
-          say,
+          log,
           onComputed: options.onComputed,
           force: options.force,
         });
-    reporter.message(2, `Result checksum: ${computed.checksum}${computed.fromCache ? " (from cache)" : ""}`);
+    log.message(2, `Result checksum: ${computed.checksum}${computed.fromCache ? " (from cache)" : ""}`);
     if (!prepared.resultTargets) {
       const captured = await openCapturedStdout(store, computed.checksum, computed.buffer);
       if (!captured) throw new ResultBufferGoneError(`Cannot download result ${computed.checksum}, and no result targets`);
@@ -145,7 +140,7 @@ export async function runPrepared(prepared: PreparedBash, options: RunOptions): 
       workdir: options.workdir,
       download: options.download,
       scratch: options.scratch,
-      say: (level, text) => reporter.message(level, text),
+      log,
     });
     return 0;
   } finally {

@@ -11,6 +11,7 @@ import { closeSync, constants, fstatSync, ftruncateSync, mkdirSync, openSync, re
 import { join } from "node:path";
 import type { Checksum } from "../checksum/checksum.ts";
 import { tryLockExclusive } from "./_flock.ts";
+import type { Log } from "../log.ts";
 
 /** A held lock. */
 export interface HeldLock {
@@ -26,8 +27,8 @@ export function transformationLockPathOf(lockDir: string, checksum: Checksum): s
 export interface LockOptions {
   /** Ends the wait (the result is then null). */
   signal?: AbortSignal;
-  /** Told when the lock is held by another process, and again every 60 s: what we wait for. */
-  onWait?: (text: string) => void;
+  /** Says (level 1) when the lock is held by another process, and again every 60 s: what we wait for. */
+  log?: Log;
   /** Gives up after this long (the result is then null); by default the wait lasts as long as the holder lives. */
   maxWaitMs?: number;
 }
@@ -98,7 +99,7 @@ export async function acquireTransformationLock(lockDir: string, checksum: Check
     if (toldAt === null || now - toldAt >= REMIND_EVERY_MS) {
       const waited = toldAt === null ? "" : ` (${Math.round((now - started) / 1000)} s so far)`;
       toldAt = now;
-      options.onWait?.(`Waiting for an identical transformation in ${holderOf(path)} (lock ${path})...${waited}`);
+      options.log?.message(1, `Waiting for an identical transformation in ${holderOf(path)} (lock ${path})...${waited}`);
     }
     await Bun.sleep(delayMs);
     delayMs = Math.min(delayMs * 2, 200);

@@ -11,6 +11,7 @@ import { handshake, handshakeWithRetries } from "./_handshake.ts";
 import { openTunnel, runOverSsh } from "./_ssh.ts";
 import { LaunchError } from "./launch-error.ts";
 import { startServiceHere } from "./start-service.ts";
+import type { Log } from "../log.ts";
 
 /** What the launcher needs besides the plan. */
 export interface LaunchContext {
@@ -19,8 +20,8 @@ export interface LaunchContext {
   /** How to run our own binary locally. */
   executable: string[];
   sshConfigFile: string | null;
-  /** Progress messages ("Launched hashserver …"). */
-  say?: (text: string) => void;
+  /** Says what is launched ("Launched hashserver …", level 1). */
+  log?: Log;
 }
 
 /** SSH calls that launch a service wait at most this long (start-up included). */
@@ -66,14 +67,14 @@ function startLocally(plan: LaunchPlan, context: LaunchContext): Promise<ServerR
     executable: context.executable,
     networkInterface: plan.networkInterface,
     home: context.home,
-    say: context.say,
+    log: context.log,
     parameters: plan.parameters,
   });
 }
 
 async function startOverSsh(plan: LaunchPlan, context: LaunchContext): Promise<ServerRecord> {
   const target = { destination: plan.sshHostname!, configFile: context.sshConfigFile };
-  context.say?.(`Launching ${plan.service} "${plan.key}" on ${plan.sshHostname} over SSH`);
+  context.log?.message(1, `Launching ${plan.service} "${plan.key}" on ${plan.sshHostname} over SSH`);
   const argv = [plan.seamlessBinary, "launch-service", "--key", plan.key, "--workdir", plan.workdir];
   if (plan.networkInterface) argv.push("--network-interface", plan.networkInterface);
   if (plan.parameters) argv.push("--parameters", JSON.stringify(plan.parameters));

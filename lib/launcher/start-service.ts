@@ -13,6 +13,7 @@ import { isProcessAlive, logFileOf, readIfExists, removeFile, serverFileOf, writ
 import { handshake, handshakeWithRetries } from "./_handshake.ts";
 import { lockKey } from "./_key-lock.ts";
 import { LaunchError } from "./launch-error.ts";
+import type { Log } from "../log.ts";
 
 /** The services our binary may be launched as (the launcher's whitelist, services-spec §5.2). */
 export const LAUNCHABLE_SERVICES = ["hashserver", "database", "jobserver"] as const;
@@ -32,7 +33,8 @@ export interface StartServiceOptions {
   parameters?: Record<string, unknown>;
   /** How long to wait for `running` (default 60 s, as the launcher's mtime rule). */
   startTimeoutMs?: number;
-  say?: (text: string) => void;
+  /** Says what is started or stopped (level 1). */
+  log?: Log;
 }
 
 function expandHome(path: string, home: string): string {
@@ -94,7 +96,7 @@ async function reuseExisting(record: ServerRecord, options: StartServiceOptions)
     } catch {}
   }
   if (alive && record.pid > 1 && record.pid !== process.pid && record.uid === process.getuid?.() && looksLikeService(record.pid)) {
-    options.say?.(`Stopping stale server "${options.key}" (pid ${record.pid})`);
+    options.log?.message(1, `Stopping stale server "${options.key}" (pid ${record.pid})`);
     try {
       process.kill(record.pid, "SIGTERM");
     } catch {}
@@ -133,7 +135,7 @@ async function launch(options: StartServiceOptions): Promise<ServerRecord> {
     closeSync(logFd);
   }
   if (!pid) throw new LaunchError(`Cannot launch "${options.key}": "${argv[0]}" could not be started; log "${logPath}"`);
-  options.say?.(`Launched ${args[0]} "${options.key}" (pid ${pid}), log "${logPath}"`);
+  options.log?.message(1, `Launched ${args[0]} "${options.key}" (pid ${pid}), log "${logPath}"`);
   const record: ServerRecord = {
     workdir,
     log: logPath,

@@ -15,6 +15,7 @@ import { Scheduler } from "./scheduler.ts";
 import { SqliteJobStore } from "./sqlite-store.ts";
 import { dedupeKeyOf, SUBMIT_PARAM_KEYS, type SubmitRecord } from "./transformation-job.ts";
 import { defaultJobSpec, type Job } from "./job.ts";
+import type { Log } from "../log.ts";
 
 /** Options of {@link runQueueFile}. */
 export interface QueueFileRunOptions {
@@ -25,8 +26,8 @@ export interface QueueFileRunOptions {
   selfCommand: string[];
   /** Jobs run at once (Python has no limit; we use the number of cores). */
   parallel: number;
-  /** One stderr message (a newline is added). */
-  say: (text: string) => void;
+  /** Where the jobs' reports go (bare lines on stderr, as seamless-queue prints them). */
+  log: Log;
   /** Ctrl-C: stop reading, kill running jobs, keep the file. */
   signal: AbortSignal;
   /** Between looks at the file (Python: 0.1 s). */
@@ -81,17 +82,17 @@ export async function runQueueFile(options: QueueFileRunOptions): Promise<boolea
       log = readFileSync(scheduler.filesOf(job).log, "utf8").trimEnd();
     } catch {}
     if (job.state === "succeeded") {
-      if (log) options.say(`${header}${log}`);
-      if (!options.quiet) options.say(`*** Job ${number}: ${command}, FINISHED ***`);
+      if (log) options.log.message(0, `${header}${log}`);
+      if (!options.quiet) options.log.message(0, `*** Job ${number}: ${command}, FINISHED ***`);
     } else if (job.state !== "canceled") {
-      options.say(`*** Job ${number}: ${command}, EXCEPTION ***\n${log || job.reason}`);
+      options.log.message(0, `*** Job ${number}: ${command}, EXCEPTION ***\n${log || job.reason}`);
     }
   };
   try {
     while (!eof && !options.signal.aborted) {
       for (const entry of reader.read()) {
         if (entry.kind === "error") {
-          options.say(`ERROR: ${entry.message}`);
+          options.log.error(`ERROR: ${entry.message}`);
           continue;
         }
         const { record } = entry;
@@ -103,10 +104,10 @@ export async function runQueueFile(options: QueueFileRunOptions): Promise<boolea
         const number = ++jobCount;
         const command = String(record.original_command ?? "");
         if (!isWellFormed(record)) {
-          options.say(`\n*** Job ${number}: ${command} ***\nMalformed command\n`);
+          options.log.message(0, `\n*** Job ${number}: ${command} ***\nMalformed command\n`);
           continue;
         }
-        if (!options.quiet) options.say(`Job ${number}, run command:\n${command}\n`);
+        if (!options.quiet) options.log.message(0, `Job ${number}, run command:\n${command}\n`);
         const [job] = scheduler.submit([{
           ...defaultJobSpec(command), workdir: record.params.workdir, payload: record, dedupeKey: dedupeKeyOf(record),
         }]);

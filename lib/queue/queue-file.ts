@@ -9,6 +9,7 @@
  * @module
  */
 import { closeSync, existsSync, fstatSync, openSync, readSync, rmSync, statSync, utimesSync, writeSync } from "node:fs";
+import type { Log } from "../log.ts";
 
 /** Python `json.dumps(value, indent=2)` (ensure_ascii, insertion order, `", "`-free pretty form). */
 export function pythonJsonIndent(value: unknown, indent = 2, level = 0): string {
@@ -51,7 +52,7 @@ const LOCK_STALE_MS = 30_000;
  * O_EXCL, so two submitters never both hold it (Python's check-then-touch can race); a lock
  * older than 30 s is broken with a message, as Python does.
  */
-export async function appendQueueRecord(queueFile: string, record: unknown, say: (level: number, text: string) => void): Promise<void> {
+export async function appendQueueRecord(queueFile: string, record: unknown, log: Log): Promise<void> {
   const lock = `${queueFile}.LOCK`;
   for (;;) {
     try {
@@ -67,7 +68,7 @@ export async function appendQueueRecord(queueFile: string, record: unknown, say:
       continue;
     }
     if (age > LOCK_STALE_MS) {
-      say(1, `Stale lock on ${queueFile}, breaking it...`);
+      log.message(1, `Stale lock on ${queueFile}, breaking it...`);
       const now = new Date();
       try {
         utimesSync(lock, now, now);

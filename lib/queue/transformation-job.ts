@@ -29,6 +29,7 @@ import { membersOfIndexBuffer, pinsOfTransformationBuffer } from "../gc/_referen
 import { withRunLog, type RunContext } from "../runlog/record.ts";
 import type { Computed } from "../execute/compute.ts";
 import type { ResultCache } from "../cache/store.ts";
+import { SILENT_LOG, createLog, type Log } from "../log.ts";
 
 /** The SUBMIT record of cli-spec §7 (key order as Python writes it). */
 export interface SubmitRecord {
@@ -62,11 +63,11 @@ export function defaultBashRunRequest(command: string, workdir: string): BashRun
 }
 
 /** Prepares a command as `seamless run` does (parse, type arguments, hash inputs). */
-export async function prepareCommand(request: BashRunRequest, cacheDir: string, say: (text: string) => void): Promise<PreparedBash> {
+export async function prepareCommand(request: BashRunRequest, cacheDir: string, log: Log): Promise<PreparedBash> {
   const line = await parseCommandLineCached(request.command, cacheDir);
   const statCache = new StatCache(statCachePathOf(cacheDir));
   try {
-    return await prepareBashTransformation(request, line, statCache, (path) => waitForFuture(path, say));
+    return await prepareBashTransformation(request, line, statCache, (path) => waitForFuture(path, log));
   } finally {
     statCache.close();
   }
@@ -101,14 +102,14 @@ export function submitRecordOf(prepared: PreparedBash, originalCommand: string, 
  * still computed once (the result cache and its single-flight lock).
  */
 export async function prepareTransformationJob(
-  command: string, workdir: string, cacheDir: string, say: (text: string) => void,
+  command: string, workdir: string, cacheDir: string, log: Log,
 ): Promise<{ payload: SubmitRecord; dedupeKey: string; lease: BufferLease }> {
-  const prepared = await prepareCommand(defaultBashRunRequest(command, workdir), cacheDir, say);
+  const prepared = await prepareCommand(defaultBashRunRequest(command, workdir), cacheDir, log);
   // Held before the buffers are stored, so that gc cannot take them before the job is submitted
   // (the caller releases it once the job holds its own lease).
   const lease = holdBufferLease(cacheDir, [prepared.tfChecksum, ...prepared.buffers.keys()]);
   try {
-    await storePreparedBuffers(prepared, configOfJob(workdir), { verbosity: -1, message: () => {} });
+    await storePreparedBuffers(prepared, configOfJob(workdir), SILENT_LOG);
   } catch (error) {
     lease.release();
     throw error;
@@ -136,6 +137,11 @@ export interface TransformationJobIo {
   writeStderr(text: string): void;
 }
 
+/** A job's messages: bare lines into its stderr (its log), at the default verbosity. */
+function logOf(io: TransformationJobIo): Log {
+  return createLog({ write: (text) => io.writeStderr(text) });
+}
+
 function targetsOf(record: SubmitRecord): ResultTargets | null {
   return record.result_targets ? Object.entries(record.result_targets) : null;
 }
@@ -153,7 +159,7 @@ async function placeResult(record: SubmitRecord, store: BufferStore, resultBuffe
   }
   await writeResultTargets(buffer, targets, {
     store, workdir: record.params.workdir, download: record.params.download && !record.params.scratch, scratch: record.params.scratch,
-    say: (level, text) => level <= 0 && io.writeStderr(`${text}\n`),
+    log: logOf(io),
   });
 }
 
@@ -194,7 +200,7 @@ async function computeSubmitRecord(
       store, cache, lockDir: lockDirOf(cacheDir), scratch: record.params.scratch, onComputed, signal,
       onStdoutLine: (line) => targets && io.writeStdout(`${line}\n`),
       onStderr: (chunk) => io.writeStderr(chunk),
-      say: (level, text) => level <= 0 && io.writeStderr(`${text}\n`),
+      log: logOf(io),
     });
     await placeResult(record, store, computed.buffer, computed.checksum, io);
     return computed.checksum;

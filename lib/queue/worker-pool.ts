@@ -17,6 +17,7 @@ import { SeamlessError } from "../errors.ts";
 import type { PlainValue } from "../serialize/plain-json.ts";
 import { reapAbandonedTrees } from "../execute/process-tree.ts";
 import type { FromWorker, ToWorker, WorkerRuntime } from "./_worker-protocol.ts";
+import type { Log } from "../log.ts";
 
 export type { WorkerRuntime } from "./_worker-protocol.ts";
 
@@ -54,7 +55,8 @@ export interface WorkerPoolOptions {
   /** The command that starts one worker, e.g. `[execPath, "worker", "--hashserver", URL]`. */
   command: string[];
   env?: Record<string, string | undefined>;
-  log: (line: string) => void;
+  /** Says when a worker dies or cannot be restarted. */
+  log: Log;
   /** Called when a job's command has started on a worker (for measurements). */
   onJobStarted?: (tfChecksum: Checksum, workerPid: number) => void;
 }
@@ -237,8 +239,8 @@ export class WorkerPool {
     const how = child.signalCode ? `was killed by ${child.signalCode}` : `exited with code ${child.exitCode}`;
     const orphans = [...slot.jobs.values()];
     slot.jobs.clear();
-    if (orphans.length > 0) this.#options.log(`Worker ${slot.index + 1} (pid ${child.pid}) ${how} while running ${orphans.length} job(s)`);
-    else this.#options.log(`Worker ${slot.index + 1} (pid ${child.pid}) ${how}`);
+    if (orphans.length > 0) this.#options.log.warn(`Worker ${slot.index + 1} (pid ${child.pid}) ${how} while running ${orphans.length} job(s)`);
+    else this.#options.log.warn(`Worker ${slot.index + 1} (pid ${child.pid}) ${how}`);
     if (orphans.length > 0) {
       // A worker that died before it reported a job's process group leaves that job running:
       // its processes carry the dead worker's marker and are reaped by it, now and once more
@@ -260,13 +262,13 @@ export class WorkerPool {
     }
     slot.restarts++;
     if (slot.restarts > MAX_QUICK_RESTARTS) {
-      this.#options.log(`Worker ${slot.index + 1} died ${slot.restarts} times in a row; not restarting it`);
+      this.#options.log.warn(`Worker ${slot.index + 1} died ${slot.restarts} times in a row; not restarting it`);
       this.#failIfNoWorkers();
       this.#dispatch();
       return;
     }
     this.#spawn(slot).catch((error) => {
-      this.#options.log(`Cannot restart worker ${slot.index + 1}: ${(error as Error).message}`);
+      this.#options.log.error(`Cannot restart worker ${slot.index + 1}: ${(error as Error).message}`);
       this.#failIfNoWorkers();
     });
     this.#dispatch();

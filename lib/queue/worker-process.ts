@@ -8,14 +8,29 @@
 import type { BufferStore } from "../buffers/store.ts";
 import { SeamlessError } from "../errors.ts";
 import type { FromWorker, ToWorker } from "./_worker-protocol.ts";
+
+export type { FromWorker, ToWorker } from "./_worker-protocol.ts";
 import { runBashJob, runPythonJob, type WorkerEnvironment } from "./_worker-job.ts";
 
 export { findPythonRunner } from "./_worker-job.ts";
+/**
+ * The worker's line to its pool: the IPC channel of the process, handed in by `cli/worker.ts`
+ * so that lib/ installs no process-wide listener.
+ */
+export interface WorkerChannel {
+  /** Sends one message to the pool (a closed channel drops it). */
+  send(message: FromWorker): void;
+  /** Calls `listener` with each message from the pool. */
+  onMessage(listener: (message: ToWorker) => void): void;
+  /** Calls `listener` once the pool has gone away. */
+  onDisconnect(listener: () => void): void;
+}
 
 /** Options of {@link runWorkerProcess}. */
 export interface WorkerProcessOptions {
   store: BufferStore;
   environment: WorkerEnvironment;
+  channel: WorkerChannel;
 }
 
 /** A failure text travels (IPC, then the jobserver's 500 body) with at most this many characters at each end. */
@@ -38,12 +53,7 @@ export function boundedFailure(text: string): string {
  * @returns when the parent has gone away
  */
 export async function runWorkerProcess(options: WorkerProcessOptions): Promise<void> {
-  if (!process.send) throw new SeamlessError("seamless worker is started by 'seamless jobserver', not by hand");
-  const send = (message: FromWorker) => {
-    try {
-      process.send!(message);
-    } catch {}
-  };
+  const send = (message: FromWorker) => options.channel.send(message);
   const running = new Map<number, AbortController>();
 
   const run = async (message: Extract<ToWorker, { type: "run" }>) => {
@@ -77,12 +87,11 @@ export async function runWorkerProcess(options: WorkerProcessOptions): Promise<v
   };
 
   await new Promise<void>((resolve) => {
-    process.on("message", (raw) => {
-      const message = raw as ToWorker;
+    options.channel.onMessage((message) => {
       if (message.type === "run") void run(message);
       else if (message.type === "cancel") running.get(message.id)?.abort();
     });
-    process.on("disconnect", () => {
+    options.channel.onDisconnect(() => {
       for (const controller of running.values()) controller.abort();
       // Every job's processes are killed before the worker goes.
       const waitForJobs = () => (running.size === 0 ? resolve() : setTimeout(waitForJobs, 10));

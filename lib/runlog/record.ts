@@ -11,6 +11,7 @@ import { formatDuration } from "../units/duration.ts";
 import type { PlainValue } from "../serialize/plain-json.ts";
 import { appendRun, type TransformationDetails } from "./append.ts";
 import { tailOf, type RunEntry, type RunOutcome } from "./entry.ts";
+import type { Log } from "../log.ts";
 
 /** What is known of a run before it starts. */
 export interface RunContext {
@@ -24,8 +25,8 @@ export interface RunContext {
   tfChecksum: Checksum;
   /** Builds the transformation's details for `seamless explain`; called only when not kept yet. */
   details?: () => TransformationDetails | null;
-  /** Receives the `-v` summary line (`executed in 3.1 s`), when given. */
-  summarize?: (text: string) => void;
+  /** Says the `-v` summary line (`executed in 3.1 s`) at level 1, when given. */
+  log?: Log;
 }
 
 /** `SEAMLESS_RUN_LOG=off` (or `0`, `no`, `false`): no run log, for benchmarks and the cautious. */
@@ -96,7 +97,7 @@ export async function withRunLog<T>(context: RunContext, body: (onComputed: ((co
       pid: process.pid,
     };
     appendRun(context.cacheDir, entry, context.details);
-    context.summarize?.(summaryOf(entry));
+    if (context.log && context.log.verbosity >= 1) context.log.message(1, summaryOf(entry));
   }
 }
 
@@ -137,13 +138,13 @@ export function detailsOf(dict: Record<string, PlainValue>, textOf: (checksum: C
  * @param cacheDir the cache directory
  * @param command the command text as given
  * @param prepared the prepared transformation (only these fields are read)
- * @param summarize receives the `-v` summary line
+ * @param log says the `-v` summary line
  */
 export function bashRunContext(
   cacheDir: string,
   command: string,
   prepared: { dict: Record<string, PlainValue>; tfChecksum: Checksum; buffers: Map<Checksum, { checksum: Checksum } & ({ bytes: Uint8Array } | { path: string })> },
-  summarize?: (text: string) => void,
+  log?: Log,
 ): RunContext {
   return {
     cacheDir,
@@ -155,6 +156,6 @@ export function bashRunContext(
       const source = prepared.buffers.get(checksum);
       return source && "bytes" in source ? source.bytes : undefined;
     }),
-    summarize,
+    log,
   };
 }

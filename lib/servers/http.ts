@@ -5,6 +5,7 @@
  * @module
  */
 import { SeamlessError } from "../errors.ts";
+import type { Log } from "../log.ts";
 
 /** An incoming request. */
 export interface ServiceRequest {
@@ -119,7 +120,7 @@ export function makeServiceRequest(method: string, path: string, body?: string |
 }
 
 /** Wraps a handler so that thrown {@link HttpError}s become answers and anything else a logged 500. */
-export function withErrorHandling(handler: ServiceHandler, log: (line: string) => void): ServiceHandler {
+export function withErrorHandling(handler: ServiceHandler, log: Log): ServiceHandler {
   return async (request) => {
     try {
       return await handler(request);
@@ -127,7 +128,7 @@ export function withErrorHandling(handler: ServiceHandler, log: (line: string) =
       if (error instanceof HttpError) {
         return { status: error.status, headers: { "content-type": error.contentType }, body: error.responseBody };
       }
-      log(`Internal error on ${request.method} ${request.path}: ${(error as Error)?.stack ?? error}`);
+      log.error(`Internal error on ${request.method} ${request.path}: ${(error as Error)?.stack ?? error}`);
       return { status: 500, headers: { "content-type": "text/plain; charset=utf-8" }, body: "Internal Server Error" };
     }
   };

@@ -18,6 +18,7 @@ import { BodyTooLargeError, HttpError, readBody, type ServiceHandler, type Servi
 import type { TransformationRuns } from "./_jobserver-runs.ts";
 import { RecordBucketError, isRecordProbe, type ProbeContext } from "../record/bucket-probes.ts";
 import type { JobserverRecordMode } from "../record/jobserver-record.ts";
+import type { Log } from "../log.ts";
 
 export { TransformationRuns, type TransformationRunsOptions, type RunOutcome as TransformationRunOutcome } from "./_jobserver-runs.ts";
 
@@ -39,7 +40,7 @@ export interface JobserverOptions {
    * preconditions and answer additions; null when off.
    */
   record: JobserverRecordMode | null;
-  log: (line: string) => void;
+  log: Log;
 }
 
 /**

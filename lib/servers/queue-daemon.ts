@@ -21,6 +21,7 @@ import { queuePathsOf } from "../queue/paths.ts";
 import { withErrorHandling } from "./http.ts";
 import { createQueueHandler } from "./queue.ts";
 import { serveService, type PortChoice, type RunningServer } from "./serve.ts";
+import type { Log } from "../log.ts";
 
 /** Where the daemon publishes its address for clients. */
 export interface DaemonAddress {
@@ -46,7 +47,10 @@ export interface QueueDaemonOptions {
   retainSeconds?: number;
   /** How this binary is started again (to run transformation jobs). */
   selfCommand: string[];
-  log: (line: string) => void;
+  /** The daemon's voice. */
+  log: Log;
+  /** Stops the daemon when aborted (the CLI aborts it on SIGINT/SIGTERM/SIGHUP). */
+  signal?: AbortSignal;
 }
 
 
@@ -96,7 +100,7 @@ export async function startQueueDaemon(options: QueueDaemonOptions): Promise<Run
       try {
         leases.set(job.id, holdJobLease(job.payload, options.cacheDir));
       } catch (error) {
-        options.log(`cannot hold the buffers of job ${job.id} against gc: ${(error as Error)?.message ?? error}`);
+        options.log.warn(`cannot hold the buffers of job ${job.id} against gc: ${(error as Error)?.message ?? error}`);
       }
       if (job.dedupeKey !== null) settle(job.dedupeKey);
     }
@@ -151,7 +155,7 @@ export async function startQueueDaemon(options: QueueDaemonOptions): Promise<Run
       after: request.after, group: request.group, label: request.label, workdir, env: {}, dedupeKey: null, payload: null,
     };
     if (request.plain) return spec;
-    const { payload, dedupeKey, lease } = await prepareTransformationJob(request.command, workdir, options.cacheDir, (text) => options.log(text));
+    const { payload, dedupeKey, lease } = await prepareTransformationJob(request.command, workdir, options.cacheDir, options.log);
     handOver(dedupeKey, lease);
     return { ...spec, payload, dedupeKey };
   };
@@ -165,7 +169,7 @@ export async function startQueueDaemon(options: QueueDaemonOptions): Promise<Run
   };
   const handler = withErrorHandling(createQueueHandler({ scheduler, prepareJob, token, status, onStop: () => void stop() }), options.log);
   try {
-    server = await serveService(handler, { host: options.host, port: options.port, statusFile: options.statusFile, log: options.log });
+    server = await serveService(handler, { host: options.host, port: options.port, statusFile: options.statusFile, log: options.log, signal: options.signal });
   } catch (error) {
     await scheduler.stop();
     releaseLeases();

@@ -11,6 +11,7 @@ import { SeamlessError, UsageError } from "../errors.ts";
 import { writeFileAtomic } from "../buffers/atomic-write.ts";
 import type { ServiceHandler } from "./http.ts";
 import { StreamingHasher } from "../checksum/sha256.ts";
+import type { Log } from "../log.ts";
 
 /** Port choice: a fixed port, or a random free port in an inclusive range. */
 export type PortChoice = { port: number } | { range: [number, number] };
@@ -24,7 +25,10 @@ export interface ServeOptions {
   timeoutSeconds?: number;
   /** While this returns true (work runs or waits) the inactivity timeout does not count. */
   isBusy?: () => boolean;
-  log: (line: string) => void;
+  /** The server's voice (errors, the idle stop). */
+  log: Log;
+  /** Stops the server when aborted (the CLI aborts it on SIGINT/SIGTERM/SIGHUP; lib/ installs no signal handler). */
+  signal?: AbortSignal;
 }
 
 /** A running server. */
@@ -118,7 +122,8 @@ function maxConnectionsForDescriptorLimit(): number {
 }
 
 /**
- * Starts the service and writes the status file.
+ * Starts the service and writes the status file. It stops on the idle timeout, on `stop()` and
+ * when `options.signal` is aborted.
  *
  * @throws {SeamlessError} when no port can be bound; the status file then says `failed`
  */
@@ -147,7 +152,7 @@ export async function serveService(handler: ServiceHandler, options: ServeOption
     // Every failure is an answer or a closed connection, never silence (e.g. EMFILE while a file is opened).
     const fail = (error: unknown) => {
       const code = (error as NodeJS.ErrnoException)?.code;
-      options.log(`Internal error on ${request.method} ${request.path}: ${error}`);
+      options.log.error(`Internal error on ${request.method} ${request.path}: ${error}`);
       if (res.headersSent) {
         res.destroy();
         return;
@@ -208,15 +213,16 @@ export async function serveService(handler: ServiceHandler, options: ServeOption
   const idleTimer = setInterval(() => {
     if (options.isBusy?.()) lastRequestMs = Date.now();
     if (options.timeoutSeconds && openRequests === 0 && Date.now() - lastRequestMs >= options.timeoutSeconds * 1000) {
-      options.log(`No request for ${options.timeoutSeconds} s, stopping`);
+      options.log.message(0, `No request for ${options.timeoutSeconds} s, stopping`);
       void stop();
     }
   }, 1000);
-  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.once(signal, () => void stop());
+  if (options.signal?.aborted) void stop();
+  else options.signal?.addEventListener("abort", () => void stop(), { once: true });
   return { port, stopped, stop };
 }
 
-async function sendWebSocket(request: import("./http.ts").ServiceRequest, handler: ServiceHandler, socket: net.Socket, log: (line: string) => void): Promise<void> {
+async function sendWebSocket(request: import("./http.ts").ServiceRequest, handler: ServiceHandler, socket: net.Socket, log: Log): Promise<void> {
   const { webSocketCloseFrame, webSocketFrame, webSocketHandshake } = await import("./_websocket.ts");
   try {
     const key = request.headers["sec-websocket-key"];
@@ -234,14 +240,14 @@ async function sendWebSocket(request: import("./http.ts").ServiceRequest, handle
     }
     socket.end(webSocketCloseFrame());
   } catch (error) {
-    log(`WebSocket error on ${request.path}: ${(error as Error)?.message ?? error}`);
+    log.error(`WebSocket error on ${request.path}: ${(error as Error)?.message ?? error}`);
     socket.destroy();
   }
 }
 
 const SEND_CHUNK_BYTES = 4 * 1024 * 1024;
 
-async function sendResponse(res: http.ServerResponse, response: import("./http.ts").ServiceResponse, log: (line: string) => void): Promise<void> {
+async function sendResponse(res: http.ServerResponse, response: import("./http.ts").ServiceResponse, log: Log): Promise<void> {
   res.statusCode = response.status;
   for (const [name, value] of Object.entries(response.headers ?? {})) res.setHeader(name, value);
   const body = response.body;
@@ -286,7 +292,7 @@ async function sendResponse(res: http.ServerResponse, response: import("./http.t
       if (res.destroyed) return;
     }
     if (hasher && hasher.digest() !== body.verifyWhileSending) {
-      log(`File corruption: ${body.filePath} does not match its checksum; response cut short`);
+      log.error(`File corruption: ${body.filePath} does not match its checksum; response cut short`);
       res.destroy();
       return;
     }

@@ -17,6 +17,7 @@ import { makeServiceRequest } from "../../lib/servers/http.ts";
 import { TransformationRuns, cachedResultLookup, createJobserverHandler } from "../../lib/servers/jobserver.ts";
 import { openJobserverBackends } from "../../lib/servers/jobserver-backends.ts";
 import { BINARY, median, removeDir, report, scratchDir } from "./harness.ts";
+import { SILENT_LOG } from "../../lib/log.ts";
 
 const JOBS = Number(process.env.BENCH_JOBSERVER_JOBS ?? 1000);
 const CLIENTS = 8;
@@ -88,7 +89,7 @@ try {
   // The same answers from the handler in this process (no sockets): the server's own cost.
   const backends = await openJobserverBackends(null, env);
   const runs = await TransformationRuns.start({ runner: { run: () => Promise.reject(new Error("not expected to run")) }, parallel: 1, lookupCached: cachedResultLookup(backends.results!, backends.store) });
-  const handler = createJobserverHandler({ runs, results: null, record: null, log: () => {} });
+  const handler = createJobserverHandler({ runs, results: null, record: null, log: SILENT_LOG });
   const inProcessRates: number[] = [];
   for (let round = 0; round < 5; round++) {
     const started = performance.now();

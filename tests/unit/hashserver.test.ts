@@ -5,6 +5,7 @@ import { createHashserverHandler } from "../../lib/servers/hashserver.ts";
 import { makeServiceRequest, withErrorHandling, type ServiceResponse } from "../../lib/servers/http.ts";
 import { VECTORS } from "../fixtures/spec-vectors.ts";
 import { tempDir } from "../helpers.ts";
+import { SILENT_LOG } from "../../lib/log.ts";
 
 const ABSENT = "2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881"; // sha256("x")
 
@@ -17,7 +18,7 @@ function bodyText(response: ServiceResponse): string {
 }
 
 function handlerFor(directory: string, writable = true, layout: "flat" | "prefix" = "prefix") {
-  return withErrorHandling(createHashserverHandler({ directory, writable, layout }), () => {});
+  return withErrorHandling(createHashserverHandler({ directory, writable, layout }), SILENT_LOG);
 }
 
 describe("hashserver handler", () => {
@@ -149,7 +150,7 @@ describe("hashserver handler", () => {
     mkdirSync(join(extra.path, VECTORS.hello.slice(0, 2)));
     writeFileSync(join(extra.path, ".HASHSERVER_PREFIX"), "1\n");
     writeFileSync(join(extra.path, VECTORS.hello.slice(0, 2), VECTORS.hello), "hello\n");
-    const handle = withErrorHandling(createHashserverHandler({ directory: main.path, writable: false, layout: "flat", extraDirs: [extra.path] }), () => {});
+    const handle = withErrorHandling(createHashserverHandler({ directory: main.path, writable: false, layout: "flat", extraDirs: [extra.path] }), SILENT_LOG);
     expect(bodyText(await handle(makeServiceRequest("GET", `/${VECTORS.hello}`)))).toBe("hello\n");
   });
 });

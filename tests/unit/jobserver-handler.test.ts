@@ -7,6 +7,7 @@ import type { JobserverRecordMode } from "../../lib/record/jobserver-record.ts";
 import { RecordBucketError } from "../../lib/record/bucket-probes.ts";
 import { tempDir } from "../helpers.ts";
 import { FakeExecutor, bashTransformation } from "../jobserver-helpers.ts";
+import { createMemoryLog } from "../../lib/log.ts";
 
 const opened: TransformationRuns[] = [];
 afterAll(async () => {
@@ -18,11 +19,11 @@ async function setup(options: { results?: JobserverResultCache; record?: Jobserv
   const store = new BufferDir(dir.path, { layout: "prefix" });
   store.ensureExists();
   const executor = new FakeExecutor();
-  const logs: string[] = [];
+  const { log, lines: logs } = createMemoryLog();
   const runs = await TransformationRuns.start({ runner: executor, parallel: 4, lookupCached: options.results ? cachedResultLookup(options.results, store) : undefined });
   opened.push(runs);
-  const raw = createJobserverHandler({ runs, results: options.results ?? null, record: options.record ?? null, log: (line) => logs.push(line) });
-  const handler = withErrorHandling(raw, (line) => logs.push(line));
+  const raw = createJobserverHandler({ runs, results: options.results ?? null, record: options.record ?? null, log });
+  const handler = withErrorHandling(raw, log);
   const call = async (request: ServiceRequest) => {
     const response = await handler(request);
     return { status: response.status, body: String(response.body ?? ""), type: response.headers?.["content-type"] };

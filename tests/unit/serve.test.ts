@@ -5,12 +5,13 @@ import { computeChecksum } from "../../lib/checksum/sha256.ts";
 import { serveService } from "../../lib/servers/serve.ts";
 import type { ServiceResponse } from "../../lib/servers/http.ts";
 import { tempDir } from "../helpers.ts";
+import { createMemoryLog } from "../../lib/log.ts";
 
 /** Serves one file with `verifyWhileSending`, fetches it, returns what arrived or the error. */
 async function fetchVerified(path: string, size: number, claimed: string): Promise<{ bytes?: Uint8Array; error?: unknown }> {
-  const logged: string[] = [];
+  const { log } = createMemoryLog();
   const response: ServiceResponse = { status: 200, body: { filePath: path, size, verifyWhileSending: claimed } };
-  const server = await serveService(async () => response, { host: "127.0.0.1", port: { port: 0 }, log: (line) => logged.push(line) });
+  const server = await serveService(async () => response, { host: "127.0.0.1", port: { port: 0 }, log });
   try {
     const answer = await fetch(`http://127.0.0.1:${server.port}/x`);
     return { bytes: new Uint8Array(await answer.arrayBuffer()) };

@@ -8,6 +8,7 @@ import { createHashserverHandler } from "../../lib/servers/hashserver.ts";
 import { makeServiceRequest, withErrorHandling } from "../../lib/servers/http.ts";
 import { ChecksumMismatchError, CorruptBufferError, DiskWriteError } from "../../lib/errors.ts";
 import { mountSmallTmpfs, storeIsSound, tempDir, tmpfsUnavailable } from "../helpers.ts";
+import { SILENT_LOG } from "../../lib/log.ts";
 
 const sha256 = (bytes: Uint8Array | string) => new Bun.CryptoHasher("sha256").update(bytes).digest("hex");
 
@@ -53,7 +54,7 @@ describe("writers on a full disk", () => {
     expect(readdirSync(small.path).sort()).toEqual(["store"]);
     expect(storeIsSound(join(small.path, "store")).ok).toBe(true);
     // the hashserver answers 507 with a body, not an empty 400, and stores nothing
-    const handle = withErrorHandling(createHashserverHandler({ directory: join(small.path, "store"), writable: true, layout: "prefix" }), () => {});
+    const handle = withErrorHandling(createHashserverHandler({ directory: join(small.path, "store"), writable: true, layout: "prefix" }), SILENT_LOG);
     const put = await handle(makeServiceRequest("PUT", `/${checksum}`, big));
     expect(put.status).toBe(507);
     expect(JSON.parse(String(put.body)).message).toStartWith("No space left on device: cannot write");

@@ -8,6 +8,7 @@ import { serializePlain, type PlainValue } from "../../lib/serialize/plain-json.
 import { transformationBufferOf } from "../../lib/transformation/dict.ts";
 import { tempDir } from "../helpers.ts";
 import { bashTransformation, checksumOfText } from "../jobserver-helpers.ts";
+import { SILENT_LOG, createLog } from "../../lib/log.ts";
 
 const dir = tempDir("seamless-pool-");
 const store = new BufferDir(dir.path, { layout: "prefix" });
@@ -22,7 +23,7 @@ beforeAll(async () => {
     workers: 2,
     perWorkerLimit: 2,
     command: workerCommand(["--buffer-dir", dir.path]),
-    log: (line) => logs.push(line),
+    log: createLog({ write: (text) => logs.push(text.trimEnd()) }),
     onJobStarted: (tf, pid) => {
       started.push(tf);
       startedOn.set(tf, pid);
@@ -133,7 +134,7 @@ describe("WorkerPool environments and Python hand-over (issue 22 §4, §4b)", ()
       perWorkerLimit: 2,
       command: workerCommand(["--buffer-dir", dir.path]),
       env: { ...process.env, PATH: bin.path, CONDA_ROOT: "", SEAMLESS_REMOTE_CLIENTS: '{"buffer": [], "database": []}' },
-      log: () => {},
+      log: SILENT_LOG,
     });
     await limited.start();
   });

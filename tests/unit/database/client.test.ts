@@ -16,6 +16,7 @@ import { handlerTransport } from "../../../lib/servers/in-process.ts";
 import type { HttpAnswer } from "../../../lib/wire/http-client.ts";
 import type { HttpTransport } from "../../../lib/wire/transport.ts";
 import { tempDir } from "../../helpers.ts";
+import { SILENT_LOG } from "../../../lib/log.ts";
 
 const TF = "4".repeat(64);
 const RES = "5".repeat(64);
@@ -23,7 +24,7 @@ const OTHER = "6".repeat(64);
 
 /** A transport that hands each request to the server handler: the codec round trip without a socket. */
 function databaseTransport(file: DatabaseFile, writable = true): { transport: HttpTransport; sent: string[] } {
-  const inner = handlerTransport(withErrorHandling(createDatabaseHandler({ file, writable }), () => {}));
+  const inner = handlerTransport(withErrorHandling(createDatabaseHandler({ file, writable }), SILENT_LOG));
   const sent: string[] = [];
   const transport: HttpTransport = {
     ...inner,

@@ -6,6 +6,7 @@ import { DatabaseFile } from "../../../lib/cache/database-file.ts";
 import { createDatabaseHandler } from "../../../lib/servers/database.ts";
 import { makeServiceRequest, withErrorHandling, type ServiceHandler } from "../../../lib/servers/http.ts";
 import { tempDir } from "../../helpers.ts";
+import { SILENT_LOG } from "../../../lib/log.ts";
 
 const A = "1".repeat(64);
 const B = "2".repeat(64);
@@ -22,7 +23,7 @@ interface Exchange {
 
 function serverOn(path: string, writable = true, maxBodyBytes?: number): { handler: ServiceHandler; file: DatabaseFile } {
   const file = DatabaseFile.openForServer(path, writable);
-  return { handler: withErrorHandling(createDatabaseHandler({ file, writable, maxBodyBytes }), () => {}), file };
+  return { handler: withErrorHandling(createDatabaseHandler({ file, writable, maxBodyBytes }), SILENT_LOG), file };
 }
 
 async function send(handler: ServiceHandler, method: string, body: unknown, path = "/"): Promise<Exchange> {
@@ -247,7 +248,7 @@ describe("createDatabaseHandler() bad input", () => {
   test("a body over the limit is refused with 413, counted while it streams", async () => {
     using dir = tempDir();
     const file = DatabaseFile.openForServer(join(dir.path, "seamless.db"), true);
-    const handler = withErrorHandling(createDatabaseHandler({ file, writable: true, maxBodyBytes: 100 }), () => {});
+    const handler = withErrorHandling(createDatabaseHandler({ file, writable: true, maxBodyBytes: 100 }), SILENT_LOG);
     const big = JSON.stringify({ type: "transformation", checksum: A, value: B, padding: "x".repeat(200) });
     const streamed = { method: "PUT", path: "/", headers: {}, body: (async function* () { for (let i = 0; i < big.length; i += 10) yield Buffer.from(big.slice(i, i + 10)); })() };
     const response = await handler(streamed);

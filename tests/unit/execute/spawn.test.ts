@@ -5,6 +5,7 @@ import { InterruptedError } from "../../../lib/errors.ts";
 import { runBash } from "../../../lib/execute/spawn.ts";
 import { acquireTransformationLock } from "../../../lib/execute/single-flight.ts";
 import { processesWithCommandLine as processesRunning, tempDir } from "../../helpers.ts";
+import { createMemoryLog } from "../../../lib/log.ts";
 
 function uniqueSleep(): string {
   return `${7000 + Math.floor(Math.random() * 1000)}${Math.floor(Math.random() * 1e6)}`;
@@ -64,8 +65,8 @@ describe("acquireTransformationLock()", () => {
     using dir = tempDir();
     const held = await acquireTransformationLock(dir.path, checksum);
     const controller = new AbortController();
-    const told: string[] = [];
-    const waiting = acquireTransformationLock(dir.path, checksum, { signal: controller.signal, onWait: (text) => told.push(text) });
+    const { log, lines: told } = createMemoryLog();
+    const waiting = acquireTransformationLock(dir.path, checksum, { signal: controller.signal, log });
     await Bun.sleep(50);
     controller.abort();
     expect(await waiting).toBeNull();

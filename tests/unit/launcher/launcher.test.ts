@@ -5,6 +5,7 @@ import { ensureService, keepAlive, LaunchError, startServiceHere } from "../../.
 import { checkRunningRecord, decodeClientRecord } from "../../../lib/wire/launcher.ts";
 import type { LaunchPlan } from "../../../lib/config/mod.ts";
 import { BINARY, tempDir } from "../../helpers.ts";
+import { createMemoryLog } from "../../../lib/log.ts";
 
 setDefaultTimeout(30_000);
 const dir = tempDir("seamless-launcher-");
@@ -48,10 +49,10 @@ describe("startServiceHere() and ensureService()", () => {
   test("two concurrent starts of one key launch one server; a later ensureService reuses it", async () => {
     const workdir = join(dir.path, "buffers");
     const args = ["hashserver", "--port", "0", "--status-file", "{status_file}", "--timeout", "60", workdir, "--writable"];
-    const said: string[] = [];
+    const { log, lines: said } = createMemoryLog();
     const [a, b] = await Promise.all([
-      startServiceHere({ ...base, key: "hashserver-t-rw-p", workdir, args, say: (t) => said.push(t) }),
-      startServiceHere({ ...base, key: "hashserver-t-rw-p", workdir, args, say: (t) => said.push(t) }),
+      startServiceHere({ ...base, key: "hashserver-t-rw-p", workdir, args, log }),
+      startServiceHere({ ...base, key: "hashserver-t-rw-p", workdir, args, log }),
     ]);
     launched.push(a.pid);
     expect(a.pid).toBe(b.pid);
@@ -61,7 +62,7 @@ describe("startServiceHere() and ensureService()", () => {
       service: "hashserver", key: "hashserver-t-rw-p", cluster: "t", mode: "rw", workdir, args, local: true, hostname: null, sshHostname: null,
       tunnel: false, networkInterface: null, seamlessBinary: "seamless", timeoutSeconds: 60,
     };
-    const context = { ...base, sshConfigFile: null, say: (t: string) => said.push(t) };
+    const context = { ...base, sshConfigFile: null, log };
     const url = await ensureService(plan, context);
     expect(url).toBe(`http://localhost:${a.port}`);
     expect(JSON.parse(readFileSync(join(base.launcherDir, "client", "hashserver-t-rw-p.json"), "utf8"))).toEqual({ hostname: "localhost", port: a.port });

@@ -5,6 +5,7 @@ import { defaultJobSpec, LocalExecutor, Scheduler, SqliteJobStore, type JobSpec 
 import { createQueueHandler } from "../../../lib/servers/queue.ts";
 import { makeServiceRequest, withErrorHandling, type ServiceResponse } from "../../../lib/servers/http.ts";
 import type { DecodedJobRequest } from "../../../lib/wire/queue.ts";
+import { SILENT_LOG } from "../../../lib/log.ts";
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -24,7 +25,7 @@ async function handlerWith(options: { token?: string | null; paused?: boolean } 
   const handler = withErrorHandling(createQueueHandler({
     scheduler, prepareJob, token: options.token ?? null, onStop: () => {},
     status: () => ({ pid: process.pid, version: "test", mode: scheduler.mode, counts: scheduler.countByState(), groups: scheduler.groups(), database: ":memory:" }),
-  }), () => {});
+  }), SILENT_LOG);
   const call = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
     const [pathname, query] = path.split("?");
     const request = makeServiceRequest(method, pathname!, body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body), headers);

@@ -6,6 +6,7 @@ import { capLogFile, defaultJobSpec, LocalExecutor, readLogChunk, Scheduler, Sql
 import { createQueueHandler } from "../../../lib/servers/queue.ts";
 import { makeServiceRequest, withErrorHandling } from "../../../lib/servers/http.ts";
 import type { DecodedJobRequest } from "../../../lib/wire/queue.ts";
+import { SILENT_LOG } from "../../../lib/log.ts";
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -107,7 +108,7 @@ test("A running job writing far more than the cap keeps its log bounded; followe
   const handler = withErrorHandling(createQueueHandler({
     scheduler, prepareJob, token: null, onStop: () => {}, followIntervalMs: 20,
     status: () => ({ pid: process.pid, version: "test", mode: scheduler.mode, counts: scheduler.countByState(), groups: scheduler.groups(), database: ":memory:" }),
-  }), () => {});
+  }), SILENT_LOG);
   const get = (path: string) => {
     const [pathname, query] = path.split("?");
     return handler({ ...makeServiceRequest("GET", pathname!), query: query ?? "" });

@@ -3,6 +3,7 @@ import { appendFileSync, existsSync, readFileSync, utimesSync, writeFileSync } f
 import { join } from "node:path";
 import { tempDir } from "../../helpers.ts";
 import { appendEofRecord, appendQueueRecord, encodeQueueRecord, EOF_RECORD, pythonJsonIndent, QueueFileReader } from "../../../lib/queue/queue-file.ts";
+import { createMemoryLog } from "../../../lib/log.ts";
 
 test("pythonJsonIndent() writes json.dumps(indent=2) with ensure_ascii and insertion order", () => {
   expect(pythonJsonIndent({ b: 1, a: [true, null, "x"], e: {}, l: [] })).toBe('{\n  "b": 1,\n  "a": [\n    true,\n    null,\n    "x"\n  ],\n  "e": {},\n  "l": []\n}');
@@ -40,8 +41,8 @@ test("appendQueueRecord() takes and releases the lock, and breaks a stale one", 
   writeFileSync(lock, "");
   const old = new Date(Date.now() - 60_000);
   utimesSync(lock, old, old);
-  const said: string[] = [];
-  await appendQueueRecord(path, { queue_command: "SUBMIT" }, (_level, text) => said.push(text));
+  const { log, lines: said } = createMemoryLog();
+  await appendQueueRecord(path, { queue_command: "SUBMIT" }, log);
   expect(said).toEqual([`Stale lock on ${path}, breaking it...`]);
   expect(existsSync(lock)).toBe(false);
   expect(readFileSync(path, "utf8")).toBe('{\n  "queue_command": "SUBMIT"\n}\0');

@@ -7,6 +7,7 @@ import { createHashserverHandler } from "../../../lib/servers/hashserver.ts";
 import { makeServiceRequest, withErrorHandling } from "../../../lib/servers/http.ts";
 import { MAX_CHECKSUM_LIST_BODY_BYTES } from "../../../lib/wire/hashserver.ts";
 import { BINARY, scrubbedEnv, tempDir } from "../../helpers.ts";
+import { SILENT_LOG } from "../../../lib/log.ts";
 
 /** Starts `seamless hashserver` (under `ulimit -n` when given) and waits for its status file. */
 async function startServer(dir: string, args: string[], openFiles?: number) {
@@ -29,7 +30,7 @@ async function startServer(dir: string, args: string[], openFiles?: number) {
 describe("hashserver faults (issue 17 item 7)", () => {
   test("/has refuses a body over the limit with 413, counting streamed bytes", async () => {
     using dir = tempDir();
-    const handle = withErrorHandling(createHashserverHandler({ directory: dir.path, writable: false, layout: "prefix" }), () => {});
+    const handle = withErrorHandling(createHashserverHandler({ directory: dir.path, writable: false, layout: "prefix" }), SILENT_LOG);
     const chunk = new Uint8Array(1024 * 1024).fill(32);
     let sent = 0;
     const request = makeServiceRequest("GET", "/has");

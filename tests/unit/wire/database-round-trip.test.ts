@@ -1,5 +1,6 @@
 /** The database codec round trip: DatabaseClient → wire/database → createDatabaseHandler → back, no socket. */
 import { expect, test } from "bun:test";
+import { SILENT_LOG } from "../../../lib/log.ts";
 import { join } from "node:path";
 import { DatabaseFile } from "../../../lib/cache/database-file.ts";
 import { SqliteResultCache } from "../../../lib/cache/result-cache.ts";
@@ -17,7 +18,7 @@ const OTHER = "c3".repeat(32);
 
 /** A client on the handler of a database server over `file`, and the requests it sent. */
 function clientOn(file: DatabaseFile, writable = true): { client: DatabaseClient; sent: string[] } {
-  const inner = handlerTransport(withErrorHandling(createDatabaseHandler({ file, writable }), () => {}));
+  const inner = handlerTransport(withErrorHandling(createDatabaseHandler({ file, writable }), SILENT_LOG));
   const sent: string[] = [];
   const transport: HttpTransport = { ...inner, request: (path, options) => (sent.push(`${options.method} ${path} ${options.body ?? ""}`.trimEnd()), inner.request(path, options)) };
   return { client: new DatabaseClient("http://in-process", { transport }), sent };

@@ -1,5 +1,6 @@
 /** The hashserver codec round trip: HttpBufferStore → wire/hashserver → createHashserverHandler → back, no socket. */
 import { expect, test } from "bun:test";
+import { SILENT_LOG } from "../../../lib/log.ts";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { HttpBufferStore } from "../../../lib/buffers/http-store.ts";
@@ -16,7 +17,7 @@ const ABSENT = computeChecksum("absent\n");
 
 /** A client on the handler of a hashserver over `directory`, and the requests it sent. */
 function clientOn(directory: string, writable = true): { client: HttpBufferStore; sent: string[] } {
-  const inner = handlerTransport(withErrorHandling(createHashserverHandler({ directory, writable, layout: "prefix" }), () => {}));
+  const inner = handlerTransport(withErrorHandling(createHashserverHandler({ directory, writable, layout: "prefix" }), SILENT_LOG));
   const sent: string[] = [];
   const transport: HttpTransport = {
     request: (path, options) => (sent.push(`${options.method} ${path}${options.body === undefined ? "" : ` ${options.body}`}`), inner.request(path, options)),

@@ -1,5 +1,6 @@
 /** The jobserver codec round trip: JobserverClient → wire/jobserver → createJobserverHandler → back, no socket. */
 import { afterAll, expect, test } from "bun:test";
+import { SILENT_LOG } from "../../../lib/log.ts";
 import { BufferDir } from "../../../lib/buffers/bufferdir.ts";
 import { JobserverClient, TransformationCanceledError } from "../../../lib/clients/jobserver.ts";
 import { RemoteError } from "../../../lib/errors.ts";
@@ -29,7 +30,7 @@ async function setup() {
   const executor = new FakeExecutor();
   const runs = await TransformationRuns.start({ runner: executor, parallel: 4 });
   opened.push(runs);
-  const inner = handlerTransport(withErrorHandling(createJobserverHandler({ runs, results: null, record: null, log: () => {} }), () => {}));
+  const inner = handlerTransport(withErrorHandling(createJobserverHandler({ runs, results: null, record: null, log: SILENT_LOG }), SILENT_LOG));
   const sent: string[] = [];
   const transport: HttpTransport = { ...inner, request: (path, options) => (sent.push(`${options.method} ${path} ${options.body ?? ""}`.trimEnd()), inner.request(path, options)) };
   return { dir, store, executor, sent, client: new JobserverClient("http://in-process", { transport }) };

@@ -1,5 +1,6 @@
 /** The queue codec round trip: QueueClient → wire/queue → createQueueHandler → back, no socket. */
 import { afterEach, expect, test } from "bun:test";
+import { SILENT_LOG } from "../../../lib/log.ts";
 import { join } from "node:path";
 import { QueueClient } from "../../../lib/clients/queue.ts";
 import { NotFoundError, RemoteError, SeamlessError } from "../../../lib/errors.ts";
@@ -31,7 +32,7 @@ async function daemon() {
   const handler = withErrorHandling(createQueueHandler({
     scheduler, prepareJob, token: TOKEN, onStop: () => stopped++, followIntervalMs: 10,
     status: () => ({ pid: process.pid, version: "test", mode: scheduler.mode, counts: scheduler.countByState(), groups: scheduler.groups(), database: ":memory:" }),
-  }), () => {});
+  }), SILENT_LOG);
   const sent: string[] = [];
   const inner = handlerFetch(handler);
   const fetch: FetchLike = (url, init) => (sent.push(`${init.method} ${url} ${new Headers(init.headers).get("authorization") ?? ""}`.trimEnd()), inner(url, init));
