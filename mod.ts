@@ -5,6 +5,7 @@
  * @module
  */
 export * from "./lib/errors.ts";
+export * from "./lib/disk/mod.ts";
 export * from "./lib/checksum/mod.ts";
 export * from "./lib/serialize/mod.ts";
 export * from "./lib/buffers/mod.ts";

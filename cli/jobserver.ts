@@ -1,5 +1,5 @@
 import { UsageError } from "../lib/errors.ts";
-import { writeFileAtomic } from "../lib/buffers/atomic-write.ts";
+import { writeFileAtomic } from "../lib/disk/atomic-write.ts";
 import { WorkerPool, workerCommand } from "../lib/queue/worker-pool.ts";
 import { TransformationRuns, cachedResultLookup, createJobserverHandler } from "../lib/servers/jobserver.ts";
 import { openJobserverBackends } from "../lib/servers/jobserver-backends.ts";

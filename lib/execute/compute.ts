@@ -3,7 +3,7 @@
  * execute once (single flight across processes), store the result and record it.
  * @module
  */
-import { os } from "../lazy-node.ts";
+import { os } from "../disk/lazy-node.ts";
 import { join } from "node:path";
 import type { Checksum } from "../checksum/checksum.ts";
 import type { BufferStore } from "../buffers/store.ts";

@@ -12,7 +12,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { InterruptedError, SeamlessError } from "../errors.ts";
-import { writeFileAtomic } from "../buffers/atomic-write.ts";
+import { writeFileAtomic } from "../disk/atomic-write.ts";
 import { isProcessAlive, ownerTag } from "./process-tree.ts";
 
 const STALE_AFTER_MS = 120_000;

@@ -5,7 +5,7 @@
  * @module
  */
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import { os } from "../lazy-node.ts";
+import { os } from "../disk/lazy-node.ts";
 import { dirname, join, resolve } from "node:path";
 import type { Checksum } from "../checksum/checksum.ts";
 import { BufferDir } from "../buffers/bufferdir.ts";

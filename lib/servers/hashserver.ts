@@ -4,7 +4,7 @@
  * @module
  */
 import { closeSync, existsSync, fstatSync, linkSync, mkdirSync, openSync, readSync, rmSync, statSync } from "node:fs";
-import { assertWrittenSize, describeWriteError, writeAllSync } from "../buffers/atomic-write.ts";
+import { assertWrittenSize, describeWriteError, writeAllSync } from "../disk/atomic-write.ts";
 import { DiskWriteError } from "../errors.ts";
 import { join } from "node:path";
 import type { Checksum } from "../checksum/checksum.ts";

@@ -4,7 +4,7 @@
  * requests ask for it; cancellation, soft cancellation and status per transformation.
  * @module
  */
-import { os } from "../lazy-node.ts";
+import { os } from "../disk/lazy-node.ts";
 import type { Checksum } from "../checksum/checksum.ts";
 import type { BufferStore } from "../buffers/store.ts";
 import { transformationBufferOf } from "../transformation/dict.ts";

@@ -6,7 +6,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { writeFileAtomic } from "../buffers/atomic-write.ts";
+import { writeFileAtomic } from "../disk/atomic-write.ts";
 import { SeamlessError } from "../errors.ts";
 import { VERSION } from "../version.ts";
 import { isTerminal, type Job, type JobSpec } from "../queue/job.ts";

@@ -8,7 +8,8 @@ import type http from "node:http";
 import type net from "node:net";
 import { existsSync, openSync, readFileSync, readSync, closeSync } from "node:fs";
 import { SeamlessError, UsageError } from "../errors.ts";
-import { writeFileAtomic } from "../buffers/atomic-write.ts";
+import { writeFileAtomic } from "../disk/atomic-write.ts";
+import { http as loadHttp, net as loadNet } from "../disk/lazy-node.ts";
 import type { ServiceHandler } from "./http.ts";
 import { StreamingHasher } from "../checksum/sha256.ts";
 
@@ -47,7 +48,7 @@ export function validatePortRange(start: number, end: number): void {
 
 async function canBind(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const probe = (require("node:net") as typeof import("node:net")).createServer();
+    const probe = loadNet().createServer();
     probe.once("error", () => resolve(false));
     probe.listen(port, host, () => probe.close(() => resolve(true)));
   });
@@ -127,7 +128,7 @@ export async function serveService(handler: ServiceHandler, options: ServeOption
   let lastRequestMs = Date.now();
   // The idle clock runs only while no request is open: a slow PUT or a long GET is activity.
   let openRequests = 0;
-  const server = (require("node:http") as typeof import("node:http")).createServer((req, res) => {
+  const server = loadHttp().createServer((req, res) => {
     lastRequestMs = Date.now();
     openRequests++;
     const disconnected = new AbortController();

@@ -5,13 +5,10 @@
  * @module
  */
 import type { Agent, IncomingMessage } from "node:http";
+import { http } from "../disk/lazy-node.ts";
 import { RemoteError } from "../errors.ts";
 import { rawRequest } from "./raw-request.ts";
 
-/** node:http costs ~17 ms to load in a compiled binary, so it is loaded on first use. */
-function http(): typeof import("node:http") {
-  return require("node:http");
-}
 
 let sharedAgent: Agent | null = null;
 function agent(): Agent {
