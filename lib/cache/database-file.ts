@@ -17,15 +17,7 @@ import { parsePlain, type PlainValue } from "../serialize/plain-json.ts";
 import { dumpsPythonJson, pythonJsonEquals } from "../serialize/python-json.ts";
 import { SCHEMA, SCHEMA_NAMES } from "./result-cache.ts";
 import { openDatabase, retryWhileBusy } from "../disk/sqlite.ts";
-
-/** Why a write was refused (services-spec §3.4); the wire codec maps each to a status and text. */
-export type DatabaseConflict =
-  | "irreproducible-exists"
-  | "transformation-result-differs"
-  | "record-result-differs"
-  | "record-differs"
-  | "irreproducible-result-missing"
-  | "record-result-differs-from-irreproducible";
+import type { DatabaseConflict } from "../wire/database.ts";
 
 /** One row of `irreproducible_transformation`, its record as stored JSON text (`""` when none). */
 export interface IrreproducibleRow {

@@ -1,0 +1,35 @@
+import { expect, test } from "bun:test";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { checkLayers } from "../../../scripts/check-layers.ts";
+import { tempDir } from "../../helpers.ts";
+
+test("checkLayers() finds no ground-floor import in lib/ that goes up (disk, serialize, checksum, wire)", () => {
+  const report = checkLayers(resolve(import.meta.dir, "..", "..", ".."));
+  expect(report.violations).toEqual([]);
+  expect(report.graph.checksum).toBeDefined();
+  for (const cycle of report.cycles) for (const domain of ["errors", "disk", "serialize", "checksum", "wire"]) expect(cycle.domains).not.toContain(domain);
+});
+
+test("checkLayers() reports a domain cycle with its imports and an upward ground-floor import", () => {
+  using dir = tempDir();
+  const file = (path: string, text: string) => {
+    mkdirSync(join(dir.path, "lib", path, ".."), { recursive: true });
+    writeFileSync(join(dir.path, "lib", path), text);
+  };
+  file("checksum/a.ts", `import { b } from "../buffers/b.ts";\n/** import { x } from "../cache/x.ts" in a comment is no import */\nexport const a = 1;\n`);
+  file("buffers/b.ts", `import type { a } from "../checksum/a.ts";\nexport const b = 2;\n`);
+  file("cache/c.ts", `const lazy = () => require("../checksum/a.ts");\n`);
+  const report = checkLayers(dir.path);
+  expect(report.cycles).toEqual([
+    {
+      domains: ["buffers", "checksum"],
+      imports: [
+        { from: "lib/buffers/b.ts", to: "lib/checksum/a.ts", fromDomain: "buffers", toDomain: "checksum" },
+        { from: "lib/checksum/a.ts", to: "lib/buffers/b.ts", fromDomain: "checksum", toDomain: "buffers" },
+      ],
+    },
+  ]);
+  expect(report.violations).toEqual([{ from: "lib/checksum/a.ts", to: "lib/buffers/b.ts", fromDomain: "checksum", toDomain: "buffers" }]);
+  expect(report.graph.cache).toEqual(["checksum"]);
+});
