@@ -18,7 +18,6 @@ import { SqliteJobStore } from "../queue/sqlite-store.ts";
 import { answerSubmitRecordFromCache, holdJobLease, isSubmitRecord, prepareTransformationJob } from "../queue/transformation-job.ts";
 import type { DecodedJobRequest, QueueDaemonStatus } from "../wire/queue.ts";
 import { queuePathsOf } from "../queue/paths.ts";
-import { withErrorHandling } from "./http.ts";
 import { createQueueHandler } from "./queue.ts";
 import { serveService, type PortChoice, type RunningServer } from "./serve.ts";
 
@@ -163,7 +162,7 @@ export async function startQueueDaemon(options: QueueDaemonOptions): Promise<Run
     await scheduler.stop();
     await server?.stop();
   };
-  const handler = withErrorHandling(createQueueHandler({ scheduler, prepareJob, token, status, onStop: () => void stop() }), options.log);
+  const handler = createQueueHandler({ scheduler, prepareJob, token, status, onStop: () => void stop() });
   try {
     server = await serveService(handler, { host: options.host, port: options.port, statusFile: options.statusFile, log: options.log });
   } catch (error) {

@@ -10,7 +10,8 @@ import { existsSync, openSync, readFileSync, readSync, closeSync } from "node:fs
 import { SeamlessError, UsageError } from "../errors.ts";
 import { writeFileAtomic } from "../disk/atomic-write.ts";
 import { http as loadHttp, net as loadNet } from "../disk/lazy-node.ts";
-import type { ServiceHandler } from "./http.ts";
+import { answerError, logInternalError, withErrorHandling, type ServiceHandler, type ServiceRequest, type ServiceResponse } from "./http.ts";
+import { HttpBody, HttpStatus } from "../wire/http-status.ts";
 import { StreamingHasher } from "../checksum/sha256.ts";
 
 /** Port choice: a fixed port, or a random free port in an inclusive range. */
@@ -123,7 +124,9 @@ function maxConnectionsForDescriptorLimit(): number {
  *
  * @throws {SeamlessError} when no port can be bound; the status file then says `failed`
  */
-export async function serveService(handler: ServiceHandler, options: ServeOptions): Promise<RunningServer> {
+export async function serveService(service: ServiceHandler, options: ServeOptions): Promise<RunningServer> {
+  // The one error path: whatever a service throws becomes an answer in servers/http.ts.
+  const handler = withErrorHandling(service, options.log);
   const base = options.statusFile ? await readStatusFileBase(options.statusFile) : null;
   let lastRequestMs = Date.now();
   // The idle clock runs only while no request is open: a slow PUT or a long GET is activity.
@@ -145,18 +148,16 @@ export async function serveService(handler: ServiceHandler, options: ServeOption
       body: req as AsyncIterable<Uint8Array>,
       signal: disconnected.signal,
     };
-    // Every failure is an answer or a closed connection, never silence (e.g. EMFILE while a file is opened).
+    // Every failure is an answer or a closed connection, never silence (e.g. EMFILE while a
+    // file body is opened): the same error path as a failing handler, or, once the head of the
+    // answer is out, a logged cut.
     const fail = (error: unknown) => {
-      const code = (error as NodeJS.ErrnoException)?.code;
-      options.log(`Internal error on ${request.method} ${request.path}: ${error}`);
       if (res.headersSent) {
+        logInternalError(error, request, options.log);
         res.destroy();
         return;
       }
-      const busy = code === "EMFILE" || code === "ENFILE";
-      res.statusCode = busy ? 503 : 500;
-      if (busy) res.setHeader("retry-after", "1");
-      res.end(busy ? "Service Unavailable: out of file descriptors" : "Internal Server Error");
+      sendResponse(res, answerError(error, request, options.log), options.log).catch(() => res.destroy());
     };
     handler(request).then((response) => sendResponse(res, response, options.log).catch(fail), fail);
   });
@@ -217,15 +218,15 @@ export async function serveService(handler: ServiceHandler, options: ServeOption
   return { port, stopped, stop };
 }
 
-async function sendWebSocket(request: import("./http.ts").ServiceRequest, handler: ServiceHandler, socket: net.Socket, log: (line: string) => void): Promise<void> {
+async function sendWebSocket(request: ServiceRequest, handler: ServiceHandler, socket: net.Socket, log: (line: string) => void): Promise<void> {
   const { webSocketCloseFrame, webSocketFrame, webSocketHandshake } = await import("./_websocket.ts");
   try {
     const key = request.headers["sec-websocket-key"];
     const response = await handler(request);
     const body = response.body;
-    if (!key || response.status !== 200 || !body || typeof body === "string" || body instanceof Uint8Array || !("stream" in body)) {
-      const text = typeof body === "string" || body instanceof Uint8Array ? Buffer.from(body) : Buffer.from("WebSocket not offered here");
-      socket.end(`HTTP/1.1 ${key ? response.status : 400} -\r\ncontent-length: ${text.byteLength}\r\nconnection: close\r\n\r\n${text}`);
+    if (!key || response.status !== HttpStatus.ok || !body || typeof body === "string" || body instanceof Uint8Array || !("stream" in body)) {
+      const text = typeof body === "string" || body instanceof Uint8Array ? Buffer.from(body) : Buffer.from(HttpBody.webSocketNotOffered);
+      socket.end(`HTTP/1.1 ${key ? response.status : HttpStatus.badRequest} -\r\ncontent-length: ${text.byteLength}\r\nconnection: close\r\n\r\n${text}`);
       return;
     }
     socket.write(webSocketHandshake(key));
@@ -242,7 +243,7 @@ async function sendWebSocket(request: import("./http.ts").ServiceRequest, handle
 
 const SEND_CHUNK_BYTES = 4 * 1024 * 1024;
 
-async function sendResponse(res: http.ServerResponse, response: import("./http.ts").ServiceResponse, log: (line: string) => void): Promise<void> {
+async function sendResponse(res: http.ServerResponse, response: ServiceResponse, log: (line: string) => void): Promise<void> {
   res.statusCode = response.status;
   for (const [name, value] of Object.entries(response.headers ?? {})) res.setHeader(name, value);
   const body = response.body;

@@ -101,6 +101,38 @@ export const QueuePath = {
   group: (name: string) => `/groups/${encodeURIComponent(name)}`,
 } as const;
 
+/** The body of a healthy `/healthcheck`. */
+export const QUEUE_HEALTHY_BODY = "OK";
+
+/**
+ * What a path of the form {@link QueuePath.job} or {@link QueuePath.logs} names: the job id as
+ * written (still to be checked), and whether it asks for the logs; null for any other path.
+ *
+ * @param path the request path, without the query string
+ * @returns the id text and the logs flag, or null
+ * @example
+ * ```ts
+ * assertEquals(matchJobRoute("/jobs/7/logs"), { idText: "7", logs: true });
+ * assertEquals(matchJobRoute("/jobs"), null);
+ * ```
+ */
+export function matchJobRoute(path: string): { idText: string; logs: boolean } | null {
+  const match = /^\/jobs\/([^/]+)(\/logs)?$/.exec(path);
+  return match ? { idText: match[1]!, logs: Boolean(match[2]) } : null;
+}
+
+/**
+ * The group a path of the form {@link QueuePath.group} names, still URI-encoded (decoding may
+ * throw, so it is left to the route that uses it), or null for any other path.
+ *
+ * @param path the request path, without the query string
+ * @returns the encoded group name, or null
+ */
+export function matchGroupRoute(path: string): string | null {
+  const match = /^\/groups\/([^/]+)$/.exec(path);
+  return match ? match[1]! : null;
+}
+
 /** Status codes and what they mean on this protocol. */
 export const QueueStatus = {
   ok: 200,
