@@ -14,6 +14,7 @@ export * from "./lib/servers/mod.ts";
 export * from "./lib/bash/mod.ts";
 export * from "./lib/transformation/mod.ts";
 export * from "./lib/execute/mod.ts";
+export * from "./lib/process/mod.ts";
 export * from "./lib/cache/mod.ts";
 export * from "./lib/clients/mod.ts";
 export * from "./lib/config/mod.ts";

@@ -14,7 +14,7 @@ import type { ResultCache } from "../cache/store.ts";
 import { InterruptedError, SeamlessError } from "../errors.ts";
 import type { TransformationDict } from "../transformation/dict.ts";
 import { VERSION } from "../version.ts";
-import { reapAbandonedTrees } from "./process-tree.ts";
+import { reapAbandonedTrees } from "../process/process-tree.ts";
 
 /** Options of {@link computeTransformation}. */
 export interface ComputeOptions {

@@ -13,7 +13,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, uti
 import { dirname, join, resolve } from "node:path";
 import { InterruptedError, SeamlessError } from "../errors.ts";
 import { writeFileAtomic } from "../disk/atomic-write.ts";
-import { isProcessAlive, ownerTag } from "./process-tree.ts";
+import { isProcessAlive, ownerTag } from "../process/process-tree.ts";
 
 const STALE_AFTER_MS = 120_000;
 

@@ -16,7 +16,7 @@ import { parsePlain, type PlainValue } from "../serialize/plain-json.ts";
 import { NotFoundError, SeamlessError, type CorruptBufferError } from "../errors.ts";
 import type { TransformationDict } from "../transformation/dict.ts";
 import { LinkedInputs } from "./_linked-inputs.ts";
-import { isProcessAlive, ownerTag } from "./process-tree.ts";
+import { isProcessAlive, ownerTag } from "../process/process-tree.ts";
 
 /** Workspaces are named `<prefix><pid>-<startTicks>-XXXXXX`, so a later run can tell whose they are. */
 const WORKSPACE_PREFIX = "seamless-bash-transformer-";
