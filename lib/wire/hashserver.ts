@@ -5,6 +5,7 @@
  * @module
  */
 import type { Checksum } from "../checksum/checksum.ts";
+import { isSuccess } from "./http-status.ts";
 
 /** Request paths. `/has` and `/buffer-length` are GETs that carry a JSON list body. */
 export const HashserverPath = {
@@ -43,7 +44,7 @@ export const MAX_CHECKSUM_LIST_BODY_BYTES = 16 * 1024 * 1024;
 
 /** Any 2xx answer to a PUT means the buffer is (or will be) stored (services-spec §6.2). */
 export function isPutSuccess(status: number): boolean {
-  return status >= 200 && status < 300;
+  return isSuccess(status);
 }
 
 /** How many checksums one `/has` request carries (services-spec §6.2). */

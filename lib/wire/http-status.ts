@@ -29,6 +29,16 @@ export const HttpBody = {
 } as const;
 
 /**
+ * Whether an answer is a success (2xx), e.g. the launcher's handshake (services-spec §5.2).
+ *
+ * @param status an HTTP status
+ * @returns true for 200–299
+ */
+export function isSuccess(status: number): boolean {
+  return status >= 200 && status < 300;
+}
+
+/**
  * Whether an answer is a failure of the server rather than of the request (5xx): a client may
  * retry it (services-spec §6.1).
  *
