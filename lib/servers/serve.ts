@@ -157,6 +157,8 @@ export async function serveService(service: ServiceHandler, options: ServeOption
         res.destroy();
         return;
       }
+      // Headers the failed answer had set (its content-length above all) must not describe this one.
+      for (const name of res.getHeaderNames()) res.removeHeader(name);
       sendResponse(res, answerError(error, request, options.log), options.log).catch(() => res.destroy());
     };
     handler(request).then((response) => sendResponse(res, response, options.log).catch(fail), fail);

@@ -61,6 +61,25 @@ describe("serveService() applies the one error path", () => {
   });
 });
 
+describe("serveService() a failure while sending", () => {
+  test("serveService() answers 500 with a whole body when a file body cannot be opened (no stale content-length)", async () => {
+    const logged: string[] = [];
+    const server = await serveService(async () => ({ status: 200, headers: { "content-type": "application/octet-stream" }, body: { filePath: "/nonexistent/seamless-test", size: 1000 } }), {
+      host: "127.0.0.1", port: { port: 0 }, log: (line) => logged.push(line),
+    });
+    try {
+      const answer = await fetch(`http://127.0.0.1:${server.port}/x`, { signal: AbortSignal.timeout(20_000) });
+      expect(answer.status).toBe(500);
+      expect(answer.headers.get("content-type")).toBe("text/plain; charset=utf-8");
+      expect(await answer.text()).toBe("Internal Server Error");
+    } finally {
+      await server.stop();
+    }
+    expect(logged).toHaveLength(1);
+    expect(logged[0]).toContain("ENOENT");
+  });
+});
+
 describe("routes parsed in lib/wire", () => {
   test("matchHashserverPut() tells buffers, promises and the fixed routes apart", () => {
     expect(matchHashserverPut("/promise/ab")).toEqual({ kind: "promise", checksumText: "ab" });
