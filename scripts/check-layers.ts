@@ -7,6 +7,8 @@
  *   domains listed for them (STYLE.md §2: `disk`, `serialize`, `checksum` and `wire` sit below
  *   everything else; so do `concurrency` and `process`, which they or everyone else use).
  *
+ * - imports of another domain's internals (its `_`-prefixed files), reported without failing.
+ *
  * Every import counts, static, type-only, dynamic (`import("…")`) and `require("…")`: a type
  * import is still a dependency of the design even when it costs nothing at run time.
  *
@@ -45,6 +47,8 @@ export interface LayerReport {
   cycles: { domains: string[]; imports: DomainImport[] }[];
   /** Imports a ground-floor domain may not make. */
   violations: DomainImport[];
+  /** Imports of another domain's `_`-prefixed internals. */
+  privateImports: DomainImport[];
 }
 
 const IMPORT_PATTERN = /(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+|\brequire\s*\(\s*)["'](\.{1,2}\/[^"']+)["']/g;
@@ -110,7 +114,8 @@ export function checkLayers(root: string): LayerReport {
     const allowed = GROUND_FLOOR[edge.fromDomain];
     return allowed !== undefined && !allowed.includes(edge.toDomain);
   });
-  return { graph, cycles, violations };
+  const privateImports = imports.filter((edge) => /(^|\/)_[^/]*$/.test(edge.to));
+  return { graph, cycles, violations, privateImports };
 }
 
 /** Tarjan's algorithm: the strongly connected components of `graph`. */
@@ -159,6 +164,7 @@ function printReport(report: LayerReport, verbose: boolean): void {
       console.log(`  ${edge} (${imports.length} import${imports.length === 1 ? "" : "s"}${verbose ? "" : ", e.g."} ${files.map((file) => `${file.from} → ${file.to}`).join("; ")})`);
     }
   }
+  for (const edge of report.privateImports) console.log(`Private import: ${edge.from} → ${edge.to} (internal to ${edge.toDomain})`);
   if (report.violations.length === 0) console.log(`Ground floor clean: ${Object.keys(GROUND_FLOOR).join(", ")}`);
   for (const edge of report.violations) {
     console.log(`Ground-floor violation: ${edge.fromDomain} may not import ${edge.toDomain} (${edge.from} → ${edge.to})`);

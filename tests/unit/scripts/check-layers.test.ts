@@ -20,6 +20,8 @@ test("checkLayers() reports a domain cycle with its imports and an upward ground
   file("checksum/a.ts", `import { b } from "../buffers/b.ts";\n/** import { x } from "../cache/x.ts" in a comment is no import */\nexport const a = 1;\n`);
   file("buffers/b.ts", `import type { a } from "../checksum/a.ts";\nexport const b = 2;\n`);
   file("cache/c.ts", `const lazy = () => require("../checksum/a.ts");\n`);
+  file("gc/_internal.ts", `export const hidden = 1;\n`);
+  file("queue/q.ts", `import { hidden } from "../gc/_internal.ts";\n`);
   const report = checkLayers(dir.path);
   expect(report.cycles).toEqual([
     {
@@ -32,4 +34,5 @@ test("checkLayers() reports a domain cycle with its imports and an upward ground
   ]);
   expect(report.violations).toEqual([{ from: "lib/checksum/a.ts", to: "lib/buffers/b.ts", fromDomain: "checksum", toDomain: "buffers" }]);
   expect(report.graph.cache).toEqual(["checksum"]);
+  expect(report.privateImports).toEqual([{ from: "lib/queue/q.ts", to: "lib/gc/_internal.ts", fromDomain: "queue", toDomain: "gc" }]);
 });
