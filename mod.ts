@@ -6,6 +6,7 @@
  */
 export * from "./lib/errors.ts";
 export * from "./lib/log.ts";
+export * from "./lib/disk/mod.ts";
 export * from "./lib/checksum/mod.ts";
 export * from "./lib/serialize/mod.ts";
 export * from "./lib/buffers/mod.ts";
@@ -14,6 +15,7 @@ export * from "./lib/servers/mod.ts";
 export * from "./lib/bash/mod.ts";
 export * from "./lib/transformation/mod.ts";
 export * from "./lib/execute/mod.ts";
+export * from "./lib/process/mod.ts";
 export * from "./lib/cache/mod.ts";
 export * from "./lib/clients/mod.ts";
 export * from "./lib/config/mod.ts";

@@ -3,7 +3,6 @@ import { UsageError } from "../lib/errors.ts";
 import { DatabaseFile, assertSqliteFile } from "../lib/cache/database-file.ts";
 import { acquireWriterLock, type WriterLock } from "../lib/cache/writer-lock.ts";
 import { DEFAULT_MAX_BODY_BYTES, createDatabaseHandler } from "../lib/servers/database.ts";
-import { withErrorHandling } from "../lib/servers/http.ts";
 import { reportStartupFailure, serveService } from "../lib/servers/serve.ts";
 import { parseHumanSize } from "../lib/units/human-size.ts";
 import { parseOrHelp, type CommandSpec } from "./args.ts";
@@ -51,7 +50,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   writeStdout(`DATABASE FILE ${positionals[0]}\n`);
   try {
-    const handler = withErrorHandling(createDatabaseHandler({ file, writable, maxBodyBytes }), log);
+    const handler = createDatabaseHandler({ file, writable, maxBodyBytes });
     const server = await serveService(handler, { host, port, statusFile, timeoutSeconds, log, signal: serverStopSignal() });
     writeStdout("Press Ctrl+C to end\n");
     log.message(0, `serving ${path} on http://${host}:${server.port}${writable ? " (writable)" : " (read-only)"}`);

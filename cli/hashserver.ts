@@ -1,7 +1,6 @@
 import { existsSync, statSync } from "node:fs";
 import { UsageError, SeamlessError } from "../lib/errors.ts";
 import { createHashserverHandler } from "../lib/servers/hashserver.ts";
-import { withErrorHandling } from "../lib/servers/http.ts";
 import { serveService } from "../lib/servers/serve.ts";
 import { serveFlagsOf, serveOptions } from "./serve-flags.ts";
 import { parseOrHelp, type CommandSpec } from "./args.ts";
@@ -40,7 +39,7 @@ export async function main(argv: string[]): Promise<number> {
   const extraText = (values.extraDirs as string | undefined) ?? process.env.HASHSERVER_EXTRA_DIRS ?? "";
   const extraDirs = extraText.split(";").map((d) => d.trim()).filter(Boolean);
   const log = commandLog("hashserver");
-  const handler = withErrorHandling(createHashserverHandler({ directory, writable: values.writable === true, layout, extraDirs }), log);
+  const handler = createHashserverHandler({ directory, writable: values.writable === true, layout, extraDirs });
   const server = await serveService(handler, { host, port, statusFile, timeoutSeconds, log, signal: serverStopSignal() });
   writeStdout("OK\n");
   log.message(0, `serving ${directory} on http://${host}:${server.port}${values.writable ? " (writable)" : ""}`);

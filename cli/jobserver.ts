@@ -1,11 +1,10 @@
 import { UsageError } from "../lib/errors.ts";
-import { writeFileAtomic } from "../lib/buffers/atomic-write.ts";
+import { writeFileAtomic } from "../lib/disk/atomic-write.ts";
 import { WorkerPool, workerCommand } from "../lib/queue/worker-pool.ts";
 import { findPythonRunner } from "../lib/queue/worker-process.ts";
 import { createJobserverRecordMode } from "../lib/record/jobserver-record.ts";
 import { TransformationRuns, cachedResultLookup, createJobserverHandler } from "../lib/servers/jobserver.ts";
 import { openJobserverBackends } from "../lib/servers/jobserver-backends.ts";
-import { withErrorHandling } from "../lib/servers/http.ts";
 import { pythonJsonDumps, readStatusFileBase, serveService } from "../lib/servers/serve.ts";
 import { serveFlagsOf, serveOptions } from "./serve-flags.ts";
 import { parseOrHelp, type CommandSpec } from "./args.ts";
@@ -77,7 +76,7 @@ export async function main(argv: string[]): Promise<number> {
     : null;
   const handler = createJobserverHandler({ runs, results: backends.results, record, log });
   try {
-    const server = await serveService(withErrorHandling(handler, log), { host, port, statusFile, timeoutSeconds, log, signal: serverStopSignal(), isBusy: () => handler.activeRuns() > 0 });
+    const server = await serveService(handler, { host, port, statusFile, timeoutSeconds, log, signal: serverStopSignal(), isBusy: () => handler.activeRuns() > 0 });
     writeStdout(`Welcome to the Seamless jobserver on ${host}:${server.port}\n`);
     log.message(0, `serving on http://${host}:${server.port}: ${workers} worker(s), ${perWorkerLimit} job(s) each; buffers in ${backends.store.location}`);
     await server.stopped;

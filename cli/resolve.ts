@@ -3,7 +3,7 @@ import { tryParseChecksum } from "../lib/checksum/checksum.ts";
 import { readChecksumSidecar } from "../lib/checksum/sidecar.ts";
 import { openBufferStoreFor } from "../lib/delegation/mod.ts";
 import { configFromFlags } from "./configure.ts";
-import { writeFileAtomic } from "../lib/buffers/atomic-write.ts";
+import { writeFileAtomic } from "../lib/disk/atomic-write.ts";
 import { NotFoundError, SeamlessError, UsageError } from "../lib/errors.ts";
 import { type CommandSpec, HASHSERVER_OPTION, SCOPE_OPTIONS, formatHelp, missingArgumentsError, parseCommandArgs } from "./args.ts";
 import { writeStdout } from "./stdio.ts";

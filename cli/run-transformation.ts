@@ -4,7 +4,7 @@ import { tryParseChecksum } from "../lib/checksum/checksum.ts";
 import { readChecksumSidecar } from "../lib/checksum/sidecar.ts";
 import { openBufferStoreFor, openResultCacheFor } from "../lib/delegation/mod.ts";
 import { configFromFlags } from "./configure.ts";
-import { writeFileAtomic } from "../lib/buffers/atomic-write.ts";
+import { writeFileAtomic } from "../lib/disk/atomic-write.ts";
 import { SeamlessError, UsageError } from "../lib/errors.ts";
 import { withInterrupt } from "./interrupt.ts";
 import { computeTransformation, lockDirOf } from "../lib/execute/compute.ts";

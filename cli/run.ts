@@ -4,7 +4,7 @@ import { SeamlessError, UsageError } from "../lib/errors.ts";
 import { StatCache } from "../lib/checksum/stat-cache.ts";
 import { statCachePathOf } from "../lib/buffers/cache-dir.ts";
 import { configFromFlags } from "./configure.ts";
-import { writeFileAtomic } from "../lib/buffers/atomic-write.ts";
+import { writeFileAtomic } from "../lib/disk/atomic-write.ts";
 import { parseCommandLineCached } from "../lib/bash/parse-cache.ts";
 import { prepareBashTransformation } from "../lib/transformation/prepare-bash.ts";
 import { executionDundersOf } from "../lib/transformation/dict.ts";

@@ -3,7 +3,7 @@ import { parseOrHelp, type CommandSpec } from "../args.ts";
 import { connect, JSON_OPTION, printJson, queueDir } from "./_common.ts";
 import { existsSync } from "node:fs";
 import { readDaemonAddress } from "../../lib/clients/queue.ts";
-import { isProcessAlive } from "../../lib/execute/process-tree.ts";
+import { isProcessAlive } from "../../lib/process/process-tree.ts";
 
 export const spec: CommandSpec = {
   name: "queue stop",

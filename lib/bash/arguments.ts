@@ -4,7 +4,7 @@
  * @module
  */
 import { existsSync, statSync } from "node:fs";
-import { os } from "../lazy-node.ts";
+import { os } from "../disk/lazy-node.ts";
 import { isAbsolute, join } from "node:path";
 import type { Checksum } from "../checksum/checksum.ts";
 import { checksumFile } from "../checksum/file-checksum.ts";

@@ -7,7 +7,7 @@
 import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { computeChecksum } from "../checksum/sha256.ts";
-import { writeFileAtomic } from "../buffers/atomic-write.ts";
+import { writeFileAtomic } from "../disk/atomic-write.ts";
 import type { CommandLine } from "./command-line.ts";
 import { parseSimpleCommandLine } from "./simple-parse.ts";
 

@@ -4,7 +4,7 @@
  * compressed entries `<hex>.zst`/`<hex>.gz`; extra read-only directories.
  * @module
  */
-import { fsPromises } from "../lazy-node.ts";
+import { fsPromises } from "../disk/lazy-node.ts";
 import { chmodSync, closeSync, constants as fsConstants, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { Checksum } from "../checksum/checksum.ts";
@@ -12,7 +12,7 @@ import { StreamingHasher, computeChecksum, hashFileRaw } from "../checksum/sha25
 import { compressionSuffixOf, decompress, type CompressionSuffix } from "../checksum/compression.ts";
 import { ChecksumMismatchError, CorruptBufferError } from "../errors.ts";
 import { trivialBuffer } from "../checksum/trivial.ts";
-import { assertWrittenSize, describeWriteError, tempPathFor, writeAllSync, writeFileAtomic, writeFileAtomicAsync } from "./atomic-write.ts";
+import { assertWrittenSize, describeWriteError, tempPathFor, writeAllSync, writeFileAtomic, writeFileAtomicAsync } from "../disk/atomic-write.ts";
 import { CHUNK_BYTES, sharedChunk } from "../checksum/chunk-buffer.ts";
 import type { BufferStore } from "./store.ts";
 

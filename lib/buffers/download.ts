@@ -12,7 +12,7 @@ import { compress, type CompressionSuffix } from "../checksum/compression.ts";
 import { isAbandonedTempFile, tempFileWriter } from "./temp-files.ts";
 import { fileSidecarPath, MAX_INDEX_SIDECAR_BYTES, parseIndexText, readChecksumSidecar, readSidecarText, stripTextData, writeChecksumSidecar, type DeepIndex } from "../checksum/sidecar.ts";
 import { ChecksumMismatchError, NotFoundError } from "../errors.ts";
-import { writeFileAtomic } from "./atomic-write.ts";
+import { writeFileAtomic } from "../disk/atomic-write.ts";
 import { BufferDir } from "./bufferdir.ts";
 import type { BufferStore } from "./store.ts";
 import type { Log } from "../log.ts";

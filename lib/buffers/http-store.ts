@@ -14,7 +14,7 @@ import {
 import { describeNetworkError, normalizeBaseUrl, withRetries, type HttpAnswer, type HttpRequestOptions } from "../wire/http-client.ts";
 import { socketTransport, type HttpTransport } from "../wire/transport.ts";
 import { BatchedFileWriter } from "./batched-writer.ts";
-import { describeWriteError, tempPathFor } from "./atomic-write.ts";
+import { describeWriteError, tempPathFor } from "../disk/atomic-write.ts";
 import { sourceChanged } from "./bufferdir.ts";
 import type { BufferStore } from "./store.ts";
 import { readFileSync } from "node:fs";

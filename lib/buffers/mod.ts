@@ -9,5 +9,4 @@ export * from "./fan-out-store.ts";
 export * from "./cache-dir.ts";
 export * from "./transfer.ts";
 export * from "./download.ts";
-export * from "./atomic-write.ts";
 export { UploadHelper, HELPER_MIN_FILES } from "./upload-helper.ts";

@@ -14,7 +14,7 @@ import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readSync, statSy
 import { compressionSuffixOf } from "../checksum/compression.ts";
 import { SMALL_FILE_BYTES } from "../checksum/file-content.ts";
 import { trivialBuffer } from "../checksum/trivial.ts";
-import { writeFileAtomic } from "./atomic-write.ts";
+import { writeFileAtomic } from "../disk/atomic-write.ts";
 import { CLAIM_BATCH } from "./shared-hash.ts";
 
 /** A file's state in {@link OnePassFiles.states}, besides 0: not claimed, or not done yet. */

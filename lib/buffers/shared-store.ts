@@ -6,7 +6,7 @@
  * Imported by the upload worker: no heavy imports.
  * @module
  */
-import { writeFileAtomic } from "./atomic-write.ts";
+import { writeFileAtomic } from "../disk/atomic-write.ts";
 import { CLAIM_BATCH } from "./shared-hash.ts";
 
 /** Int32 slots of {@link SharedStores.counters}. */

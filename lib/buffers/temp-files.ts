@@ -10,7 +10,7 @@
  */
 import { mkdirSync, readdirSync, rmSync, rmdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { isProcessAlive, ownerTag } from "../execute/process-tree.ts";
+import { isProcessAlive, ownerTag } from "../process/process-tree.ts";
 
 const TEMP_NAME = /^\..+\.(\d+)(?:-[A-Za-z0-9_]+)?\.\d+\.tmp$/;
 

@@ -11,7 +11,7 @@ import {
 } from "../checksum/file-checksum.ts";
 import { compressionSuffixOf } from "../checksum/compression.ts";
 import { fileSidecarPath, formatChecksumSidecar, holdsBytes, holdsBytesAsync } from "../checksum/sidecar.ts";
-import { writeFileAtomic, writeFileAtomicAsync } from "./atomic-write.ts";
+import { writeFileAtomic, writeFileAtomicAsync } from "../disk/atomic-write.ts";
 import { forEachAdaptive, IO_CONCURRENCY, mapConcurrent } from "../concurrency/map-concurrent.ts";
 import type { StatCache } from "../checksum/stat-cache.ts";
 import { BufferDir } from "./bufferdir.ts";

@@ -5,7 +5,7 @@
  * A third entry point of the compiled binary (scripts/build.ts); it loads no database.
  * @module
  */
-import { tagTempNames } from "./atomic-write.ts";
+import { tagTempNames } from "../disk/atomic-write.ts";
 import { hashClaimed } from "./shared-hash.ts";
 import { uploadClaimed } from "./one-pass.ts";
 import { readClaimedSidecars } from "./shared-sidecars.ts";

@@ -9,23 +9,15 @@
  * expression paths as `json.dumps(path)`.
  * @module
  */
-import { Database, SQLiteError } from "bun:sqlite";
+import { type Database, SQLiteError } from "bun:sqlite";
 import { closeSync, existsSync, openSync, readSync, statSync } from "node:fs";
 import type { Checksum } from "../checksum/checksum.ts";
 import { SeamlessError } from "../errors.ts";
 import { parsePlain, type PlainValue } from "../serialize/plain-json.ts";
 import { dumpsPythonJson, pythonJsonEquals } from "../serialize/python-json.ts";
 import { SCHEMA, SCHEMA_NAMES } from "./result-cache.ts";
-import { openDatabaseReadOnly, openSharedDatabase, retryWhileBusy } from "./sqlite.ts";
-
-/** Why a write was refused (services-spec §3.4); the wire codec maps each to a status and text. */
-export type DatabaseConflict =
-  | "irreproducible-exists"
-  | "transformation-result-differs"
-  | "record-result-differs"
-  | "record-differs"
-  | "irreproducible-result-missing"
-  | "record-result-differs-from-irreproducible";
+import { openDatabase, retryWhileBusy } from "../disk/sqlite.ts";
+import type { DatabaseConflict } from "../wire/database.ts";
 
 /** One row of `irreproducible_transformation`, its record as stored JSON text (`""` when none). */
 export interface IrreproducibleRow {
@@ -94,7 +86,7 @@ export class DatabaseFile {
    * timeout), creating it and its tables if needed.
    */
   static openShared(path: string): DatabaseFile {
-    const db = openSharedDatabase(path);
+    const db = openDatabase(path);
     // Tables and indexes missing from an older file are added (fidelity: the peewee indexes).
     const present = db.query(`SELECT count(*) AS n FROM sqlite_master WHERE name IN (${SCHEMA_NAMES.map(() => "?").join(", ")})`).get(...SCHEMA_NAMES) as { n: number };
     if (present.n < SCHEMA_NAMES.length) {
@@ -114,9 +106,8 @@ export class DatabaseFile {
    * in-memory database when there is no such file, so that every lookup misses.
    */
   static openReadOnlyOrEmpty(path: string): DatabaseFile {
-    const existing = openDatabaseReadOnly(path);
-    if (existing) return new DatabaseFile(existing, path);
-    const empty = new Database(":memory:");
+    if (existsSync(path)) return new DatabaseFile(openDatabase(path, { access: "immutable" }), path);
+    const empty = openDatabase(":memory:");
     SCHEMA.forEach((statement) => empty.exec(statement));
     return new DatabaseFile(empty, path);
   }
@@ -134,7 +125,7 @@ export class DatabaseFile {
     assertSqliteFile(path);
     const fresh = !existsSync(path) || statSync(path).size === 0;
     if (!fresh) DatabaseFile.#checkReadable(path);
-    const db = writable ? openSharedDatabase(path) : new Database(path, { readonly: true });
+    const db = openDatabase(path, { access: writable ? "shared" : "read-only" });
     try {
       if (writable) {
         db.exec("PRAGMA synchronous=NORMAL");
@@ -161,7 +152,7 @@ export class DatabaseFile {
   static #checkReadable(path: string): void {
     let db: Database | null = null;
     try {
-      db = new Database(path, { readonly: true });
+      db = openDatabase(path, { access: "read-only" });
       db.query(`SELECT name FROM sqlite_master`).all();
       if (statSync(path).size <= QUICK_CHECK_MAX_BYTES) {
         const check = db.query(`PRAGMA quick_check(1)`).get() as { quick_check: string } | null;

@@ -10,4 +10,3 @@ export * from "./result-cache.ts";
 export * from "./database-file.ts";
 export * from "./fan-out.ts";
 export * from "./writer-lock.ts";
-export * from "./sqlite.ts";

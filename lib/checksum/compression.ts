@@ -1,7 +1,5 @@
-/** node:zlib costs ~11 ms to load in a compiled binary: only on the paths that need it. */
-function zlib(): typeof import("node:zlib") {
-  return require("node:zlib");
-}
+// node:zlib costs ~11 ms to load in a compiled binary: loaded only on the paths that need it.
+import { zlib } from "../disk/lazy-node.ts";
 
 /** The compression suffixes Seamless recognises, checked in this order (cli-spec §1.5; {@link compressionSuffixOf} spells them out). */
 export const COMPRESSION_SUFFIXES = [".zst", ".gz"] as const;

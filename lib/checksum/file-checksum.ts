@@ -6,7 +6,7 @@
 import { SeamlessError } from "../errors.ts";
 import { lstatSync, readdirSync, statSync, type Stats } from "node:fs";
 import { join } from "node:path";
-import { fsPromises } from "../lazy-node.ts";
+import { fsPromises } from "../disk/lazy-node.ts";
 import { forEachAdaptive } from "../concurrency/map-concurrent.ts";
 import type { Checksum } from "./checksum.ts";
 import { computeChecksum, hashFileRawAsync } from "./sha256.ts";

@@ -5,7 +5,7 @@
  * thread only hands out work, so progress and Ctrl-C stay responsive.
  * @module
  */
-import { os } from "../lazy-node.ts";
+import { os } from "../disk/lazy-node.ts";
 import type { Checksum } from "./checksum.ts";
 
 /** One file for a worker: `size` from the caller's stat, sent as a number (bigints do not clone cheaply). */

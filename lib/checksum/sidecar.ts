@@ -3,8 +3,8 @@
  * @module
  */
 import { closeSync, constants, fstatSync, openSync, readFileSync, readSync, statSync } from "node:fs";
-import { writeFileAtomic } from "../buffers/atomic-write.ts";
-import { fsPromises } from "../lazy-node.ts";
+import { writeFileAtomic } from "../disk/atomic-write.ts";
+import { fsPromises } from "../disk/lazy-node.ts";
 import { SeamlessError } from "../errors.ts";
 import { parseChecksum, type Checksum } from "./checksum.ts";
 import { readUpTo } from "./file-content.ts";

@@ -11,8 +11,8 @@
  * @module
  */
 import type { Stats } from "node:fs";
-import { Database } from "bun:sqlite";
-import { openSharedDatabase, retryWhileBusy } from "../cache/sqlite.ts";
+import type { Database } from "bun:sqlite";
+import { openDatabase, retryWhileBusy } from "../disk/sqlite.ts";
 import type { Checksum } from "./checksum.ts";
 import { computeChecksum } from "./sha256.ts";
 import { compressionSuffixOf } from "./compression.ts";
@@ -183,11 +183,11 @@ export class StatCache {
     if (this.#opened) return this.#opened;
     let db: Database;
     try {
-      db = openSharedDatabase(this.#path);
+      db = openDatabase(this.#path);
       createStatCacheTables(db);
     } catch {
       // A read-only cache directory: files are hashed again, and what is learnt is kept for this process only.
-      db = new Database(":memory:");
+      db = openDatabase(":memory:");
       createStatCacheTables(db);
     }
     const select = db.prepare(

@@ -15,6 +15,7 @@ import {
 } from "../wire/database.ts";
 import { describeNetworkError, isRetryable, normalizeBaseUrl, type HttpAnswer } from "../wire/http-client.ts";
 import { socketTransport, type HttpTransport } from "../wire/transport.ts";
+import { HttpStatus, isServerError } from "../wire/http-status.ts";
 
 /** Options of {@link DatabaseClient}. */
 export interface DatabaseClientOptions {
@@ -72,11 +73,11 @@ export class DatabaseClient implements ResultCache {
     try {
       if (!this.#healthy) {
         const health = await this.#transport("GET", DatabasePath.healthcheck, undefined, this.#timeoutMs);
-        if (health.status !== DatabaseStatus.ok) throw new RemoteError(`health check answered ${health.status}`, this.location, 503);
+        if (health.status !== DatabaseStatus.ok) throw new RemoteError(`health check answered ${health.status}`, this.location, HttpStatus.serviceUnavailable);
         this.#healthy = true;
       }
       const answer = await this.#transport(method, path, body, this.#timeoutMs);
-      if (answer.status >= 500) throw new RemoteError(`answered ${answer.status} (${answer.body.toString("utf8").slice(0, 200)})`, this.location, answer.status);
+      if (isServerError(answer.status)) throw new RemoteError(`answered ${answer.status} (${answer.body.toString("utf8").slice(0, 200)})`, this.location, answer.status);
       return answer;
     } catch (error) {
       this.#healthy = false;

@@ -5,7 +5,7 @@
  * @module
  */
 import { existsSync, readFileSync } from "node:fs";
-import { isProcessAlive } from "../execute/process-tree.ts";
+import { isProcessAlive } from "../process/process-tree.ts";
 import { NotFoundError, RemoteError, SeamlessError } from "../errors.ts";
 import {
   encodeJobListQuery, QueuePath, QueueStatus, type JobListQuery, type JobObject, type JobPage, type JobRequest,

@@ -3,7 +3,7 @@
  * that reads `SEAMLESS_*` variables and `seamless.yaml`/`clusters.yaml`.
  * @module
  */
-import { os } from "../lazy-node.ts";
+import { os } from "../disk/lazy-node.ts";
 import { join } from "node:path";
 import { addClusters, readClusterFiles, type Cluster, type ClusterSet } from "./_clusters.ts";
 import { applyCommands, checkName, collectCommands, describeSource, expandStages, type SelectedSettings } from "./_commands.ts";

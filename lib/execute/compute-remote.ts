@@ -5,7 +5,7 @@
  * the Python client does (services-spec §4.4 "Who writes the database").
  * @module
  */
-import { os } from "../lazy-node.ts";
+import { os } from "../disk/lazy-node.ts";
 import type { Checksum } from "../checksum/checksum.ts";
 import type { BufferStore } from "../buffers/store.ts";
 import type { ExecutionRecord } from "../cache/result-cache.ts";

@@ -3,7 +3,7 @@
  * execute once (single flight across processes), store the result and record it.
  * @module
  */
-import { os } from "../lazy-node.ts";
+import { os } from "../disk/lazy-node.ts";
 import { join } from "node:path";
 import type { Checksum } from "../checksum/checksum.ts";
 import type { BufferStore } from "../buffers/store.ts";
@@ -15,7 +15,7 @@ import { InterruptedError, SeamlessError } from "../errors.ts";
 import type { Log } from "../log.ts";
 import type { TransformationDict } from "../transformation/dict.ts";
 import { VERSION } from "../version.ts";
-import { reapAbandonedTrees } from "./process-tree.ts";
+import { reapAbandonedTrees } from "../process/process-tree.ts";
 
 /** Options of {@link computeTransformation}. */
 export interface ComputeOptions {

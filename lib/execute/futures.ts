@@ -12,8 +12,8 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { InterruptedError, SeamlessError } from "../errors.ts";
-import { writeFileAtomic } from "../buffers/atomic-write.ts";
-import { isProcessAlive, ownerTag } from "./process-tree.ts";
+import { writeFileAtomic } from "../disk/atomic-write.ts";
+import { isProcessAlive, ownerTag } from "../process/process-tree.ts";
 import type { Log } from "../log.ts";
 
 const STALE_AFTER_MS = 120_000;

@@ -10,7 +10,6 @@ export * from "./futures.ts";
 export * from "./workspace.ts";
 export * from "./single-flight.ts";
 export * from "./spawn.ts";
-export * from "./process-tree.ts";
 export * from "./environment.ts";
 export * from "./fingertip.ts";
 export * from "./cancel.ts";

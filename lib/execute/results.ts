@@ -10,7 +10,7 @@ import type { Checksum } from "../checksum/checksum.ts";
 import { computeChecksum, hashFileRaw } from "../checksum/sha256.ts";
 import { parseIndexText, writeChecksumSidecar, serializeDeepIndex, type DeepIndex } from "../checksum/sidecar.ts";
 import { validateIndexKey } from "../serialize/deep-index.ts";
-import { writeFileAtomic } from "../buffers/atomic-write.ts";
+import { writeFileAtomic } from "../disk/atomic-write.ts";
 import type { BufferStore } from "../buffers/store.ts";
 import { ResultBufferGoneError } from "../errors.ts";
 import type { ResultTargets } from "../transformation/bash-code.ts";

@@ -8,7 +8,7 @@
  * @module
  */
 import { InterruptedError } from "../errors.ts";
-import { createProcessTree, killProcessTree, PROCESS_TREE_ENV } from "./process-tree.ts";
+import { createProcessTree, killProcessTree, PROCESS_TREE_ENV } from "../process/process-tree.ts";
 
 /** What a finished bash process reports. */
 export interface BashOutcome {

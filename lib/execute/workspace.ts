@@ -5,7 +5,7 @@
  * @module
  */
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import { os } from "../lazy-node.ts";
+import { os } from "../disk/lazy-node.ts";
 import { dirname, join, resolve } from "node:path";
 import type { Checksum } from "../checksum/checksum.ts";
 import { BufferDir } from "../buffers/bufferdir.ts";
@@ -16,7 +16,7 @@ import { parsePlain, type PlainValue } from "../serialize/plain-json.ts";
 import { NotFoundError, SeamlessError, type CorruptBufferError } from "../errors.ts";
 import type { TransformationDict } from "../transformation/dict.ts";
 import { LinkedInputs } from "./_linked-inputs.ts";
-import { isProcessAlive, ownerTag } from "./process-tree.ts";
+import { isProcessAlive, ownerTag } from "../process/process-tree.ts";
 
 /** Workspaces are named `<prefix><pid>-<startTicks>-XXXXXX`, so a later run can tell whose they are. */
 const WORKSPACE_PREFIX = "seamless-bash-transformer-";

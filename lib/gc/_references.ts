@@ -10,7 +10,7 @@ import type { Checksum } from "../checksum/checksum.ts";
 import type { BufferDir } from "../buffers/bufferdir.ts";
 import type { StoredBuffer } from "./inventory.ts";
 import { readFileSync } from "node:fs";
-import { openSharedDatabase, retryWhileBusy } from "../cache/sqlite.ts";
+import { openDatabase, retryWhileBusy } from "../disk/sqlite.ts";
 
 /** Larger buffers are not read as indexes: a result index names files, it is not data. */
 const MAX_INDEX_BYTES = 64 * 1024 * 1024;
@@ -50,7 +50,7 @@ export class MemberIndex {
   readonly #db: Database;
 
   constructor(cacheDir: string) {
-    this.#db = openSharedDatabase(join(cacheDir, "gc-index.sqlite"));
+    this.#db = openDatabase(join(cacheDir, "gc-index.sqlite"));
     retryWhileBusy(() => this.#db.exec(`CREATE TABLE IF NOT EXISTS scanned (checksum TEXT PRIMARY KEY, members TEXT NOT NULL) WITHOUT ROWID`));
   }
 

@@ -8,7 +8,7 @@
 import type { Database } from "bun:sqlite";
 import { existsSync } from "node:fs";
 import type { Checksum } from "../checksum/checksum.ts";
-import { openSharedDatabase } from "../cache/sqlite.ts";
+import { openDatabase } from "../disk/sqlite.ts";
 import { resultCachePathOf } from "../buffers/cache-dir.ts";
 
 /** A cached result. */
@@ -21,7 +21,7 @@ export interface ResultRow {
 export function openResultRows(cacheDir: string): Database | null {
   const path = resultCachePathOf(cacheDir);
   if (!existsSync(path)) return null;
-  const db = openSharedDatabase(path);
+  const db = openDatabase(path);
   const exists = db.query(`SELECT 1 FROM sqlite_master WHERE type='table' AND name='transformation'`).get();
   if (!exists) {
     db.close();

@@ -10,7 +10,7 @@
  */
 import { rmSync } from "node:fs";
 import type { Checksum } from "../checksum/checksum.ts";
-import { retryWhileBusy } from "../cache/sqlite.ts";
+import { retryWhileBusy } from "../disk/sqlite.ts";
 import { leasedBuffers } from "./lease.ts";
 import { statBuffer } from "./inventory.ts";
 import { buffersOfRunningTransformations, cacheStoreOf, neededBuffers, type GcPlan } from "./plan.ts";

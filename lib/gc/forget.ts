@@ -4,7 +4,7 @@
  * @module
  */
 import type { Checksum } from "../checksum/checksum.ts";
-import { retryWhileBusy } from "../cache/sqlite.ts";
+import { retryWhileBusy } from "../disk/sqlite.ts";
 import { deleteResultRow, openResultRows, type ResultRow } from "./_result-rows.ts";
 
 /**

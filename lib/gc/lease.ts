@@ -8,8 +8,8 @@
 import { mkdirSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { Checksum } from "../checksum/checksum.ts";
-import { writeFileAtomic } from "../buffers/atomic-write.ts";
-import { isProcessAlive, processStartTicks } from "../execute/process-tree.ts";
+import { writeFileAtomic } from "../disk/atomic-write.ts";
+import { isProcessAlive, processStartTicks } from "../process/process-tree.ts";
 
 let leaseCounter = 0;
 

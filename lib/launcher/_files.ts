@@ -1,7 +1,7 @@
 /** Where the launcher keeps its files (services-spec §5.2), and how it writes them. */
 import { chmodSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { writeFileAtomic } from "../buffers/atomic-write.ts";
+import { writeFileAtomic } from "../disk/atomic-write.ts";
 import { LAUNCHER_FILE_MODE } from "../wire/launcher.ts";
 
 /** `<dir>/client/<key>.json`. */

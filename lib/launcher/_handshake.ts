@@ -1,12 +1,13 @@
 /** The launcher's handshake: `GET /healthcheck`, 2xx expected (services-spec §5.2). */
 import { httpRequest, normalizeBaseUrl } from "../wire/http-client.ts";
 import { HEALTHCHECK_PATH } from "../wire/launcher.ts";
+import { isSuccess } from "../wire/http-status.ts";
 
 /** One handshake; false on any failure. */
 export async function handshake(url: string, timeoutMs = 10_000): Promise<boolean> {
   try {
     const answer = await httpRequest(normalizeBaseUrl(url), HEALTHCHECK_PATH, { method: "GET", timeoutMs });
-    return answer.status >= 200 && answer.status < 300;
+    return isSuccess(answer.status);
   } catch {
     return false;
   }

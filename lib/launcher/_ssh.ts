@@ -3,6 +3,7 @@
  * launching on a cluster frontend and for tunnels (services-spec §5.2).
  */
 import { spawn } from "node:child_process";
+import { net } from "../disk/lazy-node.ts";
 import { LaunchError } from "./launch-error.ts";
 
 /** How to reach a host. */
@@ -65,9 +66,8 @@ export async function runOverSsh(target: SshTarget, argv: string[], timeoutMs: n
 
 /** A free port on 127.0.0.1 for a tunnel's local end. */
 async function freeLocalPort(): Promise<number> {
-  const net = require("node:net") as typeof import("node:net");
   return new Promise((resolve, reject) => {
-    const probe = net.createServer();
+    const probe = net().createServer();
     probe.once("error", reject);
     probe.listen(0, "127.0.0.1", () => {
       const port = (probe.address() as import("node:net").AddressInfo).port;

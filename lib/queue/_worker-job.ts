@@ -7,7 +7,7 @@
  */
 import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { delimiter, join } from "node:path";
-import { os } from "../lazy-node.ts";
+import { os } from "../disk/lazy-node.ts";
 import type { Checksum } from "../checksum/checksum.ts";
 import { BufferDir } from "../buffers/bufferdir.ts";
 import type { BufferStore } from "../buffers/store.ts";

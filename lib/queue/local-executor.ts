@@ -4,7 +4,7 @@
  * and a restarted daemon can re-attach to it. The job's shell records its exit code in the
  * `.exit` file on the way out.
  *
- * Killing (cancel, timeout) ends the whole tree with `execute/process-tree.ts`: the process
+ * Killing (cancel, timeout) ends the whole tree with `process/process-tree.ts`: the process
  * group, the descendants, and escapees that left both (`setsid`, double forks), found by the
  * environment marker every process of the job inherits. The marker's owner is the job's own
  * root shell (`<pid>-<start ticks>-q`, set by the shell itself), not the daemon: a daemon that
@@ -13,7 +13,7 @@
  * @module
  */
 import { closeSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { isProcessAlive, killProcessTree, listProcessTree, processStartTicks, PROCESS_TREE_ENV, type ProcessTree } from "../execute/process-tree.ts";
+import { isProcessAlive, killProcessTree, listProcessTree, processStartTicks, PROCESS_TREE_ENV, type ProcessTree } from "../process/process-tree.ts";
 import type { Job } from "./job.ts";
 import type { ExecutionOutcome, ExecutionRequest, Executor, ExecutionFiles } from "./executor.ts";
 import { DEFAULT_LOG_CAP_BYTES, LOG_TRIM_BUSY_INTERVAL_MS, LOG_TRIM_INTERVAL_MS, trimLogFile } from "./logs.ts";

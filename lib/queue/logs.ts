@@ -21,7 +21,7 @@
  * @module
  */
 import { closeSync, fstatSync, ftruncateSync, openSync, readSync, writeSync } from "node:fs";
-import { writeFileAtomic } from "../buffers/atomic-write.ts";
+import { writeFileAtomic } from "../disk/atomic-write.ts";
 
 /** Default cap of a kept log: 1 MiB head + 1 MiB tail. */
 export const DEFAULT_LOG_CAP_BYTES = 2 * 1024 * 1024;

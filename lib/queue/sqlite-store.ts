@@ -6,9 +6,9 @@
  * before anything is written to it: a corrupt, truncated or foreign file is refused untouched.
  * @module
  */
-import { Database, type Statement } from "bun:sqlite";
-import { existsSync, mkdirSync, statSync } from "node:fs";
-import { dirname } from "node:path";
+import type { Database, Statement } from "bun:sqlite";
+import { existsSync, statSync } from "node:fs";
+import { openDatabase } from "../disk/sqlite.ts";
 import { IllegalTransitionError, JobNotFoundError, QueueDatabaseError } from "./errors.ts";
 import { TRANSITIONS, type Job, type JobPatch, type JobSpec, type JobState, type TransitionName } from "./job.ts";
 import type { GroupSettings, JobFilter, JobStore } from "./store.ts";
@@ -111,15 +111,13 @@ export class SqliteJobStore implements JobStore {
   static open(options: SqliteJobStoreOptions): SqliteJobStore {
     const { path } = options;
     const existed = path !== ":memory:" && existsSync(path) && statSync(path).size > 0;
-    if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
     let db: Database;
     try {
-      db = new Database(path, { create: true, readwrite: true, strict: true });
+      db = openDatabase(path, { access: "exclusive", strict: true });
     } catch (error) {
       throw new QueueDatabaseError(`Cannot open queue database "${path}": ${(error as Error).message}`);
     }
     try {
-      db.run("PRAGMA busy_timeout = 0");
       if (existed) SqliteJobStore.#checkExisting(db, path);
       db.run("PRAGMA locking_mode = EXCLUSIVE");
       db.run("PRAGMA journal_mode = WAL");

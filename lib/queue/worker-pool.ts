@@ -15,7 +15,7 @@ import { dirname, join } from "node:path";
 import type { Checksum } from "../checksum/checksum.ts";
 import { SeamlessError } from "../errors.ts";
 import type { PlainValue } from "../serialize/plain-json.ts";
-import { reapAbandonedTrees } from "../execute/process-tree.ts";
+import { reapAbandonedTrees } from "../process/process-tree.ts";
 import type { FromWorker, ToWorker, WorkerRuntime } from "./_worker-protocol.ts";
 import type { Log } from "../log.ts";
 

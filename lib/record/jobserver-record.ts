@@ -5,7 +5,7 @@
  * @module
  */
 import { existsSync, statSync } from "node:fs";
-import { os } from "../lazy-node.ts";
+import { os } from "../disk/lazy-node.ts";
 import type { BufferStore } from "../buffers/store.ts";
 import type { Checksum } from "../checksum/checksum.ts";
 import { computeChecksum } from "../checksum/sha256.ts";

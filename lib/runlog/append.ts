@@ -12,7 +12,7 @@
 import { closeSync, existsSync, mkdirSync, openSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import type { Checksum } from "../checksum/checksum.ts";
-import { writeFileAtomic } from "../buffers/atomic-write.ts";
+import { writeFileAtomic } from "../disk/atomic-write.ts";
 import type { PlainValue } from "../serialize/plain-json.ts";
 import { runLogDirOf, type RunEntry } from "./entry.ts";
 

@@ -9,7 +9,7 @@ import type { Database } from "bun:sqlite";
 import { closeSync, fstatSync, openSync, readSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { Checksum } from "../checksum/checksum.ts";
-import { openSharedDatabase, retryWhileBusy } from "../cache/sqlite.ts";
+import { openDatabase, retryWhileBusy } from "../disk/sqlite.ts";
 import { runLogDirOf, RUN_OUTCOMES, type RunEntry, type RunOutcome, type StoredRun } from "./entry.ts";
 import { JOURNAL_NAME } from "./append.ts";
 
@@ -95,7 +95,7 @@ export class RunLog {
    */
   constructor(cacheDir: string) {
     this.#dir = runLogDirOf(cacheDir);
-    this.#db = openSharedDatabase(runLogPathOf(cacheDir));
+    this.#db = openDatabase(runLogPathOf(cacheDir));
     const exists = this.#db.query(`SELECT 1 FROM sqlite_master WHERE type='table' AND name='outcome_total'`).get();
     if (!exists) retryWhileBusy(() => this.#db.transaction(() => this.#createSchema()).immediate());
     this.ingestJournal();

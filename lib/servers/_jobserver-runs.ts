@@ -10,7 +10,7 @@
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { os } from "../lazy-node.ts";
+import { os } from "../disk/lazy-node.ts";
 import type { Checksum } from "../checksum/checksum.ts";
 import { defaultJobSpec, type Job } from "../queue/job.ts";
 import { Scheduler } from "../queue/scheduler.ts";

@@ -5,6 +5,7 @@
  * @module
  */
 import { createHash } from "node:crypto";
+import { HttpStatus } from "../wire/http-status.ts";
 
 const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
@@ -15,7 +16,7 @@ export function webSocketAccept(key: string): string {
 
 /** The 101 answer that completes the handshake. */
 export function webSocketHandshake(key: string): string {
-  return `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${webSocketAccept(key)}\r\n\r\n`;
+  return `HTTP/1.1 ${HttpStatus.switchingProtocols} Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${webSocketAccept(key)}\r\n\r\n`;
 }
 
 /** One unfragmented, unmasked frame: binary (0x2) by default, close (0x8) for the end. */

@@ -4,7 +4,7 @@
  * @module
  */
 import { closeSync, existsSync, fstatSync, linkSync, mkdirSync, openSync, readSync, rmSync, statSync } from "node:fs";
-import { assertWrittenSize, describeWriteError, writeAllSync } from "../buffers/atomic-write.ts";
+import { assertWrittenSize, describeWriteError, writeAllSync } from "../disk/atomic-write.ts";
 import { DiskWriteError } from "../errors.ts";
 import { join } from "node:path";
 import type { Checksum } from "../checksum/checksum.ts";
@@ -14,7 +14,7 @@ import { CHUNK_BYTES as READ_CHUNK_BYTES } from "../checksum/chunk-buffer.ts";
 import { BufferDir, PREFIX_MARKER, type Layout } from "../buffers/bufferdir.ts";
 import {
   HashserverBody, HashserverPath, HashserverStatus, MAX_CHECKSUM_LIST_BODY_BYTES, PROMISE_TTL_SECONDS, corruptionMessage, invalidDataBody,
-  parseWireChecksum, runtimeErrorBody,
+  encodePromiseAnswer, matchBufferGet, matchHashserverPut, parseWireChecksum, runtimeErrorBody,
 } from "../wire/hashserver.ts";
 import { HttpError, readBody, type ServiceHandler, type ServiceRequest, type ServiceResponse } from "./http.ts";
 
@@ -205,20 +205,20 @@ export function createHashserverHandler(options: HashserverOptions): ServiceHand
       }
       if (!found) return { status: HashserverStatus.notFound, body: HashserverBody.notFound };
       const stats = statSync(found.path);
-      if (!stats.isFile()) throw new HttpError(400, runtimeErrorBody(`File at path ${found.path} is not a file.`), "application/json");
+      if (!stats.isFile()) throw new HttpError(HashserverStatus.badRequest, runtimeErrorBody(`File at path ${found.path} is not a file.`), "application/json");
       if (found.suffix) {
         let bytes: Uint8Array | null;
         try {
           bytes = store.getSync(checksum);
         } catch {
-          throw new HttpError(400, runtimeErrorBody(corruptionMessage(found.path, encodingName)), "application/json");
+          throw new HttpError(HashserverStatus.badRequest, runtimeErrorBody(corruptionMessage(found.path, encodingName)), "application/json");
         }
-        return { status: 200, headers: { "content-type": "application/octet-stream" }, body: bytes! };
+        return { status: HashserverStatus.ok, headers: { "content-type": "application/octet-stream" }, body: bytes! };
       }
       const locks = lockFilesOf(store, checksum, found.path);
       if (stats.size >= VERIFY_WHILE_SENDING_FROM && !anyLiveLock(locks)) {
         return {
-          status: 200,
+          status: HashserverStatus.ok,
           headers: { "content-type": "application/octet-stream", "content-disposition": `attachment; filename="${checksum}"` },
           body: { filePath: found.path, size: stats.size, verifyWhileSending: checksum },
         };
@@ -226,11 +226,11 @@ export function createHashserverHandler(options: HashserverOptions): ServiceHand
       if ((await verifying.run(() => hashFileAt(found.path))) !== checksum) {
         await waitForLocks(locks);
         if ((await verifying.run(() => hashFileAt(found.path))) !== checksum) {
-          throw new HttpError(400, runtimeErrorBody(corruptionMessage(found.path, encodingName)), "application/json");
+          throw new HttpError(HashserverStatus.badRequest, runtimeErrorBody(corruptionMessage(found.path, encodingName)), "application/json");
         }
       }
       return {
-        status: 200,
+        status: HashserverStatus.ok,
         headers: { "content-type": "application/octet-stream", "content-disposition": `attachment; filename="${checksum}"` },
         body: { filePath: found.path, size: statSync(found.path).size },
       };
@@ -294,38 +294,38 @@ export function createHashserverHandler(options: HashserverOptions): ServiceHand
   return async (request) => {
     const { method, path } = request;
     if (method === "GET") {
-      if (path === HashserverPath.healthcheck) return { status: 200, headers: TEXT_TYPE, body: HashserverBody.healthy };
+      if (path === HashserverPath.healthcheck) return { status: HashserverStatus.ok, headers: TEXT_TYPE, body: HashserverBody.healthy };
       if (path === HashserverPath.has) {
         const checksums = await checksumListFromBody(request);
         const present = checksums.map((checksum) => inFlight.has(checksum) || store.locate(checksum) !== null || promises.isActive(checksum));
-        return { status: 200, headers: JSON_TYPE, body: JSON.stringify(present) };
+        return { status: HashserverStatus.ok, headers: JSON_TYPE, body: JSON.stringify(present) };
       }
       if (path === HashserverPath.bufferLength) {
         const checksums = await checksumListFromBody(request);
         await Promise.all(checksums.map((checksum) => inFlight.wait(checksum)));
         const lengths = checksums.map((checksum) => (promises.isActive(checksum) ? true : store.lengthOf(checksum) ?? 0));
-        return { status: 200, headers: JSON_TYPE, body: JSON.stringify(lengths) };
+        return { status: HashserverStatus.ok, headers: JSON_TYPE, body: JSON.stringify(lengths) };
       }
-      const segments = path.split("/").filter(Boolean);
-      if (segments.length === 1) return getBuffer(checksumFromPath(segments[0]!));
-      return { status: 404, headers: JSON_TYPE, body: JSON.stringify({ detail: "Not Found" }) };
+      const checksumText = matchBufferGet(path);
+      if (checksumText !== null) return getBuffer(checksumFromPath(checksumText));
+      return { status: HashserverStatus.notFound, headers: JSON_TYPE, body: HashserverBody.noRoute };
     }
     if (method === "PUT") {
-      const segments = path.split("/").filter(Boolean);
-      if (segments.length === 2 && segments[0] === "promise") {
-        if (!options.writable) return { status: 404, headers: JSON_TYPE, body: JSON.stringify({ detail: "Not Found" }) };
-        const checksum = checksumFromPath(segments[1]!);
+      const route = matchHashserverPut(path);
+      if (route?.kind === "promise") {
+        if (!options.writable) return { status: HashserverStatus.notFound, headers: JSON_TYPE, body: HashserverBody.noRoute };
+        const checksum = checksumFromPath(route.checksumText);
         promises.promise(checksum);
-        return { status: HashserverStatus.inFlight, headers: JSON_TYPE, body: `{"checksum":"${checksum}","expires_in":${PROMISE_TTL_SECONDS}.0}` };
+        return { status: HashserverStatus.inFlight, headers: JSON_TYPE, body: encodePromiseAnswer(checksum) };
       }
-      if (segments.length === 1 && !["has", "buffer-length", "healthcheck"].includes(segments[0]!)) {
+      if (route?.kind === "buffer") {
         if (!options.writable) {
-          return { status: 405, headers: { ...JSON_TYPE, allow: "GET" }, body: JSON.stringify({ detail: "Method Not Allowed" }) };
+          return { status: HashserverStatus.methodNotAllowed, headers: { ...JSON_TYPE, allow: "GET" }, body: HashserverBody.methodNotAllowed };
         }
-        return putBuffer(checksumFromPath(segments[0]!), request);
+        return putBuffer(checksumFromPath(route.checksumText), request);
       }
     }
-    return { status: 405, headers: JSON_TYPE, body: JSON.stringify({ detail: "Method Not Allowed" }) };
+    return { status: HashserverStatus.methodNotAllowed, headers: JSON_TYPE, body: HashserverBody.methodNotAllowed };
   };
 }
 
@@ -339,5 +339,5 @@ function diskFailure(error: unknown, target: string): ServiceResponse {
     return { status: HashserverStatus.insufficientStorage, headers: { "content-type": "application/json" }, body: runtimeErrorBody(described.message) };
   }
   const message = described instanceof DiskWriteError ? described.message : `Cannot write "${target}": ${(error as Error)?.message ?? error}`;
-  return { status: 500, headers: { "content-type": "application/json" }, body: runtimeErrorBody(message) };
+  return { status: HashserverStatus.writeFailed, headers: { "content-type": "application/json" }, body: runtimeErrorBody(message) };
 }

@@ -6,6 +6,7 @@
  */
 import { SeamlessError } from "../errors.ts";
 import type { Log } from "../log.ts";
+import { HttpBody, HttpStatus } from "../wire/http-status.ts";
 
 /** An incoming request. */
 export interface ServiceRequest {
@@ -56,7 +57,7 @@ export class HttpError extends SeamlessError {
 /** A request body over the limit given to {@link readBody}. */
 export class BodyTooLargeError extends HttpError {
   constructor(readonly maxBytes: number) {
-    super(413, `Request body larger than ${maxBytes} bytes`);
+    super(HttpStatus.payloadTooLarge, `Request body larger than ${maxBytes} bytes`);
   }
 }
 
@@ -119,17 +120,52 @@ export function makeServiceRequest(method: string, path: string, body?: string |
   };
 }
 
-/** Wraps a handler so that thrown {@link HttpError}s become answers and anything else a logged 500. */
+/**
+ * The one error path of every server (hono's `errorHandler`): a thrown {@link HttpError} is its
+ * own answer and is not logged; anything else is unexpected, logged once here, and answered 500,
+ * or 503 with `retry-after` when the process is out of file descriptors (the client may retry).
+ * Handlers throw; they never format an unexpected error themselves.
+ *
+ * @param error what the handler (or the sending of its answer) threw
+ * @param request the request being answered, named in the log line
+ * @param log where the server's log lines go
+ * @returns the answer to send
+ * @example
+ * ```ts
+ * const { log, lines: logged } = createMemoryLog();
+ * const answer = answerError(new Error("boom"), makeServiceRequest("GET", "/x"), log);
+ * // answer.status === 500, answer.body === "Internal Server Error", logged.length === 1
+ * ```
+ */
+export function answerError(error: unknown, request: Pick<ServiceRequest, "method" | "path">, log: Log): ServiceResponse {
+  if (error instanceof HttpError) {
+    return { status: error.status, headers: { "content-type": error.contentType }, body: error.responseBody };
+  }
+  logInternalError(error, request, log);
+  const code = (error as NodeJS.ErrnoException)?.code;
+  if (code === "EMFILE" || code === "ENFILE") {
+    return { status: HttpStatus.serviceUnavailable, headers: { ...TEXT_TYPE, "retry-after": "1" }, body: HttpBody.outOfDescriptors };
+  }
+  return { status: HttpStatus.internalServerError, headers: TEXT_TYPE, body: HttpBody.internalServerError };
+}
+
+const TEXT_TYPE = { "content-type": "text/plain; charset=utf-8" };
+
+/** The one log line of an unexpected error; also for a failure after the answer's head was sent. */
+export function logInternalError(error: unknown, request: Pick<ServiceRequest, "method" | "path">, log: Log): void {
+  log.error(`Internal error on ${request.method} ${request.path}: ${(error as Error)?.stack ?? error}`);
+}
+
+/**
+ * Wraps a handler so that whatever it throws goes through {@link answerError}. `serveService`
+ * wraps every service with it; in-process callers and tests wrap a handler themselves.
+ */
 export function withErrorHandling(handler: ServiceHandler, log: Log): ServiceHandler {
   return async (request) => {
     try {
       return await handler(request);
     } catch (error) {
-      if (error instanceof HttpError) {
-        return { status: error.status, headers: { "content-type": error.contentType }, body: error.responseBody };
-      }
-      log.error(`Internal error on ${request.method} ${request.path}: ${(error as Error)?.stack ?? error}`);
-      return { status: 500, headers: { "content-type": "text/plain; charset=utf-8" }, body: "Internal Server Error" };
+      return answerError(error, request, log);
     }
   };
 }

@@ -12,7 +12,7 @@ import { SqliteResultCache, type ExecutionRecord } from "../cache/result-cache.t
 import { recordResult } from "../execute/compute.ts";
 import { cacheDirOf, resolveConfig, type ClientChoice, type Env } from "../config/mod.ts";
 import { VERSION } from "../version.ts";
-import { os } from "../lazy-node.ts";
+import { os } from "../disk/lazy-node.ts";
 import type { JobserverResultCache } from "./jobserver.ts";
 import type { BucketProbeLookup } from "../record/bucket-probes.ts";
 

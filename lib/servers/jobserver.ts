@@ -200,7 +200,7 @@ export function createJobserverHandler(options: JobserverOptions): JobserverHand
     if (req.method === "GET" && req.path === JobserverPath.runTransformation) return runTransformation(req);
     const routed = await perTransformation(req);
     if (routed) return routed;
-    return text(JobserverStatus.notFound, "404: Not Found");
+    return text(JobserverStatus.notFound, JobserverBody.noRoute);
   }) as JobserverHandler;
   handler.activeRuns = () => runs.active;
   return handler;

@@ -6,7 +6,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { writeFileAtomic } from "../buffers/atomic-write.ts";
+import { writeFileAtomic } from "../disk/atomic-write.ts";
 import { SeamlessError } from "../errors.ts";
 import { VERSION } from "../version.ts";
 import { isTerminal, type Job, type JobSpec } from "../queue/job.ts";
@@ -18,7 +18,6 @@ import { SqliteJobStore } from "../queue/sqlite-store.ts";
 import { answerSubmitRecordFromCache, holdJobLease, isSubmitRecord, prepareTransformationJob } from "../queue/transformation-job.ts";
 import type { DecodedJobRequest, QueueDaemonStatus } from "../wire/queue.ts";
 import { queuePathsOf } from "../queue/paths.ts";
-import { withErrorHandling } from "./http.ts";
 import { createQueueHandler } from "./queue.ts";
 import { serveService, type PortChoice, type RunningServer } from "./serve.ts";
 import type { Log } from "../log.ts";
@@ -167,7 +166,7 @@ export async function startQueueDaemon(options: QueueDaemonOptions): Promise<Run
     await scheduler.stop();
     await server?.stop();
   };
-  const handler = withErrorHandling(createQueueHandler({ scheduler, prepareJob, token, status, onStop: () => void stop() }), options.log);
+  const handler = createQueueHandler({ scheduler, prepareJob, token, status, onStop: () => void stop() });
   try {
     server = await serveService(handler, { host: options.host, port: options.port, statusFile: options.statusFile, log: options.log, signal: options.signal });
   } catch (error) {

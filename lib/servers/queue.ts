@@ -11,7 +11,8 @@ import { isTerminal, type Job, type JobSpec } from "../queue/job.ts";
 import { readLogChunk } from "../queue/logs.ts";
 import type { Scheduler } from "../queue/scheduler.ts";
 import {
-  decodeJobListQuery, decodeJobRequest, encodeJob, JobRequestError, MAX_QUEUE_BODY_BYTES, MAX_WAIT_SECONDS, QueuePath, QueueStatus,
+  decodeJobListQuery, decodeJobRequest, encodeJob, JobRequestError, matchGroupRoute, matchJobRoute, MAX_QUEUE_BODY_BYTES, MAX_WAIT_SECONDS, QUEUE_HEALTHY_BODY,
+  QueuePath, QueueStatus,
   type DecodedJobRequest, type JobPage, type QueueDaemonStatus, type WaitAnswer,
 } from "../wire/queue.ts";
 import { HttpError, readBody, type ServiceHandler, type ServiceRequest, type ServiceResponse } from "./http.ts";
@@ -183,7 +184,7 @@ export function createQueueHandler(options: QueueHandlerOptions): ServiceHandler
   async function route(request: ServiceRequest): Promise<ServiceResponse> {
     const { method, path } = request;
     const query = new URLSearchParams(request.query ?? "");
-    if (path === QueuePath.healthcheck) return { status: 200, body: "OK" };
+    if (path === QueuePath.healthcheck) return { status: QueueStatus.ok, body: QUEUE_HEALTHY_BODY };
     if (options.token !== null && !tokenMatches(request.headers.authorization, options.token)) {
       fail(QueueStatus.unauthorized, "A bearer token is required (Authorization: Bearer TOKEN)");
     }
@@ -196,19 +197,19 @@ export function createQueueHandler(options: QueueHandlerOptions): ServiceHandler
         return json(QueueStatus.ok, page);
       }
     }
-    const jobMatch = /^\/jobs\/([^/]+)(\/logs)?$/.exec(path);
-    if (jobMatch) {
-      const id = jobId(jobMatch[1]!);
-      if (jobMatch[2]) {
+    const jobRoute = matchJobRoute(path);
+    if (jobRoute) {
+      const id = jobId(jobRoute.idText);
+      if (jobRoute.logs) {
         if (method === "GET") return logs(id, query, request.signal, request.headers.upgrade?.toLowerCase() === "websocket");
       } else if (method === "GET") return getJob(id, query, request.signal);
       else if (method === "DELETE") return json(QueueStatus.ok, encodeJob(scheduler.cancel(id)));
     }
-    const groupMatch = /^\/groups\/([^/]+)$/.exec(path);
-    if (groupMatch && method === "PUT") {
+    const group = matchGroupRoute(path);
+    if (group !== null && method === "PUT") {
       const body = (await readJson(request)) as Record<string, unknown>;
       for (const key of Object.keys(body)) if (key !== "parallel") fail(QueueStatus.badRequest, `Unknown field "${key}"`, key);
-      return json(QueueStatus.ok, scheduler.setGroup(decodeURIComponent(groupMatch[1]!), body.parallel as number));
+      return json(QueueStatus.ok, scheduler.setGroup(decodeURIComponent(group), body.parallel as number));
     }
     if (method === "GET" && path === QueuePath.status) return json(QueueStatus.ok, options.status());
     if (method === "POST") {

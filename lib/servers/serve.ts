@@ -8,8 +8,10 @@ import type http from "node:http";
 import type net from "node:net";
 import { existsSync, openSync, readFileSync, readSync, closeSync } from "node:fs";
 import { SeamlessError, UsageError } from "../errors.ts";
-import { writeFileAtomic } from "../buffers/atomic-write.ts";
-import type { ServiceHandler } from "./http.ts";
+import { writeFileAtomic } from "../disk/atomic-write.ts";
+import { http as loadHttp, net as loadNet } from "../disk/lazy-node.ts";
+import { answerError, logInternalError, withErrorHandling, type ServiceHandler } from "./http.ts";
+import { HttpBody, HttpStatus } from "../wire/http-status.ts";
 import { StreamingHasher } from "../checksum/sha256.ts";
 import type { Log } from "../log.ts";
 
@@ -51,7 +53,7 @@ export function validatePortRange(start: number, end: number): void {
 
 async function canBind(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const probe = (require("node:net") as typeof import("node:net")).createServer();
+    const probe = loadNet().createServer();
     probe.once("error", () => resolve(false));
     probe.listen(port, host, () => probe.close(() => resolve(true)));
   });
@@ -127,12 +129,14 @@ function maxConnectionsForDescriptorLimit(): number {
  *
  * @throws {SeamlessError} when no port can be bound; the status file then says `failed`
  */
-export async function serveService(handler: ServiceHandler, options: ServeOptions): Promise<RunningServer> {
+export async function serveService(service: ServiceHandler, options: ServeOptions): Promise<RunningServer> {
+  // The one error path: whatever a service throws becomes an answer in servers/http.ts.
+  const handler = withErrorHandling(service, options.log);
   const base = options.statusFile ? await readStatusFileBase(options.statusFile) : null;
   let lastRequestMs = Date.now();
   // The idle clock runs only while no request is open: a slow PUT or a long GET is activity.
   let openRequests = 0;
-  const server = (require("node:http") as typeof import("node:http")).createServer((req, res) => {
+  const server = loadHttp().createServer((req, res) => {
     lastRequestMs = Date.now();
     openRequests++;
     const disconnected = new AbortController();
@@ -149,18 +153,18 @@ export async function serveService(handler: ServiceHandler, options: ServeOption
       body: req as AsyncIterable<Uint8Array>,
       signal: disconnected.signal,
     };
-    // Every failure is an answer or a closed connection, never silence (e.g. EMFILE while a file is opened).
+    // Every failure is an answer or a closed connection, never silence (e.g. EMFILE while a
+    // file body is opened): the same error path as a failing handler, or, once the head of the
+    // answer is out, a logged cut.
     const fail = (error: unknown) => {
-      const code = (error as NodeJS.ErrnoException)?.code;
-      options.log.error(`Internal error on ${request.method} ${request.path}: ${error}`);
       if (res.headersSent) {
+        logInternalError(error, request, options.log);
         res.destroy();
         return;
       }
-      const busy = code === "EMFILE" || code === "ENFILE";
-      res.statusCode = busy ? 503 : 500;
-      if (busy) res.setHeader("retry-after", "1");
-      res.end(busy ? "Service Unavailable: out of file descriptors" : "Internal Server Error");
+      // Headers the failed answer had set (its content-length above all) must not describe this one.
+      for (const name of res.getHeaderNames()) res.removeHeader(name);
+      sendResponse(res, answerError(error, request, options.log), options.log).catch(() => res.destroy());
     };
     handler(request).then((response) => sendResponse(res, response, options.log).catch(fail), fail);
   });
@@ -228,9 +232,9 @@ async function sendWebSocket(request: import("./http.ts").ServiceRequest, handle
     const key = request.headers["sec-websocket-key"];
     const response = await handler(request);
     const body = response.body;
-    if (!key || response.status !== 200 || !body || typeof body === "string" || body instanceof Uint8Array || !("stream" in body)) {
-      const text = typeof body === "string" || body instanceof Uint8Array ? Buffer.from(body) : Buffer.from("WebSocket not offered here");
-      socket.end(`HTTP/1.1 ${key ? response.status : 400} -\r\ncontent-length: ${text.byteLength}\r\nconnection: close\r\n\r\n${text}`);
+    if (!key || response.status !== HttpStatus.ok || !body || typeof body === "string" || body instanceof Uint8Array || !("stream" in body)) {
+      const text = typeof body === "string" || body instanceof Uint8Array ? Buffer.from(body) : Buffer.from(HttpBody.webSocketNotOffered);
+      socket.end(`HTTP/1.1 ${key ? response.status : HttpStatus.badRequest} -\r\ncontent-length: ${text.byteLength}\r\nconnection: close\r\n\r\n${text}`);
       return;
     }
     socket.write(webSocketHandshake(key));

@@ -6,7 +6,6 @@
  * @module
  */
 import type { Checksum } from "../checksum/checksum.ts";
-import type { DatabaseConflict } from "../cache/database-file.ts";
 import { dumpsPythonJson } from "../serialize/python-json.ts";
 import { parsePlain, type PlainValue } from "../serialize/plain-json.ts";
 
@@ -79,6 +78,16 @@ export const DatabaseBody = {
   /** aiohttp's answer to a method without a route. */
   methodNotAllowed: "405: Method Not Allowed",
 } as const;
+
+/** Why a write was refused (services-spec §3.4); {@link CONFLICT_ANSWERS} maps each to a status and text;
+ * `DatabaseFile` (lib/cache) returns them. */
+export type DatabaseConflict =
+  | "irreproducible-exists"
+  | "transformation-result-differs"
+  | "record-result-differs"
+  | "record-differs"
+  | "irreproducible-result-missing"
+  | "record-result-differs-from-irreproducible";
 
 /** Status and message of each refused write (services-spec §3.4). */
 export const CONFLICT_ANSWERS: Record<DatabaseConflict, { status: number; message: string }> = {

@@ -5,6 +5,7 @@
  * @module
  */
 import type { Checksum } from "../checksum/checksum.ts";
+import { isSuccess } from "./http-status.ts";
 
 /** Request paths. `/has` and `/buffer-length` are GETs that carry a JSON list body. */
 export const HashserverPath = {
@@ -31,6 +32,8 @@ export const HashserverStatus = {
   payloadTooLarge: 413,
   /** The server is out of a resource (file descriptors): try again. */
   unavailable: 503,
+  /** PUT: the bytes could not be written for another reason than a full disk; the body says why. */
+  writeFailed: 500,
 } as const;
 
 /**
@@ -41,7 +44,7 @@ export const MAX_CHECKSUM_LIST_BODY_BYTES = 16 * 1024 * 1024;
 
 /** Any 2xx answer to a PUT means the buffer is (or will be) stored (services-spec §6.2). */
 export function isPutSuccess(status: number): boolean {
-  return status >= 200 && status < 300;
+  return isSuccess(status);
 }
 
 /** How many checksums one `/has` request carries (services-spec §6.2). */
@@ -53,10 +56,65 @@ export const HashserverBody = {
   stored: "OK",
   notFound: "Not found",
   incorrectChecksum: "Incorrect checksum",
+  /** FastAPI's JSON answers for a path without a route and a method without one. */
+  noRoute: JSON.stringify({ detail: "Not Found" }),
+  methodNotAllowed: JSON.stringify({ detail: "Method Not Allowed" }),
 } as const;
+
+/** The path segment of `PUT /promise/{checksum}`. */
+const PROMISE_SEGMENT = "promise";
+
+/** The names of the fixed routes: a PUT never stores a buffer under them. */
+const FIXED_ROUTE_NAMES: readonly string[] = [HashserverPath.has, HashserverPath.bufferLength, HashserverPath.healthcheck].map((path) => path.slice(1));
+
+/** The non-empty segments of a request path, as the server's router matches them. */
+function pathSegments(path: string): string[] {
+  return path.split("/").filter(Boolean);
+}
+
+/**
+ * What a GET path other than the fixed routes names: the checksum text of `GET /{checksum}`
+ * (still to be validated), or null when no route matches (404).
+ *
+ * @param path the request path, without the query string
+ * @returns the checksum text, or null
+ * @example
+ * ```ts
+ * assertEquals(matchBufferGet("/abc"), "abc");
+ * assertEquals(matchBufferGet("/a/b"), null);
+ * ```
+ */
+export function matchBufferGet(path: string): string | null {
+  const segments = pathSegments(path);
+  return segments.length === 1 ? segments[0]! : null;
+}
+
+/**
+ * What a PUT path names: a buffer (`PUT /{checksum}`), a promise (`PUT /promise/{checksum}`),
+ * with the checksum text still to be validated, or null when no PUT route matches (405).
+ *
+ * @param path the request path, without the query string
+ * @returns the route and its checksum text, or null
+ * @example
+ * ```ts
+ * assertEquals(matchHashserverPut("/promise/abc"), { kind: "promise", checksumText: "abc" });
+ * assertEquals(matchHashserverPut("/has"), null);
+ * ```
+ */
+export function matchHashserverPut(path: string): { kind: "buffer" | "promise"; checksumText: string } | null {
+  const segments = pathSegments(path);
+  if (segments.length === 2 && segments[0] === PROMISE_SEGMENT) return { kind: "promise", checksumText: segments[1]! };
+  if (segments.length === 1 && !FIXED_ROUTE_NAMES.includes(segments[0]!)) return { kind: "buffer", checksumText: segments[0]! };
+  return null;
+}
 
 /** The promise lifetime, seconds. */
 export const PROMISE_TTL_SECONDS = 600;
+
+/** The JSON answer to `PUT /promise/{checksum}`, as FastAPI writes it (the lifetime a float). */
+export function encodePromiseAnswer(checksum: Checksum): string {
+  return `{"checksum":"${checksum}","expires_in":${PROMISE_TTL_SECONDS}.0}`;
+}
 
 /** A parsed checksum, or the pydantic-style validation message the real server gives. */
 export type ChecksumParse = { ok: true; checksum: Checksum } | { ok: false; message: string };

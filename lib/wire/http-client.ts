@@ -5,13 +5,11 @@
  * @module
  */
 import type { Agent, IncomingMessage } from "node:http";
+import { http } from "../disk/lazy-node.ts";
 import { RemoteError } from "../errors.ts";
+import { isServerError } from "./http-status.ts";
 import { rawRequest } from "./raw-request.ts";
 
-/** node:http costs ~17 ms to load in a compiled binary, so it is loaded on first use. */
-function http(): typeof import("node:http") {
-  return require("node:http");
-}
 
 let sharedAgent: Agent | null = null;
 function agent(): Agent {
@@ -92,7 +90,7 @@ export async function httpRequest(base: URL, path: string, options: HttpRequestO
 
 /** True for errors worth another attempt: network failures, timeouts, 5xx. */
 export function isRetryable(error: unknown): boolean {
-  if (error instanceof RemoteError) return error.status === undefined || error.status >= 500;
+  if (error instanceof RemoteError) return error.status === undefined || isServerError(error.status);
   return true;
 }
 

@@ -45,6 +45,8 @@ export const JobserverBody = {
   /** The `200` answer every waiting request gets when its run is canceled (services-spec §4.7). */
   canceled: "Transformation was canceled",
   missingMemberId: "Missing member_id",
+  /** aiohttp's answer to a path without a route. */
+  noRoute: "404: Not Found",
 } as const;
 
 /** The marker a worker returns when it wrote a remote job directory instead of computing. */

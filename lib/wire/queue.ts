@@ -5,7 +5,85 @@
  * @module
  */
 import { isAbsolute } from "node:path";
-import { JOB_STATES, type Dependency, type Job, type JobSpec, type JobState } from "../queue/job.ts";
+
+/**
+ * Where a job is.
+ * - `queued`: waiting for a slot, its dependencies, a paused group, or its retry delay
+ * - `running`: an execution is under way (or the job is attached to an identical one)
+ * - `succeeded`: exit code 0 (or answered from cache)
+ * - `failed`: non-zero exit, or a dependency that can no longer be met; no retries asked
+ * - `timeout`: killed at its time limit, no retries left
+ * - `canceled`: canceled by a user
+ * - `interrupted`: its process vanished with the daemon and no retries are left
+ * - `dead`: failed on every one of its 1 + `retries` attempts
+ */
+export type JobState = "queued" | "running" | "succeeded" | "failed" | "timeout" | "canceled" | "interrupted" | "dead";
+
+/** All states, in display order. */
+export const JOB_STATES: readonly JobState[] = ["queued", "running", "succeeded", "failed", "timeout", "canceled", "interrupted", "dead"];
+
+/** How a job depends on another: `success` (--after), `any` (--after-any), `failure` (--after-fail). */
+export type DependencyCondition = "success" | "any" | "failure";
+
+/** One dependency of a job. */
+export interface Dependency {
+  id: number;
+  on: DependencyCondition;
+}
+
+/** What a submitter asks for (the body of `POST /jobs`, after validation and defaults). */
+export interface JobSpec {
+  /** The bash command line as the user wrote it. */
+  command: string;
+  /** Run the command as is, uncached (task-spooler style). */
+  plain: boolean;
+  /** Higher runs first; equal priorities run in submission order. */
+  priority: number;
+  /** Extra attempts after a failure or timeout. */
+  retries: number;
+  timeoutSeconds: number | null;
+  after: Dependency[];
+  group: string;
+  label: string | null;
+  /** Directory the job runs in. */
+  workdir: string;
+  /** Extra environment variables for the job's process. */
+  env: Record<string, string>;
+  /**
+   * Jobs with the same key in flight share one execution, and a key with a cached result is
+   * completed without running (for transformations: the transformation checksum).
+   */
+  dedupeKey: string | null;
+  /** Executor-specific data (e.g. the transformation to run); JSON. */
+  payload: unknown;
+}
+
+/** A job as stored. Times are milliseconds since the epoch. */
+export interface Job extends JobSpec {
+  id: number;
+  state: JobState;
+  /** Attempts started so far. */
+  attempts: number;
+  /** Held back by `pause ID`. */
+  paused: boolean;
+  submittedAt: number;
+  /** A retried job does not start before this time. */
+  notBefore: number | null;
+  startedAt: number | null;
+  finishedAt: number | null;
+  exitCode: number | null;
+  resultChecksum: string | null;
+  wallSeconds: number | null;
+  cpuSeconds: number | null;
+  maxRssBytes: number | null;
+  /** Why the job ended as it did (or why it was requeued), in words. */
+  reason: string | null;
+  /** Process of the current attempt and its start time (to re-attach after a daemon restart). */
+  pid: number | null;
+  pidStartTime: string | null;
+  /** The job whose execution this one shares (dedupe), if any. */
+  attachedTo: number | null;
+}
 
 /** Request paths. */
 export const QueuePath = {
@@ -22,6 +100,38 @@ export const QueuePath = {
   clean: "/clean",
   group: (name: string) => `/groups/${encodeURIComponent(name)}`,
 } as const;
+
+/** The body of a healthy `/healthcheck`. */
+export const QUEUE_HEALTHY_BODY = "OK";
+
+/**
+ * What a path of the form {@link QueuePath.job} or {@link QueuePath.logs} names: the job id as
+ * written (still to be checked), and whether it asks for the logs; null for any other path.
+ *
+ * @param path the request path, without the query string
+ * @returns the id text and the logs flag, or null
+ * @example
+ * ```ts
+ * assertEquals(matchJobRoute("/jobs/7/logs"), { idText: "7", logs: true });
+ * assertEquals(matchJobRoute("/jobs"), null);
+ * ```
+ */
+export function matchJobRoute(path: string): { idText: string; logs: boolean } | null {
+  const match = /^\/jobs\/([^/]+)(\/logs)?$/.exec(path);
+  return match ? { idText: match[1]!, logs: Boolean(match[2]) } : null;
+}
+
+/**
+ * The group a path of the form {@link QueuePath.group} names, still URI-encoded (decoding may
+ * throw, so it is left to the route that uses it), or null for any other path.
+ *
+ * @param path the request path, without the query string
+ * @returns the encoded group name, or null
+ */
+export function matchGroupRoute(path: string): string | null {
+  const match = /^\/groups\/([^/]+)$/.exec(path);
+  return match ? match[1]! : null;
+}
 
 /** Status codes and what they mean on this protocol. */
 export const QueueStatus = {

@@ -5,7 +5,7 @@
  */
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { createProcessTree, killProcessTree, listProcessTree, reapAbandonedTrees } from "../../lib/execute/process-tree.ts";
+import { createProcessTree, killProcessTree, listProcessTree, reapAbandonedTrees } from "../../lib/process/process-tree.ts";
 import { acquireTransformationLock } from "../../lib/execute/single-flight.ts";
 import { BINARY, median, medianTime, removeDir, report, scratchDir, timeCommand } from "./harness.ts";
 

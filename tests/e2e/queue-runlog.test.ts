@@ -3,7 +3,7 @@ import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { runSeamless, scrubbedEnv, tempDir } from "../helpers.ts";
-import { isProcessAlive } from "../../lib/execute/process-tree.ts";
+import { isProcessAlive } from "../../lib/process/process-tree.ts";
 
 setDefaultTimeout(60_000);
 

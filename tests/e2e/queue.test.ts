@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync, appendFil
 import { join } from "node:path";
 import { BINARY, runSeamless, scrubbedEnv, tempDir } from "../helpers.ts";
 import { VECTORS } from "../fixtures/spec-vectors.ts";
-import { isProcessAlive } from "../../lib/execute/process-tree.ts";
+import { isProcessAlive } from "../../lib/process/process-tree.ts";
 
 setDefaultTimeout(60_000);
 

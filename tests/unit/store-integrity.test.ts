@@ -2,7 +2,7 @@
 import { describe, expect, test } from "bun:test";
 import { closeSync, existsSync, openSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { describeWriteError, writeAllSync, writeFileAtomic } from "../../lib/buffers/atomic-write.ts";
+import { describeWriteError, writeAllSync, writeFileAtomic } from "../../lib/disk/atomic-write.ts";
 import { BufferDir } from "../../lib/buffers/bufferdir.ts";
 import { createHashserverHandler } from "../../lib/servers/hashserver.ts";
 import { makeServiceRequest, withErrorHandling } from "../../lib/servers/http.ts";

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { createProcessTree, isProcessAlive, killProcessTree, listProcessTree, PROCESS_TREE_ENV, reapAbandonedTrees } from "../../../lib/execute/process-tree.ts";
+import { createProcessTree, isProcessAlive, killProcessTree, listProcessTree, PROCESS_TREE_ENV, reapAbandonedTrees } from "../../../lib/process/process-tree.ts";
 
 /** Starts `script` in bash as a marked, detached job; resolves once it printed "ready". */
 async function startJob(script: string, env: Record<string, string | undefined> = process.env) {

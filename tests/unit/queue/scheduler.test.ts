@@ -2,7 +2,7 @@ import { afterEach, expect, test } from "bun:test";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { tempDir } from "../../helpers.ts";
-import { isProcessAlive } from "../../../lib/execute/process-tree.ts";
+import { isProcessAlive } from "../../../lib/process/process-tree.ts";
 import {
   defaultJobSpec, LocalExecutor, Scheduler, SqliteJobStore, readLogChunk, retryDelayMs,
   type ExecutionOutcome, type ExecutionRequest, type Executor, type JobSpec,

@@ -1,5 +1,5 @@
 import { closeSync, fstatSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
-import { fsPromises } from "../lazy-node.ts";
+import { fsPromises } from "./lazy-node.ts";
 import { DiskWriteError } from "../errors.ts";
 
 /** What the file system said, in words, for the write errors a user can act on. */
