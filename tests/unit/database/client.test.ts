@@ -214,7 +214,8 @@ describe("DatabaseFile on the Python schema (services-spec §3.5)", () => {
       db.close();
       return layout;
     };
-    expect(columnsOf(oursPath)).toEqual(columnsOf(pythonPath));
+    // Beyond DB @300b13c's tables ours holds only the newer `hash_type` table (services-spec §9).
+    expect(columnsOf(oursPath).filter(([table]) => table !== "hash_type")).toEqual(columnsOf(pythonPath));
   });
 
   test("records are stored as peewee's JSONField stores them: SQLite json() of Python json.dumps", async () => {
