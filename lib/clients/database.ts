@@ -69,15 +69,21 @@ export class DatabaseClient implements ResultCache {
     this.#transport = options.transport ?? ((method, path, body, timeoutMs) => httpRequest(this.#base, path, { method, body, headers: body === undefined ? undefined : JSON_HEADERS, timeoutMs }));
   }
 
-  /** One attempt: health check first when needed, then the request; network failures are retryable. */
+  /**
+   * One attempt: the request, with the health check beside it when one is due (it costs no
+   * round trip of its own; its failure is the one reported); network failures are retryable.
+   */
   async #attempt(method: "GET" | "PUT", path: string, body: string | undefined): Promise<HttpAnswer> {
     try {
-      if (!this.#healthy) {
-        const health = await this.#transport("GET", DatabasePath.healthcheck, undefined, this.#timeoutMs);
-        if (health.status !== DatabaseStatus.ok) throw new RemoteError(`health check answered ${health.status}`, this.location, 503);
+      const health = this.#healthy ? null : this.#transport("GET", DatabasePath.healthcheck, undefined, this.#timeoutMs);
+      const exchange = this.#transport(method, path, body, this.#timeoutMs);
+      if (health) {
+        exchange.catch(() => {});
+        const answer = await health;
+        if (answer.status !== DatabaseStatus.ok) throw new RemoteError(`health check answered ${answer.status}`, this.location, 503);
         this.#healthy = true;
       }
-      const answer = await this.#transport(method, path, body, this.#timeoutMs);
+      const answer = await exchange;
       if (answer.status >= 500) throw new RemoteError(`answered ${answer.status} (${answer.body.toString("utf8").slice(0, 200)})`, this.location, answer.status);
       return answer;
     } catch (error) {

@@ -79,6 +79,10 @@ export async function runPrepared(prepared: PreparedBash, options: RunOptions): 
   // Both servers are found (or launched) at the same time.
   const opening = openResultCacheFor(options.config, { say: (text) => reporter.message(1, text) });
   opening.catch(() => {}); // awaited below; a store error first must not leave it unhandled
+  // The result is looked up while the inputs are stored: for a remote cache the two round trips
+  // overlap. Level 3 (a jobserver) asks its own way; --force does not look.
+  const cachedResult = options.jobserver || options.force ? undefined : opening.then((cache) => cache.getResult(prepared.tfChecksum));
+  cachedResult?.catch(() => {});
   let store: BufferStore;
   try {
     store = await storePreparedBuffers(prepared, options.config, reporter);
@@ -124,6 +128,7 @@ export async function runPrepared(prepared: PreparedBash, options: RunOptions): 
           say,
           onComputed: options.onComputed,
           force: options.force,
+          cachedResult,
         });
     reporter.message(2, `Result checksum: ${computed.checksum}${computed.fromCache ? " (from cache)" : ""}`);
     if (!prepared.resultTargets) {
