@@ -164,7 +164,7 @@ async function runCommand(argv: string[], signal: AbortSignal): Promise<number> 
     signal,
     onComputed,
     force: values.force === true,
-    liveStdout: stdoutIsTerminal(),
+    liveStdout: stdoutIsTerminal,
   })), (text) => reporter.message(0, text));
 }
 

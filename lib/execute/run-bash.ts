@@ -50,8 +50,10 @@ export interface RunOptions {
    * Stdout capture only: write the command's stdout through `writeStdout` exactly as it comes
    * while it runs locally (the CLI asks for this when its stdout is a terminal), instead of the
    * formatted result at the end. A cache hit, a joined run or a jobserver run print at the end.
+   * A function is asked only when the command executes here: a cache hit then never pays for
+   * the terminal check (loading node:tty and the stream modules, 3-5 ms).
    */
-  liveStdout?: boolean;
+  liveStdout?: boolean | (() => boolean);
 }
 
 /** Stores every buffer the transformation needs (inputs, code, variables, the transformation). */
@@ -108,6 +110,8 @@ export async function runPrepared(prepared: PreparedBash, options: RunOptions): 
       })));
     }
     const stdoutLines: string[] = [];
+    let live: boolean | undefined;
+    const isLive = () => (live ??= typeof options.liveStdout === "function" ? options.liveStdout() : options.liveStdout === true);
     if (signal?.aborted) throw new InterruptedError("Canceled");
     const say = (level: number, text: string) => reporter.message(level, text);
     const computed = options.jobserver
@@ -124,7 +128,10 @@ export async function runPrepared(prepared: PreparedBash, options: RunOptions): 
           scratch: options.scratch,
           onStdoutLine: (line) => (prepared.resultTargets ? options.writeStdout(`${line}\n`) : stdoutLines.push(line)),
           onStderr: reporter.verbosity >= 1 ? options.writeStderr : undefined,
-          onResultBytes: options.liveStdout && !prepared.resultTargets ? options.writeStdout : undefined,
+          // A getter: read only when the command executes here (see RunOptions.liveStdout).
+          get onResultBytes() {
+            return !prepared.resultTargets && isLive() ? options.writeStdout : undefined;
+          },
           say,
           onComputed: options.onComputed,
           force: options.force,
@@ -136,7 +143,7 @@ export async function runPrepared(prepared: PreparedBash, options: RunOptions): 
       if (!captured) throw new ResultBufferGoneError(`Cannot download result ${computed.checksum}, and no result targets`);
       if (stdoutLines.length) options.writeStdout(`${stdoutLines.join("\n")}\n`);
       // Shown live already, byte for byte, when it executed here.
-      const shownLive = options.liveStdout === true && !options.jobserver && computed.how === "executed";
+      const shownLive = !options.jobserver && computed.how === "executed" && isLive();
       if (!shownLive) captured.writeTo(options.writeStdout);
       return 0;
     }
