@@ -165,7 +165,7 @@ async function runCommand(argv: string[], signal: AbortSignal): Promise<number> 
     signal,
     onComputed,
     force: values.force === true,
-    liveStdout: stdoutIsTerminal(),
+    liveStdout: stdoutIsTerminal,
   })), log);
 }
 

@@ -39,7 +39,21 @@ export class HttpBufferStore implements BufferStore {
     this.#transport = options.transport ?? socketTransport(normalizeBaseUrl(url));
   }
 
-  /** `GET /healthcheck`, once per client, before the first real request (services-spec §6.1). */
+  /**
+   * Runs the first exchange of this client beside its `GET /healthcheck` (services-spec §6.1)
+   * instead of after it, so the check costs no round trip of its own; an unreachable server is
+   * still reported by the check, in one line, before anything the exchange says.
+   */
+  async #withHealthCheck<T>(exchange: () => Promise<T>): Promise<T> {
+    if (this.#healthy) return exchange();
+    const health = this.#ensureHealthy();
+    const outcome = exchange();
+    outcome.catch(() => {}); // the health check's failure, if any, is the one reported
+    await health;
+    return outcome;
+  }
+
+  /** `GET /healthcheck`, once per client (services-spec §6.1). */
   async #ensureHealthy(): Promise<void> {
     if (this.#healthy) return;
     try {
@@ -74,7 +88,10 @@ export class HttpBufferStore implements BufferStore {
 
   /** A GET-with-body list query (`/has`, `/buffer-length`), in batches of HAS_BATCH_SIZE. */
   async #queryList<T>(what: string, path: string, checksums: Checksum[], decode: (text: string, expected: number) => T[]): Promise<T[]> {
-    await this.#ensureHealthy();
+    return this.#withHealthCheck(() => this.#queryBatches(what, path, checksums, decode));
+  }
+
+  async #queryBatches<T>(what: string, path: string, checksums: Checksum[], decode: (text: string, expected: number) => T[]): Promise<T[]> {
     const result: T[] = [];
     for (let start = 0; start < checksums.length; start += HAS_BATCH_SIZE) {
       const batch = checksums.slice(start, start + HAS_BATCH_SIZE);
@@ -100,8 +117,11 @@ export class HttpBufferStore implements BufferStore {
     return lengths.map((n) => (typeof n === "number" && n > 0 ? n : null));
   }
 
-  async get(checksum: Checksum): Promise<Uint8Array | null> {
-    await this.#ensureHealthy();
+  get(checksum: Checksum): Promise<Uint8Array | null> {
+    return this.#withHealthCheck(() => this.#get(checksum));
+  }
+
+  async #get(checksum: Checksum): Promise<Uint8Array | null> {
     // A wrong digest is downloaded once more before it counts as corruption (services-spec §6.2).
     for (let attempt = 0; attempt < 2; attempt++) {
       const answer = await withRetries(async () => {

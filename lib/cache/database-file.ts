@@ -15,7 +15,7 @@ import type { Checksum } from "../checksum/checksum.ts";
 import { SeamlessError } from "../errors.ts";
 import { parsePlain, type PlainValue } from "../serialize/plain-json.ts";
 import { dumpsPythonJson, pythonJsonEquals } from "../serialize/python-json.ts";
-import { SCHEMA, SCHEMA_NAMES } from "./result-cache.ts";
+import { HASH_TYPE_SCHEMA, SCHEMA, SCHEMA_NAMES } from "./result-cache.ts";
 import { openDatabase, retryWhileBusy } from "../disk/sqlite.ts";
 import type { DatabaseConflict } from "../wire/database.ts";
 
@@ -131,7 +131,7 @@ export class DatabaseFile {
         db.exec("PRAGMA synchronous=NORMAL");
         db.exec("PRAGMA foreign_keys=1");
         DatabaseFile.#upgradeLegacyMetaData(db, path);
-        retryWhileBusy(() => db.transaction(() => SCHEMA.forEach((statement) => db.exec(statement))).immediate());
+        retryWhileBusy(() => db.transaction(() => [...SCHEMA, HASH_TYPE_SCHEMA].forEach((statement) => db.exec(statement))).immediate());
       } else {
         const present = new Set((db.query(`SELECT name FROM sqlite_master WHERE type='table'`).all() as { name: string }[]).map((row) => row.name));
         const missing = TABLES.filter((table) => !present.has(table));
@@ -374,11 +374,54 @@ export class DatabaseFile {
     return row ? row.result.toLowerCase() : null;
   }
 
-  /** Upserts an expression result. */
-  putExpression(row: ExpressionRow): void {
-    this.#write(() => {
-      this.#db.query(`INSERT INTO "expression" ("input_checksum", "path", "celltype", "target_celltype", "result") VALUES (?, ?, ?, ?, ?) ON CONFLICT("input_checksum", "path", "celltype", "target_celltype") DO UPDATE SET "result" = excluded."result"`).run(row.checksum, row.pathText, row.celltype, row.targetCelltype, row.result);
+  /**
+   * Records an expression result, write-once: the same result again is accepted, a different
+   * one refused (services-spec §9; DB @300b13c overwrote it).
+   *
+   * @returns null when stored (or already equal), else the conflict
+   */
+  putExpression(row: ExpressionRow): DatabaseConflict | null {
+    return this.#write(() => {
+      const current = this.getExpression(row.checksum, row.pathText, row.celltype, row.targetCelltype);
+      if (current === row.result) return null;
+      if (current !== null) return "expression-result-differs";
+      this.#db.query(`INSERT INTO "expression" ("input_checksum", "path", "celltype", "target_celltype", "result") VALUES (?, ?, ?, ?, ?)`).run(row.checksum, row.pathText, row.celltype, row.targetCelltype, row.result);
+      return null;
     });
+  }
+
+  // --- HashType words (services-spec §9) ----------------------------------------------------
+
+  /** The stored HashType word of a checksum, or null (also for a file made before the table existed). */
+  getHashType(checksum: Checksum): number | null {
+    if (!this.#hasHashTypeTable()) return null;
+    const row = this.#db.query(`SELECT "hash_type" FROM "hash_type" WHERE "checksum" = ?`).get(checksum) as { hash_type: number } | null;
+    return row ? Number(row.hash_type) : null;
+  }
+
+  /**
+   * Stores a HashType word under the tighten-only rule, in one transaction: `settle(stored,
+   * incoming)` decides whether the stored word stays, is replaced, or the write is refused.
+   *
+   * @returns the word stored before (null if none) and the outcome
+   */
+  putHashType(checksum: Checksum, word: number, settle: (stored: number, incoming: number) => "keep" | "replace" | "conflict"): { stored: number | null; outcome: "keep" | "replace" | "conflict" } {
+    return this.#write(() => {
+      const stored = this.getHashType(checksum);
+      const outcome = stored === null ? "replace" : settle(stored, word);
+      if (outcome === "replace") {
+        this.#db.query(`INSERT INTO "hash_type" ("checksum", "hash_type") VALUES (?, ?) ON CONFLICT("checksum") DO UPDATE SET "hash_type" = excluded."hash_type"`).run(checksum, word);
+      }
+      return { stored, outcome };
+    });
+  }
+
+  #hashTypeTable: boolean | undefined;
+
+  #hasHashTypeTable(): boolean {
+    // A read-only server may serve a file written before the table existed: every lookup misses.
+    this.#hashTypeTable ||= this.#db.query(`SELECT 1 FROM sqlite_master WHERE type='table' AND name='hash_type'`).get() !== null;
+    return this.#hashTypeTable;
   }
 
   /** Expressions whose result is `result`. */

@@ -35,6 +35,14 @@ export const SCHEMA = [
   `CREATE INDEX IF NOT EXISTS "irreproducible_transformation_result" ON "irreproducible_transformation" ("result")`,
 ];
 
+/**
+ * The table of the newer upstream `HashType` model (services-spec §9): a checksum primary key
+ * and an integer word, as peewee creates it. Only `seamless database` creates it (the embedded
+ * cache keeps DB @300b13c's schema exactly). UNCERTAIN: the model is not in the public index;
+ * its contract names the table and both columns.
+ */
+export const HASH_TYPE_SCHEMA = `CREATE TABLE IF NOT EXISTS "hash_type" ("checksum" CHAR(64) NOT NULL PRIMARY KEY, "hash_type" INTEGER NOT NULL)`;
+
 /** Names of every table and index of {@link SCHEMA}. */
 export const SCHEMA_NAMES = SCHEMA.map((statement) => /"([a-z_]+)"/.exec(statement)![1]!);
 

@@ -10,8 +10,8 @@ import { Semaphore } from "../concurrency/semaphore.ts";
 import { RemoteError, SeamlessError } from "../errors.ts";
 import type { IrreproducibleEntry, ResultCache } from "../cache/store.ts";
 import {
-  DatabasePath, DatabaseRequests, DatabaseStatus, decodeBucketProbeAnswer, decodeChecksumAnswer, decodeChecksumListAnswer, decodeJsonAnswer, encodeDatabaseRequest,
-  type BucketProbe, type DatabaseRequest,
+  DatabasePath, DatabaseRequests, DatabaseStatus, decodeBucketProbeAnswer, decodeChecksumAnswer, decodeChecksumListAnswer, decodeHashTypeAnswer, decodeJsonAnswer,
+  decodeRevExpressionsAnswer, encodeDatabaseRequest, isValidHashTypeWord, type BucketProbe, type DatabaseRequest, type ExpressionEntry, type ExpressionKey,
 } from "../wire/database.ts";
 import { describeNetworkError, isRetryable, normalizeBaseUrl, type HttpAnswer } from "../wire/http-client.ts";
 import { socketTransport, type HttpTransport } from "../wire/transport.ts";
@@ -68,15 +68,21 @@ export class DatabaseClient implements ResultCache {
     this.#transport = (method, path, body, timeoutMs) => transport.request(path, { method, body, headers: body === undefined ? undefined : JSON_HEADERS, timeoutMs });
   }
 
-  /** One attempt: health check first when needed, then the request; network failures are retryable. */
+  /**
+   * One attempt: the request, with the health check beside it when one is due (it costs no
+   * round trip of its own; its failure is the one reported); network failures are retryable.
+   */
   async #attempt(method: "GET" | "PUT", path: string, body: string | undefined): Promise<HttpAnswer> {
     try {
-      if (!this.#healthy) {
-        const health = await this.#transport("GET", DatabasePath.healthcheck, undefined, this.#timeoutMs);
-        if (health.status !== DatabaseStatus.ok) throw new RemoteError(`health check answered ${health.status}`, this.location, HttpStatus.serviceUnavailable);
+      const health = this.#healthy ? null : this.#transport("GET", DatabasePath.healthcheck, undefined, this.#timeoutMs);
+      const exchange = this.#transport(method, path, body, this.#timeoutMs);
+      if (health) {
+        exchange.catch(() => {});
+        const answer = await health;
+        if (answer.status !== DatabaseStatus.ok) throw new RemoteError(`health check answered ${answer.status}`, this.location, HttpStatus.serviceUnavailable);
         this.#healthy = true;
       }
-      const answer = await this.#transport(method, path, body, this.#timeoutMs);
+      const answer = await exchange;
       if (isServerError(answer.status)) throw new RemoteError(`answered ${answer.status} (${answer.body.toString("utf8").slice(0, 200)})`, this.location, answer.status);
       return answer;
     } catch (error) {
@@ -196,6 +202,39 @@ export class DatabaseClient implements ResultCache {
 
   markIrreproducible(tf: Checksum, result: Checksum): Promise<boolean> {
     return this.#put(`Cannot mark "${tf}" irreproducible`, DatabaseRequests.setIrreproducible(tf, result), [DatabaseStatus.notFound, DatabaseStatus.conflict]);
+  }
+
+  // --- newer request types (services-spec §9), not part of ResultCache -----------------------
+
+  /** The HashType word of a checksum, or null when the server has none. */
+  getHashType(checksum: Checksum): Promise<number | null> {
+    return this.#get(`Cannot look up the hash type of "${checksum}"`, DatabaseRequests.getHashType(checksum), decodeHashTypeAnswer);
+  }
+
+  /**
+   * Offers a HashType word: true when the server now holds it or a tighter one, false when it
+   * holds a contradictory word (409).
+   *
+   * @throws {SeamlessError} for a malformed word, before anything is sent
+   */
+  setHashType(checksum: Checksum, word: number): Promise<boolean> {
+    if (!isValidHashTypeWord(word)) throw new SeamlessError(`Cannot store the hash type of "${checksum}": ${word} is not a well-formed HashType word`);
+    return this.#put(`Cannot store the hash type of "${checksum}"`, DatabaseRequests.setHashType(checksum, word), [DatabaseStatus.conflict]);
+  }
+
+  /** The result of an expression, or null. */
+  getExpression(key: ExpressionKey): Promise<Checksum | null> {
+    return this.#get(`Cannot look up expression on "${key.checksum}"`, DatabaseRequests.getExpression(key), decodeChecksumAnswer);
+  }
+
+  /** Records an expression result: false when the server holds a different result (409). */
+  setExpression(key: ExpressionKey, result: Checksum): Promise<boolean> {
+    return this.#put(`Cannot record expression on "${key.checksum}"`, DatabaseRequests.setExpression(key, result), [DatabaseStatus.conflict]);
+  }
+
+  /** Expressions recorded as giving `result` (either answer shape is understood). */
+  async getRevExpressions(result: Checksum): Promise<ExpressionEntry[]> {
+    return (await this.#get(`Cannot look up expressions giving "${result}"`, DatabaseRequests.getRevExpressions(result), decodeRevExpressionsAnswer)) ?? [];
   }
 
   close(): void {}

@@ -39,6 +39,11 @@ export interface ComputeOptions {
   force?: boolean;
   /** Gives up waiting for an identical computation in another process after this long (default: while it lives). */
   lockWaitMs?: number;
+  /**
+   * `cache.getResult(tfChecksum)` already under way (started while the inputs were stored, so a
+   * remote hit does not wait for one round trip after the other); used by the first lookup only.
+   */
+  cachedResult?: Promise<Checksum | null>;
 }
 
 /** The outcome of a computation. */
@@ -60,6 +65,8 @@ export interface Computed {
  * member too. Returns false, or true, or the index buffer when it had to be read.
  */
 async function resultIsPresent(store: BufferStore, checksum: Checksum, deep: boolean): Promise<boolean | Uint8Array> {
+  // A remote result is read into memory on a hit anyway: one GET instead of /has, then GET.
+  if (!deep && !(store instanceof BufferDir)) return (await store.get(checksum)) ?? false;
   const [present] = await store.has([checksum]);
   if (!present) return false;
   if (!deep) return true;
@@ -73,8 +80,8 @@ async function resultIsPresent(store: BufferStore, checksum: Checksum, deep: boo
  * The cached result of a transformation when its buffer (and, for a directory result, every
  * member) is in `store`; null otherwise, so that it is computed again.
  */
-export async function lookupCachedResult(dict: TransformationDict, tfChecksum: Checksum, cache: ResultCache, store: BufferStore): Promise<Computed | null> {
-  const cached = await cache.getResult(tfChecksum);
+export async function lookupCachedResult(dict: TransformationDict, tfChecksum: Checksum, cache: ResultCache, store: BufferStore, cachedResult?: Promise<Checksum | null>): Promise<Computed | null> {
+  const cached = await (cachedResult ?? cache.getResult(tfChecksum));
   if (!cached) return null;
   const deep = Array.isArray(dict.__output__) && dict.__output__[1] === "deepfolder";
   const present = await resultIsPresent(store, cached, deep);
@@ -98,10 +105,20 @@ async function computeOnce(dict: TransformationDict, tfChecksum: Checksum, optio
   if (dict.__language__ !== "bash") throw new SeamlessError(`Cannot run a transformation in language "${String(dict.__language__)}": only bash is supported`);
   const lookup = async (how: "cache hit" | "joined"): Promise<Computed | null> => {
     if (options.force) return null;
-    const hit = await lookupCachedResult(dict, tfChecksum, options.cache, options.store);
+    const cachedResult = how === "cache hit" ? options.cachedResult : undefined;
+    // Only the run log needs what the hit saved: one more read, skipped otherwise, and for a
+    // remote cache sent beside the result's buffer request rather than after it.
+    let record: Promise<Record<string, unknown> | null> | undefined;
+    const found = (cachedResult ?? options.cache.getResult(tfChecksum)).then((checksum) => {
+      if (checksum && options.onComputed) {
+        record = options.cache.getExecutionRecord(tfChecksum);
+        record.catch(() => {}); // awaited below, or not needed when the buffer is missing
+      }
+      return checksum;
+    });
+    const hit = await lookupCachedResult(dict, tfChecksum, options.cache, options.store, found);
     if (!hit) return null;
-    // Only the run log needs what the hit saved: one more read, skipped otherwise.
-    const wall = options.onComputed ? (await options.cache.getExecutionRecord(tfChecksum))?.wall_time_seconds : undefined;
+    const wall = record ? (await record)?.wall_time_seconds : undefined;
     return { ...hit, how, recordedWallSeconds: typeof wall === "number" ? wall : null };
   };
   const hit = await lookup("cache hit");

@@ -46,8 +46,10 @@ export interface RunOptions {
    * Stdout capture only: write the command's stdout through `writeStdout` exactly as it comes
    * while it runs locally (the CLI asks for this when its stdout is a terminal), instead of the
    * formatted result at the end. A cache hit, a joined run or a jobserver run print at the end.
+   * A function is asked only when the command executes here: a cache hit then never pays for
+   * the terminal check (loading node:tty and the stream modules, 3-5 ms).
    */
-  liveStdout?: boolean;
+  liveStdout?: boolean | (() => boolean);
 }
 
 /** Stores every buffer the transformation needs (inputs, code, variables, the transformation). */
@@ -75,6 +77,10 @@ export async function runPrepared(prepared: PreparedBash, options: RunOptions): 
   // Both servers are found (or launched) at the same time.
   const opening = openResultCacheFor(options.config, { log });
   opening.catch(() => {}); // awaited below; a store error first must not leave it unhandled
+  // The result is looked up while the inputs are stored: for a remote cache the two round trips
+  // overlap. Level 3 (a jobserver) asks its own way; --force does not look.
+  const cachedResult = options.jobserver || options.force ? undefined : opening.then((cache) => cache.getResult(prepared.tfChecksum));
+  cachedResult?.catch(() => {});
   let store: BufferStore;
   try {
     store = await storePreparedBuffers(prepared, options.config, log);
@@ -100,6 +106,8 @@ export async function runPrepared(prepared: PreparedBash, options: RunOptions): 
       })));
     }
     const stdoutLines: string[] = [];
+    let live: boolean | undefined;
+    const isLive = () => (live ??= typeof options.liveStdout === "function" ? options.liveStdout() : options.liveStdout === true);
     if (signal?.aborted) throw new InterruptedError("Canceled");
     const computed = options.jobserver
       ? await (await import("./compute-remote.ts")).computeOnJobserver(prepared.dict, prepared.tfChecksum, { jobserver: options.jobserver, store, cache, scratch: options.scratch, record: options.record === true, signal, log }).then((remote) => {
@@ -115,10 +123,14 @@ export async function runPrepared(prepared: PreparedBash, options: RunOptions): 
           scratch: options.scratch,
           onStdoutLine: (line) => (prepared.resultTargets ? options.writeStdout(`${line}\n`) : stdoutLines.push(line)),
           onStderr: log.verbosity >= 1 ? options.writeStderr : undefined,
-          onResultBytes: options.liveStdout && !prepared.resultTargets ? options.writeStdout : undefined,
+          // A getter: read only when the command executes here (see RunOptions.liveStdout).
+          get onResultBytes() {
+            return !prepared.resultTargets && isLive() ? options.writeStdout : undefined;
+          },
           log,
           onComputed: options.onComputed,
           force: options.force,
+          cachedResult,
         });
     log.message(2, `Result checksum: ${computed.checksum}${computed.fromCache ? " (from cache)" : ""}`);
     if (!prepared.resultTargets) {
@@ -126,7 +138,7 @@ export async function runPrepared(prepared: PreparedBash, options: RunOptions): 
       if (!captured) throw new ResultBufferGoneError(`Cannot download result ${computed.checksum}, and no result targets`);
       if (stdoutLines.length) options.writeStdout(`${stdoutLines.join("\n")}\n`);
       // Shown live already, byte for byte, when it executed here.
-      const shownLive = options.liveStdout === true && !options.jobserver && computed.how === "executed";
+      const shownLive = !options.jobserver && computed.how === "executed" && isLive();
       if (!shownLive) captured.writeTo(options.writeStdout);
       return 0;
     }

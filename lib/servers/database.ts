@@ -14,7 +14,8 @@ import { PlainFloat, parsePlain, type PlainValue } from "../serialize/plain-json
 import { dumpsPythonJson } from "../serialize/python-json.ts";
 import {
   BUCKET_KINDS, CONFLICT_ANSWERS, DATABASE_CONTENT_TYPE, DATABASE_PROTOCOL, DATABASE_REQUEST_TYPES, DatabaseBody, DatabaseMessage,
-  DatabasePath, DatabaseStatus, TYPES_WITHOUT_CHECKSUM, errorBody, formatDatabaseResult, parseDatabaseChecksum, type DatabaseRequestType,
+  DatabasePath, DatabaseStatus, TYPES_WITHOUT_CHECKSUM, errorBody, expressionCelltypes, formatDatabaseResult, hashTypeConflictMessage,
+  isValidHashTypeWord, parseDatabaseChecksum, settleHashType, type DatabaseRequestType,
 } from "../wire/database.ts";
 import { BodyTooLargeError, HttpError, readBody, type ServiceHandler, type ServiceRequest, type ServiceResponse } from "./http.ts";
 
@@ -112,7 +113,7 @@ async function readRequest(request: ServiceRequest, maxBodyBytes: number): Promi
 }
 
 /** Request types whose numbers are stored or compared, so `1.0` must stay a float. */
-const TYPES_WITH_NUMBERS = new Set(["metadata", "buffer_info", "expression", "bucket_probe"]);
+const TYPES_WITH_NUMBERS = new Set(["metadata", "buffer_info", "expression", "bucket_probe", "hash_type"]);
 
 function requestType(request: JsonObject): DatabaseRequestType {
   const type = request.type;
@@ -160,11 +161,13 @@ function get(file: DatabaseFile, type: DatabaseRequestType, checksum: Checksum, 
       return list.length ? list : null;
     }
     case "expression": {
-      if (!["celltype", "path", "target_celltype"].every((key) => has(request, key))) badRequest(DatabaseMessage.malformedExpression);
-      const { celltype, target_celltype: targetCelltype } = request;
-      if (typeof celltype !== "string" || typeof targetCelltype !== "string") return null;
-      return file.getExpression(checksum, dumpsPythonJson(request.path), celltype, targetCelltype);
+      const celltypes = expressionCelltypes(request);
+      if (!celltypes.present || !has(request, "path")) badRequest(DatabaseMessage.malformedExpression);
+      if (typeof celltypes.input !== "string" || typeof celltypes.output !== "string") return null;
+      return file.getExpression(checksum, dumpsPythonJson(request.path), celltypes.input, celltypes.output);
     }
+    case "hash_type":
+      return file.getHashType(checksum);
     case "rev_expression": {
       const rows = file.getRevExpressions(checksum);
       if (!rows.length) return null;
@@ -215,18 +218,38 @@ function putMetadata(file: DatabaseFile, checksum: Checksum, request: JsonObject
   if (conflict) fail(CONFLICT_ANSWERS[conflict].status, CONFLICT_ANSWERS[conflict].message);
 }
 
+/**
+ * PUT `expression` in either request shape ({@link expressionCelltypes}). DB @300b13c's shape
+ * keeps its constraints (path JSON ≤ 100 characters; a non-empty path only on mixed, plain or
+ * binary). The newer shape has no path limit and leaves path rules to the client (services-spec
+ * §9). Both keep celltypes ≤ 20 characters (their columns) and are write-once.
+ */
 function putExpression(file: DatabaseFile, checksum: Checksum, request: JsonObject): void {
-  if (!["value", "celltype", "path", "target_celltype"].every((key) => has(request, key))) badRequest(DatabaseMessage.malformedExpression);
+  const celltypes = expressionCelltypes(request);
+  if (!celltypes.present || !has(request, "value") || !has(request, "path")) badRequest(DatabaseMessage.malformedExpression);
   const result = checksumField(request, "value", DatabaseMessage.malformedExpression);
-  const { celltype, target_celltype: targetCelltype, path } = request;
+  const { input, output } = celltypes;
+  const path = request.path;
   const pathText = dumpsPythonJson(path);
   const pathLength = typeof path === "string" ? path.length : Array.isArray(path) ? path.length : isObject(path) ? Object.keys(path).length : null;
-  const ok =
-    typeof celltype === "string" && typeof targetCelltype === "string" && pathLength !== null &&
-    pathText.length <= 100 && celltype.length <= 20 && targetCelltype.length <= 20 &&
-    (pathLength === 0 || ["mixed", "plain", "binary"].includes(celltype));
-  if (!ok) badRequest(DatabaseMessage.expressionConstraint);
-  file.putExpression({ checksum, pathText, celltype: celltype as string, targetCelltype: targetCelltype as string, result });
+  const celltypesOk = typeof input === "string" && typeof output === "string" && input.length <= 20 && output.length <= 20;
+  const olderRulesOk = celltypes.shape === "newer" ||
+    (pathLength !== null && pathText.length <= 100 && (pathLength === 0 || ["mixed", "plain", "binary"].includes(input as string)));
+  if (!celltypesOk || !olderRulesOk) badRequest(DatabaseMessage.expressionConstraint);
+  const conflict = file.putExpression({ checksum, pathText, celltype: input, targetCelltype: output, result });
+  if (conflict) fail(CONFLICT_ANSWERS[conflict].status, CONFLICT_ANSWERS[conflict].message);
+}
+
+/**
+ * PUT `hash_type` (services-spec §9): a well-formed word (an integer, never a bool) or 400;
+ * then the tighten-only rule: equal or looser keeps the stored word (200), tighter replaces it,
+ * contradictory is a 409 and keeps it.
+ */
+function putHashType(file: DatabaseFile, checksum: Checksum, request: JsonObject): void {
+  const word = request.value;
+  if (!has(request, "value") || !isValidHashTypeWord(word)) badRequest(DatabaseMessage.malformedHashTypePut);
+  const { stored, outcome } = file.putHashType(checksum, word, settleHashType);
+  if (outcome === "conflict") fail(DatabaseStatus.conflict, hashTypeConflictMessage(checksum, stored!, word));
 }
 
 function putBucketProbe(file: DatabaseFile, request: JsonObject): void {
@@ -274,6 +297,8 @@ function put(file: DatabaseFile, type: DatabaseRequestType, checksum: Checksum, 
     }
     case "expression":
       return putExpression(file, checksum, request);
+    case "hash_type":
+      return putHashType(file, checksum, request);
     default:
       badRequest(DatabaseMessage.unknownType);
   }

@@ -19,6 +19,8 @@ export const DATABASE_PROTOCOL = ["seamless", "database", "2.2"] as const;
 export const DATABASE_REQUEST_TYPES = [
   "protocol", "buffer_info", "syntactic_to_semantic", "semantic_to_syntactic", "transformation", "metadata",
   "bucket_probe", "expression", "irreproducible", "rev_expression", "rev_transformations",
+  // Newer than DB @300b13c (services-spec §9): HashType words per checksum.
+  "hash_type",
 ] as const;
 
 /** A request type. */
@@ -64,7 +66,13 @@ export const DatabaseMessage = {
   expressionConstraint: "Malformed expression request (constraint violation)",
   malformedBucketProbePut: "Malformed PUT bucket_probe request",
   malformedBucketProbe: "Malformed bucket_probe request",
+  malformedHashTypePut: "Malformed PUT hash_type request",
 } as const;
+
+/** The 409 text of a contradictory HashType word (UNCERTAIN: upstream logs this text; its body is not pinned). */
+export function hashTypeConflictMessage(checksum: Checksum, stored: number, incoming: number): string {
+  return `Conflicting HashType for ${checksum}: stored=${stored}, incoming=${incoming}`;
+}
 
 /** The body of an error answer. */
 export function errorBody(message: string): string {
@@ -87,7 +95,8 @@ export type DatabaseConflict =
   | "record-result-differs"
   | "record-differs"
   | "irreproducible-result-missing"
-  | "record-result-differs-from-irreproducible";
+  | "record-result-differs-from-irreproducible"
+  | "expression-result-differs";
 
 /** Status and message of each refused write (services-spec §3.4). */
 export const CONFLICT_ANSWERS: Record<DatabaseConflict, { status: number; message: string }> = {
@@ -97,6 +106,7 @@ export const CONFLICT_ANSWERS: Record<DatabaseConflict, { status: number; messag
   "record-differs": { status: 409, message: "Execution record already exists with different metadata" },
   "irreproducible-result-missing": { status: 404, message: "Transformation does not have the irreproducible result" },
   "record-result-differs-from-irreproducible": { status: 409, message: "Stored metadata result does not match irreproducible result" },
+  "expression-result-differs": { status: 409, message: "Expression already exists with different result" },
 };
 
 /** A parsed wire checksum, or why not. */
@@ -166,7 +176,38 @@ export const DatabaseRequests = {
   setIrreproducible: (tf: Checksum, result: Checksum): DatabaseRequest => ({ type: "irreproducible", checksum: tf, result }),
   getBucketProbe: (bucketKind: string, label: string): DatabaseRequest => ({ type: "bucket_probe", bucket_kind: bucketKind, label }),
   setBucketProbe: (probe: BucketProbe): DatabaseRequest => ({ type: "bucket_probe", ...probe }),
+  getHashType: (checksum: Checksum): DatabaseRequest => ({ type: "hash_type", checksum }),
+  setHashType: (checksum: Checksum, word: number): DatabaseRequest => ({ type: "hash_type", checksum, value: word }),
+  /** The newer shape (services-spec §9): `input_celltype` is what the input is read as, `celltype` what comes out. */
+  getExpression: (key: ExpressionKey): DatabaseRequest => ({ type: "expression", checksum: key.checksum, path: key.path, input_celltype: key.inputCelltype, celltype: key.celltype }),
+  setExpression: (key: ExpressionKey, result: Checksum): DatabaseRequest => ({ ...DatabaseRequests.getExpression(key), value: result }),
+  getRevExpressions: (result: Checksum): DatabaseRequest => ({ type: "rev_expression", checksum: result }),
 } as const;
+
+/** The identity of an expression: input checksum, path (any JSON), input celltype, result celltype. */
+export interface ExpressionKey {
+  checksum: Checksum;
+  path: unknown;
+  inputCelltype: string;
+  celltype: string;
+}
+
+/** A `rev_expression` item: an expression key and its result. */
+export interface ExpressionEntry extends ExpressionKey {
+  result: Checksum;
+}
+
+/**
+ * The celltypes of an expression request in either shape: the newer one (`input_celltype`,
+ * `celltype`) when `input_celltype` is present, else DB @300b13c's (`celltype` for the input,
+ * `target_celltype` for the result). The stored columns are the older names.
+ */
+export function expressionCelltypes(request: Record<string, unknown>): { shape: "newer" | "older"; input: unknown; output: unknown; present: boolean } {
+  if (Object.hasOwn(request, "input_celltype")) {
+    return { shape: "newer", input: request.input_celltype, output: request.celltype, present: Object.hasOwn(request, "celltype") };
+  }
+  return { shape: "older", input: request.celltype, output: request.target_celltype, present: Object.hasOwn(request, "celltype") && Object.hasOwn(request, "target_celltype") };
+}
 
 /** A bucket probe as the database stores and answers it (services-spec §3.3 `bucket_probe`). */
 export interface BucketProbe {
@@ -223,6 +264,27 @@ export function decodeChecksumListAnswer(text: string): Checksum[] {
   });
 }
 
+/** Decodes a `hash_type` answer: a well-formed word. */
+export function decodeHashTypeAnswer(text: string): number {
+  const value = decodeJsonAnswer(text);
+  if (!isValidHashTypeWord(value)) throw new MalformedAnswerError(`expected a HashType word, got "${text.slice(0, 80)}"`);
+  return value;
+}
+
+/** Decodes a `rev_expression` answer in either item shape (newer: `input_celltype`/`celltype`; DB @300b13c: `celltype`/`target_celltype`). */
+export function decodeRevExpressionsAnswer(text: string): ExpressionEntry[] {
+  const value = decodeJsonAnswer(text);
+  if (!Array.isArray(value)) throw new MalformedAnswerError("expected a JSON list");
+  return value.map((item) => {
+    if (!item || typeof item !== "object") throw new MalformedAnswerError("expected expression objects");
+    const { shape: _shape, input, output } = expressionCelltypes(item as Record<string, unknown>);
+    const checksum = parseDatabaseChecksum((item as Record<string, unknown>).checksum);
+    const result = parseDatabaseChecksum((item as Record<string, unknown>).result);
+    if (!checksum.ok || !result.ok || typeof input !== "string" || typeof output !== "string") throw new MalformedAnswerError(`expected an expression, got ${JSON.stringify(item).slice(0, 200)}`);
+    return { checksum: checksum.checksum, path: (item as Record<string, unknown>).path, inputCelltype: input, celltype: output, result: result.checksum };
+  });
+}
+
 /** Decodes a JSON answer (sent as text/plain, services-spec §3.2). */
 export function decodeJsonAnswer(text: string): unknown {
   try {
@@ -230,4 +292,88 @@ export function decodeJsonAnswer(text: string): unknown {
   } catch {
     throw new MalformedAnswerError(`expected JSON, got "${text.slice(0, 80)}"`);
   }
+}
+
+// --- HashType words (services-spec §9; upstream contract "HashType", *The word*) ------------
+
+/**
+ * A HashType word is a 13-bit integer: kind in bits 0–3, length bucket in 4–5, NumPy dtype
+ * class in 6–7, rank in 8–9, flags in 10–12. The database checks that a word is well formed,
+ * not that it is true, and only ever tightens the word it holds.
+ */
+export const HashTypeKind = {
+  rawBytes: 0, numpy: 1, mixedObject: 2, mixedArray: 3, rawText: 4, jsonObject: 5, jsonArray: 6, jsonString: 7, jsonNumber: 8,
+  untested: 9, utf8Untested: 10, jsonUntested: 11,
+} as const;
+
+/** HashType flag bits (after the shift). `semantic` is retired: a word carrying it is malformed. */
+export const HashTypeFlag = { numericScalar: 1, numpyBytes: 2, semantic: 4 } as const;
+
+/** The word's fields. */
+export interface HashTypeFields {
+  kind: number;
+  length: number;
+  dtype: number;
+  rank: number;
+  flags: number;
+}
+
+const HASH_TYPE_WORD_LIMIT = 1 << 13;
+/** The highest kind number in use; UNCERTAIN: upstream plans `JSON_NULL = 12`, not yet in its code. */
+const HASH_TYPE_MAX_KIND = HashTypeKind.jsonUntested;
+const UTF8_KINDS = new Set<number>([4, 5, 6, 7, 8, 10, 11]);
+const JSON_KINDS = new Set<number>([5, 6, 7, 8, 11]);
+
+/** Packs the fields into a word (no validation). */
+export function packHashType(fields: Partial<HashTypeFields> & Pick<HashTypeFields, "kind" | "length">): number {
+  return fields.kind | (fields.length << 4) | ((fields.dtype ?? 0) << 6) | ((fields.rank ?? 0) << 8) | ((fields.flags ?? 0) << 10);
+}
+
+/** Splits a word into its fields (no validation). */
+export function unpackHashType(word: number): HashTypeFields {
+  return { kind: word & 0xf, length: (word >> 4) & 3, dtype: (word >> 6) & 3, rank: (word >> 8) & 3, flags: (word >> 10) & 7 };
+}
+
+/**
+ * Whether `value` is a well-formed HashType word: an integer (not a bool, not a float) in
+ * [0, 2^13) whose kind exists, whose dtype is set exactly for NumPy, whose rank is non-scalar
+ * only for NumPy, whose NUMPY_BYTES flag sits only on a non-numeric NumPy scalar, whose
+ * NUMERIC_SCALAR flag sits only on a JSON string or number (and always on a number), and which
+ * does not carry the retired SEMANTIC bit.
+ */
+export function isValidHashTypeWord(value: unknown): value is number {
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 0 || value >= HASH_TYPE_WORD_LIMIT) return false;
+  const { kind, dtype, rank, flags } = unpackHashType(value);
+  if (kind > HASH_TYPE_MAX_KIND) return false;
+  const numpy = kind === HashTypeKind.numpy;
+  if ((dtype !== 0) !== numpy) return false;
+  if (rank !== 0 && !numpy) return false;
+  if (flags & HashTypeFlag.numpyBytes && !(numpy && dtype === 2 && rank === 0)) return false;
+  if (kind === HashTypeKind.jsonNumber && !(flags & HashTypeFlag.numericScalar)) return false;
+  if (flags & HashTypeFlag.numericScalar && kind !== HashTypeKind.jsonNumber && kind !== HashTypeKind.jsonString) return false;
+  return !(flags & HashTypeFlag.semantic);
+}
+
+/**
+ * Whether `tighter` holds every tested fact of `looser`: the same length bucket, and then
+ * UNTESTED is implied by any word, UTF8_UNTESTED by any UTF-8 word, JSON_UNTESTED by any JSON
+ * word, and a concrete word only by itself (all fields, flags included).
+ */
+export function hashTypeImplies(tighter: number, looser: number): boolean {
+  const t = unpackHashType(tighter);
+  const l = unpackHashType(looser);
+  if (t.length !== l.length) return false;
+  if (l.kind === HashTypeKind.untested) return true;
+  if (l.kind === HashTypeKind.utf8Untested) return UTF8_KINDS.has(t.kind);
+  if (l.kind === HashTypeKind.jsonUntested) return JSON_KINDS.has(t.kind);
+  return tighter === looser;
+}
+
+/** What a PUT of `incoming` does to a stored word: keep it (equal or looser), replace it, or refuse (409). */
+export type HashTypeOutcome = "keep" | "replace" | "conflict";
+
+/** The tighten-only rule shared by every holder of HashType words. */
+export function settleHashType(stored: number, incoming: number): HashTypeOutcome {
+  if (stored === incoming || hashTypeImplies(stored, incoming)) return "keep";
+  return hashTypeImplies(incoming, stored) ? "replace" : "conflict";
 }

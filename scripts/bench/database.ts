@@ -1,28 +1,14 @@
 /**
  * `seamless database` throughput: 8 keep-alive connections sending transformation GETs and
- * PUTs, against a bare `Bun.serve` answering a constant (same client, same run). Then a
- * `seamless run` cache hit through a running database + hashserver against the embedded hit.
+ * PUTs, against a bare `Bun.serve` answering a constant (same client, same run). The
+ * `seamless run` cache hit through a running database + hashserver is in `run.ts`.
  */
-import { readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { BINARY, median, medianTime, removeDir, report, scratchDir, timeCommand } from "./harness.ts";
+import { BINARY, removeDir, report, scratchDir, startWithStatusFile } from "./harness.ts";
 
 const CONNECTIONS = 8;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
-
-/** Starts a server process with a status file and waits until it says running. */
-async function startWithStatusFile(argv: string[], dir: string, env: Record<string, string | undefined>): Promise<{ port: number; stop: () => void }> {
-  const statusFile = join(dir, `status-${Math.random().toString(36).slice(2)}.json`);
-  writeFileSync(statusFile, "{}");
-  const child = Bun.spawn([...argv, "--port", "0", "--status-file", statusFile], { cwd: dir, env, stdout: "ignore", stderr: "inherit" });
-  for (let i = 0; i < 400; i++) {
-    const status = JSON.parse(readFileSync(statusFile, "utf8"));
-    if (status.status === "running") return { port: status.port, stop: () => child.kill() };
-    await Bun.sleep(25);
-  }
-  child.kill();
-  throw new Error(`${argv.join(" ")} did not start`);
-}
 
 /** A bare Bun.serve in its own process, answering every request with a constant. */
 async function startBareServer(dir: string): Promise<{ port: number; stop: () => void }> {
@@ -134,27 +120,6 @@ try {
   const dbPut = await measure(database.port, "PUT", putBody, 200);
   report("database PUT transformation (new keys), 8 connections", `${dbPut.toFixed(0)}/s = ${(dbPut / barePut).toFixed(2)}x bare Bun.serve (${barePut.toFixed(0)}/s)`, ">= 5,000/s", dbPut >= 5_000);
 
-  // seamless run: cache hit through running servers vs the embedded cache, same run.
-  const bufferDir = join(dir, "buffers");
-  Bun.spawnSync(["mkdir", "-p", bufferDir]);
-  const hashserver = await startWithStatusFile([BINARY, "hashserver", bufferDir, "--writable"], dir, env);
-  stops.push(hashserver.stop);
-  writeFileSync(join(dir, "small.txt"), "a\nb\nc\n");
-  const remoteEnv = { ...env, SEAMLESS_CACHE: join(dir, "cache-remote"), SEAMLESS_DATABASE: `http://127.0.0.1:${database.port}`, SEAMLESS_HASHSERVER: `http://127.0.0.1:${hashserver.port}` };
-  const embedded = medianTime([BINARY, "run", "wc -l small.txt"], 31, { cwd: dir, env, warmup: 2 });
-  const remote = medianTime([BINARY, "run", "wc -l small.txt"], 31, { cwd: dir, env: remoteEnv, warmup: 2 });
-  report("run cache hit via database + hashserver (median of 31)", `${remote.toFixed(1)} ms (embedded hit ${embedded.toFixed(1)} ms)`, "<= 25 ms", remote <= 25);
-  // BASE_BINARY=path/to/an/older/seamless: the embedded hit before this change, same cache, alternating runs.
-  const base = process.env.BASE_BINARY;
-  if (base) {
-    const ours: number[] = [];
-    const theirs: number[] = [];
-    for (let i = 0; i < 31; i++) {
-      ours.push(timeCommand([BINARY, "run", "wc -l small.txt"], { cwd: dir, env }));
-      theirs.push(timeCommand([base, "run", "wc -l small.txt"], { cwd: dir, env }));
-    }
-    report("embedded cache hit vs BASE_BINARY (alternating, medians of 31)", `${median(ours).toFixed(1)} ms vs ${median(theirs).toFixed(1)} ms`, "not slower", median(ours) <= median(theirs) * 1.05);
-  }
 } finally {
   for (const stop of stops) stop();
   removeDir(dir);

@@ -2,7 +2,7 @@
  * Shared bits of the benchmarks: the binary, timing of whole commands, temp dirs, and a
  * results table. Benchmarks print ratios against a baseline measured in the same run.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
@@ -55,4 +55,35 @@ export async function makeLargeFile(path: string, size: number): Promise<void> {
     writer.write(chunk.subarray(0, Math.min(chunk.length, size - written)));
   }
   await writer.end();
+}
+
+/** Starts a server process (`seamless hashserver`, `database`, …) on port 0 with a status file; resolves once it says running. */
+export async function startWithStatusFile(argv: string[], dir: string, env: Record<string, string | undefined>): Promise<{ port: number; stop: () => void }> {
+  const statusFile = join(dir, `status-${Math.random().toString(36).slice(2)}.json`);
+  writeFileSync(statusFile, "{}");
+  const child = Bun.spawn([...argv, "--port", "0", "--status-file", statusFile], { cwd: dir, env, stdout: "ignore", stderr: "inherit" });
+  for (let i = 0; i < 400; i++) {
+    const status = JSON.parse(readFileSync(statusFile, "utf8"));
+    if (status.status === "running") return { port: status.port, stop: () => child.kill() };
+    await Bun.sleep(25);
+  }
+  child.kill();
+  throw new Error(`${argv.join(" ")} did not start`);
+}
+
+/**
+ * Times commands in alternation (the order flips every round), so that a shared machine's
+ * changing load falls on all of them alike.
+ *
+ * @returns the median wall milliseconds of each command, in the order given
+ */
+export function alternatingMedians(commands: { argv: string[]; env?: Record<string, string | undefined> }[], rounds: number, cwd: string): number[] {
+  for (const command of commands) timeCommand(command.argv, { cwd, env: command.env });
+  const times: number[][] = commands.map(() => []);
+  for (let round = 0; round < rounds; round++) {
+    const order = commands.map((_, i) => i);
+    if (round % 2) order.reverse();
+    for (const i of order) times[i]!.push(timeCommand(commands[i]!.argv, { cwd, env: commands[i]!.env }));
+  }
+  return times.map(median);
 }

@@ -191,10 +191,10 @@ describe("createDatabaseHandler() rules of services-spec §3.3–§3.4", () => {
     expect(nonHex.body).toStartWith("ERROR: Malformed PUT semantic-to-syntactic request");
   }));
 
-  test("expression: upsert, constraints, rev_expression", withServer(async (h) => {
+  test("expression: write-once, constraints, rev_expression", withServer(async (h) => {
     const key = { checksum: D, path: ["a", 0], celltype: "mixed", target_celltype: "int" };
-    await send(h, "PUT", { type: "expression", ...key, value: E });
     await send(h, "PUT", { type: "expression", ...key, value: B });
+    expect(await send(h, "PUT", { type: "expression", ...key, value: E })).toMatchObject({ status: 409, body: "ERROR: Expression already exists with different result" });
     expect(await send(h, "GET", { type: "expression", ...key })).toMatchObject({ status: 200, body: B });
     expect(await send(h, "GET", { type: "rev_expression", checksum: B })).toMatchObject({ status: 200, body: `[{"checksum": "${D}", "path": ["a", 0], "celltype": "mixed", "target_celltype": "int", "result": "${B}"}]` });
     expect(await send(h, "GET", { type: "expression", ...key, path: ["a"] })).toMatchObject({ status: 404 });
