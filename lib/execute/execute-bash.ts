@@ -17,6 +17,7 @@ import { runBash, type BashOutcome } from "./spawn.ts";
 import { loadEnvironment, planExecution, runAsPlanned, type ScriptRunner } from "./environment.ts";
 import { makeResultTargetDirs } from "./result-dirs.ts";
 import { followFile } from "./follow-file.ts";
+import { RUN_PROLOGUE, SPEC_PROLOGUE } from "./_prologue.ts";
 
 /** A transformation whose bash code failed; carries the command's stderr (for the run log). */
 export class TransformationFailedError extends SeamlessError {
@@ -81,14 +82,13 @@ export async function executeBashTransformation(dict: TransformationDict, store:
   const codeBytes = await store.get(codeEntry[2]);
   if (!codeBytes) throw new NotFoundError(`Cannot load the code of the transformation: buffer "${codeEntry[2]}" not found in ${store.location}`);
   const code = Buffer.from(codeBytes).toString("utf8").replace(/\n+$/, "");
-  const prologue = "set -u -e\ntrap 'jobs -p | xargs -r kill' EXIT\n";
   const warn = (text: string) => hooks.onWarning?.(text);
   const plan = planExecution(await loadEnvironment(dict, store), warn);
   // A container sees only the workspace: pins are written into it, not linked to the buffer directory.
   const workspace = await materializeWorkspace(dict, store, { linkBuffers: plan.engines.length === 0 });
   try {
     const run: ScriptRunner = (launcher, script) => {
-      writeTransformScript(workspace, script);
+      writeTransformScript(workspace, script.replace(RUN_PROLOGUE, SPEC_PROLOGUE));
       makeResultTargetDirs(workspace.dir, code);
       const followed = hooks.onResultBytes ? followFile(join(workspace.dir, "RESULT"), hooks.onResultBytes) : null;
       return runBash(script, {
@@ -107,7 +107,7 @@ export async function executeBashTransformation(dict: TransformationDict, store:
         throw error;
       }).finally(() => followed?.finish());
     };
-    const outcome = await runAsPlanned(plan, workspace.dir, Object.keys(workspace.env), prologue, code, run, warn);
+    const outcome = await runAsPlanned(plan, workspace.dir, Object.keys(workspace.env), RUN_PROLOGUE, code, run, warn);
     workspace.linked.verifyUnchanged();
     if (outcome.timedOut) throw new TransformationFailedError(failureMessage(code, `Error: Timed out after ${(hooks.timeoutMs ?? 0) / 1000} s`, outcome));
     if (outcome.exitCode !== 0) {
