@@ -8,7 +8,8 @@
  * @module
  */
 import { InterruptedError } from "../errors.ts";
-import { createProcessTree, killProcessTree, PROCESS_TREE_ENV } from "./process-tree.ts";
+import { createProcessTree, killProcessTree } from "./process-tree.ts";
+import { guardProcessTree } from "./_watchdog.ts";
 
 /** What a finished bash process reports. */
 export interface BashOutcome {
@@ -47,39 +48,6 @@ export interface RunBashOptions {
 
 const MAX_COLLECTED = 8 * 1024 * 1024;
 
-/**
- * A watchdog beside each job: bash blocked on a pipe from us. We write "done" when the job is
- * over; if we die first (kill -9), the pipe closes and the watchdog kills every process that
- * carries the job's marker at once, instead of leaving them to the next run's reaping.
- */
-const WATCHDOG_SCRIPT = `IFS= read -r line
-[ "$line" = done ] && exit 0
-for round in 1 2 3; do
-  for dir in /proc/[0-9]*; do
-    while IFS= read -r -d '' entry; do
-      case "$entry" in
-        ${PROCESS_TREE_ENV}=*) case ":\${entry#*=}:" in *":$1:"*) kill -9 "\${dir#/proc/}" 2>/dev/null;; esac; break;;
-      esac
-    done < "$dir/environ" 2>/dev/null
-  done
-  sleep 0.2
-done`;
-
-/** Starts the watchdog of a job; returns the function that dismisses it. */
-function startWatchdog(marker: string, env: Record<string, string | undefined>): () => void {
-  try {
-    const watchdog = Bun.spawn(["/bin/bash", "-c", WATCHDOG_SCRIPT, "seamless-watchdog", marker], { env, stdin: "pipe", stdout: "ignore", stderr: "ignore", detached: true });
-    watchdog.unref();
-    return () => {
-      try {
-        watchdog.stdin.write("done\n");
-        void watchdog.stdin.end();
-      } catch {}
-    };
-  } catch {
-    return () => {}; // no watchdog: the next run reaps what a killed one left
-  }
-}
 /** How long the pipes are still read after every process of the job is gone or killed. */
 const PIPE_DRAIN_MS = 1000;
 
@@ -123,6 +91,18 @@ function pump(stream: ReadableStream<Uint8Array>, onChunk: (text: string) => voi
   return { done, cancel: () => void reader.cancel().catch(() => {}) };
 }
 
+/** Starts `/bin/bash -c script` (through the launcher) in its own process group, marked with `treeEnv`. */
+function spawnJob(script: string, options: RunBashOptions, treeEnv: Record<string, string>) {
+  return Bun.spawn([...(options.launcher ?? []), "/bin/bash", "-c", script], {
+    cwd: options.cwd,
+    env: { ...options.env, ...treeEnv },
+    stdin: "inherit",
+    stdout: "pipe",
+    stderr: "pipe",
+    detached: true,
+  });
+}
+
 /**
  * Runs `/bin/bash -c script` and ends every process it started.
  *
@@ -133,17 +113,17 @@ export async function runBash(script: string, options: RunBashOptions): Promise<
   if (options.signal?.aborted) throw new InterruptedError("Canceled before the command started");
   const started = performance.now();
   const tree = createProcessTree(options.env);
-  const child = Bun.spawn([...(options.launcher ?? []), "/bin/bash", "-c", script], {
-    cwd: options.cwd,
-    env: { ...options.env, ...tree.env },
-    stdin: "inherit",
-    stdout: "pipe",
-    stderr: "pipe",
-    detached: true,
-  });
+  // Guarded before it starts: if this process is killed at any moment from here on, the job dies too.
+  const releaseGuard = guardProcessTree(tree.marker);
+  let child: ReturnType<typeof spawnJob>;
+  try {
+    child = spawnJob(script, options, tree.env);
+  } catch (error) {
+    releaseGuard();
+    throw error;
+  }
   tree.attach(child.pid);
   options.onStarted?.(child.pid);
-  const dismissWatchdog = startWatchdog(tree.marker, options.env);
   let pending = "";
   const stdoutTail = new TailText(MAX_COLLECTED);
   const stderr = new TailText(MAX_COLLECTED);
@@ -186,7 +166,7 @@ export async function runBash(script: string, options: RunBashOptions): Promise<
     stderrPump.cancel();
     await drained;
   } finally {
-    dismissWatchdog();
+    releaseGuard();
     options.signal?.removeEventListener("abort", onAbort);
     if (timer) clearTimeout(timer);
   }
