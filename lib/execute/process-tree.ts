@@ -36,6 +36,8 @@ export interface ProcessTree {
   rootPid: number | null;
   /** The root's start time: no process of the job started before it. */
   rootStartTicks: number | null;
+  /** The machine's count of created tasks when the root was attached (bounds pid reuse since); null or absent when unknown. */
+  rootForkCount?: number | null;
   /** Records the root process of the job. */
   attach(pid: number): void;
 }
@@ -55,6 +57,7 @@ interface ProcInfo {
 }
 
 const statBuffer = Buffer.allocUnsafe(4096);
+
 
 /** Reads `/proc/<pid>/stat`; null when the process is gone. */
 function readStat(pid: number): ProcInfo | null {
@@ -136,7 +139,10 @@ export function createProcessTree(baseEnv: Record<string, string | undefined> = 
     env: { [PROCESS_TREE_ENV]: outer ? `${outer}:${marker}` : marker },
     rootPid: null,
     rootStartTicks: null,
+    rootForkCount: null,
     attach(pid: number) {
+      // A moment after the root started: the few tasks created in between are within the margin of processesSinceRoot().
+      this.rootForkCount = forkCount();
       this.rootPid = pid;
       const ticks = processStartTicks(pid);
       this.rootStartTicks = ticks === null ? null : Number(ticks);
@@ -168,6 +174,9 @@ function markersOf(pid: number, lookAgainIfEmpty = false): string[] | null {
   return environ.slice(start, end < 0 ? undefined : end).split(":");
 }
 
+/** How many processes the last full listing found: beyond that many pids, probing a range costs more than listing. */
+let processCount = 256;
+
 function allProcesses(): ProcInfo[] {
   let names: string[];
   try {
@@ -180,6 +189,54 @@ function allProcesses(): ProcInfo[] {
     const code = name.charCodeAt(0);
     if (code < 48 || code > 57) continue;
     const info = readStat(Number(name));
+    if (info) infos.push(info);
+  }
+  processCount = infos.length;
+  return infos;
+}
+
+function readNumber(path: string): number | null {
+  try {
+    const value = Number.parseFloat(readFileSync(path, "latin1"));
+    return Number.isFinite(value) ? value : null;
+  } catch {
+    return null;
+  }
+}
+
+let pidMax: number | null | undefined;
+
+/** Tasks (processes and threads) created since boot, machine-wide: each took a pid. */
+function forkCount(): number | null {
+  try {
+    const match = /\nprocesses (\d+)/.exec(readFileSync("/proc/stat", "latin1"));
+    return match ? Number(match[1]) : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The processes that can belong to a job, found without listing /proc: every process of a job
+ * started after its root, and Linux hands out pids in increasing order, wrapping at pid_max. So
+ * while the pids cannot have wrapped since the root started, the job's processes all have pids
+ * from the root's up to the last one handed out (`ns_last_pid`), and probing that range is
+ * cheaper than listing every process when it is shorter than the process table (a short job,
+ * or a quiet machine). Null when the shortcut does not hold: the last pid is below the root's
+ * (wrapped), or so many tasks were created since the root was attached that they could have
+ * wrapped all the way round, or the range is long. Known gap, as for any pid-based reasoning:
+ * pids chosen by hand (checkpoint/restore writing `ns_last_pid`, privileged).
+ */
+function processesSinceRoot(tree: ProcessTree): ProcInfo[] | null {
+  if (tree.rootPid === null || tree.rootStartTicks === null || tree.rootForkCount == null) return null;
+  const last = readNumber("/proc/sys/kernel/ns_last_pid");
+  if (last === null || last < tree.rootPid || last - tree.rootPid >= processCount) return null;
+  pidMax ??= readNumber("/proc/sys/kernel/pid_max");
+  const forks = forkCount();
+  if (!pidMax || forks === null || forks - tree.rootForkCount >= pidMax / 2) return null;
+  const infos: ProcInfo[] = [];
+  for (let pid = tree.rootPid; pid <= last; pid++) {
+    const info = readStat(pid);
     if (info) infos.push(info);
   }
   return infos;
@@ -208,7 +265,7 @@ function withDescendants(all: ProcInfo[], selected: Set<number>): Set<number> {
  * @returns the pids, ascending
  */
 export function listProcessTree(tree: ProcessTree): number[] {
-  const all = allProcesses();
+  const all = processesSinceRoot(tree) ?? allProcesses();
   const selected = new Set<number>();
   for (const info of all) {
     if (info.pid === process.pid || info.state === "Z" || info.state === "X") continue;
