@@ -9,7 +9,7 @@
  */
 import { InterruptedError } from "../errors.ts";
 import { createProcessTree, killProcessTree } from "./process-tree.ts";
-import { guardProcessTree } from "./_watchdog.ts";
+import { guardJob } from "./_watchdog.ts";
 
 /** What a finished bash process reports. */
 export interface BashOutcome {
@@ -114,7 +114,7 @@ export async function runBash(script: string, options: RunBashOptions): Promise<
   const started = performance.now();
   const tree = createProcessTree(options.env);
   // Guarded before it starts: if this process is killed at any moment from here on, the job dies too.
-  const releaseGuard = guardProcessTree(tree.marker);
+  const releaseGuard = guardJob();
   let child: ReturnType<typeof spawnJob>;
   try {
     child = spawnJob(script, options, tree.env);

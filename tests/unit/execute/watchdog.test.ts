@@ -71,10 +71,11 @@ describe("the process watchdog", () => {
     using dir = tempDir();
     const [first, escapee, second] = [uniqueSleep(), uniqueSleep(), uniqueSleep()];
     try {
-      const owner = startOwner(dir.path, [`sleep ${first}`, `setsid sleep ${escapee} & sleep ${second}`]);
+      // The quick job is over before the kill: the others must stay guarded after it ended.
+      const owner = startOwner(dir.path, ["echo quick", `sleep ${first}`, `setsid sleep ${escapee} & sleep ${second}`]);
       await owner.lineSeen("started");
       await waitFor("the commands to start", () => [first, escapee, second].every((s) => processesRunning(`sleep ${s}`).length > 0));
-      expect(watchdogsOf(owner.child.pid)).toHaveLength(1); // one for both jobs
+      expect(watchdogsOf(owner.child.pid)).toHaveLength(1); // one for all jobs
       owner.child.kill("SIGKILL");
       await owner.child.exited;
       await waitFor("the watchdog to kill the orphaned commands", () => [first, escapee, second].every((s) => processesRunning(`sleep ${s}`).length === 0));
