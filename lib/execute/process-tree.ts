@@ -150,28 +150,48 @@ export function createProcessTree(baseEnv: Record<string, string | undefined> = 
   };
 }
 
-/** The markers a process carries, or null when its environment cannot be read. */
-function markersOf(pid: number, lookAgainIfEmpty = false): string[] | null {
-  let environ: string;
+function readEnviron(pid: number): string | null {
   try {
-    environ = readFileSync(`/proc/${pid}/environ`, "latin1");
-    // A user process caught in the middle of exec shows an empty environment for an instant (a
-    // `setsid sleep` whose marker would then be missed): look again a moment later. Only asked
-    // for a job's own candidates (younger than its root); kernel threads (children of kthreadd,
-    // pid 2) and init have no environment at all.
-    for (let tries = 0; lookAgainIfEmpty && environ === "" && pid > 2 && readStat(pid)?.ppid !== 2 && tries < 3; tries++) {
-      Bun.sleepSync(1);
-      environ = readFileSync(`/proc/${pid}/environ`, "latin1");
-    }
+    return readFileSync(`/proc/${pid}/environ`, "latin1");
   } catch {
     return null;
   }
+}
+
+function markersIn(environ: string): string[] {
   const key = `${PROCESS_TREE_ENV}=`;
   const at = environ.startsWith(key) ? 0 : environ.indexOf(`\0${key}`);
   if (at < 0) return [];
   const start = at === 0 ? key.length : at + 1 + key.length;
   const end = environ.indexOf("\0", start);
   return environ.slice(start, end < 0 ? undefined : end).split(":");
+}
+
+/** The markers a process carries, or null when its environment cannot be read. */
+function markersOf(pid: number): string[] | null {
+  const environ = readEnviron(pid);
+  return environ === null ? null : markersIn(environ);
+}
+
+/**
+ * Whether each of a job's candidates (younger than its root) carries `marker`. A user process
+ * caught in the middle of exec shows an empty environment for an instant (a `setsid sleep`
+ * whose marker would then be missed): those are looked at again, all together, up to three
+ * times a millisecond apart (one wait per scan, not one per process). Kernel threads (children
+ * of kthreadd, pid 2) and init have no environment at all.
+ */
+function carriersAmong(pids: number[], marker: string): number[] {
+  const environs = new Map(pids.map((pid) => [pid, readEnviron(pid)]));
+  for (let tries = 0; tries < 3; tries++) {
+    const blank = pids.filter((pid) => environs.get(pid) === "" && pid > 2 && readStat(pid)?.ppid !== 2);
+    if (blank.length === 0) break;
+    Bun.sleepSync(1);
+    for (const pid of blank) environs.set(pid, readEnviron(pid));
+  }
+  return pids.filter((pid) => {
+    const environ = environs.get(pid);
+    return environ != null && markersIn(environ).includes(marker);
+  });
 }
 
 /** How many processes the last full listing found: beyond that many pids, probing a range costs more than listing. */
@@ -267,12 +287,14 @@ function withDescendants(all: ProcInfo[], selected: Set<number>): Set<number> {
 export function listProcessTree(tree: ProcessTree): number[] {
   const all = processesSinceRoot(tree) ?? allProcesses();
   const selected = new Set<number>();
+  const candidates: number[] = [];
   for (const info of all) {
     if (info.pid === process.pid || info.state === "Z" || info.state === "X") continue;
     if (tree.rootPid !== null && (info.pid === tree.rootPid || info.pgid === tree.rootPid)) selected.add(info.pid);
     else if (tree.rootStartTicks !== null && Number(info.startTicks) < tree.rootStartTicks) continue; // older than the job
-    else if (markersOf(info.pid, true)?.includes(tree.marker)) selected.add(info.pid);
+    else candidates.push(info.pid);
   }
+  for (const pid of carriersAmong(candidates, tree.marker)) selected.add(pid);
   withDescendants(all.filter((info) => info.state !== "Z" && info.pid !== process.pid), selected);
   return [...selected].sort((a, b) => a - b);
 }
