@@ -3,7 +3,7 @@
  * bash in its own process group, result from `RESULT` (file → bytes, directory → deep index).
  * @module
  */
-import { existsSync, readFileSync, rmSync, statSync } from "node:fs";
+import { readFileSync, rmSync, statSync, type Stats } from "node:fs";
 import { join } from "node:path";
 import type { Checksum } from "../checksum/checksum.ts";
 import { computeChecksum, hashFileRaw } from "../checksum/sha256.ts";
@@ -58,6 +58,15 @@ export interface ExecutionHooks {
    * command: its stdout, live). The result itself is read from the finished file as always.
    */
   onResultBytes?: (bytes: Uint8Array) => void;
+}
+
+/** `statSync`, or null wherever `existsSync` would say false (missing, dangling link, link loop). */
+function statOrNull(path: string): Stats | null {
+  try {
+    return statSync(path);
+  } catch {
+    return null;
+  }
 }
 
 function failureMessage(code: string, detail: string, outcome: BashOutcome | null): string {
@@ -115,8 +124,9 @@ export async function executeBashTransformation(dict: TransformationDict, store:
       throw new TransformationFailedError(failureMessage(code, detail, outcome), outcome.stderr);
     }
     const resultPath = join(workspace.dir, "RESULT");
-    if (!existsSync(resultPath)) throw new TransformationFailedError(failureMessage(code, "Error: Result file/folder RESULT does not exist", outcome), outcome.stderr);
-    if (statSync(resultPath).isDirectory()) {
+    const resultStat = statOrNull(resultPath);
+    if (!resultStat) throw new TransformationFailedError(failureMessage(code, "Error: Result file/folder RESULT does not exist", outcome), outcome.stderr);
+    if (resultStat.isDirectory()) {
       const files = walkDirectory(resultPath, null);
       if (files.length === 0) throw new TransformationFailedError(failureMessage(code, "Error: Result folder RESULT is empty", outcome), outcome.stderr);
       const index: Record<string, string> = Object.create(null);
@@ -132,7 +142,7 @@ export async function executeBashTransformation(dict: TransformationDict, store:
       const buffer = serializePlain(index);
       return { checksum: computeChecksum(buffer), buffer, members, outcome };
     }
-    const size = statSync(resultPath).size;
+    const size = resultStat.size;
     if (size >= STREAMED_RESULT_BYTES) {
       // Hashed and stored as a stream, never held whole: memory stays bounded for a 1 GB output.
       const { checksum } = hashFileRaw(resultPath);
