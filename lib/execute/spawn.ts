@@ -48,6 +48,26 @@ export interface RunBashOptions {
 
 const MAX_COLLECTED = 8 * 1024 * 1024;
 
+/** Signals a canceler sends; a command that dies of one may be ending with this process. */
+const TERMINATION_SIGNALS = new Set(["SIGTERM", "SIGINT", "SIGHUP"]);
+
+/** How long an abort may take to arrive after the command died of a termination signal. */
+const ABORT_ARRIVAL_MS = 250;
+
+/** Resolves when `signal` aborts (its listeners have run by then), or after `limitMs`. */
+function abortedWithin(signal: AbortSignal, limitMs: number): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(done, limitMs);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+    signal.addEventListener("abort", done, { once: true });
+  });
+}
+
 /** How long the pipes are still read after every process of the job is gone or killed. */
 const PIPE_DRAIN_MS = 1000;
 
@@ -165,6 +185,12 @@ export async function runBash(script: string, options: RunBashOptions): Promise<
     stdout.cancel();
     stderrPump.cancel();
     await drained;
+    if (stop === null && options.signal && TERMINATION_SIGNALS.has(String(child.signalCode))) {
+      // A canceler that signals a whole tree (the queue daemon) reaches the command and this
+      // process at once; when the command died of it first, its own abort is on the way: the
+      // run was canceled, not a failed command.
+      await abortedWithin(options.signal, ABORT_ARRIVAL_MS);
+    }
   } finally {
     releaseGuard();
     options.signal?.removeEventListener("abort", onAbort);
