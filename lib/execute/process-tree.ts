@@ -58,7 +58,6 @@ interface ProcInfo {
 
 const statBuffer = Buffer.allocUnsafe(4096);
 
-
 /** Reads `/proc/<pid>/stat`; null when the process is gone. */
 function readStat(pid: number): ProcInfo | null {
   let text: string;
