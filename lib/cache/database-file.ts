@@ -87,6 +87,11 @@ export class DatabaseFile {
    */
   static openShared(path: string): DatabaseFile {
     const db = openDatabase(path);
+    // As the database server (openForServer): commits in WAL mode without an fsync each, which
+    // cost ~3.5 ms per recorded result here (a run's miss, each jobserver job; BENCHMARKS.md
+    // "jobserver throughput"). The file stays consistent after a crash; a power cut may lose the
+    // last results, which are then computed again (result buffers are not fsynced either).
+    db.exec("PRAGMA synchronous=NORMAL");
     // Tables and indexes missing from an older file are added (fidelity: the peewee indexes).
     const present = db.query(`SELECT count(*) AS n FROM sqlite_master WHERE name IN (${SCHEMA_NAMES.map(() => "?").join(", ")})`).get(...SCHEMA_NAMES) as { n: number };
     if (present.n < SCHEMA_NAMES.length) {

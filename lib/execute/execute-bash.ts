@@ -3,7 +3,7 @@
  * bash in its own process group, result from `RESULT` (file → bytes, directory → deep index).
  * @module
  */
-import { existsSync, readFileSync, rmSync, statSync } from "node:fs";
+import { readFileSync, rmSync, statSync, type Stats } from "node:fs";
 import { join } from "node:path";
 import type { Checksum } from "../checksum/checksum.ts";
 import { computeChecksum, hashFileRaw } from "../checksum/sha256.ts";
@@ -17,6 +17,7 @@ import { runBash, type BashOutcome } from "./spawn.ts";
 import { loadEnvironment, planExecution, runAsPlanned, type ScriptRunner } from "./environment.ts";
 import { makeResultTargetDirs } from "./result-dirs.ts";
 import { followFile } from "./follow-file.ts";
+import { RUN_PROLOGUE, SPEC_PROLOGUE } from "./_prologue.ts";
 
 /** A transformation whose bash code failed; carries the command's stderr (for the run log). */
 export class TransformationFailedError extends SeamlessError {
@@ -59,6 +60,15 @@ export interface ExecutionHooks {
   onResultBytes?: (bytes: Uint8Array) => void;
 }
 
+/** `statSync`, or null wherever `existsSync` would say false (missing, dangling link, link loop). */
+function statOrNull(path: string): Stats | null {
+  try {
+    return statSync(path);
+  } catch {
+    return null;
+  }
+}
+
 function failureMessage(code: string, detail: string, outcome: BashOutcome | null): string {
   const stars = "*".repeat(49);
   let text = `Bash transformer exception\n${"=".repeat(26)}\n\n${stars}\n* Command\n${stars}\n${code}\n${stars}\n${detail}\n`;
@@ -81,14 +91,13 @@ export async function executeBashTransformation(dict: TransformationDict, store:
   const codeBytes = await store.get(codeEntry[2]);
   if (!codeBytes) throw new NotFoundError(`Cannot load the code of the transformation: buffer "${codeEntry[2]}" not found in ${store.location}`);
   const code = Buffer.from(codeBytes).toString("utf8").replace(/\n+$/, "");
-  const prologue = "set -u -e\ntrap 'jobs -p | xargs -r kill' EXIT\n";
   const warn = (text: string) => hooks.onWarning?.(text);
   const plan = planExecution(await loadEnvironment(dict, store), warn);
   // A container sees only the workspace: pins are written into it, not linked to the buffer directory.
   const workspace = await materializeWorkspace(dict, store, { linkBuffers: plan.engines.length === 0 });
   try {
     const run: ScriptRunner = (launcher, script) => {
-      writeTransformScript(workspace, script);
+      writeTransformScript(workspace, script.replace(RUN_PROLOGUE, SPEC_PROLOGUE));
       makeResultTargetDirs(workspace.dir, code);
       const followed = hooks.onResultBytes ? followFile(join(workspace.dir, "RESULT"), hooks.onResultBytes) : null;
       return runBash(script, {
@@ -107,7 +116,7 @@ export async function executeBashTransformation(dict: TransformationDict, store:
         throw error;
       }).finally(() => followed?.finish());
     };
-    const outcome = await runAsPlanned(plan, workspace.dir, Object.keys(workspace.env), prologue, code, run, warn);
+    const outcome = await runAsPlanned(plan, workspace.dir, Object.keys(workspace.env), RUN_PROLOGUE, code, run, warn);
     workspace.linked.verifyUnchanged();
     if (outcome.timedOut) throw new TransformationFailedError(failureMessage(code, `Error: Timed out after ${(hooks.timeoutMs ?? 0) / 1000} s`, outcome));
     if (outcome.exitCode !== 0) {
@@ -115,8 +124,9 @@ export async function executeBashTransformation(dict: TransformationDict, store:
       throw new TransformationFailedError(failureMessage(code, detail, outcome), outcome.stderr);
     }
     const resultPath = join(workspace.dir, "RESULT");
-    if (!existsSync(resultPath)) throw new TransformationFailedError(failureMessage(code, "Error: Result file/folder RESULT does not exist", outcome), outcome.stderr);
-    if (statSync(resultPath).isDirectory()) {
+    const resultStat = statOrNull(resultPath);
+    if (!resultStat) throw new TransformationFailedError(failureMessage(code, "Error: Result file/folder RESULT does not exist", outcome), outcome.stderr);
+    if (resultStat.isDirectory()) {
       const files = walkDirectory(resultPath, null);
       if (files.length === 0) throw new TransformationFailedError(failureMessage(code, "Error: Result folder RESULT is empty", outcome), outcome.stderr);
       const index: Record<string, string> = Object.create(null);
@@ -132,7 +142,7 @@ export async function executeBashTransformation(dict: TransformationDict, store:
       const buffer = serializePlain(index);
       return { checksum: computeChecksum(buffer), buffer, members, outcome };
     }
-    const size = statSync(resultPath).size;
+    const size = resultStat.size;
     if (size >= STREAMED_RESULT_BYTES) {
       // Hashed and stored as a stream, never held whole: memory stays bounded for a 1 GB output.
       const { checksum } = hashFileRaw(resultPath);

@@ -8,7 +8,8 @@
  * @module
  */
 import { InterruptedError } from "../errors.ts";
-import { createProcessTree, killProcessTree, PROCESS_TREE_ENV } from "../process/process-tree.ts";
+import { createProcessTree, killProcessTree } from "../process/process-tree.ts";
+import { guardJob } from "./_watchdog.ts";
 
 /** What a finished bash process reports. */
 export interface BashOutcome {
@@ -47,39 +48,26 @@ export interface RunBashOptions {
 
 const MAX_COLLECTED = 8 * 1024 * 1024;
 
-/**
- * A watchdog beside each job: bash blocked on a pipe from us. We write "done" when the job is
- * over; if we die first (kill -9), the pipe closes and the watchdog kills every process that
- * carries the job's marker at once, instead of leaving them to the next run's reaping.
- */
-const WATCHDOG_SCRIPT = `IFS= read -r line
-[ "$line" = done ] && exit 0
-for round in 1 2 3; do
-  for dir in /proc/[0-9]*; do
-    while IFS= read -r -d '' entry; do
-      case "$entry" in
-        ${PROCESS_TREE_ENV}=*) case ":\${entry#*=}:" in *":$1:"*) kill -9 "\${dir#/proc/}" 2>/dev/null;; esac; break;;
-      esac
-    done < "$dir/environ" 2>/dev/null
-  done
-  sleep 0.2
-done`;
+/** Signals a canceler sends; a command that dies of one may be ending with this process. */
+const TERMINATION_SIGNALS = new Set(["SIGTERM", "SIGINT", "SIGHUP"]);
 
-/** Starts the watchdog of a job; returns the function that dismisses it. */
-function startWatchdog(marker: string, env: Record<string, string | undefined>): () => void {
-  try {
-    const watchdog = Bun.spawn(["/bin/bash", "-c", WATCHDOG_SCRIPT, "seamless-watchdog", marker], { env, stdin: "pipe", stdout: "ignore", stderr: "ignore", detached: true });
-    watchdog.unref();
-    return () => {
-      try {
-        watchdog.stdin.write("done\n");
-        void watchdog.stdin.end();
-      } catch {}
-    };
-  } catch {
-    return () => {}; // no watchdog: the next run reaps what a killed one left
-  }
+/** How long an abort may take to arrive after the command died of a termination signal. */
+const ABORT_ARRIVAL_MS = 250;
+
+/** Resolves when `signal` aborts (its listeners have run by then), or after `limitMs`. */
+function abortedWithin(signal: AbortSignal, limitMs: number): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(done, limitMs);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+    signal.addEventListener("abort", done, { once: true });
+  });
 }
+
 /** How long the pipes are still read after every process of the job is gone or killed. */
 const PIPE_DRAIN_MS = 1000;
 
@@ -123,6 +111,18 @@ function pump(stream: ReadableStream<Uint8Array>, onChunk: (text: string) => voi
   return { done, cancel: () => void reader.cancel().catch(() => {}) };
 }
 
+/** Starts `/bin/bash -c script` (through the launcher) in its own process group, marked with `treeEnv`. */
+function spawnJob(script: string, options: RunBashOptions, treeEnv: Record<string, string>) {
+  return Bun.spawn([...(options.launcher ?? []), "/bin/bash", "-c", script], {
+    cwd: options.cwd,
+    env: { ...options.env, ...treeEnv },
+    stdin: "inherit",
+    stdout: "pipe",
+    stderr: "pipe",
+    detached: true,
+  });
+}
+
 /**
  * Runs `/bin/bash -c script` and ends every process it started.
  *
@@ -133,17 +133,17 @@ export async function runBash(script: string, options: RunBashOptions): Promise<
   if (options.signal?.aborted) throw new InterruptedError("Canceled before the command started");
   const started = performance.now();
   const tree = createProcessTree(options.env);
-  const child = Bun.spawn([...(options.launcher ?? []), "/bin/bash", "-c", script], {
-    cwd: options.cwd,
-    env: { ...options.env, ...tree.env },
-    stdin: "inherit",
-    stdout: "pipe",
-    stderr: "pipe",
-    detached: true,
-  });
+  // Guarded before it starts: if this process is killed at any moment from here on, the job dies too.
+  const releaseGuard = guardJob();
+  let child: ReturnType<typeof spawnJob>;
+  try {
+    child = spawnJob(script, options, tree.env);
+  } catch (error) {
+    releaseGuard();
+    throw error;
+  }
   tree.attach(child.pid);
   options.onStarted?.(child.pid);
-  const dismissWatchdog = startWatchdog(tree.marker, options.env);
   let pending = "";
   const stdoutTail = new TailText(MAX_COLLECTED);
   const stderr = new TailText(MAX_COLLECTED);
@@ -185,8 +185,14 @@ export async function runBash(script: string, options: RunBashOptions): Promise<
     stdout.cancel();
     stderrPump.cancel();
     await drained;
+    if (stop === null && options.signal && TERMINATION_SIGNALS.has(String(child.signalCode))) {
+      // A canceler that signals a whole tree (the queue daemon) reaches the command and this
+      // process at once; when the command died of it first, its own abort is on the way: the
+      // run was canceled, not a failed command.
+      await abortedWithin(options.signal, ABORT_ARRIVAL_MS);
+    }
   } finally {
-    dismissWatchdog();
+    releaseGuard();
     options.signal?.removeEventListener("abort", onAbort);
     if (timer) clearTimeout(timer);
   }

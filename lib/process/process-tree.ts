@@ -36,6 +36,8 @@ export interface ProcessTree {
   rootPid: number | null;
   /** The root's start time: no process of the job started before it. */
   rootStartTicks: number | null;
+  /** The machine's count of created tasks when the root was attached (bounds pid reuse since); null or absent when unknown. */
+  rootForkCount?: number | null;
   /** Records the root process of the job. */
   attach(pid: number): void;
 }
@@ -136,7 +138,10 @@ export function createProcessTree(baseEnv: Record<string, string | undefined> = 
     env: { [PROCESS_TREE_ENV]: outer ? `${outer}:${marker}` : marker },
     rootPid: null,
     rootStartTicks: null,
+    rootForkCount: null,
     attach(pid: number) {
+      // A moment after the root started: the few tasks created in between are within the margin of processesSinceRoot().
+      this.rootForkCount = forkCount();
       this.rootPid = pid;
       const ticks = processStartTicks(pid);
       this.rootStartTicks = ticks === null ? null : Number(ticks);
@@ -144,22 +149,15 @@ export function createProcessTree(baseEnv: Record<string, string | undefined> = 
   };
 }
 
-/** The markers a process carries, or null when its environment cannot be read. */
-function markersOf(pid: number, lookAgainIfEmpty = false): string[] | null {
-  let environ: string;
+function readEnviron(pid: number): string | null {
   try {
-    environ = readFileSync(`/proc/${pid}/environ`, "latin1");
-    // A user process caught in the middle of exec shows an empty environment for an instant (a
-    // `setsid sleep` whose marker would then be missed): look again a moment later. Only asked
-    // for a job's own candidates (younger than its root); kernel threads (children of kthreadd,
-    // pid 2) and init have no environment at all.
-    for (let tries = 0; lookAgainIfEmpty && environ === "" && pid > 2 && readStat(pid)?.ppid !== 2 && tries < 3; tries++) {
-      Bun.sleepSync(1);
-      environ = readFileSync(`/proc/${pid}/environ`, "latin1");
-    }
+    return readFileSync(`/proc/${pid}/environ`, "latin1");
   } catch {
     return null;
   }
+}
+
+function markersIn(environ: string): string[] {
   const key = `${PROCESS_TREE_ENV}=`;
   const at = environ.startsWith(key) ? 0 : environ.indexOf(`\0${key}`);
   if (at < 0) return [];
@@ -167,6 +165,36 @@ function markersOf(pid: number, lookAgainIfEmpty = false): string[] | null {
   const end = environ.indexOf("\0", start);
   return environ.slice(start, end < 0 ? undefined : end).split(":");
 }
+
+/** The markers a process carries, or null when its environment cannot be read. */
+function markersOf(pid: number): string[] | null {
+  const environ = readEnviron(pid);
+  return environ === null ? null : markersIn(environ);
+}
+
+/**
+ * Whether each of a job's candidates (younger than its root) carries `marker`. A user process
+ * caught in the middle of exec shows an empty environment for an instant (a `setsid sleep`
+ * whose marker would then be missed): those are looked at again, all together, up to three
+ * times a millisecond apart (one wait per scan, not one per process). Kernel threads (children
+ * of kthreadd, pid 2) and init have no environment at all.
+ */
+function carriersAmong(pids: number[], marker: string): number[] {
+  const environs = new Map(pids.map((pid) => [pid, readEnviron(pid)]));
+  for (let tries = 0; tries < 3; tries++) {
+    const blank = pids.filter((pid) => environs.get(pid) === "" && pid > 2 && readStat(pid)?.ppid !== 2);
+    if (blank.length === 0) break;
+    Bun.sleepSync(1);
+    for (const pid of blank) environs.set(pid, readEnviron(pid));
+  }
+  return pids.filter((pid) => {
+    const environ = environs.get(pid);
+    return environ != null && markersIn(environ).includes(marker);
+  });
+}
+
+/** How many processes the last full listing found: beyond that many pids, probing a range costs more than listing. */
+let processCount = 256;
 
 function allProcesses(): ProcInfo[] {
   let names: string[];
@@ -180,6 +208,54 @@ function allProcesses(): ProcInfo[] {
     const code = name.charCodeAt(0);
     if (code < 48 || code > 57) continue;
     const info = readStat(Number(name));
+    if (info) infos.push(info);
+  }
+  processCount = infos.length;
+  return infos;
+}
+
+function readNumber(path: string): number | null {
+  try {
+    const value = Number.parseFloat(readFileSync(path, "latin1"));
+    return Number.isFinite(value) ? value : null;
+  } catch {
+    return null;
+  }
+}
+
+let pidMax: number | null | undefined;
+
+/** Tasks (processes and threads) created since boot, machine-wide: each took a pid. */
+function forkCount(): number | null {
+  try {
+    const match = /\nprocesses (\d+)/.exec(readFileSync("/proc/stat", "latin1"));
+    return match ? Number(match[1]) : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The processes that can belong to a job, found without listing /proc: every process of a job
+ * started after its root, and Linux hands out pids in increasing order, wrapping at pid_max. So
+ * while the pids cannot have wrapped since the root started, the job's processes all have pids
+ * from the root's up to the last one handed out (`ns_last_pid`), and probing that range is
+ * cheaper than listing every process when it is shorter than the process table (a short job,
+ * or a quiet machine). Null when the shortcut does not hold: the last pid is below the root's
+ * (wrapped), or so many tasks were created since the root was attached that they could have
+ * wrapped all the way round, or the range is long. Known gap, as for any pid-based reasoning:
+ * pids chosen by hand (checkpoint/restore writing `ns_last_pid`, privileged).
+ */
+function processesSinceRoot(tree: ProcessTree): ProcInfo[] | null {
+  if (tree.rootPid === null || tree.rootStartTicks === null || tree.rootForkCount == null) return null;
+  const last = readNumber("/proc/sys/kernel/ns_last_pid");
+  if (last === null || last < tree.rootPid || last - tree.rootPid >= processCount) return null;
+  pidMax ??= readNumber("/proc/sys/kernel/pid_max");
+  const forks = forkCount();
+  if (!pidMax || forks === null || forks - tree.rootForkCount >= pidMax / 2) return null;
+  const infos: ProcInfo[] = [];
+  for (let pid = tree.rootPid; pid <= last; pid++) {
+    const info = readStat(pid);
     if (info) infos.push(info);
   }
   return infos;
@@ -208,14 +284,16 @@ function withDescendants(all: ProcInfo[], selected: Set<number>): Set<number> {
  * @returns the pids, ascending
  */
 export function listProcessTree(tree: ProcessTree): number[] {
-  const all = allProcesses();
+  const all = processesSinceRoot(tree) ?? allProcesses();
   const selected = new Set<number>();
+  const candidates: number[] = [];
   for (const info of all) {
     if (info.pid === process.pid || info.state === "Z" || info.state === "X") continue;
     if (tree.rootPid !== null && (info.pid === tree.rootPid || info.pgid === tree.rootPid)) selected.add(info.pid);
     else if (tree.rootStartTicks !== null && Number(info.startTicks) < tree.rootStartTicks) continue; // older than the job
-    else if (markersOf(info.pid, true)?.includes(tree.marker)) selected.add(info.pid);
+    else candidates.push(info.pid);
   }
+  for (const pid of carriersAmong(candidates, tree.marker)) selected.add(pid);
   withDescendants(all.filter((info) => info.state !== "Z" && info.pid !== process.pid), selected);
   return [...selected].sort((a, b) => a - b);
 }

@@ -244,7 +244,7 @@ export class WorkerPool {
     if (orphans.length > 0) {
       // A worker that died before it reported a job's process group leaves that job running:
       // its processes carry the dead worker's marker and are reaped by it, now and once more
-      // for any caught mid-exec (lib/execute/process-tree.ts).
+      // for any caught mid-exec (lib/process/process-tree.ts).
       reapAbandonedTrees();
       setTimeout(reapAbandonedTrees, REAP_AGAIN_MS).unref?.();
     }

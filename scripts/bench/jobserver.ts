@@ -29,10 +29,10 @@ async function transformation(store: BufferDir, command: string): Promise<{ dict
   return { dict, tf: transformationBufferOf(dict).checksum };
 }
 
-async function startJobserver(dir: string, args: string[], env: Record<string, string | undefined>) {
+async function startJobserver(dir: string, args: string[], env: Record<string, string | undefined>, binary = BINARY) {
   const statusFile = join(dir, `status-${Math.random().toString(36).slice(2)}.json`);
   writeFileSync(statusFile, "{}");
-  const child = Bun.spawn([BINARY, "jobserver", "--port", "0", "--status-file", statusFile, ...args], { env, stdout: "ignore", stderr: "inherit" });
+  const child = Bun.spawn([binary, "jobserver", "--port", "0", "--status-file", statusFile, ...args], { env, stdout: "ignore", stderr: "inherit" });
   for (;;) {
     if (existsSync(statusFile)) {
       try {
@@ -43,6 +43,49 @@ async function startJobserver(dir: string, args: string[], env: Record<string, s
     if (child.exitCode !== null) throw new Error("jobserver exited");
     await Bun.sleep(20);
   }
+}
+
+/** CPU milliseconds of a process: its own, and that of its reaped children. */
+function cpuOf(pid: number | "self"): { own: number; children: number } {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ").map(Number);
+    const ms = (ticks: number) => ticks * 10; // USER_HZ is 100 on Linux
+    return { own: ms(fields[11]! + fields[12]!), children: ms(fields[13]! + fields[14]!) };
+  } catch {
+    return { own: 0, children: 0 };
+  }
+}
+
+function childrenOf(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Where the CPU of a batch went, per job: the jobserver, its workers, the workers' commands
+ * (bash and whatever it ran, counted when reaped) and this process (the 8 HTTP clients).
+ */
+function cpuMeter(serverPid: number) {
+  const sample = () => {
+    const workers = childrenOf(serverPid).map((pid) => cpuOf(pid));
+    return {
+      server: cpuOf(serverPid).own,
+      workers: workers.reduce((sum, cpu) => sum + cpu.own, 0),
+      commands: workers.reduce((sum, cpu) => sum + cpu.children, 0),
+      client: cpuOf("self").own,
+    };
+  };
+  const before = sample();
+  return (jobs: number) => {
+    const after = sample();
+    const per = (key: keyof typeof before) => (after[key] - before[key]) / jobs;
+    const total = per("server") + per("workers") + per("commands") + per("client");
+    return `CPU per job: jobserver ${per("server").toFixed(1)} ms, workers ${per("workers").toFixed(1)}, their commands ${per("commands").toFixed(1)}, clients ${per("client").toFixed(1)}; total ${total.toFixed(1)} ms`;
+  };
 }
 
 const request = (job: { dict: Record<string, PlainValue>; tf: string }) => ({ transformation_dict: job.dict, tf_checksum: job.tf, tf_dunder: {}, scratch: false, record: false });
@@ -66,25 +109,43 @@ const servers: { child: ReturnType<typeof Bun.spawn> }[] = [];
 try {
   // In-process baseline: the local execution code, one transformation after the other.
   const local = await Promise.all(Array.from({ length: JOBS }, (_, i) => transformation(store, `echo local ${i}`)));
+  const localCpu = cpuOf("self");
   const localStarted = performance.now();
   for (const { dict } of local) {
     const result = await executeBashTransformation(dict, store, { onStdoutLine: () => {} });
     if (result.buffer) await store.put(result.checksum, result.buffer);
   }
   const localSeconds = (performance.now() - localStarted) / 1000;
+  const localCpuAfter = cpuOf("self");
+  console.log(`  in-process loop: ${(1000 * localSeconds / JOBS).toFixed(1)} ms per job; CPU per job: this process ${((localCpuAfter.own - localCpu.own) / JOBS).toFixed(1)} ms, commands ${((localCpuAfter.children - localCpu.children) / JOBS).toFixed(1)} ms`);
 
-  const pool = await startJobserver(dir, ["--workers", "2"], env);
-  servers.push(pool);
-  const jobs = await Promise.all(Array.from({ length: JOBS }, (_, i) => transformation(store, `echo ${i}`)));
-  await pool.client.runTransformation(request(await transformation(store, "echo warm-up")));
-  const seconds = await runConcurrently(pool.client, jobs);
-  const rate = JOBS / seconds;
-  report(`${JOBS} distinct echo N, 8 clients, --workers 2`, `${rate.toFixed(0)} jobs/s (in-process loop ${(JOBS / localSeconds).toFixed(0)}/s, ratio ${(rate / (JOBS / localSeconds)).toFixed(2)})`, ">= 200 jobs/s", rate >= 200);
-
+  // With BENCH_JOBSERVER_BASELINE=<another seamless binary>, the same load on it, alternating
+  // with this build in the same run (the machine is shared: only same-run ratios mean much).
+  const baseline = process.env.BENCH_JOBSERVER_BASELINE;
+  const builds = baseline ? [["baseline", baseline], ["this build", BINARY], ["baseline", baseline], ["this build", BINARY]] : [["this build", BINARY]];
+  const rates = new Map<string, number[]>();
+  let pool: Awaited<ReturnType<typeof startJobserver>> | null = null;
+  let ranHere: Awaited<ReturnType<typeof transformation>>[] = [];
+  for (const [round, [name, binary]] of builds.entries()) {
+    const server = await startJobserver(dir, ["--workers", "2"], env, binary);
+    servers.push(server);
+    const count = Math.round(JOBS / (builds.length / (baseline ? 2 : 1)));
+    const jobs = await Promise.all(Array.from({ length: count }, (_, i) => transformation(store, `echo ${round} ${i}`)));
+    await server.client.runTransformation(request(await transformation(store, `echo warm-up ${round}`)));
+    const meter = cpuMeter(server.child.pid);
+    const rate = count / (await runConcurrently(server.client, jobs));
+    rates.set(name!, [...(rates.get(name!) ?? []), rate]);
+    console.log(`  ${name}: ${count} jobs, ${rate.toFixed(0)} jobs/s; ${meter(count)}`);
+    if (binary === BINARY) [pool, ranHere] = [server, jobs];
+  }
+  const rate = median(rates.get("this build")!);
+  const versus = baseline ? `, ${(rate / median(rates.get("baseline")!)).toFixed(2)}× the baseline's ${median(rates.get("baseline")!).toFixed(0)}/s` : "";
+  report(`${JOBS} distinct echo N, 8 clients, --workers 2`, `${rate.toFixed(0)} jobs/s (in-process loop ${(JOBS / localSeconds).toFixed(0)}/s, ratio ${(rate / (JOBS / localSeconds)).toFixed(2)}${versus})`, ">= 200 jobs/s", rate >= 200);
+  if (!pool) throw new Error("no jobserver of this build");
   // Cache hits: the same transformations again, answered from the jobserver's seamless.db.
-  const hits = jobs.slice(0, 200);
+  const hits = ranHere.slice(0, 200);
   const hitRates: number[] = [];
-  for (let round = 0; round < 5; round++) hitRates.push(200 / (await runConcurrently(pool.client, hits)));
+  for (let round = 0; round < 5; round++) hitRates.push(hits.length / (await runConcurrently(pool.client, hits)));
   const hitRate = median(hitRates);
   // The same answers from the handler in this process (no sockets): the server's own cost.
   const backends = await openJobserverBackends(null, env);
@@ -97,11 +158,11 @@ try {
       const response = await handler(makeServiceRequest("GET", "/run-transformation", JSON.stringify(request(job))));
       if (response.status !== 200) throw new Error(`cache answer: ${response.status}`);
     }
-    inProcessRates.push(200 / ((performance.now() - started) / 1000));
+    inProcessRates.push(hits.length / ((performance.now() - started) / 1000));
   }
   await runs.close();
   backends.close();
-  report("200 answers from the result cache (median of 5)", `${hitRate.toFixed(0)} /s over HTTP; handler alone ${median(inProcessRates).toFixed(0)} /s`, ">= 2,000/s", hitRate >= 2000);
+  report(`${hits.length} answers from the result cache (median of 5)`, `${hitRate.toFixed(0)} /s over HTTP; handler alone ${median(inProcessRates).toFixed(0)} /s`, ">= 2,000/s", hitRate >= 2000);
 
   // One job on an idle server against one local execution.
   const remoteTimes: number[] = [];

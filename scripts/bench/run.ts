@@ -1,9 +1,11 @@
 /**
  * `seamless run` costs: cache hit vs `seamless --version`, the hit through a running database +
  * hashserver vs the embedded hit (and vs BASE_BINARY's embedded hit when given), hit with an
- * unchanged 1 GiB input, miss overhead vs bare bash, and 200 distinct runs two at a time.
+ * unchanged 1 GiB input, miss overhead vs bare bash, and 200 distinct runs two at a time. With
+ * BENCH_RUN_BASELINE=<another seamless binary>: only trivial misses, alternating that build and
+ * this one in the same run.
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { BINARY, alternatingMedians, makeLargeFile, median, medianTime, removeDir, report, scratchDir, startWithStatusFile, timeCommand } from "./harness.ts";
 
@@ -18,9 +20,35 @@ async function startRemoteCache(dir: string, env: Record<string, string | undefi
   return { database: `http://127.0.0.1:${database.port}`, hashserver: `http://127.0.0.1:${hashserver.port}`, stop: () => (database.stop(), hashserver.stop()) };
 }
 
+async function compareMisses(dir: string, env: Record<string, string | undefined>, baseline: string): Promise<void> {
+  // Another build (e.g. main's), alternating with this one in the same run: wall and the CPU
+  // of the run process with everything it started (reaped children of this process).
+  const childCpuMs = () => {
+    const stat = readFileSync("/proc/self/stat", "latin1");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ").map(Number);
+    return (fields[13]! + fields[14]!) * 10;
+  };
+  const times = new Map<string, number[]>([["baseline", []], ["this build", []]]);
+  const cpu = new Map<string, number>([["baseline", 0], ["this build", 0]]);
+  for (let i = 0; i < 41; i++) {
+    for (const [name, binary] of [["baseline", baseline], ["this build", BINARY]] as const) {
+      const before = childCpuMs();
+      times.get(name)!.push(timeCommand([binary, "run", `echo ${name.replace(" ", "-")}-miss-${i}-${Date.now()}`], { cwd: dir, env }));
+      cpu.set(name, cpu.get(name)! + childCpuMs() - before);
+    }
+  }
+  const line = (name: string) => `${median(times.get(name)!).toFixed(1)} ms, CPU ${(cpu.get(name)! / 41).toFixed(1)} ms`;
+  report("trivial miss: this build vs BENCH_RUN_BASELINE", `${line("this build")} vs ${line("baseline")} (wall ratio ${(median(times.get("this build")!) / median(times.get("baseline")!)).toFixed(2)})`, "informational", true);
+}
+
 const dir = scratchDir("run");
 try {
   const env = { ...process.env, SEAMLESS_CACHE: join(dir, "cache") };
+  if (process.env.BENCH_RUN_BASELINE) {
+    await compareMisses(dir, env, process.env.BENCH_RUN_BASELINE);
+    removeDir(dir);
+    process.exit(0);
+  }
   writeFileSync(join(dir, "small.txt"), "a\nb\nc\n");
   const version = medianTime([BINARY, "--version"], 31, { cwd: dir, env });
   const hit = medianTime([BINARY, "run", "wc -l small.txt"], 31, { cwd: dir, env, warmup: 2 });

@@ -41,6 +41,21 @@ describe("process tree", () => {
     expect(listProcessTree(tree)).toEqual([]);
   });
 
+  test("listProcessTree() finds the same escapees through the pid range as through the full listing of /proc", async () => {
+    const { tree, child, text } = await startJob(["setsid sleep 1011 & echo pid=$!", "(sleep 1012 & echo pid=$!)", "echo ready"].join("\n"));
+    await child.exited;
+    try {
+      const escapees = pidsIn(text);
+      expect(tree.rootForkCount).toBeGreaterThan(0);
+      const throughRange = listProcessTree(tree);
+      const throughListing = listProcessTree({ ...tree, rootForkCount: null });
+      for (const pid of escapees) expect(throughRange).toContain(pid);
+      expect(throughRange).toEqual(throughListing);
+    } finally {
+      await killProcessTree(tree, { graceMs: 0 });
+    }
+  });
+
   test("killProcessTree() escalates to SIGKILL for a process that ignores SIGTERM", async () => {
     const { tree, child, text } = await startJob("bash -c 'trap \"\" TERM; echo pid=$$; echo ready; while :; do sleep 0.05; done' & wait");
     const [stubborn] = pidsIn(text);

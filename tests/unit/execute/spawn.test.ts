@@ -37,6 +37,25 @@ describe("runBash()", () => {
     expect(processesRunning(`sleep ${foreground}`)).toEqual([]);
   });
 
+  test("runBash() counts a command killed by SIGTERM as canceled when this process's abort follows (a tree-wide cancel)", async () => {
+    using dir = tempDir();
+    const controller = new AbortController();
+    let group = 0;
+    const running = runBash(`sleep ${uniqueSleep()}`, { ...options(dir.path), signal: controller.signal, onStarted: (pgid) => (group = pgid) });
+    while (group === 0) await Bun.sleep(5);
+    await Bun.sleep(50);
+    process.kill(-group, "SIGTERM"); // the command first, as the queue daemon's tree kill may
+    setTimeout(() => controller.abort(), 50); // and this process's own signal handler a moment later
+    expect(await running.catch((error) => error)).toBeInstanceOf(InterruptedError);
+  });
+
+  test("runBash() reports a command that killed itself with SIGTERM as killed, when nothing aborts", async () => {
+    using dir = tempDir();
+    const outcome = await runBash("kill -TERM $$", { ...options(dir.path), signal: new AbortController().signal });
+    expect(outcome.signal).toBe("SIGTERM");
+    expect(outcome.exitCode).not.toBe(0);
+  });
+
   test("runBash() kills the job after timeoutMs and says so", async () => {
     using dir = tempDir();
     const sleep = uniqueSleep();
