@@ -7,7 +7,6 @@ import { os } from "../lazy-node.ts";
 import { join } from "node:path";
 import type { Checksum } from "../checksum/checksum.ts";
 import type { BufferStore } from "../buffers/store.ts";
-import { BufferDir } from "../buffers/bufferdir.ts";
 import { parseIndexText } from "../checksum/sidecar.ts";
 import type { ExecutionRecord } from "../cache/result-cache.ts";
 import type { ResultCache } from "../cache/store.ts";
@@ -132,7 +131,7 @@ async function computeOnce(dict: TransformationDict, tfChecksum: Checksum, optio
       signal,
       timeoutMs: options.timeoutMs,
       storeMember: options.scratch ? undefined : async (checksum, path) => {
-        if (options.store instanceof BufferDir) options.store.putFileSync(checksum, path);
+        if (options.store.local) options.store.local.putFileSync(checksum, path);
         else await options.store.putFile(checksum, path);
       },
     }).catch((error) => {

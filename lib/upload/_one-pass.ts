@@ -14,8 +14,8 @@ import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readSync, statSy
 import { compressionSuffixOf } from "../checksum/compression.ts";
 import { SMALL_FILE_BYTES } from "../checksum/file-content.ts";
 import { trivialBuffer } from "../checksum/trivial.ts";
-import { writeFileAtomic } from "./atomic-write.ts";
-import { CLAIM_BATCH } from "./shared-hash.ts";
+import { writeFileAtomic } from "../buffers/atomic-write.ts";
+import { CLAIM_BATCH } from "./_shared-hash.ts";
 
 /** A file's state in {@link OnePassFiles.states}, besides 0: not claimed, or not done yet. */
 const ONE_PASS_STORED = 1;

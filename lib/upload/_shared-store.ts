@@ -6,8 +6,8 @@
  * Imported by the upload worker: no heavy imports.
  * @module
  */
-import { writeFileAtomic } from "./atomic-write.ts";
-import { CLAIM_BATCH } from "./shared-hash.ts";
+import { writeFileAtomic } from "../buffers/atomic-write.ts";
+import { CLAIM_BATCH } from "./_shared-hash.ts";
 
 /** Int32 slots of {@link SharedStores.counters}. */
 const NEXT = 0;
