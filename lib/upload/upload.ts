@@ -4,10 +4,12 @@
  * @module
  */
 import { existsSync, rmSync } from "node:fs";
+import { resolve } from "node:path";
 import type { Checksum } from "../checksum/checksum.ts";
 import { fileSidecarPath, readChecksumSidecar } from "../checksum/sidecar.ts";
 import type { StatCache } from "../checksum/stat-cache.ts";
 import type { BufferStore } from "../buffers/store.ts";
+import { noteTempDirectories } from "../buffers/temp-files.ts";
 import { findMissing, sourceLength } from "../buffers/transfer.ts";
 import { SeamlessError } from "../errors.ts";
 import { formatSize } from "../units/human-size.ts";
@@ -85,6 +87,9 @@ export async function upload(paths: string[], store: BufferStore, options: Uploa
   const local = store.local;
   if (destination && !local) throw new TypeError("upload(): a destination store must be a local buffer directory (openDestination)");
   const localStore = !destination && local !== undefined;
+  // Sidecars are written atomically through temp files beside the inputs: if this process is
+  // killed, the next command reaps those (a registered process only, see temp-files.ts).
+  noteTempDirectories(sidecarDirectoriesOf(paths));
   // Which buffers are stored is then known by the time the inputs are hashed.
   local?._listAhead(paths.length);
   let plan: UploadPlan | undefined;
@@ -132,6 +137,17 @@ export async function upload(paths: string[], store: BufferStore, options: Uploa
   } finally {
     plan?.helper?.close();
   }
+}
+
+/** The directories the sidecars of these inputs go into (a directory input's beside it), absolute. */
+function sidecarDirectoriesOf(paths: string[]): string[] {
+  const parents = new Set<string>();
+  for (const path of paths) {
+    const trimmed = path.length > 1 && path.endsWith("/") ? path.replace(/\/+$/, "") : path;
+    const slash = trimmed.lastIndexOf("/");
+    parents.add(slash < 0 ? "." : slash === 0 ? "/" : trimmed.slice(0, slash));
+  }
+  return [...parents].map((parent) => resolve(parent));
 }
 
 function summaryOf(paths: string[], stored: { files: number; bytes: number }): UploadSummary {
