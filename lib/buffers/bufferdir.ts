@@ -42,8 +42,8 @@ export interface LocatedBuffer {
 
 /**
  * A buffer directory used as a {@link BufferStore}. Methods named `_…` serve the upload machinery
- * (lib/upload, and `storeBuffers` in transfer.ts) and nothing else: listing ahead, storing bytes hashed by this
- * process without hashing them again, preparing prefix directories.
+ * (lib/upload, and `storeBuffers` in transfer.ts) and nothing else: listing ahead, storing bytes
+ * hashed by this process without hashing them again, preparing prefix directories.
  */
 export class BufferDir implements BufferStore {
   readonly location: string;
