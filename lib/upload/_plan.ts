@@ -78,6 +78,11 @@ export interface PlanOptions {
    * ({@link uploadClaimedInOrder}): buffers stored, sidecars written. The plan holds what is left.
    */
   directStore?: BufferDir;
+  /**
+   * Called with the inputs before planning writes their sidecars ({@link directStore}), so that
+   * the caller can note where temp files of a killed upload may be left.
+   */
+  beforeWritingSidecars?: (inputs: string[]) => void;
 }
 
 /**
@@ -264,6 +269,7 @@ async function planAfterOnePass(kept: string[], store: BufferDir, statCache: Sta
     recordedMs = Date.now();
     const helped = helper.uploadInOnePass(files);
     helped.catch(() => {}); // awaited by uploadClaimedInOrder
+    options.beforeWritingSidecars?.(kept); // while the helper starts
     // Until its files are marked as listed regular files, the helper looks at each before opening it.
     const listings = await listing;
     for (let k = 0; k < kept.length; k++) if (listings.holdsRegularFile(kept[k]!)) files.listedRegular[k] = 1;

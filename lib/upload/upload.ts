@@ -88,13 +88,14 @@ export async function upload(paths: string[], store: BufferStore, options: Uploa
   if (destination && !local) throw new TypeError("upload(): a destination store must be a local buffer directory (openDestination)");
   const localStore = !destination && local !== undefined;
   // Sidecars are written atomically through temp files beside the inputs: if this process is
-  // killed, the next command reaps those (a registered process only, see temp-files.ts).
-  noteTempDirectories(sidecarDirectoriesOf(paths));
+  // killed, the next command reaps those (a registered process only, see temp-files.ts). Noted
+  // only when some are to be written: an unchanged re-upload writes none.
+  const noteSidecarDirectories = (sidecarPaths: string[]) => noteTempDirectories(parentDirectoriesOf(sidecarPaths));
   // Which buffers are stored is then known by the time the inputs are hashed.
   local?._listAhead(paths.length);
   let plan: UploadPlan | undefined;
   try {
-    plan = await planUpload(paths, statCache, { localStore, directStore: localStore ? local : undefined });
+    plan = await planUpload(paths, statCache, { localStore, directStore: localStore ? local : undefined, beforeWritingSidecars: noteSidecarDirectories });
     const policy = destination?.policy ?? "skip";
     // verify/repair must see the entries that exist already, so they get every buffer.
     const missingFound = destination && policy !== "skip" ? Promise.resolve([...plan.buffers.values()]) : findMissing(store, plan);
@@ -103,6 +104,7 @@ export async function upload(paths: string[], store: BufferStore, options: Uploa
     // storing. With a helper (a local store, whose answer is quick) this thread compares them
     // where it would otherwise wait for the helper to store.
     const compareLater = plan.helper !== null;
+    if (plan.sidecars.length > 0) noteSidecarDirectories(plan.sidecars.map((sidecar) => sidecar.checksumPath));
     const sidecars = compareLater ? sidecarFilesOf(plan) : await staleSidecars(plan);
     const missing = await missingFound;
     const total = missing.reduce((sum, source) => sum + sourceLength(source), 0);
@@ -139,8 +141,8 @@ export async function upload(paths: string[], store: BufferStore, options: Uploa
   }
 }
 
-/** The directories the sidecars of these inputs go into (a directory input's beside it), absolute. */
-function sidecarDirectoriesOf(paths: string[]): string[] {
+/** The directories of these paths (a directory input's sidecars go beside it), absolute. */
+function parentDirectoriesOf(paths: string[]): string[] {
   const parents = new Set<string>();
   for (const path of paths) {
     const trimmed = path.length > 1 && path.endsWith("/") ? path.replace(/\/+$/, "") : path;

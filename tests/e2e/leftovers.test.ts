@@ -6,6 +6,7 @@ import { describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { BINARY, runSeamless, scrubbedEnv, tempDir } from "../helpers.ts";
+import { computeChecksum } from "../../lib/checksum/sha256.ts";
 
 /** A pid above any pid_max: its process is certainly gone. */
 const DEAD_PID = 99_999_999;
@@ -70,10 +71,12 @@ describe("sidecar temp files of a killed upload", () => {
     const env = scrubbedEnv(cache);
     mkdirSync(join(dir.path, "in"));
     writeFileSync(join(dir.path, "in", "a.txt"), "a\n");
-    const fifo = join(dir.path, "in", "pipe");
+    // An upload killed once it has noted where its sidecars go, before it writes them: it blocks
+    // verifying a destination entry that is a FIFO.
+    mkdirSync(join(dir.path, "dest"));
+    const fifo = join(dir.path, "dest", computeChecksum("a\n"));
     expect(Bun.spawnSync(["mkfifo", fifo]).exitCode).toBe(0);
-    // An upload that blocks reading the FIFO, killed once it has registered and noted where its sidecars go.
-    const upload = Bun.spawn([BINARY, "upload", "in/a.txt", "in/pipe"], { cwd: dir.path, env, stdout: "ignore", stderr: "ignore" });
+    const upload = Bun.spawn([BINARY, "upload", "--destination", "dest", "--dest-verify", "in/a.txt"], { cwd: dir.path, env, stdout: "ignore", stderr: "ignore" });
     const registration = join(cache, "writers");
     let noted = "";
     for (let i = 0; i < 500 && !noted.includes(join(dir.path, "in")); i++) {
@@ -85,7 +88,7 @@ describe("sidecar temp files of a killed upload", () => {
     await upload.exited;
     // What it would have left mid-write, next to a live writer's temp file and a user file.
     const killed = upload.pid;
-    const left = [`.a.txt.CHECKSUM.${killed}.1.tmp`, `.pipe.CHECKSUM.${killed}.2.tmp`];
+    const left = [`.a.txt.CHECKSUM.${killed}.1.tmp`, `.b.txt.CHECKSUM.${killed}.2.tmp`];
     const kept = [`.a.txt.CHECKSUM.${process.pid}.1.tmp`, `a.txt.${killed}.1.tmp`, `.notes.${killed}.txt`];
     for (const name of [...left, ...kept]) writeFileSync(join(dir.path, "in", name), "x");
     rmSync(fifo);

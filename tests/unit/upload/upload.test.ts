@@ -1,6 +1,6 @@
 /** upload(): the one call behind `seamless upload`, into a local directory, a server-like store and a destination. */
 import { describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Checksum } from "../../../lib/checksum/checksum.ts";
 import { computeChecksum } from "../../../lib/checksum/sha256.ts";
@@ -9,7 +9,10 @@ import { SMALL_FILE_BYTES } from "../../../lib/checksum/file-content.ts";
 import { BufferDir } from "../../../lib/buffers/bufferdir.ts";
 import type { BufferStore } from "../../../lib/buffers/store.ts";
 import { SeamlessError } from "../../../lib/errors.ts";
+import { StatCache } from "../../../lib/checksum/stat-cache.ts";
+import { registerTempWriter } from "../../../lib/buffers/temp-files.ts";
 import { openDestination, upload } from "../../../lib/upload/mod.ts";
+import { HELPER_MIN_FILES } from "../../../lib/upload/_helper.ts";
 import { tempDir } from "../../helpers.ts";
 
 /** A store with no local directory, as a hashserver client is: buffers in memory. */
@@ -35,6 +38,11 @@ class MemoryStore implements BufferStore {
     this.buffers.set(checksum, new Uint8Array(readFileSync(path)));
   }
   close() {}
+}
+
+/** A stat cache closed at the end of its scope. */
+function disposable(statCache: StatCache): { value: StatCache; [Symbol.dispose](): void } {
+  return { value: statCache, [Symbol.dispose]: () => statCache.close() };
 }
 
 describe("upload()", () => {
@@ -111,5 +119,32 @@ describe("upload()", () => {
     expect(readFileSync(join(dir.path, "b.txt.CHECKSUM"), "utf8")).toBe(`${computeChecksum("beta\n")}\n`);
     expect(() => openDestination(join(dir.path, "nowhere"))).toThrow(`Destination "${join(dir.path, "nowhere")}" is not a directory`);
     await expect(upload([join(dir.path, "a.bin")], new MemoryStore(), { destination: {} })).rejects.toThrow(TypeError);
+  });
+
+  test("notes where it writes sidecars in this process's registration, in one pass too; an unchanged re-upload notes nothing", async () => {
+    using dir = tempDir();
+    const cache = join(dir.path, "cache");
+    const release = registerTempWriter(cache);
+    const registration = join(cache, "writers", readdirSync(join(cache, "writers"))[0]!);
+    try {
+      const noted = () => readFileSync(registration, "utf8");
+      mkdirSync(join(dir.path, "many"));
+      const paths = Array.from({ length: HELPER_MIN_FILES }, (_, i) => join(dir.path, "many", `f${i}`));
+      for (const path of paths) writeFileSync(path, path);
+      const store = new BufferDir(join(cache, "buffers"), { layout: "prefix" });
+      store.ensureExists();
+      using statCache = disposable(new StatCache(join(cache, "stat.sqlite"), { minBytes: 0 }));
+      await Bun.sleep(80); // past the stat cache's racy-timestamp margin
+      expect((await upload(paths, store, { statCache: statCache.value })).storedFiles).toBe(paths.length); // a first upload of many: one pass
+      expect(noted()).toBe(`${join(dir.path, "many")}\n`);
+      expect((await upload(paths, store, { statCache: statCache.value })).storedFiles).toBe(0);
+      expect(noted()).toBe(`${join(dir.path, "many")}\n`);
+      writeFileSync(join(dir.path, "one.txt"), "one\n");
+      await upload([join(dir.path, "one.txt")], store);
+      expect(noted()).toBe(`${join(dir.path, "many")}\n${dir.path}\n`);
+    } finally {
+      release();
+    }
+    expect(existsSync(registration)).toBe(false);
   });
 });
