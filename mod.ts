@@ -10,6 +10,7 @@ export * from "./lib/disk/mod.ts";
 export * from "./lib/checksum/mod.ts";
 export * from "./lib/serialize/mod.ts";
 export * from "./lib/buffers/mod.ts";
+export * from "./lib/upload/mod.ts";
 export * from "./lib/wire/mod.ts";
 export * from "./lib/servers/mod.ts";
 export * from "./lib/bash/mod.ts";

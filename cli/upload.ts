@@ -1,17 +1,11 @@
-import { existsSync, statSync } from "node:fs";
-import { fileSidecarPath, readChecksumSidecar } from "../lib/checksum/sidecar.ts";
-import { SeamlessError, UsageError } from "../lib/errors.ts";
+import { UsageError } from "../lib/errors.ts";
 import { StatCache } from "../lib/checksum/stat-cache.ts";
 import { statCachePathOf } from "../lib/buffers/cache-dir.ts";
 import { openBufferStoreFor } from "../lib/delegation/mod.ts";
-import { BufferDir } from "../lib/buffers/bufferdir.ts";
-import {
-  findMissing, planUpload, removeInputs, sidecarFilesOf, sourceLength, staleSidecars, storeAndWriteSidecars, storeIntoDestination, writeSidecars,
-  type ExistingPolicy, type TransferMode, type UploadPlan,
-} from "../lib/buffers/transfer.ts";
+import { openDestination, upload, type ExistingPolicy, type TransferMode } from "../lib/upload/mod.ts";
 import { configFromFlags } from "./configure.ts";
 import { type CommandSpec, HASHSERVER_OPTION, SCOPE_OPTIONS, VERBOSITY_OPTIONS, missingArgumentsError, parseOrHelp, verbosityOf } from "./args.ts";
-import { commandLog, formatSize, parseHumanSize, progressLine } from "./output.ts";
+import { commandLog, parseHumanSize, progressLine } from "./output.ts";
 import { confirm, type AutoConfirm } from "./confirm.ts";
 import { writeStdout } from "./stdio.ts";
 
@@ -59,73 +53,24 @@ export async function main(argv: string[]): Promise<number> {
 
   const config = configFromFlags(values);
   const statCache = values.noStatCache ? null : new StatCache(statCachePathOf(config.cacheDir), { minBytes: 0 });
-  let plan: UploadPlan | undefined;
-  const stored = { files: 0, bytes: 0 };
   try {
-    const store = destination ? destinationStore(destination) : await openBufferStoreFor(config, { log });
-    const localStore = !destination && store instanceof BufferDir;
-    // Which buffers are stored is then known by the time the inputs are hashed.
-    if (store instanceof BufferDir) store.listAhead(positionals.length);
-    plan = await planUpload(positionals, statCache, { localStore, directStore: localStore && store instanceof BufferDir ? store : undefined });
-    const policy = (values.policy as ExistingPolicy | undefined) ?? "skip";
-    // verify/repair must see the entries that exist already, so they get every buffer.
-    const missingFound = destination && policy !== "skip" ? Promise.resolve([...plan.buffers.values()]) : findMissing(store, plan);
-    missingFound.catch(() => {}); // awaited below; an error of ours first must not leave it unhandled
-    // Sidecars are compared with those on disk while the store answers, and written only after
-    // storing. With a helper (a local store, whose answer is quick) this thread compares them
-    // where it would otherwise wait for the helper to store.
-    const compareLater = plan.helper !== null;
-    const sidecars = compareLater ? sidecarFilesOf(plan) : await staleSidecars(plan);
-    const missing = await missingFound;
-    const total = missing.reduce((sum, source) => sum + sourceLength(source), 0);
-    if (missing.length === 0) {
-      const { count, bytes } = plan.storedAlready;
-      log.message(count === 0 ? 1 : 0, count === 0 ? "Upload no files" : `Upload ${count} files, total ${formatSize(bytes)}`);
-      Object.assign(stored, { files: count, bytes });
-      await writeSidecars(sidecars, { compare: compareLater });
-    } else {
-      const remote = !destination && !localStore;
-      const maxFiles = Number(config.limits.maxUploadFiles ?? 400);
-      const maxSize = parseHumanSize(config.limits.maxUploadSize ?? "100 MB");
-      if (remote && (missing.length > maxFiles || total > maxSize)) {
-        const auto = (values.confirm as AutoConfirm | undefined) ?? null;
-        if (!confirm(`Confirm upload of ${missing.length} files, total ${formatSize(total)}? (y/[n])? `, auto, false)) {
-          throw new SeamlessError(`Cannot confirm upload of ${missing.length} files, total ${formatSize(total)}. Exiting.`, { hint: "pass -y to confirm" });
-        }
-      }
-      const { count, bytes } = plan.storedAlready;
-      log.message(0, `Upload ${missing.length + count} files, total ${formatSize(total + bytes)}`);
-      Object.assign(stored, { files: missing.length + count, bytes: total + bytes });
-      if (destination) {
-        storeIntoDestination(store as BufferDir, missing, mode, policy, values.incremental === true);
-        await writeSidecars(sidecars);
-      } else {
-        await storeAndWriteSidecars(store, missing, sidecars, { onProgress: progressLine(log, total, "uploaded"), helper: plan.helper, meanwhile: plan.recordStatCache, compare: compareLater });
-      }
-    }
-    plan.recordStatCache();
-    if (values.json) writeStdout(`${JSON.stringify({ inputs: uploadedInputs(plan.paths), stored_files: stored.files, stored_bytes: stored.bytes }, null, 2)}\n`);
-    if (values.move) removeInputs(plan.paths);
+    const store = destination ? openDestination(destination) : await openBufferStoreFor(config, { log });
+    const auto = (values.confirm as AutoConfirm | undefined) ?? null;
+    await upload(positionals, store, {
+      statCache,
+      destination: destination ? { mode, policy: values.policy as ExistingPolicy | undefined, incremental: values.incremental === true } : undefined,
+      move: values.move === true,
+      confirm: (question) => confirm(question, auto, false),
+      limits: { maxFiles: Number(config.limits.maxUploadFiles ?? 400), maxBytes: parseHumanSize(config.limits.maxUploadSize ?? "100 MB") },
+      log,
+      progress: (total) => progressLine(log, total, "uploaded"),
+      onUploaded: (summary) => {
+        if (values.json) writeStdout(`${JSON.stringify({ inputs: summary.inputs, stored_files: summary.storedFiles, stored_bytes: summary.storedBytes }, null, 2)}\n`);
+      },
+    });
     store.close();
   } finally {
-    plan?.helper?.close();
     statCache?.close();
   }
   return 0;
-}
-
-/** Each top-level input with the checksum its sidecar now holds. */
-function uploadedInputs(paths: string[]): { path: string; checksum: string }[] {
-  return paths.map((path) => {
-    const trimmed = path.length > 1 ? path.replace(/\/+$/, "") : path;
-    const sidecar = existsSync(`${trimmed}.INDEX`) ? `${trimmed}.CHECKSUM` : fileSidecarPath(trimmed);
-    return { path, checksum: readChecksumSidecar(sidecar) };
-  });
-}
-
-function destinationStore(directory: string): BufferDir {
-  if (!existsSync(directory) || !statSync(directory).isDirectory()) {
-    throw new SeamlessError(`Destination "${directory}" is not a directory`);
-  }
-  return new BufferDir(directory, { fileMode: 0o444 });
 }

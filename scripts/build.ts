@@ -13,7 +13,7 @@ import { mkdirSync } from "node:fs";
 
 mkdirSync("dist", { recursive: true });
 const result = Bun.spawnSync(
-  [process.execPath, "build", "--compile", "--minify", "--bytecode", "--format=esm", "--splitting", "--sourcemap=none", "--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig", "cli/main.ts", "lib/checksum/hash-worker.ts", "lib/buffers/upload-worker.ts", "--outfile", "dist/seamless"],
+  [process.execPath, "build", "--compile", "--minify", "--bytecode", "--format=esm", "--splitting", "--sourcemap=none", "--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig", "cli/main.ts", "lib/checksum/hash-worker.ts", "lib/upload/_worker.ts", "--outfile", "dist/seamless"],
   { stdout: "inherit", stderr: "inherit" },
 );
 if (result.exitCode !== 0) {

@@ -40,7 +40,11 @@ export interface LocatedBuffer {
   suffix: CompressionSuffix | null;
 }
 
-/** A buffer directory used as a {@link BufferStore}. */
+/**
+ * A buffer directory used as a {@link BufferStore}. Methods named `_…` serve the upload machinery
+ * (lib/upload, and `storeBuffers` in transfer.ts) and nothing else: listing ahead, storing bytes
+ * hashed by this process without hashing them again, preparing prefix directories.
+ */
 export class BufferDir implements BufferStore {
   readonly location: string;
   readonly layout: Layout;
@@ -48,9 +52,9 @@ export class BufferDir implements BufferStore {
   readonly #fileMode: number;
   /** Prefix directories known to exist, to skip a mkdir per buffer. */
   readonly #madeDirs = new Set<string>();
-  /** How many buffers {@link listingPays} judged the directory to hold. */
+  /** How many buffers {@link _listingPays} judged the directory to hold. */
   #storedEstimate: { count: number; atMs: number } | undefined;
-  /** Started by {@link listAhead}, used by the next {@link has} of many checksums. */
+  /** Started by {@link _listAhead}, used by the next {@link has} of many checksums. */
   #listing: Promise<Set<string>> | null = null;
 
   constructor(readonly directory: string, options: BufferDirOptions = {}) {
@@ -58,6 +62,11 @@ export class BufferDir implements BufferStore {
     this.layout = options.layout ?? detectLayout(directory);
     this.#extra = (options.extraDirs ?? []).map((dir) => ({ dir, layout: detectLayout(dir) }));
     this.#fileMode = options.fileMode ?? 0o600;
+  }
+
+  /** Itself: see {@link BufferStore.local}. */
+  get local(): BufferDir {
+    return this;
   }
 
   /** Mode of the files it stores. */
@@ -99,7 +108,7 @@ export class BufferDir implements BufferStore {
   }
 
   async #hasStored(checksums: Checksum[]): Promise<boolean[]> {
-    if (checksums.length < 256 || !this.listingPays(checksums.length)) {
+    if (checksums.length < 256 || !this._listingPays(checksums.length)) {
       return checksums.map((checksum) => this.locate(checksum) !== null);
     }
     // Many at once: one readdir per prefix directory instead of up to three stats per buffer.
@@ -113,7 +122,7 @@ export class BufferDir implements BufferStore {
   }
 
   /** Whether it can be listed for {@link has}: prefix layout, no extra directories. */
-  get listable(): boolean {
+  get _listable(): boolean {
     return this.layout === "prefix" && this.#extra.length === 0;
   }
 
@@ -124,8 +133,8 @@ export class BufferDir implements BufferStore {
    * a cache of 300k: ~180 ms listing, ~15 ms looking up). The size is judged from one prefix
    * directory, as buffer names are spread evenly over them.
    */
-  listingPays(count: number): boolean {
-    if (!this.listable) return false;
+  _listingPays(count: number): boolean {
+    if (!this._listable) return false;
     // Judged again after a while: a long-running server's store grows.
     const now = Date.now();
     if (!this.#storedEstimate || now - this.#storedEstimate.atMs > STORED_ESTIMATE_KEPT_MS) {
@@ -135,11 +144,11 @@ export class BufferDir implements BufferStore {
   }
 
   /**
-   * The names in every prefix directory (listed ahead by {@link listAhead}, or now), for a
+   * The names in every prefix directory (listed ahead by {@link _listAhead}, or now), for a
    * directory in prefix layout without extra directories; null for any other.
    */
-  async storedNames(): Promise<Set<string> | null> {
-    if (!this.listable) return null;
+  async _storedNames(): Promise<Set<string> | null> {
+    if (!this._listable) return null;
     const listing = this.#listing ?? this.#list(ALL_PREFIXES);
     this.#listing = null;
     return await listing;
@@ -156,11 +165,11 @@ export class BufferDir implements BufferStore {
   /**
    * Starts listing every prefix directory now, for the next {@link has} of about `count`
    * checksums, if that many are enough for it to list them all and the store is not too large
-   * for that ({@link listingPays}); an upload lists while it hashes. What is stored meanwhile
+   * for that ({@link _listingPays}); an upload lists while it hashes. What is stored meanwhile
    * may be missed: it is stored again.
    */
-  listAhead(count: number): void {
-    if (count >= ALL_PREFIXES_FROM && this.listingPays(count)) {
+  _listAhead(count: number): void {
+    if (count >= ALL_PREFIXES_FROM && this._listingPays(count)) {
       this.#listing ??= this.#list(ALL_PREFIXES);
       this.#listing.catch(() => {}); // awaited by has()
     }
@@ -201,7 +210,7 @@ export class BufferDir implements BufferStore {
    *
    * @returns true when a buffer of the wrong length was removed
    */
-  dropIfWrongLength(checksum: Checksum, length: number): boolean {
+  _dropIfWrongLength(checksum: Checksum, length: number): boolean {
     const path = this.pathFor(checksum);
     let size: number;
     try {
@@ -285,13 +294,13 @@ export class BufferDir implements BufferStore {
    * found missing (an upload plan): hashing them again could only catch a bug of ours, and
    * cost ~10% of a small-file upload.
    */
-  putHashedSync(checksum: Checksum, bytes: Uint8Array): void {
+  _putHashedSync(checksum: Checksum, bytes: Uint8Array): void {
     this.#ensurePrefixDir(checksum);
     writeFileAtomic(this.pathFor(checksum), bytes, this.#fileMode);
   }
 
-  /** Async {@link putHashedSync}, so that many small buffers can be written concurrently. */
-  async putHashedAsync(checksum: Checksum, bytes: Uint8Array): Promise<void> {
+  /** Async {@link _putHashedSync}, so that many small buffers can be written concurrently. */
+  async _putHashedAsync(checksum: Checksum, bytes: Uint8Array): Promise<void> {
     this.#ensurePrefixDir(checksum);
     await writeFileAtomicAsync(this.pathFor(checksum), bytes, this.#fileMode);
   }
@@ -322,7 +331,7 @@ export class BufferDir implements BufferStore {
    * Creates the prefix directories these buffers go into, so that the writes that follow do
    * not pay the mkdirs (an adaptive loop times its first writes to choose a strategy).
    */
-  preparePrefixDirs(checksums: Iterable<Checksum>): void {
+  _preparePrefixDirs(checksums: Iterable<Checksum>): void {
     for (const checksum of checksums) this.#ensurePrefixDir(checksum);
   }
 
@@ -341,10 +350,10 @@ export class BufferDir implements BufferStore {
   close(): void {}
 }
 
-/** A listing pays ({@link BufferDir.listingPays}) for a store up to this many times the buffers asked. */
+/** A listing pays ({@link BufferDir._listingPays}) for a store up to this many times the buffers asked. */
 const LISTING_MAX_RATIO = 4;
 
-/** How long {@link BufferDir.listingPays} keeps its judgement of the store's size. */
+/** How long {@link BufferDir._listingPays} keeps its judgement of the store's size. */
 const STORED_ESTIMATE_KEPT_MS = 30_000;
 
 /** {@link BufferDir.has} lists every prefix directory from this many checksums on (see there). */

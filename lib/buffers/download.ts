@@ -13,7 +13,6 @@ import { isAbandonedTempFile, tempFileWriter } from "./temp-files.ts";
 import { fileSidecarPath, MAX_INDEX_SIDECAR_BYTES, parseIndexText, readChecksumSidecar, readSidecarText, stripTextData, writeChecksumSidecar, type DeepIndex } from "../checksum/sidecar.ts";
 import { ChecksumMismatchError, NotFoundError } from "../errors.ts";
 import { writeFileAtomic } from "../disk/atomic-write.ts";
-import { BufferDir } from "./bufferdir.ts";
 import type { BufferStore } from "./store.ts";
 import type { Log } from "../log.ts";
 
@@ -147,8 +146,8 @@ export async function fetchFile(
     writeFileAtomic(path, compress(bytes, compression));
     return "written";
   }
-  if (direct && direct !== "copy" && store instanceof BufferDir) {
-    const found = store.locate(target.checksum);
+  if (direct && direct !== "copy" && store.local) {
+    const found = store.local.locate(target.checksum);
     if (!found) return "missing";
     if (!found.suffix) {
       if (hashFileRaw(found.path).checksum !== target.checksum) throw new ChecksumMismatchError(`Buffer "${target.checksum}" is corrupt in ${store.location}`);

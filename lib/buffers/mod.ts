@@ -1,5 +1,5 @@
 /**
- * Buffer stores (cli-spec §4–§6, services-spec §6.2): the `BufferStore` interface, a local buffer directory in the hashserver layout, a hashserver client, the cache-directory default, and upload/download planning.
+ * Buffer stores (cli-spec §4–§6, services-spec §6.2): the `BufferStore` interface, a local buffer directory in the hashserver layout, a hashserver client, the cache-directory default, storing missing buffers, and download planning (uploads: lib/upload).
  * @module
  */
 export type { BufferStore } from "./store.ts";
@@ -9,4 +9,3 @@ export * from "./fan-out-store.ts";
 export * from "./cache-dir.ts";
 export * from "./transfer.ts";
 export * from "./download.ts";
-export { UploadHelper, HELPER_MIN_FILES } from "./upload-helper.ts";

@@ -1,4 +1,5 @@
 import type { Checksum } from "../checksum/checksum.ts";
+import type { BufferDir } from "./bufferdir.ts";
 
 /**
  * A content-addressed buffer store: a local buffer directory or a remote hashserver
@@ -22,6 +23,12 @@ export interface BufferStore {
   put(checksum: Checksum, bytes: Uint8Array): Promise<void>;
   /** Stores a file's (already decompressed if `.gz`/`.zst`) content under its checksum, streaming. */
   putFile(checksum: Checksum, path: string, onProgress?: (bytes: number) => void): Promise<void>;
+  /**
+   * The local buffer directory this store is, if it is one: callers that can use its files
+   * directly (link or stream a stored buffer, copy without a round trip) ask for it instead of
+   * testing the store's class. Absent for servers and for several stores as one.
+   */
+  readonly local?: BufferDir;
   /** Releases sockets or handles. */
   close(): void;
 }

@@ -4,15 +4,20 @@
  *
  * In the cache, a process that may write there registers itself in `<cache>/writers/` for its
  * lifetime ({@link registerTempWriter}); the registration of a dead process tells a later command
- * that temp files may be left, and only then is the cache searched for them. In a download's
- * target directory, temp files are recognized while the directory is listed.
+ * that temp files may be left, and only then is the cache searched for them. An upload adds the
+ * directories it writes sidecars into to its registration ({@link noteTempDirectories}), so that
+ * what a killed one left beside the user's files is removed the same way. In a download's target
+ * directory, temp files are recognized while the directory is listed.
  * @module
  */
-import { mkdirSync, readdirSync, rmSync, rmdirSync, unlinkSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { appendFileSync, mkdirSync, readFileSync, readdirSync, rmSync, rmdirSync, unlinkSync, writeFileSync } from "node:fs";
+import { dirname, isAbsolute, join } from "node:path";
 import { isProcessAlive, ownerTag } from "../process/process-tree.ts";
 
 const TEMP_NAME = /^\..+\.(\d+)(?:-[A-Za-z0-9_]+)?\.\d+\.tmp$/;
+
+/** This process's registration ({@link registerTempWriter}), while it is registered. */
+let registration: string | null = null;
 
 /**
  * The writer's pid when `name` (a file name, not a path) is one of our temp-file names.
@@ -88,6 +93,12 @@ function reapListed(cacheDir: string, removed: string[]): boolean {
   if (dead.length === 0) return true;
   const pids = new Set(dead.map((name) => Number(name.split("-")[0])).filter((pid) => !livePids.has(pid)));
   if (pids.size > 0) removeTempFilesOf(cacheDir, pids, 4, removed);
+  for (const name of dead) {
+    const pid = Number(name.split("-")[0]);
+    if (livePids.has(pid)) continue;
+    // The directories outside the cache it noted: only its own temp names there, not recursively.
+    for (const dir of notedDirectoriesOf(join(writersDirOf(cacheDir), name))) removeTempFilesOf(dir, new Set([pid]), 0, removed);
+  }
   for (const name of dead) rmSync(join(writersDirOf(cacheDir), name), { force: true });
   return true;
 }
@@ -105,6 +116,7 @@ function reapListed(cacheDir: string, removed: string[]): boolean {
 export function registerTempWriter(cacheDir: string): () => void {
   const writers = writersDirOf(cacheDir);
   const path = join(writers, ownerTag());
+  registration = null;
   let created: string | undefined;
   if (!reapListed(cacheDir, [])) {
     try {
@@ -118,7 +130,9 @@ export function registerTempWriter(cacheDir: string): () => void {
   } catch {
     return () => {};
   }
+  registration = path;
   return () => {
+    if (registration === path) registration = null;
     try {
       unlinkSync(path);
     } catch {}
@@ -132,6 +146,33 @@ export function registerTempWriter(cacheDir: string): () => void {
       }
     }
   };
+}
+
+/**
+ * Adds directories outside the cache that this process writes temp files into (an upload's
+ * sidecars beside the user's files) to its registration: if it is killed, the next command that
+ * reaps its registration removes its temp files there too. Without a registration (the library
+ * used on its own), nothing is noted.
+ *
+ * @param directories absolute paths
+ */
+export function noteTempDirectories(directories: Iterable<string>): void {
+  if (registration === null) return;
+  let lines = "";
+  for (const dir of directories) if (isAbsolute(dir) && !dir.includes("\n")) lines += `${dir}\n`;
+  if (lines === "") return;
+  try {
+    appendFileSync(registration, lines);
+  } catch {} // the registration is a courtesy to later commands; the upload goes on without it
+}
+
+/** The directories a registration noted ({@link noteTempDirectories}). */
+function notedDirectoriesOf(registrationPath: string): string[] {
+  try {
+    return readFileSync(registrationPath, "utf8").split("\n").filter((line) => isAbsolute(line));
+  } catch {
+    return [];
+  }
 }
 
 /**

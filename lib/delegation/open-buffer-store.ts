@@ -28,7 +28,7 @@ export interface OpenOptions {
  * @example Embedded default
  * ```ts
  * const store = await openBufferStoreFor(resolveConfig({ SEAMLESS_CACHE: dir }, dir));
- * assert(store instanceof BufferDir);
+ * assert(store.local !== undefined); // a local buffer directory
  * ```
  */
 export async function openBufferStoreFor(config: SeamlessConfig, options: OpenOptions = {}): Promise<BufferStore> {

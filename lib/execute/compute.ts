@@ -7,7 +7,6 @@ import { os } from "../disk/lazy-node.ts";
 import { join } from "node:path";
 import type { Checksum } from "../checksum/checksum.ts";
 import type { BufferStore } from "../buffers/store.ts";
-import { BufferDir } from "../buffers/bufferdir.ts";
 import { parseIndexText } from "../checksum/sidecar.ts";
 import type { ExecutionRecord } from "../cache/result-cache.ts";
 import type { ResultCache } from "../cache/store.ts";
@@ -66,7 +65,7 @@ export interface Computed {
  */
 async function resultIsPresent(store: BufferStore, checksum: Checksum, deep: boolean): Promise<boolean | Uint8Array> {
   // A remote result is read into memory on a hit anyway: one GET instead of /has, then GET.
-  if (!deep && !(store instanceof BufferDir)) return (await store.get(checksum)) ?? false;
+  if (!deep && !store.local) return (await store.get(checksum)) ?? false;
   const [present] = await store.has([checksum]);
   if (!present) return false;
   if (!deep) return true;
@@ -150,7 +149,7 @@ async function computeOnce(dict: TransformationDict, tfChecksum: Checksum, optio
       signal,
       timeoutMs: options.timeoutMs,
       storeMember: options.scratch ? undefined : async (checksum, path) => {
-        if (options.store instanceof BufferDir) options.store.putFileSync(checksum, path);
+        if (options.store.local) options.store.local.putFileSync(checksum, path);
         else await options.store.putFile(checksum, path);
       },
     }).catch((error) => {

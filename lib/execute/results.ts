@@ -4,7 +4,6 @@
  * @module
  */
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, rmSync, rmdirSync } from "node:fs";
-import { BufferDir } from "../buffers/bufferdir.ts";
 import { dirname, join, posix } from "node:path";
 import type { Checksum } from "../checksum/checksum.ts";
 import { computeChecksum, hashFileRaw } from "../checksum/sha256.ts";
@@ -51,9 +50,10 @@ const STREAMED_STDOUT_BYTES = 64 * 1024 * 1024;
  * @throws {CorruptBufferError} when the stored result no longer matches its checksum (it is dropped)
  */
 export async function openCapturedStdout(store: BufferStore, checksum: Checksum, buffer: Uint8Array | undefined, streamFromBytes = STREAMED_STDOUT_BYTES): Promise<CapturedStdout | null> {
-  if (!buffer && store instanceof BufferDir) {
-    const size = store.lengthOf(checksum);
-    const path = size !== null && size >= streamFromBytes ? store.verifiedPath(checksum) : null;
+  const local = store.local;
+  if (!buffer && local) {
+    const size = local.lengthOf(checksum);
+    const path = size !== null && size >= streamFromBytes ? local.verifiedPath(checksum) : null;
     if (path) return { writeTo: (write) => streamFormatted(path, write) };
   }
   const bytes = buffer ?? (await store.get(checksum));

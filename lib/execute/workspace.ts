@@ -8,7 +8,6 @@ import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync }
 import { os } from "../disk/lazy-node.ts";
 import { dirname, join, resolve } from "node:path";
 import type { Checksum } from "../checksum/checksum.ts";
-import { BufferDir } from "../buffers/bufferdir.ts";
 import type { BufferStore } from "../buffers/store.ts";
 import { parseIndexText } from "../checksum/sidecar.ts";
 import { compress, compressionSuffixOf } from "../checksum/compression.ts";
@@ -97,7 +96,7 @@ async function placeBuffer(store: BufferStore, checksum: Checksum, target: strin
     writeFileSync(target, compress(await fetchBuffer(store, checksum, pin), suffix));
     return;
   }
-  if (linked && store instanceof BufferDir && linked.tryLink(store, checksum, target, pin)) return;
+  if (linked && store.local && linked.tryLink(store.local, checksum, target, pin)) return;
   if (!(await store.getToFile(checksum, target))) {
     throw new NotFoundError(`Cannot materialize pin "${pin}": buffer "${checksum}" not found in ${store.location}`);
   }
@@ -155,7 +154,7 @@ async function materializePins(dict: TransformationDict, store: BufferStore, dir
     } else {
       await placeBuffer(store, checksum, join(dir, pin), pin, linked);
       // Python points this variable at the buffer file in the store; ours is the pin's own copy.
-      if (SHELL_NAME.test(pin) && store instanceof BufferDir && !compressionSuffixOf(pin) && store.locate(checksum)?.suffix === null) env[pin] = resolve(dir, pin);
+      if (SHELL_NAME.test(pin) && store.local && !compressionSuffixOf(pin) && store.local.locate(checksum)?.suffix === null) env[pin] = resolve(dir, pin);
     }
   }
   return env;

@@ -9,7 +9,6 @@ import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:f
 import { delimiter, join } from "node:path";
 import { os } from "../disk/lazy-node.ts";
 import type { Checksum } from "../checksum/checksum.ts";
-import { BufferDir } from "../buffers/bufferdir.ts";
 import type { BufferStore } from "../buffers/store.ts";
 import { SeamlessError } from "../errors.ts";
 import { executeBashTransformation } from "../execute/execute-bash.ts";
@@ -98,7 +97,7 @@ export async function runBashJob(dict: Record<string, PlainValue>, scratch: bool
       throw new SeamlessError(`Cannot provide the execution environment on this jobserver's worker: ${text.replace(/; running on the host$/, "")}`);
     },
     storeMember: scratch ? undefined : async (checksum, path) => {
-      if (store instanceof BufferDir) store.putFileSync(checksum, path);
+      if (store.local) store.local.putFileSync(checksum, path);
       else await store.putFile(checksum, path);
     },
   });

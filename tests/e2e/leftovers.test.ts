@@ -6,6 +6,7 @@ import { describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { BINARY, runSeamless, scrubbedEnv, tempDir } from "../helpers.ts";
+import { computeChecksum } from "../../lib/checksum/sha256.ts";
 
 /** A pid above any pid_max: its process is certainly gone. */
 const DEAD_PID = 99_999_999;
@@ -61,6 +62,41 @@ describe("temp files of killed commands (issue 17 items 8, 9)", () => {
     expect(readdirSync(prefixDir)).toEqual([`.${"cd".repeat(32)}.${process.pid}.1.tmp`]);
     expect(readdirSync(join(cache, "writers"))).toEqual([]); // the dead registration is gone, and ours
   }, 20_000);
+});
+
+describe("sidecar temp files of a killed upload", () => {
+  test("are removed beside the inputs by the next command; a live writer's and look-alikes stay", async () => {
+    using dir = tempDir();
+    const cache = join(dir.path, "cache");
+    const env = scrubbedEnv(cache);
+    mkdirSync(join(dir.path, "in"));
+    writeFileSync(join(dir.path, "in", "a.txt"), "a\n");
+    // An upload killed once it has noted where its sidecars go, before it writes them: it blocks
+    // verifying a destination entry that is a FIFO.
+    mkdirSync(join(dir.path, "dest"));
+    const fifo = join(dir.path, "dest", computeChecksum("a\n"));
+    expect(Bun.spawnSync(["mkfifo", fifo]).exitCode).toBe(0);
+    const upload = Bun.spawn([BINARY, "upload", "--destination", "dest", "--dest-verify", "in/a.txt"], { cwd: dir.path, env, stdout: "ignore", stderr: "ignore" });
+    const registration = join(cache, "writers");
+    let noted = "";
+    for (let i = 0; i < 500 && !noted.includes(join(dir.path, "in")); i++) {
+      await Bun.sleep(20);
+      for (const name of existsSync(registration) ? readdirSync(registration) : []) noted += readFileSync(join(registration, name), "utf8");
+    }
+    expect(noted).toBe(`${join(dir.path, "in")}\n`);
+    upload.kill("SIGKILL");
+    await upload.exited;
+    // What it would have left mid-write, next to a live writer's temp file and a user file.
+    const killed = upload.pid;
+    const left = [`.a.txt.CHECKSUM.${killed}.1.tmp`, `.b.txt.CHECKSUM.${killed}.2.tmp`];
+    const kept = [`.a.txt.CHECKSUM.${process.pid}.1.tmp`, `a.txt.${killed}.1.tmp`, `.notes.${killed}.txt`];
+    for (const name of [...left, ...kept]) writeFileSync(join(dir.path, "in", name), "x");
+    rmSync(fifo);
+    const next = await runSeamless(["upload", "in/a.txt"], { cwd: dir.path, env });
+    expect(next.exitCode).toBe(0);
+    expect(readdirSync(join(dir.path, "in")).toSorted()).toEqual(["a.txt", "a.txt.CHECKSUM", ...kept].toSorted());
+    expect(readdirSync(registration)).toEqual([]);
+  }, 30_000);
 });
 
 describe("a command exits when its work is done (issue 17 item 8a)", () => {

@@ -207,7 +207,7 @@ describe("buffer presence", () => {
     mkdirSync(join(store.directory, checksums[1500]!.slice(0, 2)), { recursive: true });
     writeFileSync(join(store.directory, checksums[1500]!.slice(0, 2), `${checksums[1500]}.zst`), "");
     const expected = checksums.map((_, i) => i < 1000 || i === 1500);
-    store.listAhead(checksums.length);
+    store._listAhead(checksums.length);
     expect(await store.has(checksums)).toEqual(expected);
     // The listing ahead is used once: a buffer stored since is seen by the next call.
     store.putSync(checksums[2000]!, bytesOf(2000));
@@ -223,9 +223,9 @@ describe("buffer presence", () => {
     makeStoreLookLarge(store.directory);
     const checksums = Array.from({ length: 2100 }, (_, i) => computeChecksum(`buffer ${i}`));
     for (let i = 0; i < 10; i++) store.putSync(checksums[i]!, new TextEncoder().encode(`buffer ${i}`));
-    expect(store.listingPays(checksums.length)).toBe(false);
-    expect(store.listingPays(7000)).toBe(true);
-    store.listAhead(checksums.length);
+    expect(store._listingPays(checksums.length)).toBe(false);
+    expect(store._listingPays(7000)).toBe(true);
+    store._listAhead(checksums.length);
     // Nothing was listed ahead: a buffer stored after the call is seen.
     store.putSync(checksums[2000]!, new TextEncoder().encode("buffer 2000"));
     expect(await store.has(checksums)).toEqual(checksums.map((_, i) => i < 10 || i === 2000));

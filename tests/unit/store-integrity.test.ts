@@ -41,8 +41,8 @@ describe("writers on a full disk", () => {
     const checksum = sha256(big);
     // every way a buffer gets into a local store
     expect(() => store.putSync(checksum, big)).toThrow(DiskWriteError);
-    expect(() => store.putHashedSync(checksum, big)).toThrow('No space left on device: cannot write "');
-    await expect(store.putHashedAsync(checksum, big)).rejects.toThrow(DiskWriteError);
+    expect(() => store._putHashedSync(checksum, big)).toThrow('No space left on device: cannot write "');
+    await expect(store._putHashedAsync(checksum, big)).rejects.toThrow(DiskWriteError);
     using sourceDir = tempDir();
     const source = join(sourceDir.path, "big.bin");
     writeFileSync(source, big);

@@ -7,12 +7,16 @@ import { computeChecksum } from "../../lib/checksum/sha256.ts";
 import { indexDirectory } from "../../lib/checksum/file-checksum.ts";
 import { StatCache } from "../../lib/checksum/stat-cache.ts";
 import { BufferDir } from "../../lib/buffers/bufferdir.ts";
-import { findMissing, planUpload, sidecarFilesOf, staleSidecars, storeAndWriteSidecars, writeSidecars } from "../../lib/buffers/transfer.ts";
-import { HELPER_MIN_FILES, UploadHelper } from "../../lib/buffers/upload-helper.ts";
-import { hashClaimed, sharedFilesOf, sharedResults } from "../../lib/buffers/shared-hash.ts";
-import { SidecarReads, readClaimedSidecars, sharedSidecarsOf } from "../../lib/buffers/shared-sidecars.ts";
-import { StoreClaims, sharedStoresOf } from "../../lib/buffers/shared-store.ts";
-import { LIST_FROM, listDirectoriesOf } from "../../lib/buffers/listed-dirs.ts";
+import { findMissing } from "../../lib/buffers/transfer.ts";
+import { upload } from "../../lib/upload/mod.ts";
+import { planUpload } from "../../lib/upload/_plan.ts";
+import { sidecarFilesOf, staleSidecars, writeSidecars } from "../../lib/upload/_sidecars.ts";
+import { storeAndWriteSidecars } from "../../lib/upload/_store.ts";
+import { HELPER_MIN_FILES, UploadHelper } from "../../lib/upload/_helper.ts";
+import { hashClaimed, sharedFilesOf, sharedResults } from "../../lib/upload/_shared-hash.ts";
+import { SidecarReads, readClaimedSidecars, sharedSidecarsOf } from "../../lib/upload/_shared-sidecars.ts";
+import { StoreClaims, sharedStoresOf } from "../../lib/upload/_shared-store.ts";
+import { LIST_FROM, listDirectoriesOf } from "../../lib/upload/_listed-dirs.ts";
 import { clockPastRacyMargin, tempDir, makeStoreLookLarge } from "../helpers.ts";
 
 function smallFiles(dir: string, count: number): { paths: string[]; checksums: string[] } {
@@ -120,14 +124,13 @@ describe("upload plans with a helper", () => {
     store.putSync(checksums[2]!, readFileSync(paths[2]!)); // present: the helper is not asked to store it
     const statCache = new StatCache(join(dir.path, "stat.sqlite"), { minBytes: 0, clock: clockPastRacyMargin });
     const plan = await planUpload(paths, statCache, { localStore: true });
-    try {
-      expect(plan.helper).not.toBeNull();
-      const shared = [...plan.buffers.values()].filter((source) => "bytes" in source && source.bytes.buffer instanceof SharedArrayBuffer).length;
-      expect(shared).toBe(paths.length);
-      await storeAndWriteSidecars(store, await findMissing(store, plan), sidecarFilesOf(plan), { helper: plan.helper, meanwhile: plan.recordStatCache, compare: true });
-    } finally {
-      plan.helper?.close();
-    }
+    plan.helper?.close();
+    expect(plan.helper).not.toBeNull();
+    const shared = [...plan.buffers.values()].filter((source) => "bytes" in source && source.bytes.buffer instanceof SharedArrayBuffer).length;
+    expect(shared).toBe(paths.length);
+    // A sidecar exists, so the upload plans the same way (no one-pass upload): the helper hashes and stores.
+    const summary = await upload(paths, store, { statCache });
+    expect([summary.storedFiles, summary.storedBytes]).toEqual([paths.length - 1, paths.filter((_, i) => i !== 2).reduce((sum, path) => sum + statSync(path).size, 0)]);
     for (const [i, path] of paths.entries()) {
       expect(readFileSync(`${path}.CHECKSUM`, "utf8")).toBe(`${checksums[i]}\n`);
       expect(await store.get(checksums[i]!)).toEqual(new Uint8Array(readFileSync(path)));
@@ -288,10 +291,7 @@ describe("unchanged re-uploads", () => {
     const store = new BufferDir(join(dir, "cache"), { layout: "prefix" });
     store.ensureExists();
     const statCache = new StatCache(join(dir, "stat.sqlite"), { minBytes: 0, clock: clockPastRacyMargin });
-    const first = await planUpload(paths, statCache, { localStore: true, directStore: store });
-    await storeAndWriteSidecars(store, await findMissing(store, first), sidecarFilesOf(first), { helper: first.helper, compare: true });
-    first.recordStatCache();
-    first.helper?.close();
+    await upload(paths, store, { statCache });
     return { paths, checksums, store, statCache };
   }
 
@@ -379,18 +379,6 @@ describe("sidecar directories listed", () => {
 });
 
 describe("one-pass uploads", () => {
-  /** A first upload's plan in one pass, carried out as the CLI does. */
-  async function upload(paths: string[], store: BufferDir, statCache: StatCache | null) {
-    const plan = await planUpload(paths, statCache, { localStore: true, directStore: store });
-    try {
-      await storeAndWriteSidecars(store, await findMissing(store, plan), sidecarFilesOf(plan), { helper: plan.helper, compare: true });
-      plan.recordStatCache();
-    } finally {
-      plan.helper?.close();
-    }
-    return plan;
-  }
-
   test("stores each buffer and writes each sidecar; present buffers and identical sidecars stay untouched", async () => {
     using dir = tempDir();
     const { paths, checksums } = smallFiles(dir.path, HELPER_MIN_FILES + 10);
@@ -405,8 +393,11 @@ describe("one-pass uploads", () => {
     store.putSync(checksums[4]!, readFileSync(paths[4]!)); // present
     const untouchedBuffer = statSync(store.pathFor(checksums[4]!)).ino;
     const statCache = new StatCache(join(dir.path, "stat.sqlite"), { minBytes: 0, clock: clockPastRacyMargin });
-    const plan = await upload(paths, store, statCache);
-    expect(plan.buffers.size).toBe(0); // nothing left over
+    // The plan carries out the upload in one pass, and leaves nothing over.
+    const plan = await planUpload(paths, statCache, { localStore: true, directStore: store });
+    plan.recordStatCache();
+    expect(plan.helper).toBeNull();
+    expect(plan.buffers.size).toBe(0);
     expect(plan.sidecars).toEqual([]);
     const bytes = paths.filter((_, i) => i !== 4 && i !== 7).reduce((sum, path) => sum + statSync(path).size, 0);
     expect(plan.storedAlready).toEqual({ count: paths.length - 2, bytes });
@@ -432,11 +423,11 @@ describe("one-pass uploads", () => {
     const store = new BufferDir(join(dir.path, "cache"), { layout: "prefix" });
     store.ensureExists();
     makeStoreLookLarge(store.directory);
-    expect(store.listingPays(paths.length)).toBe(false);
+    expect(store._listingPays(paths.length)).toBe(false);
     store.putSync(checksums[4]!, readFileSync(paths[4]!));
     const untouchedBuffer = statSync(store.pathFor(checksums[4]!)).ino;
-    const plan = await upload(paths, store, null);
-    expect(plan.storedAlready.count).toBe(paths.length - 1);
+    const summary = await upload(paths, store);
+    expect(summary.storedFiles).toBe(paths.length - 1);
     expect(statSync(store.pathFor(checksums[4]!)).ino).toBe(untouchedBuffer);
     for (const [i, path] of paths.entries()) {
       expect(readFileSync(`${path}.CHECKSUM`, "utf8")).toBe(`${checksums[i]}\n`);
@@ -462,10 +453,11 @@ describe("one-pass uploads", () => {
     const store = new BufferDir(join(dir.path, "cache"), { layout: "prefix" });
     store.ensureExists();
     const inputs = [...paths.slice(0, 600), join(dir.path, "sub"), gz, large, fifo, ...paths.slice(600)];
-    const done = await upload(inputs, store, null);
+    const summary = await upload(inputs, store);
     expect(await writer.exited).toBe(0);
     const expected = indexDirectory(join(dir.path, "sub"));
-    expect(done.sidecars.map((sidecar) => sidecar.checksumPath)).toEqual([join(dir.path, "sub.CHECKSUM"), join(dir.path, "c.txt.CHECKSUM"), `${large}.CHECKSUM`, `${fifo}.CHECKSUM`]);
+    expect(summary.storedFiles).toBe(paths.length + 5); // the directory's file and its index buffer too
+    expect(summary.inputs.slice(600, 604).map((input) => input.path)).toEqual([join(dir.path, "sub"), gz, large, fifo]);
     expect(readFileSync(`${fifo}.CHECKSUM`, "utf8")).toBe(`${computeChecksum("piped")}\n`);
     expect(readFileSync(join(dir.path, "sub.CHECKSUM"), "utf8")).toBe(`${expected.checksum}\n`);
     expect(readFileSync(join(dir.path, "c.txt.CHECKSUM"), "utf8")).toBe(`${computeChecksum("compressed\n")}\n`);
@@ -481,7 +473,7 @@ describe("one-pass uploads", () => {
     const store = new BufferDir(join(dir.path, "cache"), { layout: "prefix" });
     store.ensureExists();
     const inputs = [...paths.slice(0, 100), missing, ...paths.slice(100)];
-    await expect(upload(inputs, store, null)).rejects.toThrow(`Cannot upload "${missing}": no such file or directory`);
+    await expect(upload(inputs, store)).rejects.toThrow(`Cannot upload "${missing}": no such file or directory`);
     const written = paths.filter((path) => existsSync(`${path}.CHECKSUM`)).length;
     expect(written).toBeLessThan(paths.length);
   });
@@ -492,7 +484,7 @@ describe("one-pass uploads", () => {
     const store = new BufferDir(join(dir.path, "cache"), { layout: "prefix" });
     store.ensureExists();
     const unreadable = "/proc/self/mem"; // a regular file of size 0 whose read fails (EIO)
-    await expect(upload([...paths.slice(0, 500), unreadable, ...paths.slice(500)], store, null)).rejects.toMatchObject({ path: unreadable });
+    await expect(upload([...paths.slice(0, 500), unreadable, ...paths.slice(500)], store)).rejects.toMatchObject({ path: unreadable });
   });
 
   test("a buffer that cannot be stored fails the upload; no sidecar names it", async () => {
@@ -503,7 +495,7 @@ describe("one-pass uploads", () => {
     // A file where a prefix directory goes: the buffers with that prefix cannot be stored.
     const prefix = checksums[600]!.slice(0, 2);
     writeFileSync(join(store.directory, prefix), "not a directory\n");
-    const error = await upload(paths, store, null).then(() => null, (error: unknown) => error);
+    const error = await upload(paths, store).then(() => null, (error: unknown) => error);
     expect(error).toMatchObject({ code: expect.stringMatching(/^(EEXIST|ENOTDIR)$/) });
     for (const [i, path] of paths.entries()) if (checksums[i]!.startsWith(prefix)) expect(existsSync(`${path}.CHECKSUM`)).toBe(false);
     // How far the main thread got before the failure depends on timing; what it wrote names stored buffers.

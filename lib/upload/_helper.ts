@@ -11,10 +11,10 @@
  * files in the one directory of the sidecars slowed each other down.
  * @module
  */
-import type { SharedFiles } from "./shared-hash.ts";
-import type { SharedSidecars } from "./shared-sidecars.ts";
-import type { SharedStores } from "./shared-store.ts";
-import type { OnePassFiles } from "./one-pass.ts";
+import type { SharedFiles } from "./_shared-hash.ts";
+import type { SharedSidecars } from "./_shared-sidecars.ts";
+import type { SharedStores } from "./_shared-store.ts";
+import type { OnePassFiles } from "./_one-pass.ts";
 
 /** What the helper is asked to do. */
 export type HelperRequest =
@@ -32,8 +32,8 @@ export const HELPER_MIN_FILES = 1024;
 
 /** The worker's module: in the compiled binary, where scripts/build.ts puts the entry point (see hash-pool.ts). */
 function workerUrl(): string {
-  if (import.meta.url.startsWith("file:///$bunfs/")) return "/$bunfs/root/lib/buffers/upload-worker.js";
-  return new URL("./upload-worker.ts", import.meta.url).href;
+  if (import.meta.url.startsWith("file:///$bunfs/")) return "/$bunfs/root/lib/upload/_worker.js";
+  return new URL("./_worker.ts", import.meta.url).href;
 }
 
 /** One helper thread; one request at a time. */

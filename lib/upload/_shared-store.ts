@@ -7,7 +7,7 @@
  * @module
  */
 import { writeFileAtomic } from "../disk/atomic-write.ts";
-import { CLAIM_BATCH } from "./shared-hash.ts";
+import { CLAIM_BATCH } from "./_shared-hash.ts";
 
 /** Int32 slots of {@link SharedStores.counters}. */
 const NEXT = 0;

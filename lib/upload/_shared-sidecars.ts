@@ -9,7 +9,7 @@
  */
 import { readUpTo } from "../checksum/file-content.ts";
 import type { Checksum } from "../checksum/checksum.ts";
-import { CLAIM_BATCH } from "./shared-hash.ts";
+import { CLAIM_BATCH } from "./_shared-hash.ts";
 
 /**
  * Bytes kept per sidecar. A `.CHECKSUM` file holds 65; reading up to here tells a longer one

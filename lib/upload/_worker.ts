@@ -1,16 +1,16 @@
 /**
- * Worker entry of {@link ./upload-helper.ts}: reads its claims of an upload's sidecars, hashes
+ * Worker entry of {@link ./_helper.ts}: reads its claims of an upload's sidecars, hashes
  * its claims of the new small files, and later stores its claims of their buffers from shared
  * memory.
  * A third entry point of the compiled binary (scripts/build.ts); it loads no database.
  * @module
  */
 import { tagTempNames } from "../disk/atomic-write.ts";
-import { hashClaimed } from "./shared-hash.ts";
-import { uploadClaimed } from "./one-pass.ts";
-import { readClaimedSidecars } from "./shared-sidecars.ts";
-import { StoreClaims } from "./shared-store.ts";
-import type { HelperReply, HelperRequest } from "./upload-helper.ts";
+import { hashClaimed } from "./_shared-hash.ts";
+import { uploadClaimed } from "./_one-pass.ts";
+import { readClaimedSidecars } from "./_shared-sidecars.ts";
+import { StoreClaims } from "./_shared-store.ts";
+import type { HelperReply, HelperRequest } from "./_helper.ts";
 
 declare const self: Worker;
 

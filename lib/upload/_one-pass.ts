@@ -15,7 +15,7 @@ import { compressionSuffixOf } from "../checksum/compression.ts";
 import { SMALL_FILE_BYTES } from "../checksum/file-content.ts";
 import { trivialBuffer } from "../checksum/trivial.ts";
 import { writeFileAtomic } from "../disk/atomic-write.ts";
-import { CLAIM_BATCH } from "./shared-hash.ts";
+import { CLAIM_BATCH } from "./_shared-hash.ts";
 
 /** A file's state in {@link OnePassFiles.states}, besides 0: not claimed, or not done yet. */
 const ONE_PASS_STORED = 1;
