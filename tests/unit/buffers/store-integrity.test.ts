@@ -2,13 +2,13 @@
 import { describe, expect, test } from "bun:test";
 import { closeSync, existsSync, openSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { describeWriteError, writeAllSync, writeFileAtomic } from "../../lib/disk/atomic-write.ts";
-import { BufferDir } from "../../lib/buffers/bufferdir.ts";
-import { createHashserverHandler } from "../../lib/servers/hashserver.ts";
-import { makeServiceRequest, withErrorHandling } from "../../lib/servers/http.ts";
-import { ChecksumMismatchError, CorruptBufferError, DiskWriteError } from "../../lib/errors.ts";
-import { mountSmallTmpfs, storeIsSound, tempDir, tmpfsUnavailable } from "../helpers.ts";
-import { SILENT_LOG } from "../../lib/log.ts";
+import { describeWriteError, writeAllSync, writeFileAtomic } from "../../../lib/disk/atomic-write.ts";
+import { BufferDir } from "../../../lib/buffers/bufferdir.ts";
+import { createHashserverHandler } from "../../../lib/servers/hashserver.ts";
+import { makeServiceRequest, withErrorHandling } from "../../../lib/servers/http.ts";
+import { ChecksumMismatchError, CorruptBufferError, DiskWriteError } from "../../../lib/errors.ts";
+import { mountSmallTmpfs, storeIsSound, tempDir, tmpfsUnavailable } from "../../helpers.ts";
+import { SILENT_LOG } from "../../../lib/log.ts";
 
 const sha256 = (bytes: Uint8Array | string) => new Bun.CryptoHasher("sha256").update(bytes).digest("hex");
 

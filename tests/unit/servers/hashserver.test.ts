@@ -1,11 +1,11 @@
 import { describe, expect, test } from "bun:test";
 import { existsSync, readFileSync, statSync, truncateSync, writeFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { createHashserverHandler } from "../../lib/servers/hashserver.ts";
-import { makeServiceRequest, withErrorHandling, type ServiceResponse } from "../../lib/servers/http.ts";
-import { VECTORS } from "../fixtures/spec-vectors.ts";
-import { tempDir } from "../helpers.ts";
-import { SILENT_LOG } from "../../lib/log.ts";
+import { createHashserverHandler } from "../../../lib/servers/hashserver.ts";
+import { makeServiceRequest, withErrorHandling, type ServiceResponse } from "../../../lib/servers/http.ts";
+import { VECTORS } from "../../fixtures/spec-vectors.ts";
+import { tempDir } from "../../helpers.ts";
+import { SILENT_LOG } from "../../../lib/log.ts";
 
 const ABSENT = "2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881"; // sha256("x")
 

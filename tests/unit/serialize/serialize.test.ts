@@ -1,8 +1,8 @@
 import { describe, expect, test } from "bun:test";
-import { PlainFloat, compareCodePoints, formatPythonFloat, parsePlain, serializePlain, stringifyPlain } from "../../lib/serialize/plain-json.ts";
-import { serializeValue } from "../../lib/serialize/celltypes.ts";
-import { computeChecksum } from "../../lib/checksum/sha256.ts";
-import { VECTORS } from "../fixtures/spec-vectors.ts";
+import { PlainFloat, compareCodePoints, formatPythonFloat, parsePlain, serializePlain, stringifyPlain } from "../../../lib/serialize/plain-json.ts";
+import { serializeValue } from "../../../lib/serialize/celltypes.ts";
+import { computeChecksum } from "../../../lib/checksum/sha256.ts";
+import { VECTORS } from "../../fixtures/spec-vectors.ts";
 
 const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
 

@@ -1,9 +1,9 @@
 /** A captured stdout printed from the store as a stream equals the whole-buffer formatting (issue 17, item 14). */
 import { describe, expect, test } from "bun:test";
-import { BufferDir } from "../../lib/buffers/bufferdir.ts";
-import { formatCapturedStdout, openCapturedStdout } from "../../lib/execute/results.ts";
-import { CorruptBufferError } from "../../lib/errors.ts";
-import { tempDir } from "../helpers.ts";
+import { BufferDir } from "../../../lib/buffers/bufferdir.ts";
+import { formatCapturedStdout, openCapturedStdout } from "../../../lib/execute/results.ts";
+import { CorruptBufferError } from "../../../lib/errors.ts";
+import { tempDir } from "../../helpers.ts";
 import { writeFileSync } from "node:fs";
 
 const sha256 = (bytes: Uint8Array) => new Bun.CryptoHasher("sha256").update(bytes).digest("hex");

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
-import { parseSimpleCommandLine } from "../../lib/bash/simple-parse.ts";
-import { parseCommandLine } from "../../lib/bash/parse.ts";
-import { SIMPLE_COMMAND } from "../fixtures/spec-vectors.ts";
+import { parseSimpleCommandLine } from "../../../lib/bash/simple-parse.ts";
+import { parseCommandLine } from "../../../lib/bash/parse.ts";
+import { SIMPLE_COMMAND } from "../../fixtures/spec-vectors.ts";
 
 /** Commands the fast path accepts: its result must equal tree-sitter's, field for field. */
 const ACCEPTED = [

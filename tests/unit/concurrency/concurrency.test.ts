@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { Semaphore } from "../../lib/concurrency/semaphore.ts";
-import { forEachAdaptive, mapConcurrent } from "../../lib/concurrency/map-concurrent.ts";
+import { Semaphore } from "../../../lib/concurrency/semaphore.ts";
+import { forEachAdaptive, mapConcurrent } from "../../../lib/concurrency/map-concurrent.ts";
 
 describe("Semaphore", () => {
   test("never lets more than its permits run at once, and runs everything", async () => {

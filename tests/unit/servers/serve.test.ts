@@ -1,11 +1,11 @@
 import { describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { computeChecksum } from "../../lib/checksum/sha256.ts";
-import { serveService } from "../../lib/servers/serve.ts";
-import type { ServiceResponse } from "../../lib/servers/http.ts";
-import { tempDir } from "../helpers.ts";
-import { createMemoryLog } from "../../lib/log.ts";
+import { computeChecksum } from "../../../lib/checksum/sha256.ts";
+import { serveService } from "../../../lib/servers/serve.ts";
+import type { ServiceResponse } from "../../../lib/servers/http.ts";
+import { tempDir } from "../../helpers.ts";
+import { createMemoryLog } from "../../../lib/log.ts";
 
 /** Serves one file with `verifyWhileSending`, fetches it, returns what arrived or the error. */
 async function fetchVerified(path: string, size: number, claimed: string): Promise<{ bytes?: Uint8Array; error?: unknown }> {

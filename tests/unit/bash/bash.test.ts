@@ -1,14 +1,14 @@
 import { describe, expect, test } from "bun:test";
 import { mkdirSync, realpathSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { unquoteWord } from "../../lib/bash/unquote.ts";
-import { parseCommandLine } from "../../lib/bash/parse.ts";
-import { isPythonFloat, pathSuffix } from "../../lib/bash/arguments.ts";
-import { generateBashCode } from "../../lib/transformation/bash-code.ts";
-import { prepareBashTransformation, type BashRunRequest } from "../../lib/transformation/prepare-bash.ts";
-import { computeChecksum } from "../../lib/checksum/sha256.ts";
-import { SIMPLE_COMMAND, VECTORS } from "../fixtures/spec-vectors.ts";
-import { tempDir } from "../helpers.ts";
+import { unquoteWord } from "../../../lib/bash/unquote.ts";
+import { parseCommandLine } from "../../../lib/bash/parse.ts";
+import { isPythonFloat, pathSuffix } from "../../../lib/bash/arguments.ts";
+import { generateBashCode } from "../../../lib/transformation/bash-code.ts";
+import { prepareBashTransformation, type BashRunRequest } from "../../../lib/transformation/prepare-bash.ts";
+import { computeChecksum } from "../../../lib/checksum/sha256.ts";
+import { SIMPLE_COMMAND, VECTORS } from "../../fixtures/spec-vectors.ts";
+import { tempDir } from "../../helpers.ts";
 
 describe("unquoteWord()", () => {
   test("removes quotes and escapes, keeps substitutions verbatim", () => {

@@ -3,7 +3,7 @@ import {
   JobserverBody, JobserverPath, JobserverWireError, decodeCancelAnswer, decodeRunTransformationAnswer, decodeRunTransformationRequest,
   decodeSoftcancelRequest, decodeStatusAnswer, encodeCancelAnswer, encodeRunTransformationAnswer, encodeRunTransformationRequest,
   encodeStatusAnswer, formatUtcSeconds, parseRouteChecksum, recordModeMismatchText, type RecordRuntime,
-} from "../../lib/wire/jobserver.ts";
+} from "../../../lib/wire/jobserver.ts";
 
 const TF = "706b247db5f69ec5dc5b452a1a9164089faed42eaab3d461b8dfdf3217a36550";
 const RESULT = "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03";

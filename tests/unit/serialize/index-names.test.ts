@@ -2,9 +2,9 @@
 import { describe, expect, test } from "bun:test";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { validateIndexKey } from "../../lib/serialize/deep-index.ts";
-import { listDirectoryFiles } from "../../lib/checksum/file-checksum.ts";
-import { tempDir } from "../helpers.ts";
+import { validateIndexKey } from "../../../lib/serialize/deep-index.ts";
+import { listDirectoryFiles } from "../../../lib/checksum/file-checksum.ts";
+import { tempDir } from "../../helpers.ts";
 
 describe("validateIndexKey()", () => {
   test("accepts a backslash, an ordinary character of a POSIX name (as Python does)", () => {

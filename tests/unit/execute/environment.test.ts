@@ -2,10 +2,10 @@
 import { describe, expect, test } from "bun:test";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { environmentOf } from "../../lib/transformation/environment.ts";
-import { CondaNotFoundError, condaActivation, containerRunCommand, firstErrorLine, loadEnvironment, planExecution } from "../../lib/execute/environment.ts";
-import { BufferDir } from "../../lib/buffers/bufferdir.ts";
-import { tempDir } from "../helpers.ts";
+import { environmentOf } from "../../../lib/transformation/environment.ts";
+import { CondaNotFoundError, condaActivation, containerRunCommand, firstErrorLine, loadEnvironment, planExecution } from "../../../lib/execute/environment.ts";
+import { BufferDir } from "../../../lib/buffers/bufferdir.ts";
+import { tempDir } from "../../helpers.ts";
 
 const sha256 = (data: string | Uint8Array) => new Bun.CryptoHasher("sha256").update(data).digest("hex");
 

@@ -1,14 +1,14 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { BufferDir } from "../../lib/buffers/bufferdir.ts";
-import { JobCanceledError, JobFailedError, WorkerPool, workerCommand } from "../../lib/queue/worker-pool.ts";
+import { BufferDir } from "../../../lib/buffers/bufferdir.ts";
+import { JobCanceledError, JobFailedError, WorkerPool, workerCommand } from "../../../lib/queue/worker-pool.ts";
 import { readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { computeChecksum } from "../../lib/checksum/sha256.ts";
-import { serializePlain, type PlainValue } from "../../lib/serialize/plain-json.ts";
-import { transformationBufferOf } from "../../lib/transformation/dict.ts";
-import { tempDir } from "../helpers.ts";
-import { bashTransformation, checksumOfText } from "../jobserver-helpers.ts";
-import { SILENT_LOG, createLog } from "../../lib/log.ts";
+import { computeChecksum } from "../../../lib/checksum/sha256.ts";
+import { serializePlain, type PlainValue } from "../../../lib/serialize/plain-json.ts";
+import { transformationBufferOf } from "../../../lib/transformation/dict.ts";
+import { tempDir } from "../../helpers.ts";
+import { bashTransformation, checksumOfText } from "../../jobserver-helpers.ts";
+import { SILENT_LOG, createLog } from "../../../lib/log.ts";
 
 const dir = tempDir("seamless-pool-");
 const store = new BufferDir(dir.path, { layout: "prefix" });
@@ -194,7 +194,7 @@ describe("WorkerPool environments and Python hand-over (issue 22 §4, §4b)", ()
 
 describe("boundedFailure()", () => {
   test("keeps a short failure text and both ends of a long one, the middle dropped with a marker", async () => {
-    const { boundedFailure } = await import("../../lib/queue/worker-process.ts");
+    const { boundedFailure } = await import("../../../lib/queue/worker-process.ts");
     expect(boundedFailure("Error: Return code 3")).toBe("Error: Return code 3");
     const long = `Error: Return code 3\n${"e".repeat(10_000_000)}\nlast-words`;
     const bounded = boundedFailure(long);

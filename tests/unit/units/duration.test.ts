@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { formatCount, formatDuration, formatLocalTime, parseDuration, parsePointInTime } from "../../lib/units/duration.ts";
+import { formatCount, formatDuration, formatLocalTime, parseDuration, parsePointInTime } from "../../../lib/units/duration.ts";
 
 describe("durations", () => {
   const formatted: [number, string][] = [[0.008, "8 ms"], [0.42, "420 ms"], [3.14, "3.1 s"], [42, "42 s"], [130, "2 min 10 s"], [120, "2 min"], [3900, "1 h 5 min"], [183600, "2 d 3 h"]];

@@ -1,8 +1,8 @@
 import { expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { BatchedFileWriter } from "../../lib/buffers/batched-writer.ts";
-import { tempDir } from "../helpers.ts";
+import { BatchedFileWriter } from "../../../lib/buffers/batched-writer.ts";
+import { tempDir } from "../../helpers.ts";
 
 test("background batches land at their offsets, whatever the chunk sizes", async () => {
   using dir = tempDir();

@@ -2,16 +2,16 @@ import { describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
-import { parseChecksum, tryParseChecksum } from "../../lib/checksum/checksum.ts";
-import { computeChecksum, hashFileRaw, hashFileRawAsync } from "../../lib/checksum/sha256.ts";
-import { checksumFile, checksumFiles, indexDirectory, indexDirectoryAsync } from "../../lib/checksum/file-checksum.ts";
-import { hashFilesOnAllCores } from "../../lib/checksum/hash-pool.ts";
-import { FILE_SET_MIN_FILES, STAT_CACHE_MIN_BYTES, StatCache, fileSetOf, fileSetOfFiles, stampOf } from "../../lib/checksum/stat-cache.ts";
-import { parseChecksumSidecar, parseIndexText, stripTextData, writeFileIfChanged } from "../../lib/checksum/sidecar.ts";
-import { VECTORS } from "../fixtures/spec-vectors.ts";
-import { clockPastRacyMargin, tempDir, makeStoreLookLarge } from "../helpers.ts";
-import { BufferDir } from "../../lib/buffers/bufferdir.ts";
-import { trivialBuffer } from "../../lib/checksum/trivial.ts";
+import { parseChecksum, tryParseChecksum } from "../../../lib/checksum/checksum.ts";
+import { computeChecksum, hashFileRaw, hashFileRawAsync } from "../../../lib/checksum/sha256.ts";
+import { checksumFile, checksumFiles, indexDirectory, indexDirectoryAsync } from "../../../lib/checksum/file-checksum.ts";
+import { hashFilesOnAllCores } from "../../../lib/checksum/hash-pool.ts";
+import { FILE_SET_MIN_FILES, STAT_CACHE_MIN_BYTES, StatCache, fileSetOf, fileSetOfFiles, stampOf } from "../../../lib/checksum/stat-cache.ts";
+import { parseChecksumSidecar, parseIndexText, stripTextData, writeFileIfChanged } from "../../../lib/checksum/sidecar.ts";
+import { VECTORS } from "../../fixtures/spec-vectors.ts";
+import { clockPastRacyMargin, tempDir, makeStoreLookLarge } from "../../helpers.ts";
+import { BufferDir } from "../../../lib/buffers/bufferdir.ts";
+import { trivialBuffer } from "../../../lib/checksum/trivial.ts";
 import { existsSync, mkdirSync, readFileSync, statSync, utimesSync } from "node:fs";
 
 describe("parseChecksum()", () => {

@@ -1,10 +1,10 @@
 import { describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { tempDir } from "../helpers.ts";
-import { nearestExistingName, typingHint } from "../../lib/bash/typing-hints.ts";
-import { resultTargetDirsOf } from "../../lib/execute/result-dirs.ts";
-import { generateBashCode } from "../../lib/transformation/bash-code.ts";
+import { tempDir } from "../../helpers.ts";
+import { nearestExistingName, typingHint } from "../../../lib/bash/typing-hints.ts";
+import { resultTargetDirsOf } from "../../../lib/execute/result-dirs.ts";
+import { generateBashCode } from "../../../lib/transformation/bash-code.ts";
 
 describe("typingHint()", () => {
   test("an awk program is called a program, a glob a glob, and both get -g1", () => {

@@ -1,13 +1,13 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { BufferDir } from "../../lib/buffers/bufferdir.ts";
-import { computeChecksum } from "../../lib/checksum/sha256.ts";
-import { makeServiceRequest, withErrorHandling, type ServiceRequest } from "../../lib/servers/http.ts";
-import { TransformationRuns, cachedResultLookup, createJobserverHandler, type JobserverResultCache } from "../../lib/servers/jobserver.ts";
-import type { JobserverRecordMode } from "../../lib/record/jobserver-record.ts";
-import { RecordBucketError } from "../../lib/record/bucket-probes.ts";
-import { tempDir } from "../helpers.ts";
-import { FakeExecutor, bashTransformation } from "../jobserver-helpers.ts";
-import { createMemoryLog } from "../../lib/log.ts";
+import { BufferDir } from "../../../lib/buffers/bufferdir.ts";
+import { computeChecksum } from "../../../lib/checksum/sha256.ts";
+import { makeServiceRequest, withErrorHandling, type ServiceRequest } from "../../../lib/servers/http.ts";
+import { TransformationRuns, cachedResultLookup, createJobserverHandler, type JobserverResultCache } from "../../../lib/servers/jobserver.ts";
+import type { JobserverRecordMode } from "../../../lib/record/jobserver-record.ts";
+import { RecordBucketError } from "../../../lib/record/bucket-probes.ts";
+import { tempDir } from "../../helpers.ts";
+import { FakeExecutor, bashTransformation } from "../../jobserver-helpers.ts";
+import { createMemoryLog } from "../../../lib/log.ts";
 
 const opened: TransformationRuns[] = [];
 afterAll(async () => {

@@ -3,10 +3,10 @@ import { describe, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { SqliteResultCache } from "../../lib/cache/result-cache.ts";
-import { tempDir } from "../helpers.ts";
+import { SqliteResultCache } from "../../../lib/cache/result-cache.ts";
+import { tempDir } from "../../helpers.ts";
 
-const PYTHON_SCHEMA = readFileSync(join(import.meta.dir, "../fixtures/python-schema.sql"), "utf8");
+const PYTHON_SCHEMA = readFileSync(join(import.meta.dir, "../../fixtures/python-schema.sql"), "utf8");
 /** Indexes the Python server creates that an older seamless.db of ours lacks. */
 const ADDED_INDEXES = ["bucket_probe_bucket_checksum", "syntactic_to_semantic_semantic", "syntactic_to_semantic_syntactic"];
 
