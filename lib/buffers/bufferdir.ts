@@ -197,7 +197,14 @@ export class BufferDir implements BufferStore {
   getSync(checksum: Checksum): Uint8Array | null {
     const found = this.locate(checksum);
     if (!found) return trivialBuffer(checksum);
-    let bytes: Uint8Array = readFileSync(found.path);
+    let bytes: Uint8Array;
+    try {
+      bytes = readFileSync(found.path);
+    } catch (error) {
+      // Removed since it was found (a concurrent `seamless gc`): absent, as if never found.
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return trivialBuffer(checksum);
+      throw error;
+    }
     if (found.suffix) bytes = decompress(bytes, found.suffix);
     const actual = computeChecksum(bytes);
     if (actual !== checksum) throw this.#dropCorrupt(found.path, checksum, actual);
@@ -263,7 +270,8 @@ export class BufferDir implements BufferStore {
       return trivial !== null;
     }
     if (found.suffix) {
-      const bytes = this.getSync(checksum)!;
+      const bytes = this.getSync(checksum);
+      if (!bytes) return false;
       writeVerified(destination, [bytes], checksum, found.path);
       onProgress?.(bytes.byteLength);
       return true;
@@ -272,6 +280,8 @@ export class BufferDir implements BufferStore {
       copyVerified(found.path, destination, checksum, undefined, onProgress);
     } catch (error) {
       if (error instanceof CopyMismatchError) throw this.#dropCorrupt(found.path, checksum, error.actual);
+      // Removed since it was found (a concurrent `seamless gc`): absent.
+      if ((error as NodeJS.ErrnoException).code === "ENOENT" && !existsSync(found.path)) return false;
       throw error;
     }
     return true;

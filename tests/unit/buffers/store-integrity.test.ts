@@ -1,6 +1,6 @@
 /** The store never holds wrong bytes: short writes, full disks, corrupt buffers (issue 17, items 1, 2, 13). */
 import { describe, expect, test } from "bun:test";
-import { closeSync, existsSync, openSync, readdirSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, openSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describeWriteError, writeAllSync, writeFileAtomic } from "../../../lib/disk/atomic-write.ts";
 import { BufferDir } from "../../../lib/buffers/bufferdir.ts";
@@ -108,5 +108,24 @@ describe("corrupt buffers and changing sources", () => {
     expect(error!.message).toStartWith(`File "${file}" changed while it was being stored`);
     expect(error!.message).not.toContain("corrupt");
     expect(store.locate(planned)).toBeNull();
+  });
+});
+
+describe("a buffer removed between finding and reading it (a concurrent gc)", () => {
+  test("get(), getSync() and getToFile() answer absent, not a raw ENOENT", async () => {
+    using dir = tempDir();
+    const store = new BufferDir(join(dir.path, "buffers"), { layout: "prefix" });
+    store.ensureExists();
+    const bytes = new TextEncoder().encode("removed by gc\n");
+    const checksum = new Bun.CryptoHasher("sha256").update(bytes).digest("hex");
+    await store.put(checksum, bytes);
+    const found = store.locate(checksum)!;
+    // The race made deterministic: the file is gone, the lookup still names it.
+    store.locate = () => found;
+    rmSync(found.path);
+    expect(store.getSync(checksum)).toBeNull();
+    expect(await store.get(checksum)).toBeNull();
+    expect(await store.getToFile(checksum, join(dir.path, "out"))).toBe(false);
+    expect(existsSync(join(dir.path, "out"))).toBe(false);
   });
 });
