@@ -120,3 +120,21 @@ export function processesWithCommandLine(text: string, exact = true): number[] {
 export function clockPastRacyMargin(): number {
   return Date.now() + 1000;
 }
+
+/** Waits (polling every 20 ms) until `check()` holds; throws naming `what` after `limitMs`. */
+export async function waitFor(what: string, check: () => boolean, limitMs = 15_000): Promise<void> {
+  const deadline = Date.now() + limitMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
+    await Bun.sleep(20);
+  }
+}
+
+/** Sends SIGKILL to each pid (those already gone are skipped). */
+export function killAll(pids: number[]): void {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {}
+  }
+}

@@ -6,7 +6,7 @@
 import { describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { BINARY, processesWithCommandLine as processesWith, runSeamless, scrubbedEnv, tempDir } from "../helpers.ts";
+import { BINARY, killAll, processesWithCommandLine as processesWith, runSeamless, scrubbedEnv, tempDir, waitFor } from "../helpers.ts";
 
 const TIMEOUT_MS = 30_000;
 
@@ -16,21 +16,7 @@ function uniqueSleep(): string {
 }
 
 
-async function waitFor(what: string, check: () => boolean, limitMs = 15_000): Promise<void> {
-  const deadline = Date.now() + limitMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await Bun.sleep(20);
-  }
-}
 
-function killAll(pids: number[]): void {
-  for (const pid of pids) {
-    try {
-      process.kill(pid, "SIGKILL");
-    } catch {}
-  }
-}
 
 /** A project dir with a private cache and TMPDIR (where workspaces go). */
 function project(dir: string) {

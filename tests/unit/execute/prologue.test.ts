@@ -4,7 +4,7 @@ import { BufferDir } from "../../../lib/buffers/bufferdir.ts";
 import { computeChecksum } from "../../../lib/checksum/sha256.ts";
 import { executeBashTransformation } from "../../../lib/execute/execute-bash.ts";
 import { RUN_PROLOGUE, SPEC_PROLOGUE } from "../../../lib/execute/_prologue.ts";
-import { processesWithCommandLine as processesRunning, tempDir } from "../../helpers.ts";
+import { killAll, processesWithCommandLine as processesRunning, tempDir } from "../../helpers.ts";
 
 function uniqueSleep(): string {
   return `${6000 + Math.floor(Math.random() * 1000)}.${Math.floor(Math.random() * 1e6)}`;
@@ -24,13 +24,6 @@ async function survivors(sleep: string): Promise<number[]> {
   return processesRunning(`sleep ${sleep}`);
 }
 
-function killAll(pids: number[]): void {
-  for (const pid of pids) {
-    try {
-      process.kill(pid, "SIGKILL");
-    } catch {}
-  }
-}
 
 describe("the bash prologue (cli-spec §3.16)", () => {
   // [name, code with S for a unique sleep duration, whether the spec's trap kills that sleep]

@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { isProcessAlive } from "../../../lib/process/process-tree.ts";
-import { processesWithCommandLine as processesRunning, tempDir } from "../../helpers.ts";
+import { killAll, processesWithCommandLine as processesRunning, tempDir, waitFor } from "../../helpers.ts";
 
 const SPAWN_MODULE = resolve(import.meta.dir, "..", "..", "..", "lib", "execute", "spawn.ts");
 
@@ -25,21 +25,7 @@ function watchdogsOf(parent: number): number[] {
   return found;
 }
 
-async function waitFor(what: string, check: () => boolean, limitMs = 10_000): Promise<void> {
-  const deadline = Date.now() + limitMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await Bun.sleep(20);
-  }
-}
 
-function killAll(pids: number[]): void {
-  for (const pid of pids) {
-    try {
-      process.kill(pid, "SIGKILL");
-    } catch {}
-  }
-}
 
 /** A process that runs `scripts` with runBash() at once, prints "started" once all run, then waits for them. */
 function startOwner(dir: string, scripts: string[]) {
