@@ -149,7 +149,7 @@ describe("seamless queue (issue 21 §2)", () => {
 
   test("a running job's log stays capped while it runs; logs --follow gets the head, the omitted line and the newest tail", async () => {
     const { dir, q } = project();
-    const command = "printf 'HEAD\\n'; head -c 30000000 /dev/zero | tr '\\0' x; printf '\\nTAIL\\n'; while [ ! -e release ]; do sleep 0.02; done; printf 'FINAL\\n'";
+    const command = "printf 'HEAD\\n'; head -c 8000000 /dev/zero | tr '\\0' x; printf '\\nTAIL\\n'; while [ ! -e release ]; do sleep 0.02; done; printf 'FINAL\\n'";
     expect((await q(["submit", "--plain", "--", command])).stdout).toBe("1\n");
     const log = join(dir, "cache", "queue", "logs", "1.log");
     const cap = 2 * 1024 * 1024;
