@@ -8,7 +8,7 @@ import { fsPromises } from "../disk/lazy-node.ts";
 import { chmodSync, closeSync, constants as fsConstants, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { Checksum } from "../checksum/checksum.ts";
-import { StreamingHasher, computeChecksum, hashFileRaw } from "../checksum/sha256.ts";
+import { StreamingHasher, computeChecksum, hashFileRaw, hashOpenFile } from "../checksum/sha256.ts";
 import { compressionSuffixOf, decompress, type CompressionSuffix } from "../checksum/compression.ts";
 import { ChecksumMismatchError, CorruptBufferError } from "../errors.ts";
 import { trivialBuffer } from "../checksum/trivial.ts";
@@ -183,10 +183,16 @@ export class BufferDir implements BufferStore {
   lengthOf(checksum: Checksum): number | null {
     const found = this.locate(checksum);
     if (!found) return null;
-    if (!found.suffix) return statSync(found.path).size;
-    const sidecar = `${found.path.slice(0, -found.suffix.length)}.BUFFERLENGTH`;
-    if (existsSync(sidecar)) return Number(readFileSync(sidecar, "utf8").trim());
-    return decompress(readFileSync(found.path), found.suffix).byteLength;
+    try {
+      if (!found.suffix) return statSync(found.path).size;
+      const sidecar = `${found.path.slice(0, -found.suffix.length)}.BUFFERLENGTH`;
+      if (existsSync(sidecar)) return Number(readFileSync(sidecar, "utf8").trim());
+      return decompress(readFileSync(found.path), found.suffix).byteLength;
+    } catch (error) {
+      // Removed since it was found (a concurrent `seamless gc`): absent.
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return null;
+      throw error;
+    }
   }
 
   async get(checksum: Checksum): Promise<Uint8Array | null> {
@@ -235,17 +241,32 @@ export class BufferDir implements BufferStore {
   }
 
   /**
-   * The path of a buffer stored uncompressed, after hashing it as a stream (memory stays
-   * bounded, for buffers too large to read whole); null when it is absent or stored compressed.
+   * A buffer stored uncompressed, opened and hashed as a stream (memory stays bounded, for
+   * buffers too large to read whole): the caller reads the very bytes that were verified, even if
+   * a concurrent `gc` removes the file meanwhile, and closes the descriptor. Null when it is
+   * absent (also: removed since it was found) or stored compressed.
    *
    * @throws {CorruptBufferError} when its bytes no longer match its name (it is dropped)
    */
-  verifiedPath(checksum: Checksum): string | null {
+  openVerified(checksum: Checksum): number | null {
     const found = this.locate(checksum);
     if (!found || found.suffix) return null;
-    const { checksum: actual } = hashFileRaw(found.path);
-    if (actual !== checksum) throw this.#dropCorrupt(found.path, checksum, actual);
-    return found.path;
+    let fd: number;
+    try {
+      fd = openSync(found.path, "r");
+    } catch (error) {
+      // Removed since it was found (a concurrent `seamless gc`): absent.
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return null;
+      throw error;
+    }
+    try {
+      const { checksum: actual } = hashOpenFile(fd);
+      if (actual !== checksum) throw this.#dropCorrupt(found.path, checksum, actual);
+    } catch (error) {
+      closeSync(fd);
+      throw error;
+    }
+    return fd;
   }
 
   /**

@@ -95,7 +95,9 @@ function reapListed(cacheDir: string, removed: string[]): boolean {
   if (pids.size > 0) removeTempFilesOf(cacheDir, pids, 4, removed);
   for (const name of dead) {
     const pid = Number(name.split("-")[0]);
-    if (livePids.has(pid)) continue;
+    // A live process with that pid now (registered here or not: a download, an upload into
+    // another cache) is another one, whose temp files beside the user's files are in use.
+    if (livePids.has(pid) || isProcessAlive(pid)) continue;
     // The directories outside the cache it noted: only its own temp names there, not recursively.
     for (const dir of notedDirectoriesOf(join(writersDirOf(cacheDir), name))) removeTempFilesOf(dir, new Set([pid]), 0, removed);
   }

@@ -38,17 +38,29 @@ export class StreamingHasher {
  * @returns the checksum and the number of bytes read
  */
 export function hashFileRaw(path: string): { checksum: Checksum; length: number } {
-  const hasher = new StreamingHasher();
   const fd = openSync(path, "r");
   try {
-    const chunk = sharedChunk();
-    for (;;) {
-      const n = readSync(fd, chunk, 0, CHUNK_BYTES, null);
-      if (n <= 0) break;
-      hasher.update(n === CHUNK_BYTES ? chunk : chunk.subarray(0, n));
-    }
+    return hashOpenFile(fd);
   } finally {
     closeSync(fd);
+  }
+}
+
+/**
+ * {@link hashFileRaw} on an open file, read from its start with positioned reads (the file
+ * position is left alone), so that the caller can go on reading the very bytes it verified.
+ *
+ * @param fd a file opened for reading
+ * @returns the checksum and the number of bytes read
+ */
+export function hashOpenFile(fd: number): { checksum: Checksum; length: number } {
+  const hasher = new StreamingHasher();
+  const chunk = sharedChunk();
+  for (let position = 0; ; ) {
+    const n = readSync(fd, chunk, 0, CHUNK_BYTES, position);
+    if (n <= 0) break;
+    position += n;
+    hasher.update(n === CHUNK_BYTES ? chunk : chunk.subarray(0, n));
   }
   return { checksum: hasher.digest(), length: hasher.length };
 }

@@ -3,7 +3,7 @@
  * written as files with `.CHECKSUM` (and `.INDEX` for directories).
  * @module
  */
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, rmSync, rmdirSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, readFileSync, readSync, readdirSync, rmSync, rmdirSync } from "node:fs";
 import { dirname, join, posix } from "node:path";
 import type { Checksum } from "../checksum/checksum.ts";
 import { computeChecksum, hashFileRaw } from "../checksum/sha256.ts";
@@ -53,8 +53,8 @@ export async function openCapturedStdout(store: BufferStore, checksum: Checksum,
   const local = store.local;
   if (!buffer && local) {
     const size = local.lengthOf(checksum);
-    const path = size !== null && size >= streamFromBytes ? local.verifiedPath(checksum) : null;
-    if (path) return { writeTo: (write) => streamFormatted(path, write) };
+    const fd = size !== null && size >= streamFromBytes ? local.openVerified(checksum) : null;
+    if (fd !== null) return { writeTo: (write) => streamFormatted(fd, write) };
   }
   const bytes = buffer ?? (await store.get(checksum));
   if (!bytes) return null;
@@ -67,15 +67,15 @@ export async function openCapturedStdout(store: BufferStore, checksum: Checksum,
 }
 
 /** {@link formatCapturedStdout} on a file, chunk by chunk: trailing newlines are held back until more text follows. */
-function streamFormatted(path: string, write: (data: Uint8Array) => void): void {
-  const fd = openSync(path, "r");
+function streamFormatted(fd: number, write: (data: Uint8Array) => void): void {
   try {
     const chunk = Buffer.allocUnsafe(4 * 1024 * 1024);
     let started = false;
     let heldNewlines = 0;
-    for (;;) {
-      const n = readSync(fd, chunk, 0, chunk.length, null);
+    for (let position = 0; ; ) {
+      const n = readSync(fd, chunk, 0, chunk.length, position);
       if (n <= 0) break;
+      position += n;
       let view = chunk.subarray(0, n);
       if (!started) {
         let skip = 0;

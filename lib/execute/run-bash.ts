@@ -134,12 +134,12 @@ export async function runPrepared(prepared: PreparedBash, options: RunOptions): 
         });
     log.message(2, `Result checksum: ${computed.checksum}${computed.fromCache ? " (from cache)" : ""}`);
     if (!prepared.resultTargets) {
-      const captured = await openCapturedStdout(store, computed.checksum, computed.buffer);
-      if (!captured) throw new ResultBufferGoneError(`Cannot download result ${computed.checksum}, and no result targets`);
-      if (stdoutLines.length) options.writeStdout(`${stdoutLines.join("\n")}\n`);
-      // Shown live already, byte for byte, when it executed here.
+      // Shown live already, byte for byte, when it executed here: not opened (nor verified) again.
       const shownLive = !options.jobserver && computed.how === "executed" && isLive();
-      if (!shownLive) captured.writeTo(options.writeStdout);
+      const captured = shownLive ? null : await openCapturedStdout(store, computed.checksum, computed.buffer);
+      if (!shownLive && !captured) throw new ResultBufferGoneError(`Cannot download result ${computed.checksum}, and no result targets`);
+      if (stdoutLines.length) options.writeStdout(`${stdoutLines.join("\n")}\n`);
+      captured?.writeTo(options.writeStdout);
       return 0;
     }
     const resultBuffer = computed.buffer ?? (await store.get(computed.checksum));

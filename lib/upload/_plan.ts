@@ -267,9 +267,9 @@ async function planAfterOnePass(kept: string[], store: BufferDir, statCache: Sta
     files.storedPrefixes = storedNames ? storedPrefixesOf(storedNames) : null;
     // Taken before reading: a change during the upload then falls inside the stat cache's racy margin.
     recordedMs = statCache?.now() ?? 0;
+    options.beforeWritingSidecars?.(kept); // before the helper can write a sidecar's temp file
     const helped = helper.uploadInOnePass(files);
     helped.catch(() => {}); // awaited by uploadClaimedInOrder
-    options.beforeWritingSidecars?.(kept); // while the helper starts
     // Until its files are marked as listed regular files, the helper looks at each before opening it.
     const listings = await listing;
     for (let k = 0; k < kept.length; k++) if (listings.holdsRegularFile(kept[k]!)) files.listedRegular[k] = 1;

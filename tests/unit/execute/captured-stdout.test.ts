@@ -4,7 +4,7 @@ import { BufferDir } from "../../../lib/buffers/bufferdir.ts";
 import { formatCapturedStdout, openCapturedStdout } from "../../../lib/execute/results.ts";
 import { CorruptBufferError } from "../../../lib/errors.ts";
 import { tempDir } from "../../helpers.ts";
-import { writeFileSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
 
 const sha256 = (bytes: Uint8Array) => new Bun.CryptoHasher("sha256").update(bytes).digest("hex");
 
@@ -42,5 +42,24 @@ describe("openCapturedStdout()", () => {
     writeFileSync(store.pathFor(sha256(bytes)), "wrong\n");
     await expect(openCapturedStdout(store, sha256(bytes), undefined, 0)).rejects.toBeInstanceOf(CorruptBufferError);
     expect(store.locate(sha256(bytes))).toBeNull();
+  });
+
+  test("a result removed by a concurrent gc: before it is opened, absent (null); once opened, the verified bytes are printed", async () => {
+    using dir = tempDir();
+    const store = new BufferDir(dir.path, { layout: "prefix" });
+    store.ensureExists();
+    const bytes = Buffer.from("kept\n");
+    const checksum = sha256(bytes);
+    await store.put(checksum, bytes);
+    const opened = await openCapturedStdout(store, checksum, undefined, 0);
+    rmSync(store.pathFor(checksum)); // gc, after the result was opened
+    const parts: Uint8Array[] = [];
+    opened!.writeTo((data) => parts.push(Buffer.from(data)));
+    expect(Buffer.concat(parts).toString()).toBe("kept\n");
+    await store.put(checksum, bytes);
+    const found = store.locate(checksum)!;
+    store.locate = () => found; // gc between finding and opening it
+    rmSync(found.path);
+    expect(await openCapturedStdout(store, checksum, undefined, 0)).toBeNull();
   });
 });
