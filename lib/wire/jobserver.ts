@@ -169,15 +169,26 @@ export function roundMicro(value: number): number {
   return Math.round(value * 1e6) / 1e6;
 }
 
-/** Python `json.dumps` layout (`", "` and `": "`), as aiohttp's answer carries it. */
+/**
+ * Python `json.dumps` as aiohttp's answer carries it: `", "` and `": "`, non-ASCII escaped,
+ * ints beyond 2^53 (bigint) and {@link PlainFloat}s as Python writes them; keys whose value is
+ * undefined are left out.
+ */
 function pythonJson(value: unknown): string {
-  // Freshness tokens carry Python ints beyond 2^53 (bigint) and floats that must stay floats.
-  if (typeof value === "bigint" || value instanceof PlainFloat) return dumpsPythonJson(value);
-  if (Array.isArray(value)) return `[${value.map(pythonJson).join(", ")}]`;
-  if (value !== null && typeof value === "object") {
-    return `{${Object.entries(value).filter(([, v]) => v !== undefined).map(([k, v]) => `${JSON.stringify(k)}: ${pythonJson(v)}`).join(", ")}}`;
-  }
-  return JSON.stringify(value) ?? "null";
+  return dumpsPythonJson(withoutUndefined(value));
+}
+
+function withoutUndefined(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutUndefined);
+  if (value === null || typeof value !== "object" || value instanceof PlainFloat) return value;
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined).map(([k, v]) => [k, withoutUndefined(v)]));
+}
+
+/** Fields of `record_runtime` that Python computes as floats: `0.0` and `3.0`, never `0` or `3`. */
+const FLOAT_RUNTIME_FIELDS = new Set(["wall_time_seconds", "cpu_user_seconds", "cpu_system_seconds", "compilation_time_seconds", "process_create_time_epoch"]);
+
+function withFloatTimes(runtime: RecordRuntime): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(runtime).map(([key, value]) => [key, FLOAT_RUNTIME_FIELDS.has(key) && typeof value === "number" ? new PlainFloat(value) : value]));
 }
 
 /**
@@ -186,7 +197,7 @@ function pythonJson(value: unknown): string {
  */
 export function encodeRunTransformationAnswer(checksum: Checksum, runtime: RecordRuntime, structured: boolean, additions?: RecordAnswerAdditions): string {
   if (!structured) return checksum;
-  return pythonJson({ result_checksum: checksum, record_runtime: runtime, ...additions });
+  return pythonJson({ result_checksum: checksum, record_runtime: withFloatTimes(runtime), ...additions });
 }
 
 /** What a record-mode answer adds at top level (services-spec §4.5 "Record mode adds"). */

@@ -69,9 +69,16 @@ describe("run-transformation answers (services-spec §4.5, §4.8)", () => {
   test("the structured form carries result_checksum and record_runtime in Python json.dumps layout", () => {
     const body = encodeRunTransformationAnswer(RESULT, RUNTIME, true);
     expect(body).toBe(
-      `{"result_checksum": "${RESULT}", "record_runtime": {"started_at": "2026-04-27T10:00:00Z", "finished_at": "2026-04-27T10:00:03Z", "wall_time_seconds": 3, "cpu_user_seconds": 1.2, "cpu_system_seconds": 0.4, "memory_peak_bytes": 123456, "gpu_memory_peak_bytes": null}}`,
+      `{"result_checksum": "${RESULT}", "record_runtime": {"started_at": "2026-04-27T10:00:00Z", "finished_at": "2026-04-27T10:00:03Z", "wall_time_seconds": 3.0, "cpu_user_seconds": 1.2, "cpu_system_seconds": 0.4, "memory_peak_bytes": 123456, "gpu_memory_peak_bytes": null}}`,
     );
     expect(decodeRunTransformationAnswer(body)).toEqual({ kind: "result", checksum: RESULT, runtime: JSON.parse(body).record_runtime });
+  });
+
+  test("times are Python floats even when whole (a cache answer's zeros), and strings are ASCII-escaped as json.dumps does", () => {
+    const zero = { ...RUNTIME, wall_time_seconds: 0, cpu_user_seconds: 0, cpu_system_seconds: 0, hostname: "h\u00e9st", process_create_time_epoch: 1733471234, pid: 12 };
+    const body = encodeRunTransformationAnswer(RESULT, zero, true);
+    expect(body).toContain('"wall_time_seconds": 0.0, "cpu_user_seconds": 0.0, "cpu_system_seconds": 0.0,');
+    expect(body).toContain('"hostname": "h\\u00e9st", "process_create_time_epoch": 1733471234.0, "pid": 12}');
   });
 
   test("the old form is the bare checksum, and clients read it", () => {
