@@ -17,13 +17,23 @@ const SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
 
 /**
  * An `AbortSignal` that the first SIGINT, SIGTERM or SIGHUP aborts, for a server that then stops
- * cleanly (`serveService` takes it); the same signal again ends the process at once, as usual.
+ * cleanly (`serveService` takes it). The handlers are then removed, so any of these signals
+ * again ends the process at once, as usual; and a stop that takes longer than
+ * {@link FORCED_EXIT_MS} ends it with 130.
  *
  * @returns the signal
  */
 export function serverStopSignal(): AbortSignal {
   const controller = new AbortController();
-  for (const signal of SIGNALS) process.once(signal, () => controller.abort());
+  const onSignal = (name: NodeJS.Signals) => {
+    for (const signal of SIGNALS) process.off(signal, onSignal);
+    controller.abort(new InterruptedError(`Interrupted by ${name}`));
+    setTimeout(() => {
+      createLog({ write: writeStderr, prefix: "seamless" }).error(`stopping after ${name}: still busy after ${FORCED_EXIT_MS / 1000} s, exiting`);
+      process.exit(130);
+    }, FORCED_EXIT_MS).unref();
+  };
+  for (const signal of SIGNALS) process.on(signal, onSignal);
   return controller.signal;
 }
 

@@ -188,6 +188,10 @@ export class WorkerPool {
       }, READY_TIMEOUT_MS);
       const child = Bun.spawn(this.#options.command, {
         env: this.#options.env as Record<string, string>,
+        // Its own session: a Ctrl-C in the jobserver's terminal reaches the jobserver, which
+        // stops the pool, not the workers one by one (they would be restarted while it stops).
+        // A worker still ends when the pool goes away: its IPC channel closes.
+        detached: true,
         stdin: "ignore",
         stdout: "ignore",
         stderr: "inherit",
