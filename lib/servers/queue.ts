@@ -15,7 +15,7 @@ import {
   QueuePath, QueueStatus,
   type DecodedJobRequest, type JobPage, type QueueDaemonStatus, type WaitAnswer,
 } from "../wire/queue.ts";
-import { HttpError, readBody, type ServiceHandler, type ServiceRequest, type ServiceResponse } from "./http.ts";
+import { BodyTooLargeError, HttpError, readBody, type ServiceHandler, type ServiceRequest, type ServiceResponse } from "./http.ts";
 
 /** Options of {@link createQueueHandler}. */
 export interface QueueHandlerOptions {
@@ -42,7 +42,14 @@ function fail(status: number, message: string, field?: string): never {
 }
 
 async function readJson(request: ServiceRequest): Promise<unknown> {
-  const bytes = await readBody(request, MAX_QUEUE_BODY_BYTES);
+  let bytes: Uint8Array;
+  try {
+    bytes = await readBody(request, MAX_QUEUE_BODY_BYTES);
+  } catch (error) {
+    // Every queue error is a JSON `{"error": …}`, an oversize body too.
+    if (error instanceof BodyTooLargeError) fail(QueueStatus.tooLarge, `Request body larger than ${error.maxBytes} bytes`);
+    throw error;
+  }
   if (bytes.byteLength === 0) return {};
   try {
     return JSON.parse(Buffer.from(bytes).toString("utf8"));

@@ -4,7 +4,7 @@ import { tempDir } from "../../helpers.ts";
 import { defaultJobSpec, LocalExecutor, Scheduler, SqliteJobStore, type JobSpec } from "../../../lib/queue/mod.ts";
 import { createQueueHandler } from "../../../lib/servers/queue.ts";
 import { makeServiceRequest, withErrorHandling, type ServiceResponse } from "../../../lib/servers/http.ts";
-import type { DecodedJobRequest } from "../../../lib/wire/queue.ts";
+import { MAX_QUEUE_BODY_BYTES, type DecodedJobRequest } from "../../../lib/wire/queue.ts";
 import { SILENT_LOG } from "../../../lib/log.ts";
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -140,4 +140,12 @@ test("POST /wait answers when the jobs have ended", async () => {
   expect(answer.done).toBe(true);
   expect(answer.jobs.map((j: any) => [j.state, j.exit_code])).toEqual([["succeeded", 0], ["failed", 4]]);
   expect((await call("POST", "/wait", { ids: [1], colour: 1 })).status).toBe(400);
+});
+
+test("an oversize body is refused with 413 as JSON, like every queue error", async () => {
+  const { call } = await handlerWith({ paused: true });
+  const response = await call("POST", "/jobs", { command: "x".repeat(MAX_QUEUE_BODY_BYTES + 1) });
+  expect(response.status).toBe(413);
+  expect(response.headers?.["content-type"]).toStartWith("application/json");
+  expect(bodyOf(response).error).toStartWith("Request body larger than");
 });
