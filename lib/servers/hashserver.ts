@@ -331,9 +331,14 @@ export function createHashserverHandler(options: HashserverOptions): ServiceHand
 
 /**
  * The answer to a PUT whose bytes could not be written: 507 with a body for a full disk or a
- * quota (the client can say why), 500 for anything else. Nothing was committed.
+ * quota (the client can say why), 500 for anything else but running out of file descriptors
+ * (thrown on). Nothing was committed.
  */
 function diskFailure(error: unknown, target: string): ServiceResponse {
+  const code = (error as NodeJS.ErrnoException)?.code;
+  // Out of file descriptors is the server's state, not the disk's: the one error path answers
+  // 503 with retry-after and logs it (servers/http.ts answerError).
+  if (code === "EMFILE" || code === "ENFILE") throw error;
   const described = describeWriteError(error, target);
   if (described instanceof DiskWriteError && (described.code === "ENOSPC" || described.code === "EDQUOT")) {
     return { status: HashserverStatus.insufficientStorage, headers: { "content-type": "application/json" }, body: runtimeErrorBody(described.message) };
