@@ -16,6 +16,7 @@ import {
 import type { PoolResult } from "../queue/worker-pool.ts";
 import { BodyTooLargeError, HttpError, readBody, type ServiceHandler, type ServiceRequest, type ServiceResponse } from "./http.ts";
 import type { TransformationRuns } from "./_jobserver-runs.ts";
+import { RemoteError } from "../errors.ts";
 import { RecordBucketError, isRecordProbe, type ProbeContext } from "../record/bucket-probes.ts";
 import type { JobserverRecordMode } from "../record/jobserver-record.ts";
 import type { Log } from "../log.ts";
@@ -111,6 +112,8 @@ export function createJobserverHandler(options: JobserverOptions): JobserverHand
       return await record.checkBuckets(request.transformation_dict, request.tf_dunder);
     } catch (error) {
       if (error instanceof RecordBucketError) return text(JobserverStatus.failed, error.message);
+      // The database could not be asked (down, refusing): a 500 that says so, not a generic one.
+      if (error instanceof RemoteError) return text(JobserverStatus.failed, `Record mode cannot read the bucket probes from the database: ${error.message}`);
       throw error;
     }
   };

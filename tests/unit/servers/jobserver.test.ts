@@ -5,6 +5,7 @@ import { makeServiceRequest, withErrorHandling, type ServiceRequest } from "../.
 import { TransformationRuns, cachedResultLookup, createJobserverHandler, type JobserverResultCache } from "../../../lib/servers/jobserver.ts";
 import type { JobserverRecordMode } from "../../../lib/record/jobserver-record.ts";
 import { RecordBucketError } from "../../../lib/record/bucket-probes.ts";
+import { RemoteError } from "../../../lib/errors.ts";
 import { tempDir } from "../../helpers.ts";
 import { FakeExecutor, bashTransformation } from "../../jobserver-helpers.ts";
 import { createMemoryLog } from "../../../lib/log.ts";
@@ -253,6 +254,19 @@ describe("createJobserverHandler() in record mode (services-spec ยง4.4 step 3, ย
     const { dict, tf } = await bashTransformation(store, "echo hello");
     const response = await call(makeServiceRequest("GET", "/run-transformation", JSON.stringify({ transformation_dict: dict, tf_checksum: tf, record: true })));
     expect([response.status, response.body]).toEqual([500, "Record mode requires bucket probes for: node='node1'"]);
+    expect(executor.jobs.length).toBe(0);
+  });
+
+  test("a database that cannot be asked for the probes is a 500 that says so, before anything runs", async () => {
+    const record = { ...recordMode(false), checkBuckets: async () => {
+      throw new RemoteError("Cannot reach the database", "http://127.0.0.1:9");
+    } } as unknown as JobserverRecordMode;
+    const { call, dir, store, executor } = await setup({ record });
+    using _ = dir;
+    const { dict, tf } = await bashTransformation(store, "echo hello");
+    const response = await call(makeServiceRequest("GET", "/run-transformation", JSON.stringify({ transformation_dict: dict, tf_checksum: tf, record: true })));
+    expect(response.status).toBe(500);
+    expect(response.body).toStartWith("Record mode cannot read the bucket probes from the database: Cannot reach the database");
     expect(executor.jobs.length).toBe(0);
   });
 
