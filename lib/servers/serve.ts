@@ -31,6 +31,37 @@ export interface ServeOptions {
   log: Log;
   /** Stops the server when aborted (the CLI aborts it on SIGINT/SIGTERM/SIGHUP; lib/ installs no signal handler). */
   signal?: AbortSignal;
+  /**
+   * A request body that sends nothing for this long while it is read is cut (its connection
+   * closed); default {@link BODY_IDLE_TIMEOUT_MS}. Only the reading of a body is timed: a
+   * handler that computes for an hour before answering is not.
+   */
+  bodyIdleTimeoutMs?: number;
+}
+
+/** How long a request body may stay silent while it is read (a stalled or slowloris client). */
+export const BODY_IDLE_TIMEOUT_MS = 30_000;
+
+/**
+ * The request's body, cut when no bytes arrive for `idleMs` while it is being read: the socket is
+ * destroyed, so the handler's read fails as for a client that went away and nothing it was
+ * writing is committed.
+ */
+async function* bodyWithIdleTimeout(req: http.IncomingMessage, idleMs: number): AsyncGenerator<Uint8Array> {
+  let timer: ReturnType<typeof setTimeout> | null = null;
+  const arm = () => {
+    if (timer) clearTimeout(timer);
+    timer = setTimeout(() => req.destroy(new Error(`request body silent for ${idleMs / 1000} s`)), idleMs);
+  };
+  arm();
+  try {
+    for await (const chunk of req) {
+      arm();
+      yield chunk as Uint8Array;
+    }
+  } finally {
+    if (timer) clearTimeout(timer);
+  }
 }
 
 /** A running server. */
@@ -150,7 +181,7 @@ export async function serveService(service: ServiceHandler, options: ServeOption
       path: (req.url ?? "/").split("?")[0]!,
       query: (req.url ?? "").split("?")[1] ?? "",
       headers: req.headers as Record<string, string | undefined>,
-      body: req as AsyncIterable<Uint8Array>,
+      body: bodyWithIdleTimeout(req, options.bodyIdleTimeoutMs ?? BODY_IDLE_TIMEOUT_MS),
       signal: disconnected.signal,
     };
     // Every failure is an answer or a closed connection, never silence (e.g. EMFILE while a
