@@ -68,21 +68,37 @@ class PromiseRegistry {
 
 /** Checksums being PUT right now, with a way to wait for them. */
 class InFlight {
-  #entries = new Map<Checksum, Promise<void>>();
-  #done = new Map<Checksum, () => void>();
+  /** Per checksum: how many uploads of it are being received, and who waits for them all to end. */
+  #entries = new Map<Checksum, { count: number; done: Promise<void>; resolve: () => void }>();
   has(checksum: Checksum): boolean {
     return this.#entries.has(checksum);
   }
   start(checksum: Checksum): void {
-    this.#entries.set(checksum, new Promise((resolve) => this.#done.set(checksum, resolve)));
+    const entry = this.#entries.get(checksum);
+    if (entry) {
+      entry.count++;
+      return;
+    }
+    let resolve!: () => void;
+    const done = new Promise<void>((r) => (resolve = r));
+    this.#entries.set(checksum, { count: 1, done, resolve });
   }
   finish(checksum: Checksum): void {
-    this.#done.get(checksum)?.();
+    const entry = this.#entries.get(checksum);
+    if (!entry || --entry.count > 0) return;
     this.#entries.delete(checksum);
-    this.#done.delete(checksum);
+    entry.resolve();
   }
+  /** One upload of it stored the buffer: who waits can read it now, while others still arrive. */
+  stored(checksum: Checksum): void {
+    const entry = this.#entries.get(checksum);
+    if (!entry) return;
+    entry.resolve();
+    entry.done = new Promise<void>((r) => (entry.resolve = r));
+  }
+  /** Until an upload of it has stored the buffer, or every upload of it has ended. */
   async wait(checksum: Checksum): Promise<void> {
-    await this.#entries.get(checksum);
+    await this.#entries.get(checksum)?.done;
   }
 }
 
@@ -244,7 +260,10 @@ export function createHashserverHandler(options: HashserverOptions): ServiceHand
       return { status: HashserverStatus.alreadyPresent, body: "" };
     }
     if (store.layout === "prefix") mkdirSync(join(store.directory, checksum.slice(0, 2)), { recursive: true });
-    if (inFlight.has(checksum)) return { status: HashserverStatus.inFlight, body: "" };
+    // Python answers a second upload of a checksum being received `202` at once and drops its
+    // bytes, so nothing is stored if the first then fails (services-spec §2.4.3 step 3, QUIRK).
+    // Here each upload is received into its own temp file and verified; the first to finish
+    // stores the buffer, the other finds it there.
     inFlight.start(checksum);
     const temp = `${target}-${Math.random().toString(36).slice(2, 10).padEnd(8, "0")}`;
     let fd: number;
@@ -282,6 +301,7 @@ export function createHashserverHandler(options: HashserverOptions): ServiceHand
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
       }
+      inFlight.stored(checksum);
       promises.resolve(checksum);
       return { status: HashserverStatus.ok, headers: TEXT_TYPE, body: HashserverBody.stored };
     } finally {

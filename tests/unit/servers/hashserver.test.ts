@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { existsSync, readFileSync, statSync, truncateSync, writeFileSync, mkdirSync } from "node:fs";
+import { existsSync, readFileSync, statSync, truncateSync, writeFileSync, mkdirSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { createHashserverHandler } from "../../../lib/servers/hashserver.ts";
 import { makeServiceRequest, withErrorHandling, type ServiceResponse } from "../../../lib/servers/http.ts";
@@ -115,7 +115,7 @@ describe("hashserver handler", () => {
     expect(bodyText(await pending)).toBe("hello\n");
   });
 
-  test("while a PUT streams: a second PUT gets 202, /has says true, a GET waits for the bytes", async () => {
+  test("while a PUT streams: /has says true, a GET waits for the bytes, a second PUT is received and stored (Python: 202, bytes dropped)", async () => {
     using dir = tempDir();
     const handle = handlerFor(dir.path);
     let release!: () => void;
@@ -127,14 +127,33 @@ describe("hashserver handler", () => {
     })();
     const first = handle({ method: "PUT", path: `/${VECTORS.hello}`, headers: {}, body: slowBody });
     await Bun.sleep(10);
-    const second = await handle(makeServiceRequest("PUT", `/${VECTORS.hello}`, "hello\n"));
-    expect([second.status, bodyText(second)]).toEqual([202, ""]);
     const has = await handle(makeServiceRequest("GET", "/has", JSON.stringify([VECTORS.hello]), { "content-type": "application/json" }));
     expect(bodyText(has)).toBe("[true]");
     const get = handle(makeServiceRequest("GET", `/${VECTORS.hello}`));
+    const second = await handle(makeServiceRequest("PUT", `/${VECTORS.hello}`, "hello\n"));
+    expect([second.status, bodyText(second)]).toEqual([200, "OK"]);
+    expect(bodyText(await get)).toBe("hello\n");
     release();
     expect((await first).status).toBe(200);
-    expect(bodyText(await get)).toBe("hello\n");
+  });
+
+  test("a second PUT during a first that then fails: the buffer is stored all the same (services-spec §2.4.3 step 3 QUIRK)", async () => {
+    using dir = tempDir();
+    const handle = handlerFor(dir.path);
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const failingBody = (async function* () {
+      yield new TextEncoder().encode("hel");
+      await gate;
+      throw new Error("client went away");
+    })();
+    const first = handle({ method: "PUT", path: `/${VECTORS.hello}`, headers: {}, body: failingBody });
+    await Bun.sleep(10);
+    expect((await handle(makeServiceRequest("PUT", `/${VECTORS.hello}`, "hello\n"))).status).toBe(200);
+    release();
+    expect((await first).status).toBe(400);
+    expect(bodyText(await handle(makeServiceRequest("GET", `/${VECTORS.hello}`)))).toBe("hello\n");
+    expect(readdirSync(join(dir.path, VECTORS.hello.slice(0, 2)))).toEqual([VECTORS.hello]); // no temp file left
   });
 
   test("a read-only server refuses PUT with 405 and promises with 404", async () => {
