@@ -320,6 +320,16 @@ export function createDatabaseHandler(options: DatabaseHandlerOptions): ServiceH
   const { file, writable } = options;
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   return async (request) => {
+    try {
+      return await handle(request);
+    } catch (error) {
+      // JSON nested beyond the stack (100k levels) is malformed input, not a server failure.
+      if (error instanceof RangeError) badRequest(DatabaseMessage.malformed);
+      throw error;
+    }
+  };
+
+  async function handle(request: ServiceRequest): Promise<ServiceResponse> {
     const method = request.method;
     const isGet = method === "GET" || method === "HEAD";
     if (isGet && request.path === DatabasePath.healthcheck) return answer(DatabaseStatus.ok, DatabaseBody.healthy);
@@ -339,5 +349,5 @@ export function createDatabaseHandler(options: DatabaseHandlerOptions): ServiceH
     const checksum = type === "bucket_probe" ? null : checksumField(body, "checksum", DatabaseMessage.malformed);
     await file.writeSoon(() => (checksum === null ? putBucketProbe(file, body) : put(file, type, checksum, body)));
     return answer(DatabaseStatus.ok, DatabaseBody.stored);
-  };
+  }
 }

@@ -88,6 +88,16 @@ describe("createDatabaseHandler() answers the VERIFIED exchanges of services-spe
   }));
 });
 
+describe("createDatabaseHandler() and deeply nested JSON", () => {
+  test("a value nested 100k levels deep is 400 Malformed request, not a 500, and nothing is stored", withServer(async (h) => {
+    const deep = `${"[".repeat(100_000)}${"]".repeat(100_000)}`;
+    const body = `{"type": "buffer_info", "checksum": "${"f".repeat(64)}", "value": {"zz": ${deep}}}`;
+    expect(await send(h, "PUT", body)).toMatchObject({ status: 400, body: "ERROR: Malformed request" });
+    expect((await send(h, "GET", { type: "buffer_info", checksum: "f".repeat(64) })).status).toBe(404);
+    expect((await send(h, "GET", "/healthcheck", "/healthcheck")).status).toBe(200);
+  }));
+});
+
 describe("createDatabaseHandler() rules of services-spec §3.3–§3.4", () => {
   test("the path is ignored; /healthcheck answers OK; other methods 405", withServer(async (h) => {
     expect(await send(h, "GET", { type: "protocol" }, "/foo/bar")).toMatchObject({ status: 200, body: '["seamless", "database", "2.2"]' });
