@@ -50,8 +50,8 @@ export function reapAbandonedWorkspaces(): string[] {
 
 /** Refuses pin names that could write outside the workspace. */
 export function validatePinName(name: string): void {
-  if (name === "" || name.startsWith("/") || name.split("/").includes("..")) {
-    throw new SeamlessError(`Pin ${name}: absolute paths and .. are not allowed`);
+  if (name === "" || name === "." || name.startsWith("/") || name.split("/").includes("..")) {
+    throw new SeamlessError(`Pin ${name}: absolute paths, . and .. are not allowed`);
   }
 }
 

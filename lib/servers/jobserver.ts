@@ -200,7 +200,13 @@ export function createJobserverHandler(options: JobserverOptions): JobserverHand
   const handler = (async (req: ServiceRequest): Promise<ServiceResponse> => {
     if (req.method === "GET" && req.path === JobserverPath.root) return text(JobserverStatus.ok, JobserverBody.root);
     if (req.method === "GET" && req.path === JobserverPath.healthcheck) return text(JobserverStatus.ok, JobserverBody.healthy);
-    if (req.method === "GET" && req.path === JobserverPath.runTransformation) return runTransformation(req);
+    if (req.method === "GET" && req.path === JobserverPath.runTransformation) {
+      return runTransformation(req).catch((error) => {
+        // A dict nested beyond the stack (100k levels) is a bad payload, not a server failure.
+        if (error instanceof RangeError) throw new HttpError(JobserverStatus.badRequest, `Invalid payload: ${error.message}`);
+        throw error;
+      });
+    }
     const routed = await perTransformation(req);
     if (routed) return routed;
     return text(JobserverStatus.notFound, JobserverBody.noRoute);

@@ -110,7 +110,7 @@ describe("seamless run flags", () => {
     mkdirSync(join(dir.path, "tmp"));
     const result = await runSeamless(["run-transformation", "tf.json.CHECKSUM"], { cwd: dir.path, env: { ...env, TMPDIR: join(dir.path, "tmp") } });
     expect(result.exitCode).toBe(1);
-    expect(result.stderr).toContain("Pin ../evil: absolute paths and .. are not allowed");
+    expect(result.stderr).toContain("Pin ../evil: absolute paths, . and .. are not allowed");
     expect(readdirSync(join(dir.path, "tmp"))).toEqual([]); // no workspace left behind
   });
 });
