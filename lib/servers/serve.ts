@@ -42,6 +42,11 @@ export interface ServeOptions {
 /** How long a request body may stay silent while it is read (a stalled or slowloris client). */
 export const BODY_IDLE_TIMEOUT_MS = 30_000;
 
+function hasBody(req: http.IncomingMessage): boolean {
+  const length = req.headers["content-length"];
+  return (length !== undefined && length !== "0") || req.headers["transfer-encoding"] !== undefined;
+}
+
 /**
  * The request's body, cut when no bytes arrive for `idleMs` while it is being read: the socket is
  * destroyed, so the handler's read fails as for a client that went away and nothing it was
@@ -181,7 +186,8 @@ export async function serveService(service: ServiceHandler, options: ServeOption
       path: (req.url ?? "/").split("?")[0]!,
       query: (req.url ?? "").split("?")[1] ?? "",
       headers: req.headers as Record<string, string | undefined>,
-      body: bodyWithIdleTimeout(req, options.bodyIdleTimeoutMs ?? BODY_IDLE_TIMEOUT_MS),
+      // A request without a body (most GETs) is not wrapped: nothing to time.
+      body: hasBody(req) ? bodyWithIdleTimeout(req, options.bodyIdleTimeoutMs ?? BODY_IDLE_TIMEOUT_MS) : (req as AsyncIterable<Uint8Array>),
       signal: disconnected.signal,
     };
     // Every failure is an answer or a closed connection, never silence (e.g. EMFILE while a
