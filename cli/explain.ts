@@ -8,7 +8,8 @@ import { type CommandSpec, parseOrHelp } from "./args.ts";
 import { spec as runSpec } from "./run.ts";
 import { formatLocalTime } from "../lib/units/duration.ts";
 import { writeStdout } from "./stdio.ts";
-import { NOT_FOR_INSPECTION, prepareRunRequest, runRequestOf } from "./run-request.ts";
+import { NOT_FOR_INSPECTION, runRequestOf } from "./run-request.ts";
+import { prepareCommand } from "../lib/execute/prepare-command.ts";
 import { commandLog } from "./output.ts";
 
 export const spec: CommandSpec = {
@@ -83,7 +84,7 @@ export async function main(argv: string[]): Promise<number> {
   const request = runRequestOf(values, positionals);
   const config = configFromFlags(values);
   const cacheDir = config.cacheDir;
-  const prepared = await prepareRunRequest(request, cacheDir, commandLog("explain"));
+  const prepared = await prepareCommand(request, cacheDir, commandLog("explain"));
   let cachedResult: string | null = null;
   // Nothing is created: an embedded cache that does not exist yet has no hit.
   if (existsSync(resultCachePathOf(cacheDir)) || config.clients.database.some((client) => client.kind !== "sqlite")) {

@@ -4,7 +4,8 @@ import { cacheDirOf } from "../lib/config/mod.ts";
 import { forgetResults, transformationsNamedBy } from "../lib/gc/forget.ts";
 import { type CommandSpec, parseOrHelp } from "./args.ts";
 import { spec as runSpec } from "./run.ts";
-import { NOT_FOR_INSPECTION, prepareRunRequest, runRequestOf } from "./run-request.ts";
+import { NOT_FOR_INSPECTION, runRequestOf } from "./run-request.ts";
+import { prepareCommand } from "../lib/execute/prepare-command.ts";
 import { writeStdout } from "./stdio.ts";
 import { commandLog } from "./output.ts";
 
@@ -28,7 +29,7 @@ export async function main(argv: string[]): Promise<number> {
   const cacheDir = cacheDirOf(process.env);
   let tfChecksums: string[];
   if (dashes >= 0) {
-    const prepared = await prepareRunRequest(runRequestOf(values, positionals), cacheDir, commandLog("forget"));
+    const prepared = await prepareCommand(runRequestOf(values, positionals), cacheDir, commandLog("forget"));
     tfChecksums = [prepared.tfChecksum];
   } else {
     tfChecksums = positionals.flatMap((argument) => {

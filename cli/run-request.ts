@@ -5,13 +5,8 @@
  */
 import { existsSync, statSync } from "node:fs";
 import { SeamlessError, UsageError } from "../lib/errors.ts";
-import { StatCache } from "../lib/checksum/stat-cache.ts";
-import { statCachePathOf } from "../lib/buffers/cache-dir.ts";
-import { parseCommandLineCached } from "../lib/bash/parse-cache.ts";
-import { parseVariables, prepareBashTransformation, type BashRunRequest, type PreparedBash } from "../lib/transformation/prepare-bash.ts";
-import { waitForFuture } from "../lib/execute/futures.ts";
+import { parseVariables, type BashRunRequest } from "../lib/transformation/prepare-bash.ts";
 import { expandUser } from "../lib/bash/arguments.ts";
-import type { Log } from "../lib/log.ts";
 
 /** Run flags that change nothing about the transformation, and so mean nothing to an inspection. */
 export const NOT_FOR_INSPECTION = new Set(["dry", "writeJob", "upload", "force", "confirm", "noDownload", "scratch", "verbose", "quiet"]);
@@ -41,13 +36,3 @@ export function runRequestOf(values: Record<string, unknown>, positionals: strin
   };
 }
 
-/** Prepares the transformation as `seamless run` does: nothing executes, nothing is stored. */
-export async function prepareRunRequest(request: BashRunRequest, cacheDir: string, log: Log): Promise<PreparedBash> {
-  const line = await parseCommandLineCached(request.command, cacheDir);
-  const statCache = new StatCache(statCachePathOf(cacheDir));
-  try {
-    return await prepareBashTransformation(request, line, statCache, (path) => waitForFuture(path, log));
-  } finally {
-    statCache.close();
-  }
-}

@@ -9,20 +9,18 @@
 import { join } from "node:path";
 import type { Checksum } from "../checksum/checksum.ts";
 import { computeChecksum } from "../checksum/sha256.ts";
-import { StatCache } from "../checksum/stat-cache.ts";
-import { parseCommandLineCached } from "../bash/parse-cache.ts";
 import { resolveConfig, type SeamlessConfig } from "../config/mod.ts";
 import { openBufferStoreFor, openResultCacheFor } from "../delegation/mod.ts";
-import { statCachePathOf } from "../buffers/cache-dir.ts";
 import type { BufferStore } from "../buffers/store.ts";
 import { computeTransformation, lockDirOf } from "../execute/compute.ts";
-import { FutureFiles, waitForFuture } from "../execute/futures.ts";
+import { FutureFiles } from "../execute/futures.ts";
 import { formatCapturedStdout, writeResultTargets } from "../execute/results.ts";
 import { storePreparedBuffers } from "../execute/run-bash.ts";
 import { SeamlessError } from "../errors.ts";
 import type { ResultTargets } from "../transformation/bash-code.ts";
 import type { TransformationDict } from "../transformation/dict.ts";
-import { prepareBashTransformation, type BashRunRequest, type PreparedBash } from "../transformation/prepare-bash.ts";
+import type { BashRunRequest, PreparedBash } from "../transformation/prepare-bash.ts";
+import { prepareCommand } from "../execute/prepare-command.ts";
 import { holdBufferLease, type BufferLease } from "../gc/lease.ts";
 import { cacheStoreOf } from "../gc/plan.ts";
 import { membersOfIndexBuffer, pinsOfTransformationBuffer } from "../gc/_references.ts";
@@ -62,16 +60,7 @@ export function defaultBashRunRequest(command: string, workdir: string): BashRun
   };
 }
 
-/** Prepares a command as `seamless run` does (parse, type arguments, hash inputs). */
-export async function prepareCommand(request: BashRunRequest, cacheDir: string, log: Log): Promise<PreparedBash> {
-  const line = await parseCommandLineCached(request.command, cacheDir);
-  const statCache = new StatCache(statCachePathOf(cacheDir));
-  try {
-    return await prepareBashTransformation(request, line, statCache, (path) => waitForFuture(path, log));
-  } finally {
-    statCache.close();
-  }
-}
+export { prepareCommand } from "../execute/prepare-command.ts";
 
 /** The SUBMIT record of a prepared transformation (cli-spec §7). */
 export function submitRecordOf(prepared: PreparedBash, originalCommand: string, params: Partial<SubmitRecord["params"]> & { workdir: string }): SubmitRecord {
